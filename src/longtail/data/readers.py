@@ -1,0 +1,322 @@
+"""Read labelled text tables from CSV, TSV, JSON Lines, Parquet or a saved Hugging Face dataset.
+
+Every problem with the file is a one-line :class:`~longtail.errors.LongtailError` naming the
+file, the row or column, and the fix.
+
+Row numbers (``TextTable.row_numbers``) are what a user finds in an editor: for CSV/TSV the line
+on which the record starts (the header is line 1, so the first data row is row 2, as in a
+spreadsheet); for JSON Lines the line number; for a JSON array, Parquet and Hugging Face
+datasets the 1-based record index. ``.gz`` and ``.bz2`` compressed text files are read too.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from longtail.errors import LongtailError
+
+SUPPORTED_FORMATS = (
+    ".csv, .tsv/.tab, .jsonl/.json (optionally .gz or .bz2), .parquet, "
+    "or a Hugging Face dataset directory saved with save_to_disk"
+)
+_TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".jsonl": None, ".json": None}
+_FIRST_ROWS = 5
+
+
+@dataclass
+class TextTable:
+    """Texts with their raw labels and where each row came from.
+
+    Attributes:
+        texts: One string per row.
+        labels: Raw label values (strings, numbers, lists, ...) one per row, or ``None``.
+        row_numbers: 1-based row numbers as the user sees them (see the module docstring).
+        source: The file or directory the rows came from.
+        columns: All column names the source had.
+        dropped_rows: Row numbers removed by cleaning steps so far.
+    """
+
+    texts: list[str]
+    labels: list[Any] | None
+    row_numbers: list[int]
+    source: str
+    columns: list[str] = field(default_factory=list)
+    dropped_rows: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, indices: Sequence[int]) -> TextTable:
+        """Return a new table holding the rows at ``indices`` (positions, not row numbers)."""
+        idx = [int(i) for i in indices]
+        return TextTable(
+            texts=[self.texts[i] for i in idx],
+            labels=None if self.labels is None else [self.labels[i] for i in idx],
+            row_numbers=[self.row_numbers[i] for i in idx],
+            source=self.source,
+            columns=list(self.columns),
+            dropped_rows=list(self.dropped_rows),
+        )
+
+
+def is_missing(value: Any) -> bool:
+    """True for ``None``, NaN and blank strings: a row without a value."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, str):
+        return not value.strip()
+    return False
+
+
+def format_rows(rows: Sequence[int], limit: int = _FIRST_ROWS) -> str:
+    """``"3, 7, 9"`` or ``"3, 7, 9, ... (12 in all)"`` for error messages."""
+    shown = ", ".join(str(r) for r in rows[:limit])
+    return shown if len(rows) <= limit else f"{shown}, ... ({len(rows)} in all)"
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    text_column: str = "text",
+    label_column: str | None = "label",
+    require_labels: bool = True,
+) -> TextTable:
+    """Read texts and labels from a file or a saved Hugging Face dataset directory.
+
+    Args:
+        path: A ``.csv``, ``.tsv``, ``.jsonl``/``.json`` (optionally ``.gz``/``.bz2``),
+            ``.parquet`` file, or a directory written by ``datasets.Dataset.save_to_disk``.
+        text_column: Column holding the text.
+        label_column: Column holding the labels; ``None`` reads texts only.
+        require_labels: If true, a missing label column or an empty label is an error; if
+            false, a missing label column gives ``labels=None``.
+
+    Returns:
+        The :class:`TextTable`. Missing texts become ``""`` (see ``drop_empty_texts``).
+
+    Raises:
+        LongtailError: For a missing file, unknown format, bad encoding, malformed rows,
+            unknown columns, no rows, or (with ``require_labels``) missing labels.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise LongtailError(f"{path}: no such file or directory; check the path")
+    columns, records, row_numbers = _read_records(path)
+    if not records:
+        raise LongtailError(f"{path} has no data rows; give a file with a header and rows")
+    if text_column not in columns:
+        raise LongtailError(
+            f"{path} has no column {text_column!r}; available columns: {_names(columns)}; "
+            "pass the text column name (--text-column)"
+        )
+    labels: list[Any] | None = None
+    if label_column is not None and label_column in columns:
+        labels = [rec.get(label_column) for rec in records]
+    elif label_column is not None and require_labels:
+        raise LongtailError(
+            f"{path} has no label column {label_column!r}; available columns: {_names(columns)}; "
+            "pass the label column name (--label-column)"
+        )
+    if require_labels and labels is not None:
+        missing = [row for row, value in zip(row_numbers, labels, strict=True) if is_missing(value)]
+        if missing:
+            raise LongtailError(
+                f"{path}: {len(missing)} row(s) have no value in label column {label_column!r} "
+                f"(rows {format_rows(missing)}); fill in the labels or remove those rows"
+            )
+    texts = ["" if is_missing(rec.get(text_column)) else str(rec[text_column]) for rec in records]
+    return TextTable(texts, labels, row_numbers, str(path), list(columns))
+
+
+def _names(columns: Sequence[str]) -> str:
+    return ", ".join(repr(c) for c in columns) or "(none)"
+
+
+def _read_records(path: Path) -> tuple[list[str], list[dict[str, Any]], list[int]]:
+    if path.is_dir():
+        return _read_hf_dataset(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    compression = suffixes.pop() if suffixes and suffixes[-1] in (".gz", ".bz2") else None
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix == ".parquet" and compression is None:
+        return _read_parquet(path)
+    if suffix not in _TEXT_SUFFIXES:
+        raise LongtailError(
+            f"{path}: unknown file format {''.join(path.suffixes) or '(no extension)'!r}; "
+            f"supported: {SUPPORTED_FORMATS}"
+        )
+    text = _decode(path, _read_bytes(path, compression))
+    delimiter = _TEXT_SUFFIXES[suffix]
+    if delimiter is not None:
+        return _parse_delimited(path, text, delimiter)
+    if suffix == ".json" and text.lstrip().startswith("["):
+        return _parse_json_array(path, text)
+    return _parse_jsonl(path, text)
+
+
+def _read_bytes(path: Path, compression: str | None) -> bytes:
+    raw = path.read_bytes()
+    try:
+        if compression == ".gz":
+            return gzip.decompress(raw)
+        if compression == ".bz2":
+            return bz2.decompress(raw)
+    except (OSError, EOFError, ValueError) as exc:
+        raise LongtailError(
+            f"{path}: not a valid {compression} file ({exc}); re-compress it or remove the "
+            f"{compression} extension"
+        ) from exc
+    return raw
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise LongtailError(
+            f"{path}: not valid UTF-8 at line {line} (byte offset {exc.start}); "
+            "re-save the file as UTF-8"
+        ) from exc
+
+
+def _parse_delimited(
+    path: Path, text: str, delimiter: str
+) -> tuple[list[str], list[dict[str, Any]], list[int]]:
+    csv.field_size_limit(2**31 - 1)  # long documents exceed the 128 KiB default
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        if not header:
+            raise LongtailError(f"{path} is empty; it needs a header row and data rows")
+        header = [h.strip() for h in header]
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        if dupes:
+            raise LongtailError(
+                f"{path} line 1: duplicate column name(s) {_names(dupes)} in the header; "
+                "give every column a unique name"
+            )
+        records: list[dict[str, Any]] = []
+        rows: list[int] = []
+        start = reader.line_num + 1
+        for record in reader:
+            if record and record != [""]:
+                if len(record) != len(header):
+                    raise LongtailError(
+                        f"{path} line {start}: {len(record)} field(s) but the header has "
+                        f"{len(header)}; quote fields that contain {delimiter!r} or newlines"
+                    )
+                records.append(dict(zip(header, record, strict=True)))
+                rows.append(start)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise LongtailError(
+            f"{path} line {reader.line_num}: malformed row ({exc}); fix the quoting"
+        ) from exc
+    return header, records, rows
+
+
+def _parse_jsonl(path: Path, text: str) -> tuple[list[str], list[dict[str, Any]], list[int]]:
+    records: list[dict[str, Any]] = []
+    rows: list[int] = []
+    columns: dict[str, None] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LongtailError(
+                f"{path} line {number}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                "each line must be one JSON object"
+            ) from exc
+        if not isinstance(record, dict):
+            raise LongtailError(
+                f"{path} line {number}: expected a JSON object like "
+                f'{{"text": ..., "label": ...}}, got {type(record).__name__}'
+            )
+        columns.update(dict.fromkeys(record))
+        records.append(record)
+        rows.append(number)
+    return list(columns), records, rows
+
+
+def _parse_json_array(path: Path, text: str) -> tuple[list[str], list[dict[str, Any]], list[int]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LongtailError(
+            f"{path} line {exc.lineno}: not valid JSON ({exc.msg}); fix the file or use JSON Lines"
+        ) from exc
+    columns: dict[str, None] = {}
+    for number, record in enumerate(data, start=1):
+        if not isinstance(record, dict):
+            raise LongtailError(
+                f"{path} record {number}: expected a JSON object, got {type(record).__name__}"
+            )
+        columns.update(dict.fromkeys(record))
+    return list(columns), list(data), list(range(1, len(data) + 1))
+
+
+def _read_parquet(path: Path) -> tuple[list[str], list[dict[str, Any]], list[int]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise LongtailError(f"{path}: cannot read Parquet ({exc}); re-export the file") from exc
+    return _from_columns(table.column_names, table.to_pydict())
+
+
+def _read_hf_dataset(path: Path) -> tuple[list[str], list[dict[str, Any]], list[int]]:
+    dict_file = path / "dataset_dict.json"
+    if dict_file.exists():
+        splits = json.loads(dict_file.read_text(encoding="utf-8")).get("splits", [])
+        raise LongtailError(
+            f"{path} is a DatasetDict with splits {', '.join(splits)}; "
+            f"pass one split directory, e.g. {path / (splits[0] if splits else 'train')}"
+        )
+    if not (path / "state.json").exists():
+        raise LongtailError(
+            f"{path} is a directory but not a Hugging Face dataset saved with save_to_disk; "
+            f"supported: {SUPPORTED_FORMATS}"
+        )
+    import datasets
+
+    try:
+        dataset = datasets.load_from_disk(str(path))
+    except Exception as exc:  # datasets raises many types for a damaged directory
+        raise LongtailError(f"{path}: cannot load Hugging Face dataset ({exc})") from exc
+    data = dataset.to_dict()
+    for name, feature in dataset.features.items():
+        data[name] = _class_label_names(feature, data[name])
+    return _from_columns(list(dataset.column_names), data)
+
+
+def _class_label_names(feature: Any, values: list[Any]) -> list[Any]:
+    """Replace ClassLabel integers (and lists of them) by the class names."""
+    if hasattr(feature, "int2str"):
+        return [None if v is None else feature.int2str(v) for v in values]
+    inner = getattr(feature, "feature", None)
+    if inner is not None and hasattr(inner, "int2str"):
+        return [None if v is None else [inner.int2str(x) for x in v] for v in values]
+    return values
+
+
+def _from_columns(
+    columns: list[str], data: dict[str, list[Any]]
+) -> tuple[list[str], list[dict[str, Any]], list[int]]:
+    n = len(data[columns[0]]) if columns else 0
+    records = [{c: data[c][i] for c in columns} for i in range(n)]
+    return columns, records, list(range(1, n + 1))

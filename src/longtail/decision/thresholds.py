@@ -1,0 +1,303 @@
+"""Decision thresholds tuned on validation probabilities.
+
+Three shapes of decision, one per task (see :mod:`longtail.tasks`):
+
+* ``binary``: ``thresholds`` has shape ``(1,)``; predict the positive class (index 1) iff
+  ``P(class 1) >= t``. Default ``0.5``.
+* ``multilabel``: shape ``(C,)``, one threshold per label, default ``0.5``. A label with no positive
+  example in the validation set cannot be tuned and keeps its default (see :func:`untuned_labels`).
+* ``multiclass``: shape ``(C,)`` per-class *weights* ``w``; the prediction is
+  ``argmax_c p_c * w_c`` (all ones = plain argmax). With two classes this is exactly a binary
+  threshold ``t = w_0 / (w_0 + w_1)``, so it is the natural multiclass analogue.
+
+Binary and per-label tuning is exact: every distinct validation score is a candidate, and one sort
+plus cumulative true/false-positive counts scores all of them in ``O(n log n)``. The returned
+threshold is the midpoint between the chosen score and the next lower distinct score, so validation
+predictions are unchanged but unseen scores that fall in the gap are not decided by a hair's breadth.
+Thresholding a calibrated score to maximise F1 follows Lipton, Elkan and Narayanaswamy (2014,
+arXiv 1402.1892), who also show why the F1-optimal threshold is usually well below 0.5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from longtail.errors import LongtailError
+from longtail.tasks import TASKS
+
+OBJECTIVES: tuple[str, ...] = ("f1", "fbeta", "recall_floor", "precision_floor")
+DEFAULT_THRESHOLD = 0.5
+# Multiclass weight grid: 81 log-spaced values from 1/100 to 100 (12% steps), 1.0 included exactly.
+WEIGHT_GRID = np.geomspace(1e-2, 1e2, 81)
+WEIGHT_GRID[40] = 1.0
+_EPS = 1e-12
+
+
+@dataclass
+class ThresholdTuning:
+    """What tuning produced.
+
+    Attributes:
+        thresholds: the decision parameters (see the module docstring for their shape).
+        objective: the objective that was optimised.
+        untuned: class/label indices left at their default (no positive validation example).
+        infeasible: indices where the precision floor could not be met; these fall back to the
+            threshold with the highest precision.
+    """
+
+    thresholds: np.ndarray
+    objective: str
+    untuned: list[int] = field(default_factory=list)
+    infeasible: list[int] = field(default_factory=list)
+
+
+def default_thresholds(task: str, num_classes: int) -> np.ndarray:
+    """The decision parameters used when nothing was tuned (0.5, or plain argmax)."""
+    _check_task(task)
+    if task == "binary":
+        return np.array([DEFAULT_THRESHOLD])
+    if task == "multiclass":
+        return np.ones(int(num_classes))
+    return np.full(int(num_classes), DEFAULT_THRESHOLD)
+
+
+def untuned_labels(task: str, y_true: np.ndarray, num_classes: int | None = None) -> list[int]:
+    """Indices that tuning leaves at the default: labels with no positive validation example.
+
+    For ``binary`` that is ``[1]`` when the validation set has no positive; for ``multiclass`` the
+    classes in ``range(num_classes)`` absent from the validation set (their weight stays 1).
+    """
+    _check_task(task)
+    y = np.asarray(y_true)
+    if task == "multilabel":
+        return [int(c) for c in np.flatnonzero(y.reshape(len(y), -1).sum(axis=0) == 0)]
+    if task == "binary":
+        return [] if np.any(y == 1) else [1]
+    present = set(np.unique(y).tolist())
+    total = int(num_classes) if num_classes is not None else int(y.max(initial=0)) + 1
+    return [c for c in range(total) if c not in present]
+
+
+def tune_thresholds(
+    task: str,
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    objective: str = "f1",
+    beta: float = 1.0,
+    floor: float | None = None,
+) -> np.ndarray:
+    """Tune decision thresholds (or multiclass weights) on validation probabilities.
+
+    Args:
+        task: ``"binary"``, ``"multiclass"`` or ``"multilabel"``.
+        y_true: validation labels, ``(n,)`` ints or ``(n, C)`` multi-hot.
+        probs: validation probabilities ``(n, C)`` (softmax or sigmoid).
+        objective: ``"f1"``, ``"fbeta"`` (uses ``beta``), ``"recall_floor"`` (maximise precision
+            subject to recall >= ``floor``) or ``"precision_floor"`` (maximise recall subject to
+            precision >= ``floor``). Multiclass supports only ``"f1"`` and ``"fbeta"`` (macro).
+        beta: the F-beta weight; recall counts ``beta`` times as much as precision.
+        floor: the constraint for the ``*_floor`` objectives, in ``[0, 1]``.
+
+    Returns:
+        Thresholds of shape ``(1,)`` (binary) or weights/thresholds of shape ``(C,)``.
+
+    References:
+        Lipton, Elkan, Narayanaswamy (2014). Thresholding Classifiers to Maximize F1 Score.
+        arXiv 1402.1892.
+
+    Example:
+        >>> th = tune_thresholds("binary", y_val, p_val, objective="f1")
+        >>> y_hat = apply_thresholds("binary", p_test, th)
+    """
+    return tune_thresholds_detailed(task, y_true, probs, objective, beta, floor).thresholds
+
+
+def tune_thresholds_detailed(
+    task: str,
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    objective: str = "f1",
+    beta: float = 1.0,
+    floor: float | None = None,
+) -> ThresholdTuning:
+    """Like :func:`tune_thresholds` but also reports untuned and infeasible labels."""
+    _check_task(task)
+    _check_objective(task, objective, beta, floor)
+    y, p = _check_arrays(task, y_true, probs)
+    if task == "multiclass":
+        weights, untuned = _tune_multiclass_weights(y, p, beta if objective == "fbeta" else 1.0)
+        return ThresholdTuning(weights, objective, untuned=untuned)
+    if task == "binary":
+        y, p = (y == 1)[:, None], p[:, 1:2]
+    beta = beta if objective == "fbeta" else 1.0
+    result = ThresholdTuning(default_thresholds("multilabel", p.shape[1]), objective)
+    for c in range(p.shape[1]):
+        positives = y[:, c].astype(bool)
+        if not positives.any():
+            result.untuned.append(1 if task == "binary" else c)
+            continue
+        threshold, feasible = _best_threshold(positives, p[:, c], objective, beta, floor)
+        result.thresholds[c] = threshold
+        if not feasible:
+            result.infeasible.append(1 if task == "binary" else c)
+    return result
+
+
+def apply_thresholds(task: str, probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Turn probabilities into predictions with tuned (or default) thresholds.
+
+    Returns:
+        ``int64`` class indices ``(n,)`` for binary/multiclass; ``int64`` multi-hot ``(n, C)`` for
+        multilabel.
+    """
+    _check_task(task)
+    p = np.asarray(probs, dtype=np.float64)
+    th = np.asarray(thresholds, dtype=np.float64).reshape(-1)
+    if task == "binary":
+        if th.size != 1:
+            raise LongtailError(f"binary thresholds must hold one value, got {th.size}")
+        positive = p if p.ndim == 1 else _two_columns(p)[:, 1]
+        return (positive >= th[0]).astype(np.int64)
+    if p.ndim != 2 or p.shape[1] != th.size:
+        raise LongtailError(
+            f"probabilities of shape {p.shape} do not match {th.size} thresholds; expected (n, {th.size})"
+        )
+    if task == "multilabel":
+        return (p >= th[None, :]).astype(np.int64)
+    if np.any(th <= 0):
+        raise LongtailError("multiclass decision weights must all be > 0")
+    return np.argmax(p * th[None, :], axis=1).astype(np.int64)
+
+
+def _best_threshold(
+    positives: np.ndarray, scores: np.ndarray, objective: str, beta: float, floor: float | None
+) -> tuple[float, bool]:
+    """Exact search over distinct scores for one binary problem; returns (threshold, feasible)."""
+    order = np.argsort(-scores, kind="mergesort")
+    s, y = scores[order], positives[order]
+    last = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # last row of each distinct score
+    tp = np.cumsum(y)[last].astype(np.float64)
+    fp = np.cumsum(~y)[last].astype(np.float64)
+    candidates = s[last]  # descending; candidate k predicts positive iff score >= candidates[k]
+    precision = tp / (tp + fp)
+    recall = tp / positives.sum()
+    feasible = True
+    if objective in ("f1", "fbeta"):
+        b2 = beta * beta
+        fbeta = (1 + b2) * tp / ((1 + b2) * tp + b2 * (positives.sum() - tp) + fp)
+        k = int(np.argmax(fbeta))  # ties -> the highest threshold
+    else:
+        primary, secondary = (
+            (precision, recall) if objective == "recall_floor" else (recall, precision)
+        )
+        constrained = recall if objective == "recall_floor" else precision
+        ok = constrained >= float(floor) - _EPS
+        if not ok.any():  # only possible for precision_floor: fall back to the best precision
+            feasible, ok, primary, secondary = False, np.ones_like(ok), precision, recall
+        idx = np.flatnonzero(ok)
+        k = int(idx[np.lexsort((secondary[idx], primary[idx]))[-1]])
+    if k + 1 < len(candidates):
+        mid = 0.5 * (candidates[k] + candidates[k + 1])
+        return float(mid if mid > candidates[k + 1] else candidates[k]), feasible
+    return float(candidates[k]), feasible
+
+
+def _tune_multiclass_weights(
+    y: np.ndarray, p: np.ndarray, beta: float, passes: int = 3
+) -> tuple[np.ndarray, list[int]]:
+    """Coordinate ascent on per-class weights for macro F-beta over :data:`WEIGHT_GRID`.
+
+    For class ``c`` with the other weights fixed, each row is won either by ``c`` or by its best
+    competitor, so every grid value costs ``O(n)``. A weight moves only on a strict improvement,
+    to the best grid value nearest (in log scale) to its current value: deterministic, and a
+    validation set on which plain argmax is already optimal keeps all weights at 1.
+    """
+    n, num_classes = p.shape
+    weights = np.ones(num_classes)
+    support = np.bincount(y, minlength=num_classes)
+    best = _macro_fbeta(y, np.argmax(p, axis=1), support, beta)
+    rows = np.arange(n)
+    for _ in range(passes):
+        improved = False
+        for c in np.flatnonzero(support > 0):
+            others = p * weights[None, :]
+            others[:, c] = -np.inf
+            rival = np.argmax(others, axis=1)
+            rival_score = others[rows, rival]
+            scores = np.empty(len(WEIGHT_GRID))
+            for g, w in enumerate(WEIGHT_GRID):
+                mine = p[:, c] * w
+                wins = (mine > rival_score) | ((mine == rival_score) & (c < rival))
+                scores[g] = _macro_fbeta(y, np.where(wins, c, rival), support, beta)
+            if scores.max() > best + _EPS:
+                ties = np.flatnonzero(scores >= scores.max() - _EPS)
+                distance = np.abs(np.log(WEIGHT_GRID[ties]) - np.log(weights[c]))
+                weights[c] = WEIGHT_GRID[ties[np.argmin(distance)]]
+                best = float(scores.max())
+                improved = True
+        if not improved:
+            break
+    return weights, [int(c) for c in np.flatnonzero(support == 0)]
+
+
+def _macro_fbeta(y: np.ndarray, pred: np.ndarray, support: np.ndarray, beta: float) -> float:
+    """Macro F-beta over the classes present in ``y`` (the ones validation can judge)."""
+    num_classes = len(support)
+    tp = np.bincount(y[pred == y], minlength=num_classes).astype(np.float64)
+    predicted = np.bincount(pred, minlength=num_classes)
+    b2 = beta * beta
+    denom = (1 + b2) * tp + b2 * (support - tp) + (predicted - tp)
+    f = np.divide((1 + b2) * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return float(f[support > 0].mean())
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise LongtailError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
+
+
+def _check_objective(task: str, objective: str, beta: float, floor: float | None) -> None:
+    if objective not in OBJECTIVES:
+        raise LongtailError(
+            f"unknown threshold objective {objective!r}; valid objectives: {', '.join(OBJECTIVES)}"
+        )
+    if task == "multiclass" and objective not in ("f1", "fbeta"):
+        raise LongtailError(
+            f"objective {objective!r} is only for binary and multilabel tasks; "
+            "multiclass weights support 'f1' and 'fbeta' (macro)"
+        )
+    if not beta > 0:
+        raise LongtailError(f"beta must be > 0, got {beta}")
+    if objective.endswith("_floor") and (floor is None or not 0.0 <= floor <= 1.0):
+        raise LongtailError(f"objective {objective!r} needs floor in [0, 1], got {floor}")
+
+
+def _two_columns(p: np.ndarray) -> np.ndarray:
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise LongtailError(f"binary probabilities must have shape (n, 2), got {p.shape}")
+    return p
+
+
+def _check_arrays(
+    task: str, y_true: np.ndarray, probs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y_true)
+    if task == "binary":
+        p = _two_columns(p)
+    if p.ndim != 2 or len(p) == 0 or not np.all(np.isfinite(p)):
+        raise LongtailError(
+            f"probabilities must be a finite, non-empty (n, C) array, got {p.shape}"
+        )
+    if len(y) != len(p):
+        raise LongtailError(f"{len(y)} labels but {len(p)} rows of probabilities")
+    if task == "multilabel":
+        if y.shape != p.shape:
+            raise LongtailError(f"multilabel y_true shape {y.shape} != probabilities {p.shape}")
+        return (y > 0.5), p
+    y = y.astype(np.int64).reshape(-1)
+    if y.min() < 0 or y.max() >= p.shape[1]:
+        raise LongtailError(f"labels must be in [0, {p.shape[1]}), got {y.min()}..{y.max()}")
+    return y, p

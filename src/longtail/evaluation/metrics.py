@@ -1,0 +1,275 @@
+"""Metrics for imbalanced classification, as pure functions returning plain JSON values.
+
+Conventions (decided once, used everywhere):
+
+* Macro averages (F1, precision, recall, MCC for multilabel) run over the *active* classes: those
+  with at least one true or predicted example (scikit-learn's default label set). A class absent
+  from both cannot be judged and would only drag the mean to zero.
+* PR-AUC (average precision) and ROC-AUC are one-vs-rest on the probability of each class; a class
+  without positives (or, for ROC-AUC, without negatives) gets ``None`` and the macro mean runs over
+  the classes where it is defined (``None`` if there are none).
+* Multilabel MCC is the macro mean of per-label MCC (scikit-learn's ``matthews_corrcoef`` per
+  column, 0 where undefined): a label-balanced summary, in the spirit of macro-F1.
+* ``micro_f1_without_majority`` (Shi et al., 2022, LIDTA, PMLR 183) is micro-F1 over every class but
+  the majority one; single-label only. For binary with a majority negative class it is positive F1.
+* ECE (Guo et al., 2017, arXiv 1706.04599) uses 15 equal-width bins ``(lo, hi]`` (0 falls in the
+  first): max-probability vs argmax correctness for single-label, every label probability vs its
+  0/1 outcome for multilabel.
+* Per-class precision/recall/F1 follow scikit-learn with ``zero_division=0``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    confusion_matrix,
+    f1_score,
+    matthews_corrcoef,
+    precision_recall_fscore_support,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+from longtail.errors import LongtailError
+from longtail.tasks import TASKS
+
+ECE_BINS = 15
+BASELINE_MARGIN = 0.02  # accuracy within 2 points of the majority baseline is not informative
+
+
+def evaluate_predictions(
+    task: str,
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    y_pred: np.ndarray,
+    label_names: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Every metric of a report, as a JSON-serialisable dict (see the module docstring).
+
+    Args:
+        task: ``"binary"``, ``"multiclass"`` or ``"multilabel"``.
+        y_true: ``(n,)`` class indices, or ``(n, C)`` multi-hot for multilabel.
+        probs: ``(n, C)`` probabilities (softmax, or sigmoid for multilabel).
+        y_pred: predictions in the same form as ``y_true`` (after thresholds).
+        label_names: ``C`` names; defaults to ``"0" .. "C-1"``.
+
+    Returns:
+        A dict with accuracy, balanced_accuracy, f1_macro/micro/weighted, precision_macro,
+        recall_macro, pr_auc_macro, roc_auc_macro, mcc, micro_f1_without_majority, ece,
+        confusion_matrix, per_class, majority_class, majority_rate, baseline_accuracy,
+        num_examples, warnings, and for binary the positive_* entries.
+
+    References:
+        Shi et al. (2022). Micro-F1 computed without the majority class. Proceedings of the
+        LIDTA workshop, PMLR 183.
+        Guo, Pleiss, Sun, Weinberger (2017). On Calibration of Modern Neural Networks.
+        arXiv 1706.04599.
+    """
+    if task not in TASKS:
+        raise LongtailError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
+    multilabel = task == "multilabel"
+    y, p, pred, names = _validate(multilabel, y_true, probs, y_pred, label_names)
+    n, num_classes = p.shape
+    truth = y if multilabel else np.eye(num_classes, dtype=np.int64)[y]
+    predicted = pred if multilabel else np.eye(num_classes, dtype=np.int64)[pred]
+    active = np.flatnonzero((truth.sum(axis=0) > 0) | (predicted.sum(axis=0) > 0)).tolist()
+    active = active or list(range(num_classes))  # nothing true, nothing predicted: judge them all
+    per_class = _per_class(y, pred, truth, p, names)
+    support = np.array([row["support"] for row in per_class])
+    majority = int(np.argmax(support))
+    out: dict[str, Any] = {
+        "num_examples": n,
+        "accuracy": accuracy_score(y, pred),
+        "balanced_accuracy": None,
+        "f1_macro": f1_score(y, pred, labels=active, average="macro", zero_division=0),
+        "f1_micro": f1_score(y, pred, labels=active, average="micro", zero_division=0),
+        "f1_weighted": f1_score(y, pred, labels=active, average="weighted", zero_division=0),
+        "precision_macro": precision_score(
+            y, pred, labels=active, average="macro", zero_division=0
+        ),
+        "recall_macro": recall_score(y, pred, labels=active, average="macro", zero_division=0),
+        "pr_auc_macro": _mean_defined(row["pr_auc"] for row in per_class),
+        "roc_auc_macro": _mean_defined(row["roc_auc"] for row in per_class),
+        "mcc": None,
+        "micro_f1_without_majority": None,
+        "ece": ece_for_task(task, y, p),
+        "confusion_matrix": None,
+        "majority_class": names[majority],
+        "majority_rate": support[majority] / n,
+        "baseline_accuracy": support[majority] / n,
+        "per_class": per_class,
+    }
+    if multilabel:
+        out["mcc"] = float(np.mean([matthews_corrcoef(y[:, c], pred[:, c]) for c in active]))
+        _, pattern_counts = np.unique(y, axis=0, return_counts=True)
+        out["baseline_accuracy"] = pattern_counts.max() / n
+    else:
+        out["balanced_accuracy"] = float(np.mean([r["recall"] for r in per_class if r["support"]]))
+        out["mcc"] = matthews_corrcoef(y, pred)
+        out["micro_f1_without_majority"] = micro_f1_without_majority(y, pred, num_classes)
+        out["confusion_matrix"] = confusion_matrix(y, pred, labels=range(num_classes)).tolist()
+    if task == "binary":
+        positive = per_class[1]
+        out["positive_label"] = names[1]
+        for key in ("f1", "precision", "recall", "pr_auc"):
+            out[f"positive_{key}"] = positive[key]
+    out["warnings"] = collapse_warnings(out, pred, multilabel)
+    return to_jsonable(out)
+
+
+def micro_f1_without_majority(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
+    """Micro-F1 over all classes except the majority class of ``y_true`` (Shi et al., 2022)."""
+    majority = int(np.argmax(np.bincount(y_true, minlength=num_classes)))
+    labels = [c for c in range(num_classes) if c != majority]
+    return float(f1_score(y_true, y_pred, labels=labels, average="micro", zero_division=0))
+
+
+def expected_calibration_error(
+    confidences: np.ndarray, outcomes: np.ndarray, n_bins: int = ECE_BINS
+) -> float:
+    """ECE: the bin-size weighted mean of ``|accuracy - confidence|`` over equal-width bins.
+
+    Args:
+        confidences: predicted probabilities in ``[0, 1]``, any shape (flattened).
+        outcomes: 1 where the predicted event happened, 0 where not, same shape.
+        n_bins: number of equal-width bins ``(lo, hi]``; a confidence of exactly 0 goes in the first.
+    """
+    conf = np.asarray(confidences, dtype=np.float64).reshape(-1)
+    hit = np.asarray(outcomes, dtype=np.float64).reshape(-1)
+    if conf.size == 0:
+        return float("nan")
+    bins = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins)
+    gap = np.abs(np.bincount(bins, hit, n_bins) - np.bincount(bins, conf, n_bins))
+    return float(gap.sum() / conf.size) if count.any() else float("nan")
+
+
+def ece_for_task(task: str, y_true: np.ndarray, probs: np.ndarray) -> float:
+    """ECE on max-probability (single-label) or on every label probability (multilabel)."""
+    p = np.asarray(probs, dtype=np.float64)
+    if task == "multilabel":
+        return expected_calibration_error(p, np.asarray(y_true) > 0.5)
+    return expected_calibration_error(p.max(axis=1), np.argmax(p, axis=1) == np.asarray(y_true))
+
+
+def collapse_warnings(metrics: dict[str, Any], y_pred: np.ndarray, multilabel: bool) -> list[str]:
+    """Loud warnings for a collapsed predictor and for uninformative accuracy."""
+    warnings: list[str] = []
+    per_class = metrics["per_class"]
+    majority = metrics["majority_class"]
+    minority = [r for r in per_class if r["label"] != majority and r["support"] > 0]
+    if multilabel:
+        patterns = np.unique(y_pred, axis=0)
+        if len(patterns) == 1:
+            chosen = [r["label"] for r, on in zip(per_class, patterns[0], strict=True) if on] or [
+                "no label"
+            ]
+            warnings.append(
+                f"predictions collapsed: every example gets the same labels ({', '.join(chosen)})"
+            )
+        elif minority and all(r["recall"] == 0 for r in minority):
+            warnings.append(
+                f"predictions collapsed: every label except the most frequent ({majority!r}) has recall 0"
+            )
+    else:
+        predicted = np.unique(y_pred)
+        if len(predicted) == 1 and len(per_class) > 1:
+            label = per_class[int(predicted[0])]["label"]
+            which = " (the majority class)" if label == majority else ""
+            warnings.append(
+                f"predictions collapsed: every example is predicted as {label!r}{which}"
+            )
+        elif minority and all(r["recall"] == 0 for r in minority):
+            warnings.append(
+                f"predictions collapsed: every minority class has recall 0; only {majority!r} is found"
+            )
+    accuracy, baseline = metrics["accuracy"], metrics["baseline_accuracy"]
+    if abs(accuracy - baseline) <= BASELINE_MARGIN + 1e-12:
+        warnings.append(
+            f"accuracy {accuracy:.3f} is within 2 points of the majority baseline {baseline:.3f}: "
+            "accuracy is not informative here, look at macro-F1 / PR-AUC"
+        )
+    return warnings
+
+
+def _per_class(
+    y: np.ndarray, pred: np.ndarray, truth: np.ndarray, p: np.ndarray, names: list[str]
+) -> list[dict[str, Any]]:
+    labels = list(range(p.shape[1]))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y, pred, labels=labels, zero_division=0
+    )
+    rows = []
+    for c in labels:
+        positives = int(truth[:, c].sum())
+        pr_auc = average_precision_score(truth[:, c], p[:, c]) if positives else None
+        roc_auc = roc_auc_score(truth[:, c], p[:, c]) if 0 < positives < len(p) else None
+        rows.append(
+            {
+                "label": names[c],
+                "precision": precision[c],
+                "recall": recall[c],
+                "f1": f1[c],
+                "support": int(support[c]),
+                "pr_auc": pr_auc,
+                "roc_auc": roc_auc,
+            }
+        )
+    return rows
+
+
+def _mean_defined(values: Any) -> float | None:
+    defined = [float(v) for v in values if v is not None]
+    return float(np.mean(defined)) if defined else None
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain Python types for JSON: NumPy unwrapped, paths as strings, NaN/inf turned into None."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _validate(
+    multilabel: bool,
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    y_pred: np.ndarray,
+    label_names: Sequence[str] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or len(p) == 0 or not np.all(np.isfinite(p)):
+        raise LongtailError(
+            f"probabilities must be a finite, non-empty (n, C) array, got {p.shape}"
+        )
+    n, num_classes = p.shape
+    names = [str(c) for c in range(num_classes)] if label_names is None else list(label_names)
+    if len(names) != num_classes:
+        raise LongtailError(f"{len(names)} label names for {num_classes} probability columns")
+    shape = (n, num_classes) if multilabel else (n,)
+    arrays = []
+    for what, values in (("y_true", y_true), ("y_pred", y_pred)):
+        a = np.asarray(values)
+        if a.shape != shape:
+            raise LongtailError(f"{what} has shape {a.shape}, expected {shape}")
+        a = (a > 0.5).astype(np.int64) if multilabel else a.astype(np.int64)
+        if not multilabel and (a.min() < 0 or a.max() >= num_classes):
+            raise LongtailError(f"{what} holds labels outside [0, {num_classes})")
+        arrays.append(a)
+    return arrays[0], p, arrays[1], [str(name) for name in names]

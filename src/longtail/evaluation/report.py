@@ -1,0 +1,185 @@
+"""Evaluation reports: ``report.json`` for machines and ``report.md`` for people (and terminals).
+
+A report is a plain dict with keys ``task``, ``labels``, ``metrics`` (from
+:func:`longtail.evaluation.metrics.evaluate_predictions`), ``thresholds`` (a list, or a mapping
+label -> value), ``temperature``, ``data`` and ``model`` (free dicts) and optionally ``split``.
+Warnings go first in the Markdown, as bold blockquotes, so a collapsed model cannot be missed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from longtail.errors import LongtailError
+from longtail.evaluation.metrics import to_jsonable
+from longtail.io_utils import atomic_write_json, atomic_write_text
+
+MAX_CONFUSION_CLASSES = 30
+_HEADLINE = (
+    ("macro-F1", "f1_macro"),
+    ("PR-AUC (macro)", "pr_auc_macro"),
+    ("MCC", "mcc"),
+    ("balanced accuracy", "balanced_accuracy"),
+    ("accuracy", "accuracy"),
+    ("micro-F1 w/o majority", "micro_f1_without_majority"),
+    ("ECE (15 bins)", "ece"),
+)
+
+
+def write_report(report: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write ``out_dir/report.json`` and ``out_dir/report.md`` atomically.
+
+    Returns:
+        ``{"json": path, "markdown": path}``.
+    """
+    _check(report)
+    out = Path(out_dir)
+    plain = to_jsonable(dict(report))
+    json_path = atomic_write_json(out / "report.json", plain)
+    md_path = atomic_write_text(out / "report.md", render_markdown(plain))
+    return {"json": json_path, "markdown": md_path}
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """Render a report as Markdown that also reads well as plain text in a terminal."""
+    _check(report)
+    report = to_jsonable(dict(report))
+    metrics = report["metrics"]
+    task = str(report["task"])
+    labels = [str(x) for x in report.get("labels") or [r["label"] for r in metrics["per_class"]]]
+    split = report.get("split")
+    title = f"# longtail evaluation: {task}" + (f", {split} split" if split else "")
+    lines = [title, ""]
+    for warning in metrics.get("warnings") or []:
+        lines += [f"> **WARNING: {_cell(warning)}**", ""]
+    lines += [
+        f"{metrics['num_examples']} examples, {len(labels)} classes; majority class "
+        f"{metrics['majority_class']!r} at {_fmt(metrics['majority_rate'])}.",
+        "",
+        "## Headline",
+        "",
+    ]
+    rows = [[name, _fmt(metrics.get(key))] for name, key in _HEADLINE]
+    if task == "binary":
+        positive = metrics.get("positive_label", labels[-1])
+        for key, name in (
+            ("f1", "F1"),
+            ("precision", "precision"),
+            ("recall", "recall"),
+            ("pr_auc", "PR-AUC"),
+        ):
+            rows.append([f"positive {name} ({positive})", _fmt(metrics.get(f"positive_{key}"))])
+        threshold = _as_list(report.get("thresholds"))
+        rows.append(["threshold on P(positive)", _fmt(threshold[0]) if threshold else "0.5"])
+    lines += _table(["metric", "value"], rows) + ["", "## Per class (by support)", ""]
+    per_class = sorted(metrics["per_class"], key=lambda r: -r["support"])  # stable: ties by index
+    keys = ("precision", "recall", "f1", "pr_auc", "roc_auc")
+    lines += _table(
+        ["label", "support", "precision", "recall", "F1", "PR-AUC", "ROC-AUC"],
+        [[r["label"], str(r["support"]), *(_fmt(r[k]) for k in keys)] for r in per_class],
+    )
+    matrix = metrics.get("confusion_matrix")
+    if matrix and len(matrix) <= MAX_CONFUSION_CLASSES:
+        lines += ["", "## Confusion matrix (rows = true, columns = predicted)", ""]
+        body = [[labels[i], *(str(v) for v in row)] for i, row in enumerate(matrix)]
+        lines += _table(["true \\ predicted", *labels], body)
+    lines += ["", "## Decision", ""] + _decision_lines(task, labels, report)
+    for section in ("data", "model"):
+        if report.get(section):
+            lines += ["", f"## {section.capitalize()}", ""]
+            lines += [f"- {k}: {_inline(v)}" for k, v in dict(report[section]).items()]
+    return "\n".join(lines) + "\n"
+
+
+def _decision_lines(task: str, labels: list[str], report: Mapping[str, Any]) -> list[str]:
+    temperature = report.get("temperature")
+    lines = [f"- temperature: {_fmt(temperature) if temperature is not None else '1.0 (none)'}"]
+    raw = report.get("thresholds")
+    if raw is None:
+        return [*lines, "- thresholds: defaults (0.5, or plain argmax for multiclass)"]
+    if task == "binary":
+        value = _as_list(raw)
+        positive = labels[1] if len(labels) > 1 else "positive"
+        return [*lines, f"- predict {positive!r} iff P({positive}) >= {_fmt(value[0])}"]
+    kind = "weight (argmax of p * w)" if task == "multiclass" else "threshold"
+    if isinstance(raw, Mapping):
+        pairs = [[str(k), _fmt(v)] for k, v in raw.items()]
+    else:
+        values = _as_list(raw)
+        names = labels if len(labels) == len(values) else [str(i) for i in range(len(values))]
+        pairs = [[name, _fmt(v)] for name, v in zip(names, values, strict=True)]
+    return [*lines, "", *_table(["label", kind], pairs)]
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A Markdown table with padded columns, so it lines up in a terminal too."""
+    cells = [[_cell(c) for c in header]] + [[_cell(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    numeric = [all(_is_number(row[i]) for row in cells[1:]) for i in range(len(header))]
+
+    def line(row: Sequence[str]) -> str:
+        parts = [
+            c.rjust(w) if num else c.ljust(w)
+            for c, w, num in zip(row, widths, numeric, strict=True)
+        ]
+        return "| " + " | ".join(parts) + " |"
+
+    rule = (
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if n else "-" * (w + 2)
+            for w, n in zip(widths, numeric, strict=True)
+        )
+        + "|"
+    )
+    return [line(cells[0]), rule, *(line(r) for r in cells[1:])]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return str(value) if isinstance(value, int) else f"{value:.4f}"
+
+
+def _cell(value: Any) -> str:
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(to_jsonable(value), separators=(", ", ": "))
+    return _fmt(value)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return text == "n/a"
+    return True
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        return list(value.values())
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _check(report: Mapping[str, Any]) -> None:
+    if not isinstance(report, Mapping):
+        raise LongtailError(f"a report must be a dict, got {type(report).__name__}")
+    missing = [k for k in ("task", "metrics") if k not in report]
+    if missing:
+        raise LongtailError(
+            f"report is missing {', '.join(missing)}; build it around evaluate_predictions()"
+        )

@@ -1,0 +1,73 @@
+"""Losses for imbalanced classification, all registered in :data:`LOSSES`.
+
+Build one with :func:`build_loss` from a name, a ``{"name": ..., **params}`` mapping or a ready
+``nn.Module``; call it as ``loss_fn(logits, targets)`` (see :mod:`longtail.tasks` for shapes).
+Losses whose behaviour depends on the schedule (``ldam`` with DRW) have
+``set_epoch(epoch, num_epochs)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+# Importing the loss modules registers them.
+from longtail.losses import asymmetric, bce, cross_entropy, focal, ldam  # noqa: F401
+from longtail.losses.asymmetric import AsymmetricLoss
+from longtail.losses.base import LOSSES, loss_tasks
+from longtail.losses.bce import BCEWithLogitsLoss
+from longtail.losses.cross_entropy import CrossEntropyLoss, label_aware_smoothing
+from longtail.losses.focal import FocalLoss
+from longtail.losses.ldam import LDAMLoss, ldam_margins
+from longtail.losses.weights import (
+    CLASS_WEIGHT_SCHEMES,
+    POS_WEIGHT_SCHEMES,
+    class_weights,
+    pos_weights,
+)
+
+__all__ = [
+    "CLASS_WEIGHT_SCHEMES",
+    "LOSSES",
+    "POS_WEIGHT_SCHEMES",
+    "AsymmetricLoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "FocalLoss",
+    "LDAMLoss",
+    "build_loss",
+    "class_weights",
+    "label_aware_smoothing",
+    "ldam_margins",
+    "loss_tasks",
+    "pos_weights",
+]
+
+
+def build_loss(
+    spec: str | Mapping[str, Any] | nn.Module,
+    *,
+    task: str,
+    class_counts: Sequence[float] | np.ndarray,
+    num_docs: int,
+) -> nn.Module:
+    """Create a loss from a registered name, a spec mapping, or pass a module through.
+
+    Args:
+        spec: ``"focal"``, ``{"name": "focal", "gamma": 1.0}`` or an ``nn.Module``.
+        task: ``"binary"``, ``"multiclass"`` or ``"multilabel"``.
+        class_counts: Training documents per class ``(C,)`` (multilabel: positive documents).
+        num_docs: Number of training documents.
+
+    Returns:
+        A module mapping ``(logits, targets)`` to a scalar mean loss.
+
+    Example:
+        >>> loss_fn = build_loss("ce", task="binary", class_counts=np.array([95, 5]), num_docs=100)
+    """
+    return LOSSES.build(
+        spec, task=task, class_counts=np.asarray(class_counts, dtype=np.float64), num_docs=num_docs
+    )

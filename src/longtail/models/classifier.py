@@ -1,0 +1,50 @@
+"""A pretrained encoder, a pooling step and a linear head: the short-text classifier."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class TextClassifier(nn.Module):
+    """Encoder → pooled representation → dropout → linear head → logits.
+
+    Args:
+        encoder: a Hugging Face ``AutoModel`` (BERT, RoBERTa, MPNet, ...).
+        num_logits: 2 for binary, C for multiclass and multilabel (see ``longtail.tasks``).
+        pooling: ``"mean"`` (masked mean over tokens, how sentence encoders such as MiniLM were
+            trained) or ``"cls"`` (first token).
+        dropout: dropout before the head.
+    """
+
+    def __init__(
+        self, encoder: nn.Module, num_logits: int, pooling: str = "mean", dropout: float = 0.1
+    ):
+        super().__init__()
+        self.encoder = encoder
+        self.pooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, num_logits)
+
+    def init_head_bias_from_priors(self, positive_rates: np.ndarray) -> None:
+        """Start each sigmoid output at its label's prevalence (Lin et al. 2017, arXiv 1708.02002, §4.1).
+
+        With hundreds of rare labels a zero bias predicts 0.5 everywhere, and the first steps are
+        spent pushing every logit down; starting from the prior keeps early gradients sane.
+        """
+        rates = np.clip(np.asarray(positive_rates, dtype=np.float64), 1e-6, 1 - 1e-6)
+        with torch.no_grad():
+            self.head.bias.copy_(torch.tensor([math.log(p / (1 - p)) for p in rates]))
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.embed(input_ids, attention_mask)))

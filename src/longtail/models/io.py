@@ -1,0 +1,147 @@
+"""The model directory: safetensors weights, tokenizer and ``longtail.json``; never pickle.
+
+Layout::
+
+    <dir>/encoder/          plain Hugging Face directory (config, model.safetensors, tokenizer)
+    <dir>/head.safetensors  the classification head
+    <dir>/longtail.json     task, labels, thresholds, temperature, config, file hashes
+
+``longtail.json`` is written last and records a SHA-256 of every weight file, so a directory whose
+writing was interrupted, or whose files were swapped afterwards, fails to load with a clear error
+instead of loading something wrong. The encoder part stays loadable by plain ``transformers``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from longtail import __version__
+from longtail.errors import LongtailError
+from longtail.io_utils import atomic_write_json
+from longtail.models.classifier import TextClassifier
+from longtail.models.encoder import _quiet_transformers, load_encoder, load_tokenizer
+
+META_FILE = "longtail.json"
+HEAD_FILE = "head.safetensors"
+ENCODER_DIR = "encoder"
+FORMAT_VERSION = 1
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _weight_files(directory: Path) -> list[Path]:
+    return sorted([directory / HEAD_FILE, *(directory / ENCODER_DIR).glob("*.safetensors")])
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Swap ``new`` into place of ``target`` (the old one, if any, is removed afterwards)."""
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(new, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def save_model_dir(
+    directory: str | Path, model: TextClassifier, tokenizer: Any, meta: dict[str, Any]
+) -> Path:
+    """Write a complete, loadable model directory; ``meta`` must hold task, labels, etc."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / META_FILE).unlink(missing_ok=True)  # incomplete until the new one is written
+    staging = Path(tempfile.mkdtemp(prefix=".encoder.tmp-", dir=directory))
+    _quiet_transformers()
+    model.encoder.save_pretrained(staging, safe_serialization=True)
+    tokenizer.save_pretrained(staging)
+    _replace_dir(staging, directory / ENCODER_DIR)
+    head = {
+        name: tensor.detach().cpu().contiguous() for name, tensor in model.head.state_dict().items()
+    }
+    head_tmp = directory / f".{HEAD_FILE}.tmp"
+    save_file(head, str(head_tmp))
+    os.replace(head_tmp, directory / HEAD_FILE)
+    record = {
+        "format_version": FORMAT_VERSION,
+        "longtail_version": __version__,
+        **meta,
+        "architecture": {
+            "num_logits": model.head.out_features,
+            "pooling": model.pooling,
+            "dropout": model.dropout.p,
+        },
+        "files": {str(p.relative_to(directory)): _sha256(p) for p in _weight_files(directory)},
+    }
+    atomic_write_json(directory / META_FILE, record)
+    return directory
+
+
+def read_meta(directory: str | Path) -> dict[str, Any]:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise LongtailError(
+            f"model directory {directory} does not exist; train one with `longtail train`"
+        )
+    meta_path = directory / META_FILE
+    if not meta_path.is_file():
+        raise LongtailError(
+            f"{directory} is not a complete longtail model directory ({META_FILE} is missing); "
+            "finish the run with `longtail train ... --resume` or retrain"
+        )
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LongtailError(f"{meta_path} is corrupted ({exc}); retrain the model") from None
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise LongtailError(
+            f"{meta_path}: unsupported format_version {meta.get('format_version')!r}"
+        )
+    return meta
+
+
+def verify_files(directory: Path, meta: dict[str, Any]) -> None:
+    for relative, expected in meta.get("files", {}).items():
+        path = directory / relative
+        if not path.is_file():
+            raise LongtailError(
+                f"model directory {directory} is missing {relative}; retrain or copy it again"
+            )
+        if _sha256(path) != expected:
+            raise LongtailError(
+                f"{path} does not match the hash in {META_FILE} (modified or half-written); retrain or copy it again"
+            )
+
+
+def load_model_dir(
+    directory: str | Path, *, verify: bool = True
+) -> tuple[TextClassifier, Any, dict[str, Any]]:
+    """Load ``(model, tokenizer, meta)`` from a model directory written by :func:`save_model_dir`."""
+    directory = Path(directory)
+    meta = read_meta(directory)
+    if verify:
+        verify_files(directory, meta)
+    arch = meta["architecture"]
+    encoder_dir = str(directory / ENCODER_DIR)
+    trust = bool(meta.get("trust_remote_code", False))
+    encoder = load_encoder(encoder_dir, trust_remote_code=trust)
+    model = TextClassifier(
+        encoder, arch["num_logits"], pooling=arch["pooling"], dropout=arch["dropout"]
+    )
+    head = load_file(str(directory / HEAD_FILE))
+    model.head.load_state_dict({k: v.to(torch.float32) for k, v in head.items()})
+    model.eval()
+    return model, load_tokenizer(encoder_dir, trust_remote_code=trust), meta

@@ -1,0 +1,257 @@
+"""The training loop: epochs of length-grouped batches, validation, early stopping, checkpoints.
+
+Device-agnostic through ``accelerate`` (``prepare`` / ``backward`` / ``autocast``), and resumable at
+epoch boundaries: all randomness of an epoch (data order, sampler draws, dropout) is derived from
+``(seed, epoch)``, so a run killed after epoch k and resumed gives the same result as one that never
+stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from longtail.config import TrainConfig
+from longtail.errors import LongtailError
+from longtail.training.batching import LengthGroupedBatchSampler, inference_batches, pad_batch
+from longtail.training.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
+from longtail.training.optim import build_optimizer, linear_schedule
+
+
+@dataclass
+class TokenizedSplit:
+    """Token ids per row and (for labelled splits) the label array (see ``longtail.tasks``)."""
+
+    ids: list[list[int]]
+    y: np.ndarray | None = None
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(row) for row in self.ids]
+
+
+@dataclass
+class TrainingResult:
+    best_epoch: int
+    best_score: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+
+def resolve_mixed_precision(requested: str) -> str:
+    """``auto`` → bf16 on GPUs that support it, fp16 on older GPUs, full precision on CPU."""
+    if requested != "auto":
+        return requested
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "no"
+
+
+def make_accelerator(config: TrainConfig):
+    from accelerate import Accelerator
+
+    return Accelerator(
+        mixed_precision=resolve_mixed_precision(config.mixed_precision),
+        gradient_accumulation_steps=config.grad_accum,
+    )
+
+
+@torch.inference_mode()
+def predict_logits(
+    model: nn.Module,
+    ids: list[list[int]],
+    *,
+    batch_size: int,
+    pad_id: int,
+    device: torch.device,
+    progress=None,
+) -> np.ndarray:
+    """Logits for every row, in the input order (batches are formed longest-first internally)."""
+    model.eval()
+    out: np.ndarray | None = None
+    for batch in inference_batches([len(r) for r in ids], batch_size):
+        input_ids, mask = pad_batch([ids[i] for i in batch], pad_id)
+        logits = model(input_ids.to(device), mask.to(device)).float().cpu().numpy()
+        if out is None:
+            out = np.zeros((len(ids), logits.shape[1]), dtype=np.float32)
+        out[batch] = logits
+        if progress is not None:
+            progress.update(len(batch))
+    return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+
+def _to_target(y: np.ndarray, rows: list[int]) -> torch.Tensor:
+    values = y[rows]
+    return torch.as_tensor(values, dtype=torch.long if values.ndim == 1 else torch.float32)
+
+
+def train_model(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    train: TokenizedSplit,
+    validation: TokenizedSplit,
+    config: TrainConfig,
+    *,
+    pad_id: int,
+    score: Callable[[np.ndarray], float],
+    sampler: Any = None,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    fingerprint: str = "",
+    log: Callable[[str], None] = print,
+) -> TrainingResult:
+    """Fine-tune ``model`` in place and leave it holding the best validation weights.
+
+    Args:
+        score: maps validation logits to the early-stopping score (higher is better).
+        sampler: an imbalance sampler over training rows (``None``: shuffle).
+        checkpoint_dir: where each epoch's checkpoint goes (``None``: no checkpoints).
+        resume: continue from the checkpoint in ``checkpoint_dir``.
+        fingerprint: identifies data + config; a checkpoint from another fingerprint is refused.
+    """
+    started = time.perf_counter()
+    accelerator = make_accelerator(config)
+    batches = LengthGroupedBatchSampler(
+        train.lengths,
+        config.batch_size,
+        sampler=sampler,
+        seed=config.seed,
+        group_by_length=config.group_by_length,
+    )
+    steps_per_epoch = math.ceil(len(batches) / config.grad_accum)
+    total_steps = config.max_steps or steps_per_epoch * config.epochs
+    num_epochs = min(config.epochs, math.ceil(total_steps / steps_per_epoch))
+    optimizer = build_optimizer(
+        model,
+        lr=config.lr,
+        head_lr=config.head_lr,
+        layer_decay=config.layer_decay,
+        weight_decay=config.weight_decay,
+    )
+    scheduler = linear_schedule(optimizer, total_steps, config.warmup_ratio)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    loss_fn = loss_fn.to(accelerator.device)
+
+    state: dict[str, Any] = {
+        "epoch": 0,
+        "step": 0,
+        "best_score": -math.inf,
+        "best_epoch": 0,
+        "bad_epochs": 0,
+    }
+    history: list[dict[str, Any]] = []
+    best_weights: dict[str, torch.Tensor] | None = None
+    if resume and checkpoint_dir is not None and has_checkpoint(checkpoint_dir):
+        state, best_weights = load_checkpoint(
+            checkpoint_dir,
+            model=accelerator.unwrap_model(model),
+            optimizer=optimizer,
+            scheduler=scheduler,
+        )
+        if state.get("fingerprint") != fingerprint:
+            raise LongtailError(
+                f"checkpoint {checkpoint_dir} was written for other data or settings; "
+                "drop --resume (with --overwrite) or choose another --output"
+            )
+        history = state.pop("history", [])
+        log(f"resuming after epoch {state['epoch']} (step {state['step']})")
+
+    stopped_early = False
+    for epoch in range(state["epoch"] + 1, num_epochs + 1):
+        if state["step"] >= total_steps:
+            break
+        torch.manual_seed(config.seed * 100_003 + epoch)  # dropout noise, reproducible on resume
+        if hasattr(loss_fn, "set_epoch"):
+            loss_fn.set_epoch(epoch - 1, num_epochs)
+        batches.set_epoch(epoch)
+        model.train()
+        running, seen = 0.0, 0
+        for rows in batches:
+            input_ids, mask = pad_batch([train.ids[i] for i in rows], pad_id)
+            target = _to_target(train.y, rows).to(accelerator.device)
+            with accelerator.accumulate(model), accelerator.autocast():
+                logits = model(input_ids.to(accelerator.device), mask.to(accelerator.device))
+                loss = loss_fn(logits.float(), target)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    if config.max_grad_norm:
+                        accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    state["step"] += 1
+            if not math.isfinite(loss.item()):
+                raise LongtailError(
+                    f"the loss became {loss.item()} at epoch {epoch}, step {state['step']}; lower train.lr, "
+                    "clip class weights (loss.max_weight) or turn off mixed precision"
+                )
+            running += loss.item() * len(rows)
+            seen += len(rows)
+            if state["step"] >= total_steps:
+                break
+
+        logits = predict_logits(
+            model,
+            validation.ids,
+            batch_size=config.eval_batch_size,
+            pad_id=pad_id,
+            device=accelerator.device,
+        )
+        epoch_score = float(score(logits))
+        history.append(
+            {
+                "epoch": epoch,
+                "step": state["step"],
+                "train_loss": running / max(seen, 1),
+                "val_score": epoch_score,
+            }
+        )
+        improved = epoch_score > state["best_score"]
+        if improved:
+            state.update(best_score=epoch_score, best_epoch=epoch, bad_epochs=0)
+            best_weights = {
+                k: v.detach().cpu().clone()
+                for k, v in accelerator.unwrap_model(model).state_dict().items()
+            }
+        else:
+            state["bad_epochs"] += 1
+        log(
+            f"epoch {epoch}/{num_epochs}  train loss {history[-1]['train_loss']:.4f}  "
+            f"val score {epoch_score:.4f}{'  (best)' if improved else ''}"
+        )
+        state["epoch"] = epoch
+        if checkpoint_dir is not None:
+            save_checkpoint(
+                checkpoint_dir,
+                model=accelerator.unwrap_model(model),
+                optimizer=optimizer,
+                scheduler=scheduler,
+                state={**state, "fingerprint": fingerprint, "history": history},
+                best_weights=best_weights,
+            )
+        if config.patience is not None and state["bad_epochs"] >= config.patience:
+            log(f"early stopping: no improvement for {config.patience} epochs")
+            stopped_early = True
+            break
+
+    unwrapped = accelerator.unwrap_model(model)
+    if best_weights is not None:
+        unwrapped.load_state_dict(copy.deepcopy(best_weights))
+    unwrapped.to("cpu")
+    return TrainingResult(
+        best_epoch=state["best_epoch"],
+        best_score=float(state["best_score"]),
+        history=history,
+        stopped_early=stopped_early,
+        seconds=time.perf_counter() - started,
+    )

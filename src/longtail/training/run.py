@@ -1,0 +1,319 @@
+"""One training run, left to right: read → labels → split → tokenize → fit → calibrate → tune → save → report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from accelerate.utils import set_seed
+
+from longtail import __version__
+from longtail.config import ExperimentConfig, dump_config
+from longtail.data import LabelSpace, drop_empty_texts, read_table, stratified_split
+from longtail.decision import (
+    apply_thresholds,
+    default_thresholds,
+    fit_temperature,
+    probabilities,
+    tune_thresholds,
+)
+from longtail.errors import LongtailError
+from longtail.evaluation import evaluate_predictions, write_report
+from longtail.losses import build_loss
+from longtail.models import (
+    TextClassifier,
+    load_encoder,
+    load_tokenizer,
+    resolve_model_name,
+    save_model_dir,
+)
+from longtail.models.io import META_FILE
+from longtail.sampling import build_sampler
+from longtail.training.batching import tokenize
+from longtail.training.loop import TokenizedSplit, TrainingResult, predict_logits, train_model
+
+CHECKPOINT_DIR = "checkpoint"
+
+
+def default_loss(task: str) -> dict[str, Any]:
+    """longtail's recommended default: mildly re-weighted losses, the decision left to thresholds.
+
+    Single-label: cross-entropy with effective-number class weights (β = 0.999; Cui et al. 2019,
+    arXiv 1901.05555), which re-weights rare classes but saturates for large ones, so a 1:1000 skew
+    does not turn into a 1000× weight. Multilabel: BCE with square-root positive weights, clipped,
+    normalised to keep the gradient scale bounded.
+    """
+    if task == "multilabel":
+        return {"name": "bce", "pos_weight": "sqrt_ratio", "max_weight": 100.0}
+    return {"name": "ce", "weights": "effective_number", "beta": 0.999}
+
+
+def default_early_stopping_metric(task: str) -> str:
+    return "pr_auc_macro" if task == "multilabel" else "f1_macro"
+
+
+@dataclass
+class RunResult:
+    output: Path
+    report: dict[str, Any]
+    training: TrainingResult
+
+
+def _fingerprint(config: ExperimentConfig, n_train: int, n_val: int, y_sum: float) -> str:
+    payload = json.dumps(
+        {"config": dump_config(config), "rows": [n_train, n_val, y_sum]},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _prepare_output(output: Path, *, resume: bool, overwrite: bool) -> None:
+    existing = (output / META_FILE).exists() or (output / CHECKPOINT_DIR).exists()
+    if existing and not (resume or overwrite):
+        raise LongtailError(
+            f"{output} already holds a run; pass --resume to continue it or --overwrite to start over"
+        )
+    if overwrite and not resume:
+        shutil.rmtree(output / CHECKPOINT_DIR, ignore_errors=True)
+        (output / META_FILE).unlink(missing_ok=True)
+    output.mkdir(parents=True, exist_ok=True)
+
+
+def _read(path: str, config: ExperimentConfig, log: Callable[[str], None]):
+    table = read_table(
+        path, text_column=config.data.text_column, label_column=config.data.label_column
+    )
+    return drop_empty_texts(table, strict=config.data.strict)
+
+
+def _scorer(
+    task: str, space: LabelSpace, y_val: np.ndarray, metric: str
+) -> Callable[[np.ndarray], float]:
+    def score(logits: np.ndarray) -> float:
+        probs = probabilities(logits, task)
+        pred = apply_thresholds(task, probs, default_thresholds(task, len(space.names)))
+        value = evaluate_predictions(task, y_val, probs, pred, space.names).get(metric)
+        if not isinstance(value, (int, float)):
+            raise LongtailError(
+                f"train.early_stopping_metric {metric!r} is not a numeric metric; try f1_macro, pr_auc_macro, mcc"
+            )
+        return float(value)
+
+    return score
+
+
+def run_training(
+    config: ExperimentConfig,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    log: Callable[[str], None] = print,
+) -> RunResult:
+    """Train, calibrate, tune thresholds, save the model directory and write the report."""
+    if not config.data.train:
+        raise LongtailError("no training data: pass --data FILE (or data.train in the config)")
+    if not config.output:
+        raise LongtailError("no output directory: pass --output DIR (or output: in the config)")
+    output = Path(config.output)
+    _prepare_output(output, resume=resume, overwrite=overwrite)
+
+    train_table = _read(config.data.train, config, log)
+    task = None if config.data.task == "auto" else config.data.task
+    space = LabelSpace.fit(
+        train_table.labels,
+        task=task,
+        label_delimiter=config.data.label_delimiter,
+        positive_label=config.data.positive_label,
+        source=train_table.source,
+    )
+    y_all = space.encode(
+        train_table.labels, source=train_table.source, row_numbers=train_table.row_numbers
+    )
+    if config.data.validation:
+        val_table = _read(config.data.validation, config, log)
+        train_texts, y_train = train_table.texts, y_all
+        val_texts = val_table.texts
+        y_val = space.encode(
+            val_table.labels, source=val_table.source, row_numbers=val_table.row_numbers
+        )
+    else:
+        train_idx, val_idx = stratified_split(
+            y_all,
+            space.task,
+            val_fraction=config.data.val_fraction,
+            seed=config.train.seed,
+            names=space.names,
+            source=train_table.source,
+        )
+        train_texts = [train_table.texts[i] for i in train_idx]
+        val_texts = [train_table.texts[i] for i in val_idx]
+        y_train, y_val = y_all[train_idx], y_all[val_idx]
+    counts = space.counts(y_train)
+    log(
+        _describe_task(
+            space, counts, len(train_texts), len(val_texts), bool(config.data.validation)
+        )
+    )
+
+    set_seed(config.train.seed)  # the new head's initialisation, then each epoch reseeds itself
+    model_name = resolve_model_name(config.model.name)
+    tokenizer = load_tokenizer(model_name, trust_remote_code=config.model.trust_remote_code)
+    encoder = load_encoder(model_name, trust_remote_code=config.model.trust_remote_code)
+    if config.model.gradient_checkpointing:
+        encoder.gradient_checkpointing_enable()
+    num_logits = 2 if space.task == "binary" else len(space.names)
+    model = TextClassifier(
+        encoder, num_logits, pooling=config.model.pooling, dropout=config.model.dropout
+    )
+    if space.task == "multilabel":
+        model.init_head_bias_from_priors(counts / max(len(y_train), 1))
+    max_length = min(config.model.max_length, _model_max_length(tokenizer, encoder))
+    train_split = TokenizedSplit(tokenize(tokenizer, train_texts, max_length), y_train)
+    val_split = TokenizedSplit(tokenize(tokenizer, val_texts, max_length), y_val)
+
+    loss_spec = config.loss if config.loss is not None else default_loss(space.task)
+    loss_fn = build_loss(loss_spec, task=space.task, class_counts=counts, num_docs=len(y_train))
+    sampler = build_sampler(config.sampler, y=y_train, task=space.task, seed=config.train.seed)
+    metric = config.train.early_stopping_metric or default_early_stopping_metric(space.task)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    log(
+        f"model: {model_name}  max_length {max_length}  loss {_spec_name(loss_spec)}  sampler {_spec_name(config.sampler)}"
+    )
+
+    result = train_model(
+        model,
+        loss_fn,
+        train_split,
+        val_split,
+        config.train,
+        pad_id=pad_id,
+        score=_scorer(space.task, space, y_val, metric),
+        sampler=sampler,
+        checkpoint_dir=output / CHECKPOINT_DIR,
+        resume=resume,
+        fingerprint=_fingerprint(
+            config, len(y_train), len(y_val), float(np.asarray(y_train).sum())
+        ),
+        log=log,
+    )
+
+    device = next(model.parameters()).device
+    val_logits = predict_logits(
+        model, val_split.ids, batch_size=config.train.eval_batch_size, pad_id=pad_id, device=device
+    )
+    temperature = (
+        fit_temperature(val_logits, y_val, space.task) if config.decision.calibrate else 1.0
+    )
+    val_probs = probabilities(val_logits, space.task, temperature=temperature)
+    thresholds = (
+        tune_thresholds(
+            space.task,
+            y_val,
+            val_probs,
+            objective=config.decision.objective,
+            beta=config.decision.beta,
+            floor=config.decision.floor,
+        )
+        if config.decision.tune_thresholds
+        else default_thresholds(space.task, len(space.names))
+    )
+    meta = {
+        "task": space.task,
+        "labels": space.to_dict(),
+        "thresholds": np.asarray(thresholds).tolist(),
+        "threshold_objective": config.decision.objective,
+        "temperature": float(temperature),
+        "max_length": max_length,
+        "text_column": config.data.text_column,
+        "label_column": config.data.label_column,
+        "base_model": model_name if not Path(model_name).exists() else str(Path(model_name).name),
+        "trust_remote_code": config.model.trust_remote_code,
+        "config": dump_config(config),
+        "training": {
+            "best_epoch": result.best_epoch,
+            "early_stopping_metric": metric,
+            "best_score": result.best_score,
+            "history": result.history,
+            "seconds": round(result.seconds, 1),
+            "train_class_counts": dict(zip(space.names, counts.tolist(), strict=True)),
+        },
+    }
+    save_model_dir(output, model, tokenizer, meta)
+
+    val_pred = apply_thresholds(space.task, val_probs, thresholds)
+    validation_metrics = evaluate_predictions(space.task, y_val, val_probs, val_pred, space.names)
+    report: dict[str, Any] = {
+        "task": space.task,
+        "labels": space.names,
+        "thresholds": meta["thresholds"],
+        "temperature": float(temperature),
+        "model": {
+            "base_model": meta["base_model"],
+            "longtail_version": __version__,
+            "loss": loss_spec,
+            "sampler": config.sampler,
+        },
+        "data": {
+            "train": config.data.train,
+            "train_rows": len(y_train),
+            "validation_rows": len(y_val),
+            "train_class_counts": meta["training"]["train_class_counts"],
+        },
+        "training": meta["training"] | {"config": None},
+        "validation_metrics": validation_metrics,
+    }
+    if config.data.test:
+        from longtail.predictor import Classifier
+
+        classifier = Classifier(model, tokenizer, meta)
+        test_table = _read(config.data.test, config, log)
+        test_metrics = classifier.evaluate_table(test_table)
+        report.update(split="test", metrics=test_metrics)
+        report["data"]["test"] = config.data.test
+        report["data"]["test_rows"] = len(test_table.texts)
+    else:
+        report.update(
+            split="validation (thresholds were tuned on it: optimistic; pass --test-data for an honest estimate)",
+            metrics=validation_metrics,
+        )
+    write_report(report, output)
+    return RunResult(output=output, report=report, training=result)
+
+
+def _model_max_length(tokenizer: Any, encoder: Any) -> int:
+    limits = [
+        getattr(encoder.config, "max_position_embeddings", None),
+        getattr(tokenizer, "model_max_length", None),
+    ]
+    usable = [int(v) for v in limits if isinstance(v, int) and 0 < v < 1_000_000]
+    return min(usable) if usable else 512
+
+
+def _spec_name(spec: Any) -> str:
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, dict):
+        params = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "name")
+        return f"{spec.get('name')}({params})" if params else str(spec.get("name"))
+    return type(spec).__name__
+
+
+def _describe_task(
+    space: LabelSpace, counts: np.ndarray, n_train: int, n_val: int, given_val: bool
+) -> str:
+    order = np.argsort(-counts)
+    shown = ", ".join(f"{space.names[i]} {int(counts[i])}" for i in order[:8])
+    more = f", … {len(order) - 8} more" if len(order) > 8 else ""
+    positive = f"; positive class '{space.names[1]}'" if space.task == "binary" else ""
+    source = "validation file" if given_val else "stratified split of the training file"
+    return (
+        f"task: {space.task} ({len(space.names)} classes{positive}); train {n_train} rows [{shown}{more}]; "
+        f"validation {n_val} rows ({source})"
+    )

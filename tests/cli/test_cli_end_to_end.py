@@ -1,0 +1,207 @@
+"""train → predict → evaluate through ``main([...])``, as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from cli_helpers import fast_train_args, make_rows, write_csv
+
+from longtail.cli import main
+
+
+def test_train_predict_evaluate(spam_files, tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--data", str(spam_files["train"]), "--test-data", str(spam_files["test"]),
+                 *fast_train_args(tiny_model_dir, out)])  # fmt: skip
+    assert code == 0
+    for name in (
+        "longtail.json",
+        "head.safetensors",
+        "encoder/model.safetensors",
+        "report.json",
+        "report.md",
+    ):
+        assert (out / name).is_file(), name
+    meta = json.loads((out / "longtail.json").read_text())
+    assert meta["task"] == "binary"
+    assert meta["labels"]["names"][1] == "spam", "the minority class is the positive class"
+    assert len(meta["thresholds"]) == 1 and 0.0 < meta["thresholds"][0] < 1.0
+    assert meta["temperature"] > 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["split"] == "test"
+    metrics = report["metrics"]
+    for key in (
+        "f1_macro",
+        "pr_auc_macro",
+        "mcc",
+        "balanced_accuracy",
+        "micro_f1_without_majority",
+        "ece",
+    ):
+        assert key in metrics
+    # the toy task is separable by vocabulary: a model that learned nothing scores ~0 here
+    assert metrics["positive_f1"] > 0.8
+    printed = capsys.readouterr().out
+    assert "spam" in printed and "model and report written" in printed
+
+    preds = tmp_path / "preds.jsonl"
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(out),
+                "--data",
+                str(spam_files["test"]),
+                "--output",
+                str(preds),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    lines = [json.loads(line) for line in preds.read_text().splitlines()]
+    assert len(lines) == 60
+    assert all(abs(sum(r["probabilities"].values()) - 1) < 1e-4 for r in lines)
+    assert {r["prediction"] for r in lines} <= {"spam", "ham"}
+    assert [r["row"] for r in lines] == sorted(r["row"] for r in lines)
+
+    preds_csv = tmp_path / "preds.csv"
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(out),
+                "--data",
+                str(spam_files["test"]),
+                "--output",
+                str(preds_csv),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    with preds_csv.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 60 and set(rows[0]) == {"row", "prediction", "p_ham", "p_spam"}
+    assert [r["prediction"] for r in rows] == [r["prediction"] for r in lines]
+
+    eval_dir = tmp_path / "eval"
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(out),
+                "--data",
+                str(spam_files["test"]),
+                "--output",
+                str(eval_dir),
+            ]
+        )
+        == 0
+    )
+    evaluated = json.loads((eval_dir / "report.json").read_text())
+    assert evaluated["metrics"]["f1_macro"] == pytest.approx(metrics["f1_macro"], abs=1e-6)
+    markdown = (eval_dir / "report.md").read_text()
+    assert "## Per class" in markdown and "| spam  |" in markdown and "Confusion matrix" in markdown
+
+
+def test_python_api_matches_cli_model(spam_files, tiny_model_dir, tmp_path):
+    import longtail
+
+    clf = longtail.train(
+        spam_files["train"],
+        output=tmp_path / "api",
+        model=str(tiny_model_dir),
+        epochs=2,
+        overrides=["train.lr=1e-3", "train.head_lr=1e-2", "model.max_length=32"],
+        verbose=False,
+    )
+    probs = clf.predict_proba(["free cash prize call now", "see you at lunch tomorrow"])
+    assert probs.shape == (2, 2)
+    assert clf.predict(["free cash prize call now"]) in (["spam"], ["ham"])
+    again = longtail.Classifier.load(tmp_path / "api")
+    assert (
+        again.predict_proba(["free cash prize"]) == clf.predict_proba(["free cash prize"])
+    ).all()
+    assert "validation" in clf.report["split"]
+
+
+def test_yaml_config_with_overrides_and_multiclass(tmp_path, tiny_model_dir):
+    rows = [
+        (t, lab if lab == "spam" else ("ham" if i % 3 else "other"))
+        for i, (t, lab) in enumerate(make_rows(150, 0.2, 3))
+    ]
+    data = write_csv(tmp_path / "mc.csv", rows, header=("body", "category"))
+    config = tmp_path / "exp.yaml"
+    config.write_text(
+        f"data:\n  train: {data}\n  text_column: body\n  label_column: category\n"
+        f"model:\n  name: {tiny_model_dir}\n  max_length: 32\n"
+        "train:\n  epochs: 3\n  batch_size: 16\nloss:\n  name: focal\n  gamma: 2.0\nsampler: class_balanced\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "mc-run"
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(config),
+                "--output",
+                str(out),
+                "train.epochs=1",
+                "loss.gamma=1.0",
+            ]
+        )
+        == 0
+    )
+    meta = json.loads((out / "longtail.json").read_text())
+    assert meta["task"] == "multiclass" and len(meta["thresholds"]) == 3
+    assert meta["config"]["train"]["epochs"] == 1 and meta["config"]["loss"] == {
+        "name": "focal",
+        "gamma": 1.0,
+    }
+    assert meta["config"]["sampler"] == "class_balanced"
+    assert len(meta["training"]["history"]) == 1
+
+
+def test_multilabel_delimited_labels(tmp_path, tiny_model_dir):
+    rows = []
+    for i, (text, label) in enumerate(make_rows(120, 0.3, 4)):
+        tags = ["spam"] if label == "spam" else ["ham"]
+        if i % 4 == 0:
+            tags.append("flagged")
+        rows.append((text, "|".join(tags)))
+    data = write_csv(tmp_path / "ml.csv", rows)
+    out = tmp_path / "ml-run"
+    code = main(["train", "--data", str(data), "--label-delimiter", "|", "--model", str(tiny_model_dir),
+                 "--output", str(out), "--epochs", "1", "--max-length", "32"])  # fmt: skip
+    assert code == 0
+    meta = json.loads((out / "longtail.json").read_text())
+    assert meta["task"] == "multilabel" and sorted(meta["labels"]["names"]) == [
+        "flagged",
+        "ham",
+        "spam",
+    ]
+    preds = tmp_path / "ml.jsonl"
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(out),
+                "--data",
+                str(data),
+                "--output",
+                str(preds),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    first = json.loads(preds.read_text().splitlines()[0])
+    assert isinstance(first["prediction"], list)

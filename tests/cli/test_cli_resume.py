@@ -1,0 +1,79 @@
+"""An interrupted run resumed with --resume ends exactly where an uninterrupted one does."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cli_helpers import fast_train_args
+
+import longtail.training.loop as loop
+from longtail.cli import main
+
+
+def test_resume_after_interruption_matches_uninterrupted(
+    spam_files, tiny_model_dir, tmp_path, monkeypatch, capsys
+):
+    args = [
+        "train",
+        "--data",
+        str(spam_files["train"]),
+        "--test-data",
+        str(spam_files["test"]),
+        "--patience",
+        "5",
+    ]
+    assert main([*args, *fast_train_args(tiny_model_dir, tmp_path / "full")]) == 0
+
+    real_save = loop.save_checkpoint
+    saves = {"n": 0}
+
+    def save_then_die(*a, **kw):
+        real_save(*a, **kw)
+        saves["n"] += 1
+        if saves["n"] == 2:
+            raise KeyboardInterrupt  # killed right after epoch 2's checkpoint
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
+    assert main([*args, *fast_train_args(tiny_model_dir, tmp_path / "cut")]) == 130
+    assert "--resume" in capsys.readouterr().err
+    assert not (tmp_path / "cut" / "longtail.json").exists(), (
+        "an interrupted run must not look finished"
+    )
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+
+    assert main([*args, *fast_train_args(tiny_model_dir, tmp_path / "cut"), "--resume"]) == 0
+    assert "resuming after epoch 2" in capsys.readouterr().out
+    full = json.loads((tmp_path / "full" / "longtail.json").read_text())
+    resumed = json.loads((tmp_path / "cut" / "longtail.json").read_text())
+    assert resumed["thresholds"] == pytest.approx(full["thresholds"], abs=1e-6)
+    assert resumed["temperature"] == pytest.approx(full["temperature"], rel=1e-5)
+    assert [h["train_loss"] for h in resumed["training"]["history"]] == pytest.approx(
+        [h["train_loss"] for h in full["training"]["history"]], rel=1e-5
+    )
+    full_report = json.loads((tmp_path / "full" / "report.json").read_text())["metrics"]
+    cut_report = json.loads((tmp_path / "cut" / "report.json").read_text())["metrics"]
+    assert cut_report["f1_macro"] == pytest.approx(full_report["f1_macro"], abs=1e-9)
+
+
+def test_resume_refuses_a_checkpoint_from_other_settings(
+    spam_files, tiny_model_dir, tmp_path, monkeypatch, capsys
+):
+    args = [
+        "train",
+        "--data",
+        str(spam_files["train"]),
+        *fast_train_args(tiny_model_dir, tmp_path / "r"),
+    ]
+    real_save = loop.save_checkpoint
+
+    def die(*a, **kw):
+        real_save(*a, **kw)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_checkpoint", die)
+    assert main(args) == 130
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    capsys.readouterr()
+    assert main([*args, "--resume", "--seed", "7"]) == 2
+    assert "other data or settings" in capsys.readouterr().err

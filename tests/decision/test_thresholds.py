@@ -1,0 +1,201 @@
+"""Threshold tuning: exactness vs brute force, constraints, multiclass weights, shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score, fbeta_score, precision_score, recall_score
+
+from longtail.decision import (
+    OBJECTIVES,
+    apply_thresholds,
+    default_thresholds,
+    tune_thresholds,
+    tune_thresholds_detailed,
+    untuned_labels,
+)
+from longtail.errors import LongtailError
+
+
+def _binary_problem(n: int = 2000, rate: float = 0.1, seed: int = 0, decimals: int | None = None):
+    """Scores of a weak, under-confident scorer: positives sit just above negatives, below 0.5."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < rate).astype(np.int64)
+    score = np.clip(rng.normal(0.2 + 0.2 * y, 0.1), 0.0, 1.0)
+    if decimals is not None:  # many ties
+        score = np.round(score, decimals)
+    return y, np.stack([1.0 - score, score], axis=1)
+
+
+def _precision(y, pred):
+    return (y & pred).sum() / max(pred.sum(), 1)
+
+
+def _recall(y, pred):
+    return (y & pred).sum() / y.sum()
+
+
+def _f(beta):
+    def metric(y, pred):
+        p, r = _precision(y, pred), _recall(y, pred)
+        return 0.0 if p + r == 0 else (1 + beta**2) * p * r / (beta**2 * p + r)
+
+    return metric
+
+
+def _brute_force(y, score, metric, constraint=None, floor=None):
+    """Best metric value over every candidate threshold (s >= t for each distinct score t)."""
+    best = -np.inf
+    for t in np.unique(score):
+        pred = (score >= t).astype(int)
+        if constraint is not None and constraint(y, pred) < floor - 1e-12:
+            continue
+        best = max(best, metric(y, pred))
+    return best
+
+
+@pytest.mark.parametrize("decimals", [None, 2])
+def test_binary_f1_beats_default_and_equals_brute_force(decimals):
+    y, p = _binary_problem(decimals=decimals)
+    th = tune_thresholds("binary", y, p, objective="f1")
+    assert th.shape == (1,) and th.dtype == np.float64
+    tuned = f1_score(y, apply_thresholds("binary", p, th))
+    default = f1_score(y, apply_thresholds("binary", p, default_thresholds("binary", 2)))
+    assert tuned > default + 0.1
+    assert tuned == pytest.approx(_brute_force(y, p[:, 1], _f(1.0)), abs=1e-12)
+
+
+def test_threshold_is_midpoint_between_adjacent_scores():
+    y = np.array([0, 0, 1, 0, 1, 1])
+    s = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.8])
+    th = tune_thresholds("binary", y, np.stack([1 - s, s], axis=1))
+    # Best F1 (6/7) predicts s >= 0.3; the boundary sits halfway to the next lower score 0.2.
+    assert th[0] == pytest.approx(0.25)
+
+
+def test_fbeta_equals_brute_force():
+    y, p = _binary_problem(seed=1)
+    th = tune_thresholds("binary", y, p, objective="fbeta", beta=2.0)
+    pred = apply_thresholds("binary", p, th)
+
+    best = _brute_force(y, p[:, 1], _f(2.0))
+    assert fbeta_score(y, pred, beta=2.0) == pytest.approx(best, abs=1e-12)
+    assert recall_score(y, pred) >= recall_score(y, apply_thresholds("binary", p, [th[0] + 0.05]))
+
+
+@pytest.mark.parametrize("floor", [0.3, 0.8, 0.95, 1.0])
+def test_recall_floor_holds_and_maximises_precision(floor):
+    y, p = _binary_problem(seed=2)
+    pred = apply_thresholds(
+        "binary", p, tune_thresholds("binary", y, p, "recall_floor", floor=floor)
+    )
+    assert recall_score(y, pred) >= floor
+    best = _brute_force(y, p[:, 1], _precision, _recall, floor)
+    assert precision_score(y, pred) == pytest.approx(best, abs=1e-12)
+
+
+@pytest.mark.parametrize("floor", [0.2, 0.4, 0.6])
+def test_precision_floor_holds_and_maximises_recall(floor):
+    y, p = _binary_problem(seed=3)
+    info = tune_thresholds_detailed("binary", y, p, "precision_floor", floor=floor)
+    assert info.infeasible == []
+    pred = apply_thresholds("binary", p, info.thresholds)
+    assert precision_score(y, pred) >= floor
+    best = _brute_force(y, p[:, 1], _recall, _precision, floor)
+    assert recall_score(y, pred) == pytest.approx(best, abs=1e-12)
+
+
+def test_unreachable_precision_floor_is_reported():
+    y = np.array([1, 0, 0, 1])
+    s = np.array([0.2, 0.9, 0.8, 0.1])
+    info = tune_thresholds_detailed(
+        "binary", y, np.stack([1 - s, s], 1), "precision_floor", floor=0.9
+    )
+    assert info.infeasible == [1]
+
+
+def test_multilabel_per_label_matches_binary_and_untuned_label_keeps_default():
+    y0, p0 = _binary_problem(seed=4)
+    y1, p1 = _binary_problem(seed=5, rate=0.3)
+    y = np.stack([y0, y1, np.zeros_like(y0)], axis=1).astype(np.float32)
+    probs = np.stack([p0[:, 1], p1[:, 1], p1[:, 1]], axis=1)
+    info = tune_thresholds_detailed("multilabel", y, probs)
+    assert info.thresholds.shape == (3,)
+    assert info.thresholds[0] == tune_thresholds("binary", y0, p0)[0]
+    assert info.thresholds[1] == tune_thresholds("binary", y1, p1)[0]
+    assert info.thresholds[2] == 0.5
+    assert info.untuned == [2] == untuned_labels("multilabel", y)
+    pred = apply_thresholds("multilabel", probs, info.thresholds)
+    assert pred.shape == (len(y0), 3) and pred.dtype == np.int64
+
+
+def _skewed_multiclass(n: int = 3000, seed: int = 0):
+    """A model biased toward the majority class: minority probabilities are squashed."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(4, size=n, p=[0.85, 0.08, 0.05, 0.02])
+    logits = rng.normal(size=(n, 4)) + 1.5 * np.eye(4)[y] + np.array([2.5, 0.0, 0.0, 0.0])
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return y, e / e.sum(axis=1, keepdims=True)
+
+
+def test_multiclass_weights_improve_macro_f1_and_are_deterministic():
+    y, p = _skewed_multiclass()
+    w = tune_thresholds("multiclass", y, p)
+    assert w.shape == (4,) and np.all(w > 0)
+    plain = f1_score(y, p.argmax(axis=1), average="macro")
+    tuned = f1_score(y, apply_thresholds("multiclass", p, w), average="macro")
+    assert tuned > plain + 0.05
+    np.testing.assert_array_equal(w, tune_thresholds("multiclass", y, p))
+    assert np.array_equal(default_thresholds("multiclass", 4), np.ones(4))
+
+
+def test_multiclass_keeps_argmax_when_it_is_already_perfect():
+    y = np.repeat(np.arange(3), 10)
+    p = 0.1 + 0.7 * np.eye(3)[y]
+    np.testing.assert_array_equal(tune_thresholds("multiclass", y, p), np.ones(3))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_two_class_weights_equal_a_binary_threshold(seed):
+    rng = np.random.default_rng(seed)
+    s = rng.random(500)
+    p = np.stack([1 - s, s], axis=1)
+    w = rng.uniform(0.1, 10.0, size=2)
+    by_weights = apply_thresholds("multiclass", p, w)
+    by_threshold = apply_thresholds("binary", p, [w[0] / (w[0] + w[1])])
+    np.testing.assert_array_equal(by_weights, by_threshold)
+
+
+def test_apply_thresholds_shapes_and_dtypes():
+    p2 = np.array([[0.7, 0.3], [0.2, 0.8]])
+    out = apply_thresholds("binary", p2, default_thresholds("binary", 2))
+    assert out.dtype == np.int64 and out.tolist() == [0, 1]
+    assert apply_thresholds("binary", p2[:, 1], [0.25]).tolist() == [1, 1]
+    p3 = np.array([[0.2, 0.5, 0.3]])
+    assert apply_thresholds("multiclass", p3, np.ones(3)).shape == (1,)
+    assert apply_thresholds("multilabel", p3, default_thresholds("multilabel", 3)).tolist() == [
+        [0, 1, 0]
+    ]
+    with pytest.raises(LongtailError):
+        apply_thresholds("multilabel", p3, np.full(2, 0.5))
+    with pytest.raises(LongtailError):
+        apply_thresholds("binary", p2, [0.5, 0.5])
+
+
+def test_bad_objectives_fail_with_the_valid_list():
+    y, p = _skewed_multiclass(n=200)
+    with pytest.raises(LongtailError, match="f1, fbeta, recall_floor, precision_floor"):
+        tune_thresholds("binary", (y == 1).astype(int), p[:, :2], objective="auc")
+    with pytest.raises(LongtailError, match="multiclass"):
+        tune_thresholds("multiclass", y, p, objective="recall_floor", floor=0.5)
+    with pytest.raises(LongtailError, match="floor"):
+        tune_thresholds("binary", (y == 1).astype(int), p[:, :2], objective="recall_floor")
+    with pytest.raises(LongtailError, match="task"):
+        tune_thresholds("regression", y, p)
+    assert OBJECTIVES == ("f1", "fbeta", "recall_floor", "precision_floor")
+
+
+def test_binary_without_positives_keeps_default():
+    p = np.array([[0.9, 0.1], [0.6, 0.4]])
+    info = tune_thresholds_detailed("binary", np.array([0, 0]), p)
+    assert info.thresholds.tolist() == [0.5] and info.untuned == [1]

@@ -1,0 +1,97 @@
+"""Report files: both written, JSON round-trips, Markdown puts warnings first."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from longtail.errors import LongtailError
+from longtail.evaluation import evaluate_predictions, render_markdown, to_jsonable, write_report
+
+
+def _report(task: str = "multiclass", collapsed: bool = False) -> dict:
+    rng = np.random.default_rng(0)
+    if task == "binary":
+        names = ["ham", "spam"]
+        y = rng.choice(2, size=300, p=[0.85, 0.15])
+    else:
+        names = ["common", "rare", "middle"]
+        y = rng.choice(3, size=300, p=[0.7, 0.1, 0.2])
+    p = 0.1 + 0.7 * np.eye(len(names))[y]
+    p = p / p.sum(axis=1, keepdims=True)
+    pred = np.zeros_like(y) if collapsed else p.argmax(axis=1)
+    thresholds = np.array([0.35]) if task == "binary" else np.ones(len(names))
+    return {
+        "task": task,
+        "labels": names,
+        "metrics": evaluate_predictions(task, y, p, pred, names),
+        "thresholds": thresholds,
+        "temperature": np.float64(1.25),
+        "data": {"test_file": "test.csv", "rows": 300, "class_counts": {"common": 210}},
+        "model": {"encoder": "tiny-bert"},
+        "split": "test",
+    }
+
+
+def test_write_report_writes_both_files_and_json_round_trips(tmp_path):
+    report = _report()
+    paths = write_report(report, tmp_path / "out")
+    assert paths["json"] == tmp_path / "out" / "report.json"
+    assert paths["markdown"].read_text(encoding="utf-8") == render_markdown(report)
+    loaded = json.loads(paths["json"].read_text(encoding="utf-8"))
+    assert loaded == to_jsonable(report)
+    assert loaded["thresholds"] == [1.0, 1.0, 1.0] and loaded["temperature"] == 1.25
+    assert not list((tmp_path / "out").glob("*.tmp"))
+
+
+def test_markdown_has_per_class_table_sorted_by_support_and_confusion_matrix():
+    md = render_markdown(_report())
+    assert md.startswith("# longtail evaluation: multiclass, test split")
+    section = md.split("## Per class")[1].split("##")[0]
+    assert section.index("| common") < section.index("| middle") < section.index("| rare")
+    assert "support" in section and "PR-AUC" in section
+    assert "## Confusion matrix (rows = true, columns = predicted)" in md
+    assert "temperature: 1.2500" in md
+    for headline in ("macro-F1", "PR-AUC (macro)", "MCC", "balanced accuracy", "ECE"):
+        assert headline in md
+
+
+def test_warnings_come_first_as_bold_blockquotes():
+    report = _report(collapsed=True)
+    assert report["metrics"]["warnings"]
+    md = render_markdown(report)
+    first_warning = md.index("> **WARNING: predictions collapsed")
+    assert first_warning < md.index("## Headline")
+    assert "not informative" in md.split("## Headline")[0]
+    assert "WARNING" not in render_markdown(_report())
+
+
+def test_binary_headline_shows_positive_class_and_threshold():
+    md = render_markdown(_report("binary"))
+    headline = md.split("## Headline")[1].split("## Per class")[0]
+    assert "positive F1 (spam)" in headline and "positive PR-AUC (spam)" in headline
+    assert "threshold on P(positive)" in headline and "0.3500" in headline
+    assert "predict 'spam' iff P(spam) >= 0.3500" in md
+
+
+def test_many_classes_skip_confusion_matrix_and_multilabel_has_none():
+    rng = np.random.default_rng(0)
+    names = [f"class{i}" for i in range(31)]
+    y = rng.integers(0, 31, size=200)
+    p = np.full((200, 31), 1 / 31)
+    metrics = evaluate_predictions("multiclass", y, p, y, names)
+    md = render_markdown({"task": "multiclass", "labels": names, "metrics": metrics})
+    assert "Confusion matrix" not in md and "defaults" in md
+    ym = (rng.random((50, 3)) < 0.4).astype(int)
+    ml = evaluate_predictions("multilabel", ym, ym * 0.8 + 0.1, ym, ["x", "y", "z"])
+    md = render_markdown(
+        {"task": "multilabel", "labels": ["x", "y", "z"], "metrics": ml, "thresholds": {"x": 0.3}}
+    )
+    assert "Confusion matrix" not in md and "| x     |    0.3000 |" in md
+
+
+def test_bad_report_raises():
+    with pytest.raises(LongtailError, match="metrics"):
+        render_markdown({"task": "binary"})

