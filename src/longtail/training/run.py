@@ -233,7 +233,7 @@ def run_training(
         "max_length": max_length,
         "text_column": config.data.text_column,
         "label_column": config.data.label_column,
-        "base_model": model_name if not Path(model_name).exists() else str(Path(model_name).name),
+        "base_model": describe_model(model_name),
         "trust_remote_code": config.model.trust_remote_code,
         "config": dump_config(config),
         "training": {

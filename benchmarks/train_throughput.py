@@ -1,0 +1,177 @@
+"""Training throughput: longtail's loop vs a plain Hugging Face ``Trainer``, measured in one run.
+
+Same encoder, same head (mean pooling + linear), same initial weights, same loss (cross-entropy
+with effective-number class weights), same data (real SMS Spam messages), batch size, max length,
+optimiser (AdamW) and schedule. The Trainer uses its standard dynamic padding
+(``DataCollatorWithPadding``); longtail adds length-grouped batches. Each contender runs
+``--repeats`` times, alternating, and the median examples/s is reported.
+
+    python benchmarks/train_throughput.py                  # offline MiniLM, 1024 rows
+    python benchmarks/train_throughput.py --rows 512 --layers 2 --repeats 1   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import platform
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from longtail.config import TrainConfig
+from longtail.data import LabelSpace
+from longtail.datasets import load_sms_spam
+from longtail.losses import build_loss
+from longtail.models import TextClassifier, load_encoder, load_tokenizer, resolve_model_name
+from longtail.training.batching import tokenize
+from longtail.training.loop import TokenizedSplit, train_model
+
+
+class _TrainerModel(nn.Module):
+    """The same classifier, speaking the Trainer's ``forward(**batch) -> {"loss", "logits"}``."""
+
+    def __init__(self, classifier: TextClassifier, loss_fn: nn.Module) -> None:
+        super().__init__()
+        self.classifier = classifier
+        self.loss_fn = loss_fn
+
+    def forward(self, input_ids, attention_mask, labels=None, **_unused):
+        logits = self.classifier(input_ids, attention_mask)
+        loss = self.loss_fn(logits.float(), labels) if labels is not None else None
+        return {"loss": loss, "logits": logits}
+
+
+def run_longtail(model, loss_fn, ids, y, args, pad_id) -> float:
+    config = TrainConfig(
+        epochs=1,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        head_lr=args.lr,
+        patience=None,
+        mixed_precision="no",
+    )
+    val = TokenizedSplit(ids[:8], y[:8])  # the loop validates once per epoch; keep it negligible
+    started = time.perf_counter()
+    train_model(
+        model,
+        loss_fn,
+        TokenizedSplit(ids, y),
+        val,
+        config,
+        pad_id=pad_id,
+        score=lambda _l: 0.0,
+        log=lambda _m: None,
+    )
+    return len(ids) / (time.perf_counter() - started)
+
+
+def run_trainer(model, loss_fn, ids, y, args, tokenizer, group_by_length: bool) -> float:
+    from datasets import Dataset
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    dataset = Dataset.from_dict(
+        {"input_ids": ids, "attention_mask": [[1] * len(r) for r in ids], "labels": y.tolist()}
+    )
+    with tempfile.TemporaryDirectory() as out:
+        training_args = TrainingArguments(
+            output_dir=out,
+            per_device_train_batch_size=args.batch_size,
+            num_train_epochs=1,
+            learning_rate=args.lr,
+            weight_decay=0.01,
+            warmup_ratio=0.06,
+            max_grad_norm=1.0,
+            group_by_length=group_by_length,
+            save_strategy="no",
+            logging_strategy="no",
+            report_to=[],
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            use_cpu=not torch.cuda.is_available(),
+            seed=0,
+        )
+        trainer = Trainer(
+            model=_TrainerModel(model, loss_fn),
+            args=training_args,
+            train_dataset=dataset,
+            data_collator=DataCollatorWithPadding(tokenizer),
+        )
+        started = time.perf_counter()
+        trainer.train()
+        return len(ids) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default=None, help="encoder (default: offline all-MiniLM-L6-v2)")
+    parser.add_argument("--layers", type=int, default=None, help="truncate the encoder to N layers")
+    parser.add_argument("--rows", type=int, default=1024)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    table = load_sms_spam()
+    space = LabelSpace.fit(table.labels)
+    rows = np.random.default_rng(0).permutation(len(table.texts))[: args.rows]
+    texts = [table.texts[i] for i in rows]
+    y = space.encode([table.labels[i] for i in rows])
+    name = resolve_model_name(args.model)
+    tokenizer = load_tokenizer(name)
+    ids = tokenize(tokenizer, texts, args.max_length)
+    encoder_kwargs = {}
+    if args.layers:
+        from transformers import AutoConfig
+
+        encoder_kwargs["config"] = AutoConfig.from_pretrained(name, num_hidden_layers=args.layers)
+    torch.manual_seed(0)
+    base = TextClassifier(load_encoder(name, **encoder_kwargs), 2)
+    loss_fn = build_loss(
+        {"name": "ce", "weights": "effective_number"},
+        task="binary",
+        class_counts=space.counts(y),
+        num_docs=len(y),
+    )
+    pad_id = tokenizer.pad_token_id or 0
+
+    lengths = np.array([len(r) for r in ids])
+    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+          f"torch {torch.__version__}, cuda={torch.cuda.is_available()}")  # fmt: skip
+    print(f"model: {name} ({base.encoder.config.num_hidden_layers} layers); rows {len(ids)}, batch {args.batch_size}, "
+          f"max_length {args.max_length}; tokens per row: mean {lengths.mean():.1f}, max {lengths.max()}")  # fmt: skip
+
+    results: dict[str, list[float]] = {"longtail": [], "trainer": [], "trainer_group_by_length": []}
+    for repeat in range(args.repeats):
+        for label in results:
+            model = copy.deepcopy(base)
+            if label == "longtail":
+                speed = run_longtail(model, copy.deepcopy(loss_fn), ids, y, args, pad_id)
+            else:
+                speed = run_trainer(
+                    model, copy.deepcopy(loss_fn), ids, y, args, tokenizer, label.endswith("length")
+                )
+            results[label].append(speed)
+            print(f"  repeat {repeat + 1}: {label:<24} {speed:8.1f} examples/s")
+
+    medians = {label: statistics.median(values) for label, values in results.items()}
+    print("\nmedian examples/s")
+    for label, value in medians.items():
+        print(f"  {label:<24} {value:8.1f}")
+    print(
+        f"\nratio longtail / Trainer (default dynamic padding): {medians['longtail'] / medians['trainer']:.2f}x"
+    )
+    print(
+        f"ratio longtail / Trainer (group_by_length=True):    {medians['longtail'] / medians['trainer_group_by_length']:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
