@@ -33,6 +33,7 @@ from longtail.models import (
     resolve_model_name,
     save_model_dir,
 )
+from longtail.models.encoder import describe_model
 from longtail.models.io import META_FILE
 from longtail.sampling import build_sampler
 from longtail.training.batching import tokenize
