@@ -3,7 +3,8 @@
 Same encoder, same head (mean pooling + linear), same initial weights, same loss (cross-entropy
 with effective-number class weights), same data (real SMS Spam messages), batch size, max length,
 optimiser (AdamW) and schedule. The Trainer uses its standard dynamic padding
-(``DataCollatorWithPadding``); longtail adds length-grouped batches. Each contender runs
+(``DataCollatorWithPadding``), once with its default random sampler and once with
+``train_sampling_strategy="group_by_length"``; longtail adds length-grouped batches. Each contender runs
 ``--repeats`` times, alternating, and the median examples/s is reported.
 
     python benchmarks/train_throughput.py                  # offline MiniLM, 1024 rows
@@ -85,9 +86,9 @@ def run_trainer(model, loss_fn, ids, y, args, tokenizer, group_by_length: bool) 
             num_train_epochs=1,
             learning_rate=args.lr,
             weight_decay=0.01,
-            warmup_ratio=0.06,
+            warmup_steps=0.06,  # transformers 5: a float below 1 is a ratio of the total steps
             max_grad_norm=1.0,
-            group_by_length=group_by_length,
+            train_sampling_strategy="group_by_length" if group_by_length else "random",
             save_strategy="no",
             logging_strategy="no",
             report_to=[],

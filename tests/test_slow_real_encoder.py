@@ -25,14 +25,27 @@ def test_real_encoder_learns_spam_in_a_few_steps(tmp_path):
     table = load_sms_spam()
     order = np.random.default_rng(0).permutation(len(table.texts))
     train_rows, test_rows = order[:800], order[800:1200]
-    train = _write(tmp_path / "train.csv", [table.texts[i] for i in train_rows], [table.labels[i] for i in train_rows])
-    test = _write(tmp_path / "test.csv", [table.texts[i] for i in test_rows], [table.labels[i] for i in test_rows])
+    train = _write(
+        tmp_path / "train.csv",
+        [table.texts[i] for i in train_rows],
+        [table.labels[i] for i in train_rows],
+    )
+    test = _write(
+        tmp_path / "test.csv",
+        [table.texts[i] for i in test_rows],
+        [table.labels[i] for i in test_rows],
+    )
 
     clf = longtail.train(
         train,
         output=tmp_path / "run",
         test_data=test,
-        overrides=["train.max_steps=30", "train.batch_size=16", "model.max_length=64", "train.epochs=1"],
+        overrides=[
+            "train.max_steps=30",
+            "train.batch_size=16",
+            "model.max_length=64",
+            "train.epochs=1",
+        ],
         verbose=False,
     )
     meta = json.loads((tmp_path / "run" / "longtail.json").read_text())
@@ -42,6 +55,9 @@ def test_real_encoder_learns_spam_in_a_few_steps(tmp_path):
     assert metrics["positive_pr_auc"] > 0.85, metrics
     assert metrics["positive_f1"] > 0.75, metrics
     probs = clf.predict_proba(
-        ["WINNER!! You have won a 1000 cash prize. Call 09061701461 to claim now", "ok see you at home later"]
+        [
+            "WINNER!! You have won a 1000 cash prize. Call 09061701461 to claim now",
+            "ok see you at home later",
+        ]
     )
     assert probs[0, 1] > 5 * probs[1, 1]

@@ -205,3 +205,29 @@ def test_multilabel_delimited_labels(tmp_path, tiny_model_dir):
     )
     first = json.loads(preds.read_text().splitlines()[0])
     assert isinstance(first["prediction"], list)
+
+
+def test_gradient_checkpointing_and_bf16_then_full_precision_in_one_process(
+    spam_files, tiny_model_dir, tmp_path
+):
+    args = ["train", "--data", str(spam_files["train"]), "--epochs", "1"]
+    out = tmp_path / "gc"
+    assert main([*args, *fast_train_args(tiny_model_dir, out), "--epochs", "1",
+                 "--gradient-checkpointing", "--mixed-precision", "bf16"]) == 0  # fmt: skip
+    meta = json.loads((out / "longtail.json").read_text())
+    assert meta["config"]["model"]["gradient_checkpointing"] is True
+    assert meta["config"]["train"]["mixed_precision"] == "bf16"
+    # accelerate keeps mixed precision in a process-wide singleton: a second run must still work
+    assert (
+        main(
+            [
+                *args,
+                *fast_train_args(tiny_model_dir, tmp_path / "fp32"),
+                "--epochs",
+                "1",
+                "--mixed-precision",
+                "no",
+            ]
+        )
+        == 0
+    )

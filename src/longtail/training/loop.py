@@ -59,8 +59,17 @@ def resolve_mixed_precision(requested: str) -> str:
 
 
 def make_accelerator(config: TrainConfig):
-    from accelerate import Accelerator
+    """A fresh ``Accelerator`` for this run.
 
+    accelerate keeps its mixed-precision choice in a process-wide singleton and refuses a second
+    ``Accelerator`` with another choice; a Python session (or a grid of runs) may train several
+    models with different settings, so the singleton is reset first. The distributed state
+    (process group, ranks) is kept.
+    """
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=False)
     return Accelerator(
         mixed_precision=resolve_mixed_precision(config.mixed_precision),
         gradient_accumulation_steps=config.grad_accum,
