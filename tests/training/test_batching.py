@@ -54,3 +54,23 @@ def test_sampler_stream_is_used():
 def test_inference_batches_longest_first():
     batches = inference_batches([3, 10, 1, 7], 2)
     assert batches == [[1, 3], [0, 2]]
+
+
+def test_ranks_split_one_global_stream():
+    lengths = np.random.default_rng(0).integers(5, 300, size=101).tolist()
+    single = LengthGroupedBatchSampler(lengths, 16, seed=4)
+    ranks = [LengthGroupedBatchSampler(lengths, 8, seed=4, num_replicas=2, rank=r) for r in (0, 1)]
+    for sampler in (single, *ranks):
+        sampler.set_epoch(1)
+    per_rank = [list(r) for r in ranks]
+    assert len(per_rank[0]) == len(per_rank[1]) == len(single) == len(ranks[0])
+    for step, global_batch in enumerate(single):
+        assert sorted(per_rank[0][step] + per_rank[1][step]) == sorted(global_batch)
+        assert per_rank[0][step] and per_rank[1][step], "every rank must get rows at every step"
+
+
+def test_tiny_last_batch_is_padded_so_every_rank_steps():
+    ranks = [
+        LengthGroupedBatchSampler([3, 4, 5], 2, seed=0, num_replicas=4, rank=r) for r in range(4)
+    ]
+    assert all(len(list(r)) == 1 and len(list(r)[0]) >= 1 for r in ranks)

@@ -126,10 +126,13 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from longtail.training.loop import distributed_state
     from longtail.training.run import run_training
 
     config = config_from_args(args)
     result = run_training(config, resume=args.resume, overwrite=args.overwrite)
+    if not distributed_state().is_main_process:
+        return 0
     print((result.output / "report.md").read_text(encoding="utf-8"))
     print(f"model and report written to {result.output}")
     return 0

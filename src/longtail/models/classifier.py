@@ -28,6 +28,12 @@ class TextClassifier(nn.Module):
         self.pooling = pooling
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, num_logits)
+        # BERT-style encoders carry a pooler (dense + tanh over [CLS]) that we never call: we pool
+        # ``last_hidden_state`` ourselves. Frozen, it costs no optimizer state, and data-parallel
+        # training does not stop on parameters that receive no gradient.
+        pooler = getattr(encoder, "pooler", None)
+        if isinstance(pooler, nn.Module):
+            pooler.requires_grad_(False)
 
     def init_head_bias_from_priors(self, positive_rates: np.ndarray) -> None:
         """Start each sigmoid output at its label's prevalence (Lin et al. 2017, arXiv 1708.02002, §4.1).

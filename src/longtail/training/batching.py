@@ -58,6 +58,10 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
             ``None`` means a plain random permutation.
         seed: base seed; the epoch (``set_epoch``) is mixed in.
         group_by_length: ``False`` keeps the stream order (batches of random lengths).
+        num_replicas, rank: data-parallel processes. Every process draws the same global stream
+            (same seed and epoch), cuts it into global batches of ``batch_size × num_replicas``
+            rows, and takes its own contiguous slice of each: one weighted stream shared by all
+            ranks, as a single process with the global batch size would see it.
     """
 
     def __init__(
@@ -68,12 +72,16 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         sampler: Sampler[int] | None = None,
         seed: int = 0,
         group_by_length: bool = True,
+        num_replicas: int = 1,
+        rank: int = 0,
     ) -> None:
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
         self.sampler = sampler
         self.seed = seed
         self.group_by_length = group_by_length
+        self.num_replicas = num_replicas
+        self.rank = rank
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -86,27 +94,38 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
             return [int(i) for i in self.sampler]
         return torch.randperm(len(self.lengths), generator=generator).tolist()
 
-    def _batches(self) -> list[list[int]]:
+    def _global_batches(self) -> list[list[int]]:
         generator = epoch_generator(self.seed, self.epoch)
         order = self._stream(generator)
+        size = self.batch_size * self.num_replicas
         if not self.group_by_length:
-            return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        mega = self.batch_size * MEGA_BATCH_MULTIPLIER
+            return [order[i : i + size] for i in range(0, len(order), size)]
+        mega = size * MEGA_BATCH_MULTIPLIER
         batches: list[list[int]] = []
         for start in range(0, len(order), mega):
             group = sorted(order[start : start + mega], key=lambda i: -self.lengths[i])
-            batches.extend(
-                group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size)
-            )
+            batches.extend(group[i : i + size] for i in range(0, len(group), size))
         permutation = torch.randperm(len(batches), generator=generator).tolist()
         return [batches[i] for i in permutation]
+
+    def _batches(self) -> list[list[int]]:
+        batches = self._global_batches()
+        if self.num_replicas == 1:
+            return batches
+        mine = []
+        for batch in batches:
+            while len(batch) < self.num_replicas:  # every rank must step, or DDP waits forever
+                batch = batch + batch[: self.num_replicas - len(batch)]
+            share = np.array_split(np.asarray(batch), self.num_replicas)[self.rank]
+            mine.append([int(i) for i in share])
+        return mine
 
     def __iter__(self) -> Iterator[list[int]]:
         return iter(self._batches())
 
     def __len__(self) -> int:
         rows = len(self.sampler) if self.sampler is not None else len(self.lengths)
-        return math.ceil(rows / self.batch_size)
+        return math.ceil(rows / (self.batch_size * self.num_replicas))
 
 
 def inference_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

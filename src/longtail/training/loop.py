@@ -49,6 +49,10 @@ class TrainingResult:
     seconds: float = 0.0
 
 
+def _silent(_message: str) -> None:
+    """Processes other than the main one keep quiet."""
+
+
 def resolve_mixed_precision(requested: str) -> str:
     """``auto`` → bf16 on GPUs that support it, fp16 on older GPUs, full precision on CPU."""
     if requested != "auto":
@@ -56,6 +60,23 @@ def resolve_mixed_precision(requested: str) -> str:
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "no"
+
+
+def _cpu_only() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return not torch.cuda.is_available() and not (mps is not None and mps.is_available())
+
+
+def distributed_state():
+    """accelerate's process-wide view: rank, world size, main process, barriers.
+
+    Launched with ``accelerate launch --multi_gpu --num_processes N`` (or ``torchrun``), every
+    process runs the same command; on machines without an accelerator the processes talk over
+    gloo (accelerate's MULTI_CPU), which is how the distributed path is tested here.
+    """
+    from accelerate import PartialState
+
+    return PartialState(cpu=_cpu_only())
 
 
 def make_accelerator(config: TrainConfig):
@@ -71,6 +92,7 @@ def make_accelerator(config: TrainConfig):
 
     AcceleratorState._reset_state(reset_partial_state=False)
     return Accelerator(
+        cpu=_cpu_only(),
         mixed_precision=resolve_mixed_precision(config.mixed_precision),
         gradient_accumulation_steps=config.grad_accum,
     )
@@ -98,6 +120,32 @@ def predict_logits(
         if progress is not None:
             progress.update(len(batch))
     return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+
+def gathered_logits(
+    model: nn.Module, ids: list[list[int]], *, batch_size: int, pad_id: int, device: torch.device
+) -> np.ndarray:
+    """Logits for every row; under data parallelism each rank predicts a shard and all gather.
+
+    Every rank ends with the full, identical array, so early stopping, calibration and
+    thresholds are decided on the whole validation set and agree across ranks.
+    """
+    state = distributed_state()
+    if state.num_processes == 1:
+        return predict_logits(model, ids, batch_size=batch_size, pad_id=pad_id, device=device)
+    from accelerate.utils import gather_object
+
+    rows = list(range(state.process_index, len(ids), state.num_processes))
+    shard = predict_logits(
+        model, [ids[i] for i in rows], batch_size=batch_size, pad_id=pad_id, device=device
+    )
+    pieces = gather_object([(rows, shard)])
+    width = max(piece[1].shape[1] for piece in pieces if len(piece[0]))
+    out = np.zeros((len(ids), width), dtype=np.float32)
+    for piece_rows, piece in pieces:
+        if piece_rows:
+            out[piece_rows] = piece
+    return out
 
 
 def _to_target(y: np.ndarray, rows: list[int]) -> torch.Tensor:
@@ -131,12 +179,16 @@ def train_model(
     """
     started = time.perf_counter()
     accelerator = make_accelerator(config)
+    if not accelerator.is_main_process:
+        log = _silent
     batches = LengthGroupedBatchSampler(
         train.lengths,
         config.batch_size,
         sampler=sampler,
         seed=config.seed,
         group_by_length=config.group_by_length,
+        num_replicas=accelerator.num_processes,
+        rank=accelerator.process_index,
     )
     steps_per_epoch = math.ceil(len(batches) / config.grad_accum)
     total_steps = config.max_steps or steps_per_epoch * config.epochs
@@ -220,19 +272,23 @@ def train_model(
                 break
         bar.close()
 
-        logits = predict_logits(
-            model,
+        logits = gathered_logits(
+            accelerator.unwrap_model(model),
             validation.ids,
             batch_size=config.eval_batch_size,
             pad_id=pad_id,
             device=accelerator.device,
         )
         epoch_score = float(score(logits))
+        totals = accelerator.reduce(
+            torch.tensor([running, seen], dtype=torch.float64, device=accelerator.device),
+            reduction="sum",
+        )
         history.append(
             {
                 "epoch": epoch,
                 "step": state["step"],
-                "train_loss": running / max(seen, 1),
+                "train_loss": float(totals[0] / max(float(totals[1]), 1.0)),
                 "val_score": epoch_score,
             }
         )
@@ -250,7 +306,7 @@ def train_model(
             f"val score {epoch_score:.4f}{'  (best)' if improved else ''}"
         )
         state["epoch"] = epoch
-        if checkpoint_dir is not None:
+        if checkpoint_dir is not None and accelerator.is_main_process:
             save_checkpoint(
                 checkpoint_dir,
                 model=accelerator.unwrap_model(model),
@@ -259,6 +315,7 @@ def train_model(
                 state={**state, "fingerprint": fingerprint, "history": history},
                 best_weights=best_weights,
             )
+        accelerator.wait_for_everyone()
         if config.patience is not None and state["bad_epochs"] >= config.patience:
             log(f"early stopping: no improvement for {config.patience} epochs")
             stopped_early = True

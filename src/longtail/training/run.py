@@ -37,7 +37,13 @@ from longtail.models.encoder import describe_model
 from longtail.models.io import META_FILE
 from longtail.sampling import build_sampler
 from longtail.training.batching import tokenize
-from longtail.training.loop import TokenizedSplit, TrainingResult, predict_logits, train_model
+from longtail.training.loop import (
+    TokenizedSplit,
+    TrainingResult,
+    distributed_state,
+    gathered_logits,
+    train_model,
+)
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -75,12 +81,14 @@ def _fingerprint(config: ExperimentConfig, n_train: int, n_val: int, y_sum: floa
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _prepare_output(output: Path, *, resume: bool, overwrite: bool) -> None:
+def _prepare_output(output: Path, *, resume: bool, overwrite: bool, is_main: bool) -> None:
     existing = (output / META_FILE).exists() or (output / CHECKPOINT_DIR).exists()
     if existing and not (resume or overwrite):
         raise LongtailError(
             f"{output} already holds a run; pass --resume to continue it or --overwrite to start over"
         )
+    if not is_main:
+        return
     if overwrite and not resume:
         shutil.rmtree(output / CHECKPOINT_DIR, ignore_errors=True)
         (output / META_FILE).unlink(missing_ok=True)
@@ -123,7 +131,13 @@ def run_training(
     if not config.output:
         raise LongtailError("no output directory: pass --output DIR (or output: in the config)")
     output = Path(config.output)
-    _prepare_output(output, resume=resume, overwrite=overwrite)
+    dist = distributed_state()
+    if (
+        not dist.is_main_process
+    ):  # data-parallel: every rank trains, only the main one speaks and writes
+        log = _silent
+    _prepare_output(output, resume=resume, overwrite=overwrite, is_main=dist.is_main_process)
+    dist.wait_for_everyone()
 
     train_table = _read(config.data.train, config, log)
     task = None if config.data.task == "auto" else config.data.task
@@ -206,7 +220,7 @@ def run_training(
     )
 
     device = next(model.parameters()).device
-    val_logits = predict_logits(
+    val_logits = gathered_logits(
         model, val_split.ids, batch_size=config.train.eval_batch_size, pad_id=pad_id, device=device
     )
     temperature = (
@@ -246,6 +260,9 @@ def run_training(
             "train_class_counts": dict(zip(space.names, counts.tolist(), strict=True)),
         },
     }
+    if not dist.is_main_process:
+        dist.wait_for_everyone()  # the main process writes the model directory and the report
+        return RunResult(output=output, report={}, training=result)
     save_model_dir(output, model, tokenizer, meta)
 
     val_pred = apply_thresholds(space.task, val_probs, thresholds)
@@ -285,7 +302,12 @@ def run_training(
             metrics=validation_metrics,
         )
     write_report(report, output)
+    dist.wait_for_everyone()
     return RunResult(output=output, report=report, training=result)
+
+
+def _silent(_message: str) -> None:
+    """Processes other than the main one keep quiet."""
 
 
 def _model_max_length(tokenizer: Any, encoder: Any) -> int:
