@@ -9,6 +9,7 @@ naming the key and the valid choices.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +36,8 @@ class DataConfig(_Section):
     positive_label: str | None = None
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
     strict: bool = False
+    arrow: bool = False
+    arrow_cache_dir: str | None = None
 
 
 class ModelConfig(_Section):
@@ -107,14 +110,35 @@ def _valid_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     return keys
 
 
+def _short_repr(value: Any, limit: int = 80) -> str:
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"a deeply nested {type(value).__name__}"
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _key_hint(key: str) -> str:
+    """The valid keys of the key's section (or all of them), then the closest one."""
+    valid = _valid_keys(ExperimentConfig)
+    section = key.split(".")[0] + "."
+    same = [k for k in valid if k.startswith(section)] if "." in key else []
+    hint = f"valid keys: {', '.join(same or valid)}"
+    close = difflib.get_close_matches(key, valid, n=1)
+    return f"{hint}; did you mean {close[0]!r}?" if close else hint
+
+
 def _describe(error: ValidationError, source: str) -> LongtailError:
     first = error.errors()[0]
     key = ".".join(str(part) for part in first["loc"])
     if first["type"] == "extra_forbidden":
+        return LongtailError(f"{source}: unknown key {key!r}; {_key_hint(key)}")
+    if not key:
         return LongtailError(
-            f"{source}: unknown key {key!r}; valid keys: {', '.join(_valid_keys(ExperimentConfig))}"
+            f"{source}: the top level must be a mapping of sections (data:, train:, ...), "
+            f"got {_short_repr(first.get('input'))}"
         )
-    return LongtailError(f"{source}: {key}: {first['msg']} (got {first.get('input')!r})")
+    return LongtailError(f"{source}: {key}: {first['msg']} (got {_short_repr(first.get('input'))})")
 
 
 def build_config(data: dict[str, Any], source: str = "config") -> ExperimentConfig:
@@ -122,17 +146,46 @@ def build_config(data: dict[str, Any], source: str = "config") -> ExperimentConf
         return ExperimentConfig.model_validate(data)
     except ValidationError as exc:
         raise _describe(exc, source) from None
+    except RecursionError:
+        raise LongtailError(f"{source}: a value is nested too deeply; flatten it") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """`` line 3, column 1: not valid YAML (expected ',' or ']'; ...)`` from a PyYAML error."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and start is not None and (mark is None or start.line != mark.line):
+        problem = f"{problem}; {context} that starts at line {start.line + 1}"
+    where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{where}: not valid YAML ({problem})"
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
     """Read a YAML experiment file into a plain dict (validated later, after overrides)."""
     path = Path(path)
+    if path.is_dir():
+        raise LongtailError(f"config file {path} is a directory; pass a YAML file")
     if not path.is_file():
-        raise LongtailError(f"config file {path} does not exist")
+        raise LongtailError(f"config file {path} does not exist; check the path")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise LongtailError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LongtailError(
+            f"{path}: not valid UTF-8 ({exc.reason}); re-save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise LongtailError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise LongtailError(f"{path}{_yaml_problem(exc)}; fix the YAML syntax") from None
+    except RecursionError:
+        raise LongtailError(f"{path}: not valid YAML (nested too deeply)") from None
+    except (ValueError, TypeError, AttributeError) as exc:  # bad tagged scalars: !!int abc
+        raise LongtailError(f"{path}: not valid YAML ({exc})") from None
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
         raise LongtailError(
             f"{path}: the top level must be a mapping of sections (data:, train:, ...)"
@@ -153,8 +206,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             )
         try:
             value = yaml.safe_load(raw) if raw else None
-        except yaml.YAMLError:
-            value = raw
+        except (yaml.YAMLError, ValueError, TypeError, AttributeError, RecursionError):
+            value = raw  # not YAML (or a bad tag like !!int abc): keep the text; validation decides
         node = result
         parts = key.split(".")
         for part in parts[:-1]:

@@ -19,6 +19,8 @@ FLAG_KEYS = {
     "positive_label": "data.positive_label",
     "val_fraction": "data.val_fraction",
     "strict": "data.strict",
+    "arrow": "data.arrow",
+    "arrow_cache_dir": "data.arrow_cache_dir",
     "model": "model.name",
     "max_length": "model.max_length",
     "pooling": "model.pooling",
@@ -67,6 +69,15 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         default=None,
         help="fail on empty texts instead of dropping them",
+    )
+    p.add_argument(
+        "--arrow",
+        action="store_true",
+        default=None,
+        help="data larger than memory: convert to Arrow, tokenise once, memory-map (HF datasets)",
+    )
+    p.add_argument(
+        "--arrow-cache-dir", help="where the Arrow tables go (default: the datasets cache)"
     )
     p.add_argument(
         "--model", help="local directory or hub name (default: offline all-MiniLM-L6-v2)"

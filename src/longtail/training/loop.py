@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,14 @@ from longtail.training.optim import build_optimizer, linear_schedule
 class TokenizedSplit:
     """Token ids per row and (for labelled splits) the label array (see ``longtail.tasks``)."""
 
-    ids: list[list[int]]
-    y: np.ndarray | None = None
+    ids: Sequence[Sequence[int]]
+    y: Any = None
 
     @property
-    def lengths(self) -> list[int]:
-        return [len(row) for row in self.ids]
+    def lengths(self) -> Sequence[int]:
+        """Token counts; memory-mapped token stores (``ArrowTokens``) carry them precomputed."""
+        known = getattr(self.ids, "lengths", None)
+        return known if known is not None else [len(row) for row in self.ids]
 
 
 @dataclass
@@ -111,7 +113,10 @@ def predict_logits(
     """Logits for every row, in the input order (batches are formed longest-first internally)."""
     model.eval()
     out: np.ndarray | None = None
-    for batch in inference_batches([len(r) for r in ids], batch_size):
+    lengths = getattr(ids, "lengths", None)
+    for batch in inference_batches(
+        lengths if lengths is not None else [len(r) for r in ids], batch_size
+    ):
         input_ids, mask = pad_batch([ids[i] for i in batch], pad_id)
         logits = model(input_ids.to(device), mask.to(device)).float().cpu().numpy()
         if out is None:

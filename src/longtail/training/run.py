@@ -15,7 +15,7 @@ from accelerate.utils import set_seed
 
 from longtail import __version__
 from longtail.config import ExperimentConfig, dump_config
-from longtail.data import LabelSpace, drop_empty_texts, read_table, stratified_split
+from longtail.data import LabelSpace, drop_empty_texts, read_table
 from longtail.decision import (
     apply_thresholds,
     default_thresholds,
@@ -36,14 +36,13 @@ from longtail.models import (
 from longtail.models.encoder import describe_model
 from longtail.models.io import META_FILE
 from longtail.sampling import build_sampler
-from longtail.training.batching import tokenize
 from longtail.training.loop import (
-    TokenizedSplit,
     TrainingResult,
     distributed_state,
     gathered_logits,
     train_model,
 )
+from longtail.training.prepare import prepare_data
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -139,63 +138,32 @@ def run_training(
     _prepare_output(output, resume=resume, overwrite=overwrite, is_main=dist.is_main_process)
     dist.wait_for_everyone()
 
-    train_table = _read(config.data.train, config, log)
-    task = None if config.data.task == "auto" else config.data.task
-    space = LabelSpace.fit(
-        train_table.labels,
-        task=task,
-        label_delimiter=config.data.label_delimiter,
-        positive_label=config.data.positive_label,
-        source=train_table.source,
-    )
-    y_all = space.encode(
-        train_table.labels, source=train_table.source, row_numbers=train_table.row_numbers
-    )
-    if config.data.validation:
-        val_table = _read(config.data.validation, config, log)
-        train_texts, y_train = train_table.texts, y_all
-        val_texts = val_table.texts
-        y_val = space.encode(
-            val_table.labels, source=val_table.source, row_numbers=val_table.row_numbers
-        )
-    else:
-        train_idx, val_idx = stratified_split(
-            y_all,
-            space.task,
-            val_fraction=config.data.val_fraction,
-            seed=config.train.seed,
-            names=space.names,
-            source=train_table.source,
-        )
-        train_texts = [train_table.texts[i] for i in train_idx]
-        val_texts = [train_table.texts[i] for i in val_idx]
-        y_train, y_val = y_all[train_idx], y_all[val_idx]
-    counts = space.counts(y_train)
-    log(
-        _describe_task(
-            space, counts, len(train_texts), len(val_texts), bool(config.data.validation)
-        )
-    )
-
     set_seed(config.train.seed)  # the new head's initialisation, then each epoch reseeds itself
     model_name = resolve_model_name(config.model.name)
     tokenizer = load_tokenizer(model_name, trust_remote_code=config.model.trust_remote_code)
     encoder = load_encoder(model_name, trust_remote_code=config.model.trust_remote_code)
+    max_length = min(config.model.max_length, _model_max_length(tokenizer, encoder))
+    data = prepare_data(config, tokenizer, max_length)
+    space, counts = data.space, data.counts
+    train_split, val_split = data.train, data.validation
+    y_train, y_val = train_split.y, val_split.y
+    log(_describe_task(space, counts, len(y_train), len(y_val), data.validation_source))
+
     if config.model.gradient_checkpointing:
         encoder.gradient_checkpointing_enable()
     num_logits = 2 if space.task == "binary" else len(space.names)
+    set_seed(config.train.seed)
     model = TextClassifier(
         encoder, num_logits, pooling=config.model.pooling, dropout=config.model.dropout
     )
     if space.task == "multilabel":
         model.init_head_bias_from_priors(counts / max(len(y_train), 1))
-    max_length = min(config.model.max_length, _model_max_length(tokenizer, encoder))
-    train_split = TokenizedSplit(tokenize(tokenizer, train_texts, max_length), y_train)
-    val_split = TokenizedSplit(tokenize(tokenizer, val_texts, max_length), y_val)
 
     loss_spec = config.loss if config.loss is not None else default_loss(space.task)
     loss_fn = build_loss(loss_spec, task=space.task, class_counts=counts, num_docs=len(y_train))
-    sampler = build_sampler(config.sampler, y=y_train, task=space.task, seed=config.train.seed)
+    sampler = build_sampler(
+        config.sampler, y=data.sampler_labels, task=data.sampler_task, seed=config.train.seed
+    )
     metric = config.train.early_stopping_metric or default_early_stopping_metric(space.task)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     log(
@@ -213,9 +181,7 @@ def run_training(
         sampler=sampler,
         checkpoint_dir=output / CHECKPOINT_DIR,
         resume=resume,
-        fingerprint=_fingerprint(
-            config, len(y_train), len(y_val), float(np.asarray(y_train).sum())
-        ),
+        fingerprint=_fingerprint(config, len(y_train), len(y_val), float(counts.sum())),
         log=log,
     )
 
@@ -329,13 +295,12 @@ def _spec_name(spec: Any) -> str:
 
 
 def _describe_task(
-    space: LabelSpace, counts: np.ndarray, n_train: int, n_val: int, given_val: bool
+    space: LabelSpace, counts: np.ndarray, n_train: int, n_val: int, source: str
 ) -> str:
     order = np.argsort(-counts)
     shown = ", ".join(f"{space.names[i]} {int(counts[i])}" for i in order[:8])
     more = f", … {len(order) - 8} more" if len(order) > 8 else ""
     positive = f"; positive class '{space.names[1]}'" if space.task == "binary" else ""
-    source = "validation file" if given_val else "stratified split of the training file"
     return (
         f"task: {space.task} ({len(space.names)} classes{positive}); train {n_train} rows [{shown}{more}]; "
         f"validation {n_val} rows ({source})"

@@ -1,0 +1,189 @@
+"""From files to tokenised training and validation splits: in memory, or memory-mapped Arrow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from longtail.config import ExperimentConfig
+from longtail.data import LabelSpace, drop_empty_texts, read_table, stratified_split
+from longtail.data.arrow import (
+    MAX_AUTO_VALIDATION_ROWS,
+    ArrowTokens,
+    SparseMultiHot,
+    drop_empty_arrow,
+    fit_and_encode_arrow,
+    load_arrow_table,
+    tokenize_arrow,
+)
+from longtail.training.batching import tokenize
+from longtail.training.loop import TokenizedSplit
+
+
+@dataclass
+class PreparedData:
+    """Everything the run needs from the data, whatever the backend.
+
+    ``sampler_labels`` / ``sampler_task`` are what imbalance samplers draw from: the labels
+    themselves, or (Arrow multilabel) each row's rarest-label group as a single-label array, which
+    is exactly the grouping the samplers would compute from a dense matrix.
+    """
+
+    space: LabelSpace
+    train: TokenizedSplit
+    validation: TokenizedSplit
+    counts: np.ndarray
+    sampler_labels: Any
+    sampler_task: str
+    validation_source: str
+
+
+def _read(path: str, config: ExperimentConfig):
+    table = read_table(
+        path, text_column=config.data.text_column, label_column=config.data.label_column
+    )
+    return drop_empty_texts(table, strict=config.data.strict)
+
+
+def prepare_in_memory(config: ExperimentConfig, tokenizer: Any, max_length: int) -> PreparedData:
+    data = config.data
+    table = _read(data.train, config)
+    space = LabelSpace.fit(
+        table.labels,
+        task=None if data.task == "auto" else data.task,
+        label_delimiter=data.label_delimiter,
+        positive_label=data.positive_label,
+        source=table.source,
+    )
+    y_all = space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
+    if data.validation:
+        val_table = _read(data.validation, config)
+        train_texts, y_train, val_texts = table.texts, y_all, val_table.texts
+        y_val = space.encode(
+            val_table.labels, source=val_table.source, row_numbers=val_table.row_numbers
+        )
+        source = "validation file"
+    else:
+        train_idx, val_idx = stratified_split(
+            y_all, space.task, val_fraction=data.val_fraction, seed=config.train.seed,
+            names=space.names, source=table.source,
+        )  # fmt: skip
+        train_texts = [table.texts[i] for i in train_idx]
+        val_texts = [table.texts[i] for i in val_idx]
+        y_train, y_val = y_all[train_idx], y_all[val_idx]
+        source = "stratified split of the training file"
+    return PreparedData(
+        space=space,
+        train=TokenizedSplit(tokenize(tokenizer, train_texts, max_length), y_train),
+        validation=TokenizedSplit(tokenize(tokenizer, val_texts, max_length), y_val),
+        counts=space.counts(y_train),
+        sampler_labels=y_train,
+        sampler_task=space.task,
+        validation_source=source,
+    )
+
+
+def _arrow_split(
+    config: ExperimentConfig, y: np.ndarray | SparseMultiHot, space: LabelSpace, source: str
+):
+    """Stratified train/validation rows, the validation part capped for per-epoch evaluation."""
+    groups = y.rarest_label_groups() if isinstance(y, SparseMultiHot) else np.asarray(y).copy()
+    sizes = np.bincount(groups)
+    lonely = sizes[groups] < 2  # a group of one row cannot be split: pool such rows together
+    if lonely.any():
+        groups[lonely] = sizes.size
+        if lonely.sum() < 2:
+            groups[lonely] = int(np.argmax(sizes))
+    n_val = min(int(np.ceil(len(groups) * config.data.val_fraction)), MAX_AUTO_VALIDATION_ROWS)
+    fraction = n_val / len(groups)
+    _, val_idx = stratified_split(
+        groups, "multiclass" if space.task != "binary" else "binary", val_fraction=fraction,
+        seed=config.train.seed, source=source,
+    )  # fmt: skip
+    mask = np.ones(len(groups), dtype=bool)
+    mask[val_idx] = False
+    return np.flatnonzero(mask), np.sort(val_idx)
+
+
+def _take(y: np.ndarray | SparseMultiHot, rows: np.ndarray):
+    return y.take(rows) if isinstance(y, SparseMultiHot) else y[rows]
+
+
+def _dense(y: np.ndarray | SparseMultiHot) -> np.ndarray:
+    return y[np.arange(len(y))] if isinstance(y, SparseMultiHot) else y
+
+
+def prepare_arrow(config: ExperimentConfig, tokenizer: Any, max_length: int) -> PreparedData:
+    data = config.data
+    cache = data.arrow_cache_dir
+
+    def load(path: str):
+        table = load_arrow_table(
+            path, text_column=data.text_column, label_column=data.label_column, cache_dir=cache
+        )
+        table = drop_empty_arrow(
+            table, text_column=data.text_column, strict=data.strict, source=path
+        )
+        return table
+
+    train_table = load(data.train)
+    space, y_all = fit_and_encode_arrow(
+        train_table, label_column=data.label_column, task=None if data.task == "auto" else data.task,
+        label_delimiter=data.label_delimiter, positive_label=data.positive_label, source=data.train,
+    )  # fmt: skip
+    train_tokens = tokenize_arrow(
+        train_table, tokenizer, text_column=data.text_column, max_length=max_length
+    )
+    if data.validation:
+        val_table = load(data.validation)
+        val_space, y_val_raw = fit_and_encode_arrow(
+            val_table, label_column=data.label_column, task=space.task, label_delimiter=data.label_delimiter,
+            positive_label=space.names[1] if space.task == "binary" else None, source=data.validation,
+        )  # fmt: skip
+        y_val = _reindex(_dense(y_val_raw), val_space, space, data.validation)
+        val_ids = ArrowTokens(
+            tokenize_arrow(
+                val_table, tokenizer, text_column=data.text_column, max_length=max_length
+            )
+        )
+        train_ids, y_train, source = ArrowTokens(train_tokens), y_all, "validation file"
+    else:
+        train_rows, val_rows = _arrow_split(config, y_all, space, data.train)
+        train_ids, y_train = ArrowTokens(train_tokens, train_rows), _take(y_all, train_rows)
+        val_ids, y_val = ArrowTokens(train_tokens, val_rows), _dense(_take(y_all, val_rows))
+        source = f"stratified split of the training file, at most {MAX_AUTO_VALIDATION_ROWS} rows"
+    sparse = isinstance(y_train, SparseMultiHot)
+    return PreparedData(
+        space=space,
+        train=TokenizedSplit(train_ids, y_train),
+        validation=TokenizedSplit(val_ids.materialise(), y_val),
+        counts=y_train.counts() if sparse else space.counts(y_train),
+        sampler_labels=y_train.rarest_label_groups() if sparse else y_train,
+        sampler_task="multiclass" if sparse else space.task,
+        validation_source=source + " (Arrow, memory-mapped)",
+    )
+
+
+def _reindex(y: np.ndarray, found: LabelSpace, space: LabelSpace, source: str) -> np.ndarray:
+    """Validation labels encoded with the training label space (unknown labels are an error)."""
+    from longtail.errors import LongtailError
+
+    unknown = sorted(set(found.names) - set(space.names))
+    if unknown:
+        raise LongtailError(
+            f"{source}: label {unknown[0]!r} does not occur in the training data; known labels: {', '.join(space.names)}"
+        )
+    position = np.array([space.names.index(name) for name in found.names])
+    if space.task == "multilabel":
+        out = np.zeros((len(y), len(space.names)), dtype=np.float32)
+        out[:, position] = y
+        return out
+    return position[np.asarray(y, dtype=np.int64)]
+
+
+def prepare_data(config: ExperimentConfig, tokenizer: Any, max_length: int) -> PreparedData:
+    return (prepare_arrow if config.data.arrow else prepare_in_memory)(
+        config, tokenizer, max_length
+    )

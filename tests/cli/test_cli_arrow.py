@@ -1,0 +1,42 @@
+"""``longtail train --arrow``: the memory-mapped data path, end to end."""
+
+from __future__ import annotations
+
+import json
+
+from cli_helpers import fast_train_args, make_rows
+
+from longtail.cli import main
+
+
+def test_arrow_binary_matches_in_memory_labels_and_learns(spam_files, tiny_model_dir, tmp_path):
+    common = ["train", "--data", str(spam_files["train"]), "--test-data", str(spam_files["test"])]
+    arrow = tmp_path / "arrow"
+    cache = ["--arrow", "--arrow-cache-dir", str(tmp_path / "arrow-cache")]
+    assert main([*common, *cache, *fast_train_args(tiny_model_dir, arrow)]) == 0
+    memory = tmp_path / "memory"
+    assert main([*common, *fast_train_args(tiny_model_dir, memory)]) == 0
+    a = json.loads((arrow / "longtail.json").read_text())
+    m = json.loads((memory / "longtail.json").read_text())
+    assert a["labels"] == m["labels"] and a["task"] == "binary"
+    assert a["training"]["train_class_counts"] == m["training"]["train_class_counts"]
+    assert a["config"]["data"]["arrow"] is True
+    report = json.loads((arrow / "report.json").read_text())
+    assert report["metrics"]["positive_f1"] > 0.8
+    assert any((tmp_path / "arrow-cache").rglob("*.arrow")), "the tokenised table lives on disk"
+
+
+def test_arrow_multilabel_jsonl(tmp_path, tiny_model_dir):
+    rows = []
+    for i, (text, label) in enumerate(make_rows(150, 0.3, 21)):
+        tags = [label] + (["flagged"] if i % 5 == 0 else [])
+        rows.append(json.dumps({"text": text, "label": tags}))
+    data = tmp_path / "ml.jsonl"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "ml"
+    args = ["train", "--data", str(data), "--arrow", "--arrow-cache-dir", str(tmp_path / "c"),
+            "--sampler", "class_balanced", *fast_train_args(tiny_model_dir, out), "--epochs", "1"]  # fmt: skip
+    assert main(args) == 0
+    meta = json.loads((out / "longtail.json").read_text())
+    assert meta["task"] == "multilabel" and meta["labels"]["names"] == ["flagged", "ham", "spam"]
+    assert len(meta["thresholds"]) == 3
