@@ -38,6 +38,7 @@ class DataConfig(_Section):
     strict: bool = False
     arrow: bool = False
     arrow_cache_dir: str | None = None
+    extra_features: list[str] = Field(default_factory=list)
 
 
 class ModelConfig(_Section):
@@ -54,6 +55,32 @@ class ModelConfig(_Section):
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     gradient_checkpointing: bool = False
     trust_remote_code: bool = False
+
+
+class LongDocumentConfig(_Section):
+    """Hierarchical model for documents longer than the encoder's window.
+
+    ``enabled: auto`` switches it on (with a notice) when a training text has more tokens than
+    ``model.max_length``. Chunks of ``chunk_length`` tokens (default: ``model.max_length``)
+    overlap by ``stride`` tokens; an ``aggregator`` (``mean``, ``max``, ``attention``,
+    ``transformer``) turns chunk embeddings into one document embedding. ``mode: frozen`` embeds
+    each chunk once with the pretrained encoder (cached on disk under ``cache_dir``) and trains
+    only the aggregator and head; ``end_to_end`` fine-tunes the encoder through every chunk, in
+    micro-batches of ``chunk_batch_size`` under activation checkpointing, so memory does not grow
+    with document length. ``max_chunks`` samples that many chunks per document and step during
+    training (all chunks at inference).
+    """
+
+    enabled: bool | Literal["auto"] = "auto"
+    mode: Literal["end_to_end", "frozen"] = "end_to_end"
+    chunk_length: int | None = Field(None, ge=16)
+    stride: int = Field(64, ge=0)
+    aggregator: str | dict[str, Any] = "attention"
+    max_chunks: int | None = Field(None, ge=1)
+    chunk_batch_size: int = Field(16, ge=1)
+    max_chars: int = Field(2_000_000, ge=1)
+    on_too_long: Literal["error", "truncate"] = "error"
+    cache_dir: str | None = None
 
 
 class TrainConfig(_Section):
@@ -93,6 +120,7 @@ class ExperimentConfig(_Section):
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    long_documents: LongDocumentConfig = Field(default_factory=LongDocumentConfig)
     loss: str | dict[str, Any] | None = None
     sampler: str | dict[str, Any] = "none"
     decision: DecisionConfig = Field(default_factory=DecisionConfig)

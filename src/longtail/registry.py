@@ -40,7 +40,7 @@ class Registry(Generic[T]):
     def get(self, name: str) -> Callable[..., T]:
         if name not in self._factories:
             raise LongtailError(
-                f"unknown {self.kind} {name!r}; valid {self.kind}s: {', '.join(self.names())}"
+                f"unknown {self.kind} {name!r}; valid names: {', '.join(self.names())}"
             )
         return self._factories[name]
 

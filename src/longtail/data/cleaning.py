@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import warnings
 
 from longtail.data.readers import TextTable, format_rows
 from longtail.errors import LongtailError
-
-logger = logging.getLogger(__name__)
 
 
 def empty_text_rows(table: TextTable) -> list[int]:
@@ -39,8 +36,8 @@ def drop_empty_texts(table: TextTable, strict: bool = False) -> TextTable:
         raise LongtailError(f"{message}; fill in the text or remove those rows")
     if len(empty) == len(table):
         raise LongtailError(f"{message}: every row; check the text column")
+    # one channel only: a logging call as well printed the line twice (without "warning: ")
     warnings.warn(f"{message}; dropped them", stacklevel=2)
-    logger.warning("%s; dropped them", message)
     drop = set(empty)
     kept = table.subset([i for i in range(len(table)) if i not in drop])
     kept.dropped_rows = [*table.dropped_rows, *rows]

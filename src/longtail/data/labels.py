@@ -4,9 +4,10 @@ Conventions (see :mod:`longtail.tasks`):
 
 * Raw values are normalised to strings: ``1`` and ``1.0`` → ``"1"``, ``True`` → ``"true"``,
   other floats → ``repr``, strings are stripped.
-* Task detection: any list value → multilabel; a ``label_delimiter`` → multilabel from delimited
-  strings; ``task="multilabel"`` with plain strings splits on ``","`` (:data:`DEFAULT_DELIMITER`);
-  otherwise 2 distinct values → binary, more → multiclass.
+* Task detection: any list value (or a string holding a JSON list, as a CSV cell does) →
+  multilabel; a ``label_delimiter`` → multilabel from delimited strings; ``task="multilabel"``
+  with plain strings splits on ``","`` (:data:`DEFAULT_DELIMITER`); otherwise 2 distinct values →
+  binary, more → multiclass.
 * Binary: ``names[1]`` is the positive class: ``positive_label`` if given, else the minority class
   (ties → the later name in sorted order). Multiclass / multilabel: names sorted (numerically when
   every name is an integer).
@@ -15,7 +16,9 @@ Conventions (see :mod:`longtail.tasks`):
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ from longtail.errors import LongtailError
 from longtail.tasks import TASKS
 
 DEFAULT_DELIMITER = ","
+_INTEGER = re.compile(r"-?[0-9]+")
 _LIST_TYPES = (list, tuple, np.ndarray)
 
 
@@ -44,7 +48,8 @@ def normalize_label(value: Any) -> str:
 
 
 def _sort_names(names: set[str]) -> list[str]:
-    if all(n.lstrip("-").isdigit() for n in names):
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses
+    if all(_INTEGER.fullmatch(n) for n in names):
         return sorted(names, key=int)
     return sorted(names)
 
@@ -111,6 +116,7 @@ class LabelSpace:
                 labels, or an unknown ``positive_label``.
         """
         rows = list(row_numbers) if row_numbers is not None else list(range(1, len(labels) + 1))
+        labels = [_parse_json_list(v) for v in labels]
         if task is not None and task not in TASKS:
             raise LongtailError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
         _check_missing(labels, source, rows)
@@ -163,6 +169,7 @@ class LabelSpace:
             LongtailError: For a missing or unknown label, naming the file, row and known labels.
         """
         rows = list(row_numbers) if row_numbers is not None else list(range(1, len(labels) + 1))
+        labels = [_parse_json_list(v) for v in labels]
         _check_missing(labels, source, rows)
         if self.task == "multilabel":
             y = np.zeros((len(labels), self.num_classes), dtype=np.float32)
@@ -221,15 +228,39 @@ class LabelSpace:
         return index
 
 
+def _parse_json_list(value: Any) -> Any:
+    """A CSV cell like ``["earn", "grain"]`` is the JSON list it spells; other values as they are."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            try:
+                parsed = json.loads(text)
+            except (ValueError, RecursionError):
+                return value
+            if isinstance(parsed, list):
+                return parsed
+    return value
+
+
 def _split(value: Any, delimiter: str) -> list[str]:
     if isinstance(value, _LIST_TYPES):
-        parts = [normalize_label(v) for v in value]
+        parts = [normalize_label(v) for v in value if not _missing(v)]
     else:
         parts = normalize_label(value).split(delimiter)
     return list(dict.fromkeys(p.strip() for p in parts if p.strip()))
 
 
 def _check_missing(labels: Sequence[Any], source: str, rows: Sequence[int]) -> None:
+    """Refuse missing labels, and values that are not labels (objects, lists inside lists)."""
+    for i, value in enumerate(labels):
+        members = value if isinstance(value, _LIST_TYPES) else [value]
+        bad = next((m for m in members if isinstance(m, (dict, *_LIST_TYPES))), None)
+        if bad is not None:
+            kind = "an object" if isinstance(bad, dict) else "a nested list"
+            raise LongtailError(
+                f"{source} row {rows[i]}: the label is {kind}; give a string, a number, or "
+                "(multilabel) a list of strings"
+            )
     missing = [rows[i] for i, v in enumerate(labels) if _missing(v)]
     if missing:
         raise LongtailError(

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from longtail.errors import LongtailError
 
 SUPPORTED_FORMATS = (
@@ -44,6 +46,7 @@ class TextTable:
         source: The file or directory the rows came from.
         columns: All column names the source had.
         dropped_rows: Row numbers removed by cleaning steps so far.
+        extra: Numeric feature columns requested with ``extra_columns``, ``float32 (n, k)``.
     """
 
     texts: list[str]
@@ -52,6 +55,7 @@ class TextTable:
     source: str
     columns: list[str] = field(default_factory=list)
     dropped_rows: list[int] = field(default_factory=list)
+    extra: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -66,6 +70,7 @@ class TextTable:
             source=self.source,
             columns=list(self.columns),
             dropped_rows=list(self.dropped_rows),
+            extra=None if self.extra is None else self.extra[idx],
         )
 
 
@@ -91,6 +96,7 @@ def read_table(
     text_column: str = "text",
     label_column: str | None = "label",
     require_labels: bool = True,
+    extra_columns: Sequence[str] = (),
 ) -> TextTable:
     """Read texts and labels from a file or a saved Hugging Face dataset directory.
 
@@ -110,11 +116,18 @@ def read_table(
             unknown columns, no rows, or (with ``require_labels``) missing labels.
     """
     path = Path(path)
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, ...
+        raise LongtailError(f"{path}: not a usable path ({exc}); check the path") from exc
+    if not exists:
         raise LongtailError(f"{path}: no such file or directory; check the path")
-    columns, records, row_numbers = _read_records(path)
+    try:
+        columns, records, row_numbers = _read_records(path)
+    except OSError as exc:  # permissions, a special file, ...
+        raise LongtailError(f"{path}: cannot read ({exc.strerror or exc}); check the file") from exc
     if not records:
-        raise LongtailError(f"{path} has no data rows; give a file with a header and rows")
+        raise LongtailError(f"{path} has no data rows; add one row per example")
     if text_column not in columns:
         raise LongtailError(
             f"{path} has no column {text_column!r}; available columns: {_names(columns)}; "
@@ -135,8 +148,57 @@ def read_table(
                 f"{path}: {len(missing)} row(s) have no value in label column {label_column!r} "
                 f"(rows {format_rows(missing)}); fill in the labels or remove those rows"
             )
-    texts = ["" if is_missing(rec.get(text_column)) else str(rec[text_column]) for rec in records]
-    return TextTable(texts, labels, row_numbers, str(path), list(columns))
+    texts = [
+        _as_text(rec.get(text_column), path, row, text_column)
+        for rec, row in zip(records, row_numbers, strict=True)
+    ]
+    extra = _numeric_columns(path, records, row_numbers, columns, extra_columns) if extra_columns else None
+    return TextTable(texts, labels, row_numbers, str(path), list(columns), extra=extra)
+
+
+def _numeric_columns(
+    path: Path,
+    records: Sequence[dict[str, Any]],
+    row_numbers: Sequence[int],
+    columns: Sequence[str],
+    wanted: Sequence[str],
+) -> np.ndarray:
+    """Extra numeric features (e.g. another model's probability), one float per row and column."""
+    out = np.zeros((len(records), len(wanted)), dtype=np.float32)
+    for j, name in enumerate(wanted):
+        if name not in columns:
+            raise LongtailError(
+                f"{path} has no extra feature column {name!r}; available columns: {_names(columns)}"
+            )
+        for i, (rec, row) in enumerate(zip(records, row_numbers, strict=True)):
+            value = rec.get(name)
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = math.nan
+            if not math.isfinite(number):
+                raise LongtailError(
+                    f"{path}: row {row}: extra feature {name!r} must be a finite number, got {value!r}"
+                )
+            out[i, j] = number
+    return out
+
+
+def _as_text(value: Any, path: Path, row: int, column: str) -> str:
+    """One cell of the text column as a string: missing → ``""``, numbers → their digits."""
+    if is_missing(value):
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, (list, tuple, dict)):
+        kind = "an object" if isinstance(value, dict) else "a list"
+        raise LongtailError(
+            f"{path} row {row}: text column {column!r} holds {kind}, not a string; "
+            "give one string per row or pick another --text-column"
+        )
+    return str(value)
 
 
 def _names(columns: Sequence[str]) -> str:
@@ -166,7 +228,7 @@ def _read_records(path: Path) -> tuple[list[str], list[dict[str, Any]], list[int
 
 
 def _read_bytes(path: Path, compression: str | None) -> bytes:
-    raw = path.read_bytes()
+    raw = path.read_bytes()  # OSError is turned into a LongtailError by read_table
     try:
         if compression == ".gz":
             return gzip.decompress(raw)
@@ -181,13 +243,62 @@ def _read_bytes(path: Path, compression: str | None) -> bytes:
 
 
 def _decode(path: Path, raw: bytes) -> str:
+    """UTF-8, with or without a byte-order mark; anything else is an error naming the line."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise LongtailError(
+            f"{path}: the file is UTF-16 (it starts with a UTF-16 byte-order mark); "
+            "re-save it as UTF-8"
+        )
+    if raw.startswith(b"\x1f\x8b"):
+        raise LongtailError(f"{path}: the file is gzip-compressed; name it {path.name}.gz")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise LongtailError(
-            f"{path}: not valid UTF-8 at line {line} (byte offset {exc.start}); "
-            "re-save the file as UTF-8"
+            f"{path}: not valid UTF-8 at line {line} (byte offset {exc.start}; "
+            "Latin-1 or Windows-1252 perhaps); re-save the file as UTF-8"
+        ) from exc
+
+
+def _no_duplicate_keys(path: Path, where: str) -> Any:
+    """A ``json.loads`` ``object_pairs_hook`` that refuses a key given twice in one object."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        record = dict(pairs)
+        if len(record) != len(pairs):
+            keys = [k for k, _ in pairs]
+            dupes = sorted({k for k in keys if keys.count(k) > 1})
+            raise LongtailError(
+                f"{path}{where}: duplicate key(s) {_names(dupes)} in one object; "
+                "give every field a unique name"
+            )
+        return record
+
+    return hook
+
+
+def _loads(path: Path, text: str, line: int | None = None) -> Any:
+    """``json.loads`` whose every failure is a one-line error naming the line of ``path``.
+
+    ``line`` is the JSON Lines line number; ``None`` means ``text`` is the whole file.
+    """
+    where = f" line {line}" if line is not None else ""
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys(path, where))
+    except json.JSONDecodeError as exc:
+        at = where or f" line {exc.lineno}"
+        fix = "each line must be one JSON object" if line is not None else "fix the file"
+        raise LongtailError(
+            f"{path}{at}: not valid JSON ({exc.msg} at column {exc.colno}); {fix}"
+        ) from exc
+    except RecursionError as exc:
+        raise LongtailError(
+            f"{path}{where}: JSON nested too deeply to read; flatten the values"
+        ) from exc
+    except ValueError as exc:  # an integer with more than 4300 digits
+        raise LongtailError(
+            f"{path}{where}: a number is too long to read; put it in quotes as a string"
         ) from exc
 
 
@@ -231,16 +342,11 @@ def _parse_jsonl(path: Path, text: str) -> tuple[list[str], list[dict[str, Any]]
     records: list[dict[str, Any]] = []
     rows: list[int] = []
     columns: dict[str, None] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    # split on "\n" only: str.splitlines() also breaks at U+2028 etc., legal inside JSON strings
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LongtailError(
-                f"{path} line {number}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                "each line must be one JSON object"
-            ) from exc
+        record = _loads(path, line, number)
         if not isinstance(record, dict):
             raise LongtailError(
                 f"{path} line {number}: expected a JSON object like "
@@ -253,12 +359,9 @@ def _parse_jsonl(path: Path, text: str) -> tuple[list[str], list[dict[str, Any]]
 
 
 def _parse_json_array(path: Path, text: str) -> tuple[list[str], list[dict[str, Any]], list[int]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LongtailError(
-            f"{path} line {exc.lineno}: not valid JSON ({exc.msg}); fix the file or use JSON Lines"
-        ) from exc
+    data = _loads(path, text)
+    if not isinstance(data, list):
+        raise LongtailError(f"{path}: expected a JSON array of objects; fix the file")
     columns: dict[str, None] = {}
     for number, record in enumerate(data, start=1):
         if not isinstance(record, dict):
@@ -273,16 +376,28 @@ def _read_parquet(path: Path) -> tuple[list[str], list[dict[str, Any]], list[int
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        names = pq.read_schema(path).names
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise LongtailError(f"{path}: cannot read Parquet ({exc}); re-export the file") from exc
-    return _from_columns(table.column_names, table.to_pydict())
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise LongtailError(
+            f"{path}: duplicate column name(s) {_names(dupes)}; give every column a unique name"
+        )
+    try:
+        data = pq.read_table(path).to_pydict()
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise LongtailError(f"{path}: cannot read Parquet ({exc}); re-export the file") from exc
+    return _from_columns(names, data)
 
 
 def _read_hf_dataset(path: Path) -> tuple[list[str], list[dict[str, Any]], list[int]]:
     dict_file = path / "dataset_dict.json"
     if dict_file.exists():
-        splits = json.loads(dict_file.read_text(encoding="utf-8")).get("splits", [])
+        try:
+            splits = [str(s) for s in json.loads(dict_file.read_text(encoding="utf-8"))["splits"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LongtailError(f"{dict_file} is damaged ({exc}); save the dataset again") from exc
         raise LongtailError(
             f"{path} is a DatasetDict with splits {', '.join(splits)}; "
             f"pass one split directory, e.g. {path / (splits[0] if splits else 'train')}"

@@ -59,11 +59,21 @@ def stratified_split(
     n = len(y)
     n_val = math.ceil(val_fraction * n)
     if task == "multilabel":
-        if n < 2:
-            raise StratificationError(f"cannot split {n} row(s) into training and validation")
+        if n < 2 or n_val >= n:
+            raise StratificationError(
+                f"val_fraction {val_fraction} of {n} row(s) leaves no training rows; "
+                "lower val_fraction, add rows or pass --validation-data"
+            )
         rng = np.random.default_rng(seed)
         folds = _iterative_stratification(y != 0, [1.0 - n_val / n, n_val / n], rng, min_one=True)
-        return np.flatnonzero(folds == 0), np.flatnonzero(folds == 1)
+        train_idx, val_idx = np.flatnonzero(folds == 0), np.flatnonzero(folds == 1)
+        if not len(train_idx) or not len(val_idx):
+            # every label so rare that each row was wanted by the same part
+            raise StratificationError(
+                f"{source + ': ' if source else ''}cannot split {n} multilabel row(s) so that both "
+                "training and validation get rows; add rows or pass --validation-data"
+            )
+        return train_idx, val_idx
     from sklearn.model_selection import StratifiedShuffleSplit
 
     counts = _check_single_label(y, names, source, "in both training and validation")
