@@ -1,0 +1,211 @@
+"""The hierarchical document classifier: encoder over chunks → aggregator → head.
+
+A 37k-token screenplay is cut into ~75 chunks of 512 tokens (:mod:`longtail.text.chunking`);
+the encoder embeds each chunk, an aggregator (:mod:`longtail.models.aggregators`) turns the chunk
+embeddings into one document embedding, and a linear head gives the logits (Pappagari et al. 2019,
+"Hierarchical Transformers for Long Document Classification", arXiv 1910.10781).
+
+Memory: the encoder runs over micro-batches of ``chunk_batch_size`` chunks. While training, each
+micro-batch runs under activation checkpointing (Chen et al. 2016, "Training Deep Nets with
+Sublinear Memory Cost", arXiv 1604.06174): only its pooled ``(chunks, H)`` output is kept for the
+backward pass, and its activations are recomputed one micro-batch at a time. Peak memory is then
+one micro-batch of encoder activations plus ``O(N_chunks × H)``, whatever the document length.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from longtail.errors import LongtailError
+from longtail.training.batching import pad_batch
+
+POOLINGS = ("mean", "cls")
+
+
+def pool_tokens(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """``(B, L, H)`` token states → ``(B, H)``: masked mean over real tokens, or the first token.
+
+    The same pooling as :class:`~longtail.models.classifier.TextClassifier`, so a chunk embedding
+    equals the short-text embedding of the same ids.
+    """
+    if pooling == "cls":
+        return hidden[:, 0]
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
+def pack_documents(
+    docs_chunks: Sequence[Sequence[Sequence[int]]], pad_id: int, multiple_of: int = 8
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stack the chunks of several documents into one padded batch.
+
+    Args:
+        docs_chunks: ``docs_chunks[doc][chunk]`` → token ids (from ``tokenize_documents``).
+        pad_id: the tokenizer's pad id.
+        multiple_of: pad the width to a multiple of this (tensor cores like multiples of 8).
+
+    Returns:
+        ``input_ids`` and ``attention_mask`` ``(N_chunks, L)``, padded to the longest chunk of the
+        batch, and ``doc_index`` ``(N_chunks,)`` giving each chunk's document.
+    """
+    if not docs_chunks:
+        raise LongtailError("pack_documents needs at least one document")
+    for i, chunks in enumerate(docs_chunks):
+        if not chunks:
+            raise LongtailError(f"document {i} has no chunks; it tokenised to zero tokens")
+    flat = [chunk for chunks in docs_chunks for chunk in chunks]
+    input_ids, attention_mask = pad_batch(flat, pad_id, multiple_of=multiple_of)
+    doc_index = torch.repeat_interleave(
+        torch.arange(len(docs_chunks)), torch.tensor([len(c) for c in docs_chunks])
+    )
+    return input_ids, attention_mask, doc_index
+
+
+class HierarchicalClassifier(nn.Module):
+    """Encoder over chunks → aggregator over each document's chunks → dropout → linear head.
+
+    Args:
+        encoder: a Hugging Face ``AutoModel``.
+        num_logits: 2 for binary, C for multiclass and multilabel.
+        aggregator: a module from :data:`~longtail.models.aggregators.AGGREGATORS`.
+        pooling: ``"mean"`` or ``"cls"`` pooling of each chunk's tokens.
+        dropout: dropout before the head.
+        num_extra_features: document-level features concatenated to the document embedding
+            before the head (e.g. a nomination probability fed into an award-win model).
+        chunk_batch_size: chunks per encoder micro-batch.
+        checkpoint_chunks: recompute encoder activations in the backward pass (training only).
+
+    Example:
+        >>> ids, mask, doc_index = pack_documents(tokenize_documents(tok, texts, ...), tok.pad_token_id)
+        >>> logits = model(ids, mask, doc_index, num_docs=len(texts))
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        num_logits: int,
+        aggregator: nn.Module,
+        *,
+        pooling: str = "mean",
+        dropout: float = 0.1,
+        num_extra_features: int = 0,
+        chunk_batch_size: int = 16,
+        checkpoint_chunks: bool = True,
+    ) -> None:
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise LongtailError(f"unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
+        if chunk_batch_size < 1:
+            raise LongtailError(f"chunk_batch_size must be at least 1 (got {chunk_batch_size})")
+        self.encoder = encoder
+        self.aggregator = aggregator
+        self.pooling = pooling
+        self.num_extra_features = num_extra_features
+        self.chunk_batch_size = chunk_batch_size
+        self.checkpoint_chunks = checkpoint_chunks
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(aggregator.output_dim + num_extra_features, num_logits)
+        # As in TextClassifier: the BERT pooler is never called; frozen, it gets no optimizer
+        # state and data-parallel training does not stop on parameters without gradients.
+        pooler = getattr(encoder, "pooler", None)
+        if isinstance(pooler, nn.Module):
+            pooler.requires_grad_(False)
+
+    def init_head_bias_from_priors(self, positive_rates: np.ndarray) -> None:
+        """Start each sigmoid output at its label's prevalence (Lin et al. 2017, arXiv 1708.02002)."""
+        rates = np.clip(np.asarray(positive_rates, dtype=np.float64), 1e-6, 1 - 1e-6)
+        with torch.no_grad():
+            self.head.bias.copy_(torch.tensor([math.log(p / (1 - p)) for p in rates]))
+
+    def _embed_micro_batch(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return pool_tokens(hidden, attention_mask, self.pooling)
+
+    def embed_chunks(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Pooled encoder output per chunk, ``(N_chunks, L)`` → ``(N_chunks, H)``."""
+        use_checkpoint = self.training and self.checkpoint_chunks and torch.is_grad_enabled()
+        parts = []
+        for start in range(0, input_ids.shape[0], self.chunk_batch_size):
+            ids = input_ids[start : start + self.chunk_batch_size]
+            mask = attention_mask[start : start + self.chunk_batch_size]
+            if use_checkpoint:
+                parts.append(checkpoint(self._embed_micro_batch, ids, mask, use_reentrant=False))
+            else:
+                parts.append(self._embed_micro_batch(ids, mask))
+        return torch.cat(parts, dim=0)
+
+    def _classify(
+        self,
+        chunk_embeddings: torch.Tensor,
+        doc_index: torch.Tensor,
+        num_docs: int,
+        extra_features: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if doc_index.shape != chunk_embeddings.shape[:1]:
+            raise LongtailError(
+                f"doc_index has shape {tuple(doc_index.shape)}, expected ({chunk_embeddings.shape[0]},)"
+            )
+        docs, scores = self.aggregator(chunk_embeddings, doc_index, num_docs)
+        docs = self.dropout(docs)
+        if self.num_extra_features:
+            expected = (num_docs, self.num_extra_features)
+            if extra_features is None or tuple(extra_features.shape) != expected:
+                got = None if extra_features is None else tuple(extra_features.shape)
+                raise LongtailError(f"extra_features must have shape {expected}, got {got}")
+            docs = torch.cat([docs, extra_features.to(docs.dtype)], dim=1)
+        elif extra_features is not None:
+            raise LongtailError("extra_features given but the model has num_extra_features=0")
+        return self.head(docs), scores
+
+    def forward_with_scores(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        doc_index: torch.Tensor,
+        num_docs: int,
+        extra_features: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits ``(num_docs, num_logits)`` and the aggregator's chunk scores (or ``None``)."""
+        chunks = self.embed_chunks(input_ids, attention_mask)
+        return self._classify(chunks, doc_index, num_docs, extra_features)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        doc_index: torch.Tensor,
+        num_docs: int,
+        extra_features: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits ``(num_docs, num_logits)`` for a packed batch of chunks."""
+        return self.forward_with_scores(
+            input_ids, attention_mask, doc_index, num_docs, extra_features
+        )[0]
+
+    def from_chunk_embeddings(
+        self,
+        chunk_embeddings: torch.Tensor,
+        doc_index: torch.Tensor,
+        num_docs: int,
+        extra_features: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits from precomputed chunk embeddings (frozen encoder + embedding cache)."""
+        return self._classify(chunk_embeddings, doc_index, num_docs, extra_features)[0]
+
+    def from_chunk_embeddings_with_scores(
+        self,
+        chunk_embeddings: torch.Tensor,
+        doc_index: torch.Tensor,
+        num_docs: int,
+        extra_features: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Like :meth:`from_chunk_embeddings`, also returning the chunk scores."""
+        return self._classify(chunk_embeddings, doc_index, num_docs, extra_features)
