@@ -24,7 +24,9 @@ def test_layer_wise_decay_and_head_lr(tiny_model_dir):
         and low == pytest.approx(1e-4 * 0.25)
         and emb == pytest.approx(1e-4 * 0.125)
     )
-    assert sum(len(g["params"]) for g in groups) == len(named)
+    trainable = [p for p in named.values() if p.requires_grad]
+    assert sum(len(g["params"]) for g in groups) == len(trainable)
+    assert len(trainable) < len(named), "the unused BERT pooler is frozen and gets no group"
 
 
 def test_linear_schedule_warms_up_then_decays():

@@ -43,6 +43,15 @@ FLAG_KEYS = {
     "threshold_beta": "decision.beta",
     "threshold_floor": "decision.floor",
     "output": "output",
+    "long_documents": "long_documents.enabled",
+    "long_mode": "long_documents.mode",
+    "chunk_length": "long_documents.chunk_length",
+    "stride": "long_documents.stride",
+    "aggregator": "long_documents.aggregator",
+    "max_chunks": "long_documents.max_chunks",
+    "chunk_batch_size": "long_documents.chunk_batch_size",
+    "cache_dir": "long_documents.cache_dir",
+    "extra_features": "data.extra_features",
 }
 
 
@@ -105,6 +114,27 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--threshold-beta", type=float)
     p.add_argument("--threshold-floor", type=float)
     p.add_argument("--no-calibration", action="store_true", help="skip temperature scaling")
+    long = p.add_argument_group("long documents (hierarchical model over chunks)")
+    long.add_argument(
+        "--long-documents",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="force the hierarchical model on or off (default: on when texts exceed the window)",
+    )
+    long.add_argument(
+        "--long-mode", choices=["end_to_end", "frozen"], help="fine-tune, or frozen encoder + cache"
+    )
+    long.add_argument("--chunk-length", type=int, help="tokens per chunk (default: --max-length)")
+    long.add_argument("--stride", type=int, help="tokens shared by consecutive chunks (default 64)")
+    long.add_argument("--aggregator", help="mean, max, attention (default) or transformer")
+    long.add_argument("--max-chunks", type=int, help="random chunks per document per training step")
+    long.add_argument("--chunk-batch-size", type=int, help="chunks per encoder micro-batch")
+    long.add_argument("--cache-dir", help="chunk-embedding cache (frozen mode)")
+    long.add_argument(
+        "--extra-features",
+        type=lambda value: [c.strip() for c in value.split(",") if c.strip()],
+        help="numeric columns joined to the document embedding, e.g. p_nomination",
+    )
     p.add_argument("--output", help="run directory (model + report)")
     p.add_argument(
         "--resume",

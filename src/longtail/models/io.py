@@ -29,6 +29,7 @@ from longtail.errors import LongtailError
 from longtail.io_utils import atomic_write_json
 from longtail.models.classifier import TextClassifier
 from longtail.models.encoder import _quiet_transformers, load_encoder, load_tokenizer
+from longtail.models.hierarchical import HierarchicalClassifier
 
 META_FILE = "longtail.json"
 HEAD_FILE = "head.safetensors"
@@ -70,7 +71,9 @@ def save_model_dir(
     tokenizer.save_pretrained(staging)
     _replace_dir(staging, directory / ENCODER_DIR)
     head = {
-        name: tensor.detach().cpu().contiguous() for name, tensor in model.head.state_dict().items()
+        name: tensor.detach().cpu().contiguous()
+        for name, tensor in model.state_dict().items()
+        if not name.startswith("encoder.")
     }
     head_tmp = directory / f".{HEAD_FILE}.tmp"
     save_file(head, str(head_tmp))
@@ -79,15 +82,47 @@ def save_model_dir(
         "format_version": FORMAT_VERSION,
         "longtail_version": __version__,
         **meta,
-        "architecture": {
-            "num_logits": model.head.out_features,
-            "pooling": model.pooling,
-            "dropout": model.dropout.p,
-        },
+        "architecture": _architecture(model, meta),
         "files": {str(p.relative_to(directory)): _sha256(p) for p in _weight_files(directory)},
     }
     atomic_write_json(directory / META_FILE, record)
     return directory
+
+
+def _architecture(model: torch.nn.Module, meta: dict[str, Any]) -> dict[str, Any]:
+    arch = {
+        "kind": "hierarchical" if isinstance(model, HierarchicalClassifier) else "text",
+        "num_logits": model.head.out_features,
+        "pooling": model.pooling,
+        "dropout": model.dropout.p,
+    }
+    if isinstance(model, HierarchicalClassifier):
+        documents = meta.get("long_documents", {})
+        arch.update(
+            aggregator=documents.get("aggregator", "attention"),
+            num_extra_features=model.num_extra_features,
+            chunk_batch_size=model.chunk_batch_size,
+        )
+    return arch
+
+
+def _build(encoder: torch.nn.Module, arch: dict[str, Any]) -> torch.nn.Module:
+    if arch.get("kind", "text") == "text":
+        return TextClassifier(
+            encoder, arch["num_logits"], pooling=arch["pooling"], dropout=arch["dropout"]
+        )
+    from longtail.models.aggregators import AGGREGATORS
+
+    aggregator = AGGREGATORS.build(arch["aggregator"], hidden_size=encoder.config.hidden_size)
+    return HierarchicalClassifier(
+        encoder,
+        arch["num_logits"],
+        aggregator,
+        pooling=arch["pooling"],
+        dropout=arch["dropout"],
+        num_extra_features=arch["num_extra_features"],
+        chunk_batch_size=arch["chunk_batch_size"],
+    )
 
 
 def read_meta(directory: str | Path) -> dict[str, Any]:
@@ -138,10 +173,14 @@ def load_model_dir(
     encoder_dir = str(directory / ENCODER_DIR)
     trust = bool(meta.get("trust_remote_code", False))
     encoder = load_encoder(encoder_dir, trust_remote_code=trust)
-    model = TextClassifier(
-        encoder, arch["num_logits"], pooling=arch["pooling"], dropout=arch["dropout"]
-    )
+    model = _build(encoder, arch)
     head = load_file(str(directory / HEAD_FILE))
-    model.head.load_state_dict({k: v.to(torch.float32) for k, v in head.items()})
+    missing, unexpected = model.load_state_dict(
+        {k: v.to(torch.float32) for k, v in head.items()}, strict=False
+    )
+    if unexpected or any(not name.startswith("encoder.") for name in missing):
+        raise LongtailError(
+            f"{directory / HEAD_FILE} does not fit the architecture in {META_FILE}; retrain or copy it again"
+        )
     model.eval()
     return model, load_tokenizer(encoder_dir, trust_remote_code=trust), meta

@@ -23,17 +23,24 @@ from tqdm.auto import tqdm
 
 from longtail.config import TrainConfig
 from longtail.errors import LongtailError
-from longtail.training.batching import LengthGroupedBatchSampler, inference_batches, pad_batch
+from longtail.training.batchers import TokenBatcher, to_device
+from longtail.training.batching import LengthGroupedBatchSampler, inference_batches
 from longtail.training.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from longtail.training.optim import build_optimizer, linear_schedule
 
 
 @dataclass
 class TokenizedSplit:
-    """Token ids per row and (for labelled splits) the label array (see ``longtail.tasks``)."""
+    """Rows and (for labelled splits) the label array (see ``longtail.tasks``).
 
-    ids: Sequence[Sequence[int]]
+    A row is what the batcher consumes: token ids (short texts), a list of token-id chunks (long
+    documents) or a ``(chunks, H)`` embedding tensor (frozen encoder). ``extra`` holds optional
+    numeric features per row, joined to the document embedding before the head.
+    """
+
+    ids: Sequence[Any]
     y: Any = None
+    extra: np.ndarray | None = None
 
     @property
     def lengths(self) -> Sequence[int]:
@@ -100,27 +107,35 @@ def make_accelerator(config: TrainConfig):
     )
 
 
+def _as_split(data: Any) -> TokenizedSplit:
+    return data if isinstance(data, TokenizedSplit) else TokenizedSplit(data)
+
+
 @torch.inference_mode()
 def predict_logits(
     model: nn.Module,
-    ids: list[list[int]],
+    data: TokenizedSplit | Sequence,
     *,
     batch_size: int,
-    pad_id: int,
     device: torch.device,
+    pad_id: int = 0,
+    batcher: Any = None,
     progress=None,
 ) -> np.ndarray:
-    """Logits for every row, in the input order (batches are formed longest-first internally)."""
+    """Logits for every row, in the input order (batches are formed longest-first internally).
+
+    ``data`` is a :class:`TokenizedSplit` or plain token ids per row; ``batcher`` turns rows into
+    model inputs (default: padded token ids, see :mod:`longtail.training.batchers`).
+    """
+    split = _as_split(data)
+    batcher = batcher or TokenBatcher(pad_id)
     model.eval()
     out: np.ndarray | None = None
-    lengths = getattr(ids, "lengths", None)
-    for batch in inference_batches(
-        lengths if lengths is not None else [len(r) for r in ids], batch_size
-    ):
-        input_ids, mask = pad_batch([ids[i] for i in batch], pad_id)
-        logits = model(input_ids.to(device), mask.to(device)).float().cpu().numpy()
+    for batch in inference_batches(split.lengths, batch_size):
+        inputs = to_device(batcher(split, batch, training=False), device)
+        logits = model(**inputs).float().cpu().numpy()
         if out is None:
-            out = np.zeros((len(ids), logits.shape[1]), dtype=np.float32)
+            out = np.zeros((len(split.ids), logits.shape[1]), dtype=np.float32)
         out[batch] = logits
         if progress is not None:
             progress.update(len(batch))
@@ -128,25 +143,34 @@ def predict_logits(
 
 
 def gathered_logits(
-    model: nn.Module, ids: list[list[int]], *, batch_size: int, pad_id: int, device: torch.device
+    model: nn.Module,
+    data: TokenizedSplit | Sequence,
+    *,
+    batch_size: int,
+    device: torch.device,
+    pad_id: int = 0,
+    batcher: Any = None,
 ) -> np.ndarray:
     """Logits for every row; under data parallelism each rank predicts a shard and all gather.
 
     Every rank ends with the full, identical array, so early stopping, calibration and
     thresholds are decided on the whole validation set and agree across ranks.
     """
+    split = _as_split(data)
+    options = {"batch_size": batch_size, "device": device, "pad_id": pad_id, "batcher": batcher}
     state = distributed_state()
     if state.num_processes == 1:
-        return predict_logits(model, ids, batch_size=batch_size, pad_id=pad_id, device=device)
+        return predict_logits(model, split, **options)
     from accelerate.utils import gather_object
 
-    rows = list(range(state.process_index, len(ids), state.num_processes))
+    rows = list(range(state.process_index, len(split.ids), state.num_processes))
+    extra = None if split.extra is None else np.asarray(split.extra)[rows]
     shard = predict_logits(
-        model, [ids[i] for i in rows], batch_size=batch_size, pad_id=pad_id, device=device
+        model, TokenizedSplit([split.ids[i] for i in rows], None, extra), **options
     )
     pieces = gather_object([(rows, shard)])
     width = max(piece[1].shape[1] for piece in pieces if len(piece[0]))
-    out = np.zeros((len(ids), width), dtype=np.float32)
+    out = np.zeros((len(split.ids), width), dtype=np.float32)
     for piece_rows, piece in pieces:
         if piece_rows:
             out[piece_rows] = piece
@@ -165,7 +189,8 @@ def train_model(
     validation: TokenizedSplit,
     config: TrainConfig,
     *,
-    pad_id: int,
+    pad_id: int = 0,
+    batcher: Any = None,
     score: Callable[[np.ndarray], float],
     sampler: Any = None,
     checkpoint_dir: Path | None = None,
@@ -176,6 +201,7 @@ def train_model(
     """Fine-tune ``model`` in place and leave it holding the best validation weights.
 
     Args:
+        batcher: turns rows into model inputs (default: padded token ids with ``pad_id``).
         score: maps validation logits to the early-stopping score (higher is better).
         sampler: an imbalance sampler over training rows (``None``: shuffle).
         checkpoint_dir: where each epoch's checkpoint goes (``None``: no checkpoints).
@@ -183,6 +209,7 @@ def train_model(
         fingerprint: identifies data + config; a checkpoint from another fingerprint is refused.
     """
     started = time.perf_counter()
+    batcher = batcher or TokenBatcher(pad_id)
     accelerator = make_accelerator(config)
     if not accelerator.is_main_process:
         log = _silent
@@ -241,6 +268,7 @@ def train_model(
         if hasattr(loss_fn, "set_epoch"):
             loss_fn.set_epoch(epoch - 1, num_epochs)
         batches.set_epoch(epoch)
+        batcher.set_epoch(epoch)
         model.train()
         running, seen = 0.0, 0
         bar = tqdm(
@@ -248,13 +276,13 @@ def train_model(
             desc=f"epoch {epoch}/{num_epochs}",
             unit="batch",
             leave=False,
-            disable=None,
+            disable=None if accelerator.is_main_process else True,
         )
         for rows in batches:
-            input_ids, mask = pad_batch([train.ids[i] for i in rows], pad_id)
+            inputs = to_device(batcher(train, rows, training=True), accelerator.device)
             target = _to_target(train.y, rows).to(accelerator.device)
             with accelerator.accumulate(model), accelerator.autocast():
-                logits = model(input_ids.to(accelerator.device), mask.to(accelerator.device))
+                logits = model(**inputs)
                 loss = loss_fn(logits.float(), target)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
@@ -279,9 +307,9 @@ def train_model(
 
         logits = gathered_logits(
             accelerator.unwrap_model(model),
-            validation.ids,
+            validation,
             batch_size=config.eval_batch_size,
-            pad_id=pad_id,
+            batcher=batcher,
             device=accelerator.device,
         )
         epoch_score = float(score(logits))

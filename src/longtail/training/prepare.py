@@ -18,6 +18,7 @@ from longtail.data.arrow import (
     load_arrow_table,
     tokenize_arrow,
 )
+from longtail.errors import LongtailError
 from longtail.training.batching import tokenize
 from longtail.training.loop import TokenizedSplit
 
@@ -38,18 +39,61 @@ class PreparedData:
     sampler_labels: Any
     sampler_task: str
     validation_source: str
+    documents: bool = False
+    train_texts: list[str] | None = None
+    validation_texts: list[str] | None = None
+    notice: str | None = None
 
 
 def _read(path: str, config: ExperimentConfig):
     table = read_table(
-        path, text_column=config.data.text_column, label_column=config.data.label_column
+        path,
+        text_column=config.data.text_column,
+        label_column=config.data.label_column,
+        extra_columns=config.data.extra_features,
     )
     return drop_empty_texts(table, strict=config.data.strict)
+
+
+AUTO_DETECT_SAMPLE = 64
+
+
+def exceeds_window(tokenizer: Any, texts: list[str], max_length: int) -> bool:
+    """Does any text have more tokens than the window? Checks the longest texts by characters."""
+    longest = sorted(range(len(texts)), key=lambda i: -len(texts[i]))[:AUTO_DETECT_SAMPLE]
+    sample = [texts[i] for i in longest]
+    counts = tokenizer(sample, add_special_tokens=True, truncation=False, verbose=False)[
+        "input_ids"
+    ]
+    return any(len(ids) > max_length for ids in counts)
+
+
+def _encoder_input(config: ExperimentConfig, tokenizer: Any, max_length: int, documents: bool):
+    """Texts → token ids (short texts, truncated) or chunks of token ids (long documents)."""
+    if not documents:
+        return lambda texts: tokenize(tokenizer, texts, max_length)
+    from longtail.text.chunking import tokenize_documents
+
+    ld = config.long_documents
+    return lambda texts: tokenize_documents(
+        tokenizer, texts, chunk_length=ld.chunk_length or max_length, stride=ld.stride,
+        max_chars=ld.max_chars, on_too_long=ld.on_too_long,
+    )  # fmt: skip
 
 
 def prepare_in_memory(config: ExperimentConfig, tokenizer: Any, max_length: int) -> PreparedData:
     data = config.data
     table = _read(data.train, config)
+    enabled = config.long_documents.enabled
+    documents = enabled is True or (
+        enabled == "auto" and exceeds_window(tokenizer, table.texts, max_length)
+    )
+    notice = None
+    if documents and enabled == "auto":
+        notice = (
+            f"long documents: some texts exceed the encoder window of {max_length} tokens, so a "
+            "hierarchical model over chunks is trained (long_documents.enabled=false truncates)"
+        )
     space = LabelSpace.fit(
         table.labels,
         task=None if data.task == "auto" else data.task,
@@ -64,6 +108,7 @@ def prepare_in_memory(config: ExperimentConfig, tokenizer: Any, max_length: int)
         y_val = space.encode(
             val_table.labels, source=val_table.source, row_numbers=val_table.row_numbers
         )
+        extra_train, extra_val = table.extra, val_table.extra
         source = "validation file"
     else:
         train_idx, val_idx = stratified_split(
@@ -73,15 +118,22 @@ def prepare_in_memory(config: ExperimentConfig, tokenizer: Any, max_length: int)
         train_texts = [table.texts[i] for i in train_idx]
         val_texts = [table.texts[i] for i in val_idx]
         y_train, y_val = y_all[train_idx], y_all[val_idx]
+        extra_train = None if table.extra is None else table.extra[train_idx]
+        extra_val = None if table.extra is None else table.extra[val_idx]
         source = "stratified split of the training file"
+    encode = _encoder_input(config, tokenizer, max_length, documents)
     return PreparedData(
         space=space,
-        train=TokenizedSplit(tokenize(tokenizer, train_texts, max_length), y_train),
-        validation=TokenizedSplit(tokenize(tokenizer, val_texts, max_length), y_val),
+        train=TokenizedSplit(encode(train_texts), y_train, extra_train),
+        validation=TokenizedSplit(encode(val_texts), y_val, extra_val),
         counts=space.counts(y_train),
         sampler_labels=y_train,
         sampler_task=space.task,
         validation_source=source,
+        documents=documents,
+        train_texts=train_texts,
+        validation_texts=val_texts,
+        notice=notice,
     )
 
 
@@ -117,6 +169,11 @@ def _dense(y: np.ndarray | SparseMultiHot) -> np.ndarray:
 
 def prepare_arrow(config: ExperimentConfig, tokenizer: Any, max_length: int) -> PreparedData:
     data = config.data
+    if config.long_documents.enabled is True or data.extra_features:
+        raise LongtailError(
+            "--arrow does not combine with long documents or extra features yet; drop --arrow "
+            "(collections of long documents rarely run to millions of rows)"
+        )
     cache = data.arrow_cache_dir
 
     def load(path: str):

@@ -11,9 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from accelerate.utils import set_seed
 
 from longtail import __version__
+from longtail.cache import (
+    EmbeddingCache,
+    chunking_fingerprint,
+    default_cache_dir,
+    encoder_fingerprint,
+)
 from longtail.config import ExperimentConfig, dump_config
 from longtail.data import LabelSpace, drop_empty_texts, read_table
 from longtail.decision import (
@@ -36,13 +43,16 @@ from longtail.models import (
 from longtail.models.encoder import describe_model
 from longtail.models.io import META_FILE
 from longtail.sampling import build_sampler
+from longtail.training.batchers import DocumentBatcher, EmbeddingBatcher, TokenBatcher
+from longtail.training.documents import FrozenEncoderModel, build_document_model, embed_documents
 from longtail.training.loop import (
+    TokenizedSplit,
     TrainingResult,
     distributed_state,
     gathered_logits,
     train_model,
 )
-from longtail.training.prepare import prepare_data
+from longtail.training.prepare import PreparedData, prepare_data
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -149,12 +159,15 @@ def run_training(
     y_train, y_val = train_split.y, val_split.y
     log(_describe_task(space, counts, len(y_train), len(y_val), data.validation_source))
 
+    if data.notice:
+        log(data.notice)
     if config.model.gradient_checkpointing:
         encoder.gradient_checkpointing_enable()
     num_logits = 2 if space.task == "binary" else len(space.names)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     set_seed(config.train.seed)
-    model = TextClassifier(
-        encoder, num_logits, pooling=config.model.pooling, dropout=config.model.dropout
+    model, trainable, batcher, train_split, val_split = _build_model(
+        config, encoder, num_logits, data, model_name=model_name, pad_id=pad_id, log=log
     )
     if space.task == "multilabel":
         model.init_head_bias_from_priors(counts / max(len(y_train), 1))
@@ -165,18 +178,18 @@ def run_training(
         config.sampler, y=data.sampler_labels, task=data.sampler_task, seed=config.train.seed
     )
     metric = config.train.early_stopping_metric or default_early_stopping_metric(space.task)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     log(
-        f"model: {model_name}  max_length {max_length}  loss {_spec_name(loss_spec)}  sampler {_spec_name(config.sampler)}"
+        f"model: {model_name}  max_length {max_length}  loss {_spec_name(loss_spec)}  "
+        f"sampler {_spec_name(config.sampler)}"
     )
 
     result = train_model(
-        model,
+        trainable,
         loss_fn,
         train_split,
         val_split,
         config.train,
-        pad_id=pad_id,
+        batcher=batcher,
         score=_scorer(space.task, space, y_val, metric),
         sampler=sampler,
         checkpoint_dir=output / CHECKPOINT_DIR,
@@ -185,9 +198,13 @@ def run_training(
         log=log,
     )
 
-    device = next(model.parameters()).device
+    device = next(trainable.parameters()).device
     val_logits = gathered_logits(
-        model, val_split.ids, batch_size=config.train.eval_batch_size, pad_id=pad_id, device=device
+        trainable,
+        val_split,
+        batch_size=config.train.eval_batch_size,
+        batcher=batcher,
+        device=device,
     )
     temperature = (
         fit_temperature(val_logits, y_val, space.task) if config.decision.calibrate else 1.0
@@ -212,6 +229,8 @@ def run_training(
         "threshold_objective": config.decision.objective,
         "temperature": float(temperature),
         "max_length": max_length,
+        "long_documents": _document_settings(config, max_length) if data.documents else None,
+        "extra_features": list(config.data.extra_features),
         "text_column": config.data.text_column,
         "label_column": config.data.label_column,
         "base_model": describe_model(model_name),
@@ -274,6 +293,68 @@ def run_training(
 
 def _silent(_message: str) -> None:
     """Processes other than the main one keep quiet."""
+
+
+def _build_model(
+    config: ExperimentConfig,
+    encoder: Any,
+    num_logits: int,
+    data: PreparedData,
+    *,
+    model_name: str,
+    pad_id: int,
+    log: Callable[[str], None],
+):
+    """``(model to save, module to train, batcher, train split, validation split)``."""
+    extra = data.train.extra
+    if not data.documents:
+        if extra is not None:
+            raise LongtailError(
+                "data.extra_features are joined to a document embedding: use them with "
+                "long_documents.enabled=true"
+            )
+        model = TextClassifier(
+            encoder, num_logits, pooling=config.model.pooling, dropout=config.model.dropout
+        )
+        return model, model, TokenBatcher(pad_id), data.train, data.validation
+    ld = config.long_documents
+    num_extra = 0 if extra is None else extra.shape[1]
+    model = build_document_model(encoder, num_logits, config, num_extra)
+    if ld.mode == "end_to_end":
+        batcher = DocumentBatcher(pad_id, max_chunks=ld.max_chunks, seed=config.train.seed)
+        return model, model, batcher, data.train, data.validation
+    cache = EmbeddingCache(
+        Path(ld.cache_dir) if ld.cache_dir else default_cache_dir(),
+        encoder_key=encoder_fingerprint(model_name, encoder),
+        chunking_key=chunking_fingerprint(
+            chunk_length=ld.chunk_length, max_length=config.model.max_length, stride=ld.stride,
+            pooling=config.model.pooling, max_chars=ld.max_chars, on_too_long=ld.on_too_long,
+        ),
+        hidden_size=encoder.config.hidden_size,
+    )  # fmt: skip
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    splits = []
+    for split, texts in ((data.train, data.train_texts), (data.validation, data.validation_texts)):
+        vectors = embed_documents(
+            model, split.ids, texts, cache=cache, pad_id=pad_id, device=device, log=log
+        )
+        splits.append(TokenizedSplit(vectors, split.y, split.extra))
+    model.to("cpu")
+    batcher = EmbeddingBatcher(ld.max_chunks, config.train.seed)
+    return model, FrozenEncoderModel(model), batcher, splits[0], splits[1]
+
+
+def _document_settings(config: ExperimentConfig, max_length: int) -> dict[str, Any]:
+    """What predict needs to cut documents exactly as training did."""
+    ld = config.long_documents
+    return {
+        "aggregator": ld.aggregator,
+        "mode": ld.mode,
+        "chunk_length": ld.chunk_length or max_length,
+        "stride": ld.stride,
+        "max_chars": ld.max_chars,
+        "on_too_long": ld.on_too_long,
+    }
 
 
 def _model_max_length(tokenizer: Any, encoder: Any) -> int:
