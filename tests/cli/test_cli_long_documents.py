@@ -1,0 +1,86 @@
+"""Long documents end to end: auto-detection, both training modes, the cache, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cli_helpers import make_rows, write_csv
+
+from longtail.cli import main
+
+
+def _documents(tmp_path, n=48, seed=3):
+    rows = make_rows(n, 0.25, seed)
+    # documents of 1 to 9 repetitions of a message: up to ~8 chunks of 32 tokens
+    return write_csv(
+        tmp_path / "docs.csv",
+        [(" ".join([t] * (1 + i % 9)), lab) for i, (t, lab) in enumerate(rows)],
+    )
+
+
+def _args(tiny_model_dir, data, out, *extra):
+    return ["train", "--data", str(data), "--model", str(tiny_model_dir), "--output", str(out),
+            "--max-length", "32", "--stride", "8", "--epochs", "2", "--batch-size", "4",
+            "--lr", "1e-3", "--head-lr", "1e-2", *extra]  # fmt: skip
+
+
+def test_auto_detects_long_documents_and_trains_end_to_end(tmp_path, tiny_model_dir, capsys):
+    data = _documents(tmp_path)
+    assert main(_args(tiny_model_dir, data, tmp_path / "e2e", "--max-chunks", "3")) == 0
+    out = capsys.readouterr().out
+    assert "long documents: some texts exceed the encoder window of 32 tokens" in out
+    meta = json.loads((tmp_path / "e2e" / "longtail.json").read_text())
+    assert meta["architecture"]["kind"] == "hierarchical"
+    assert meta["long_documents"]["chunk_length"] == 32 and meta["long_documents"]["stride"] == 8
+
+
+def test_frozen_mode_reuses_the_embedding_cache(tmp_path, tiny_model_dir, capsys):
+    data = _documents(tmp_path)
+    cache = tmp_path / "cache"
+    args = ["--long-mode", "frozen", "--cache-dir", str(cache), "--aggregator", "transformer"]
+    assert main(_args(tiny_model_dir, data, tmp_path / "f1", *args)) == 0
+    first = capsys.readouterr().out
+    assert "chunk embeddings: 0 of" in first
+    assert main(_args(tiny_model_dir, data, tmp_path / "f2", *args, "--seed", "5")) == 0
+    second = capsys.readouterr().out
+    hits = [line for line in second.splitlines() if line.startswith("chunk embeddings:")]
+    assert hits and all(line.split()[2] == line.split()[4] for line in hits), hits
+    assert main(["cache", "info", "--dir", str(cache)]) == 0
+
+
+def test_truncation_when_long_documents_are_switched_off(tmp_path, tiny_model_dir):
+    data = _documents(tmp_path)
+    out = tmp_path / "short"
+    assert main(_args(tiny_model_dir, data, out, "--no-long-documents")) == 0
+    assert json.loads((out / "longtail.json").read_text())["architecture"]["kind"] == "text"
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--long-documents", "--arrow"], "--arrow does not combine with long documents"),
+        (["--long-documents", "--stride", "40"], "stride 40"),
+        (["--extra-features", "p_nomination"], "p_nomination"),
+    ],
+)
+def test_bad_long_document_settings(tmp_path, tiny_model_dir, capsys, extra, needle):
+    data = _documents(tmp_path)
+    assert main([*_args(tiny_model_dir, data, tmp_path / "bad"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+
+
+def test_document_over_the_character_cap(tmp_path, tiny_model_dir, capsys):
+    rows = make_rows(30, 0.3, 4) + [("free prize " * 200, "spam")]
+    data = write_csv(tmp_path / "huge.csv", rows)
+    config = tmp_path / "cap.yaml"
+    config.write_text("long_documents:\n  enabled: true\n  max_chars: 1000\n", encoding="utf-8")
+    assert main([*_args(tiny_model_dir, data, tmp_path / "cap"), "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "huge.csv" in err and "rows 32" in err and "max_chars=1000" in err
+    config.write_text(
+        "long_documents:\n  enabled: true\n  max_chars: 1000\n  on_too_long: truncate\n",
+        encoding="utf-8",
+    )
+    assert main([*_args(tiny_model_dir, data, tmp_path / "cap2"), "--config", str(config)]) == 0
