@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,38 @@ import torch
 
 from longtail.data import LabelSpace, TextTable
 from longtail.decision import apply_thresholds, probabilities
+from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions
 from longtail.models import load_model_dir
 from longtail.models.classifier import TextClassifier
 from longtail.training.batching import tokenize
 from longtail.training.loop import predict_logits
+
+# Padded tokens per batch on CPU. Larger batches are no faster per token there (MiniLM, 2 cores:
+# see docs/benchmarks.md), while a batch of long rows wastes more on padding to its longest row.
+CPU_MAX_BATCH_TOKENS = 8192
+
+
+def token_budget_batches(
+    lengths: Sequence[int], batch_size: int, max_tokens: int | None, multiple_of: int = 8
+) -> list[list[int]]:
+    """Row indices per batch, longest first: at most ``batch_size`` rows and ``max_tokens`` tokens.
+
+    A batch's token count is its row count times its padded width (the longest row rounded up to
+    ``multiple_of``, as :func:`~longtail.training.batching.pad_batch` pads). Without ``max_tokens``
+    this is :func:`~longtail.training.batching.inference_batches`.
+    """
+    order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable").tolist()
+    batches: list[list[int]] = []
+    start = 0
+    while start < len(order):
+        rows = batch_size
+        if max_tokens is not None:
+            width = max(1, math.ceil(lengths[order[start]] / multiple_of) * multiple_of)
+            rows = max(1, min(batch_size, max_tokens // width))
+        batches.append(order[start : start + rows])
+        start += rows
+    return batches
 
 
 def best_device() -> torch.device:
@@ -35,7 +63,12 @@ def best_device() -> torch.device:
 
 
 class Classifier:
-    """Model + tokenizer + the decisions tuned at training time (temperature, thresholds)."""
+    """Model + tokenizer + the decisions tuned at training time (temperature, thresholds).
+
+    Prediction sorts rows by length and batches them longest first; ``max_batch_tokens`` (8192 on
+    CPU, unset elsewhere) caps rows x padded width per batch, so long texts come in smaller batches.
+    Set it to ``None`` to batch by ``batch_size`` alone.
+    """
 
     def __init__(
         self,
@@ -52,7 +85,12 @@ class Classifier:
         self.thresholds = np.asarray(meta["thresholds"], dtype=np.float64)
         self.temperature = float(meta.get("temperature", 1.0))
         self.max_length = int(meta["max_length"])
+        self.documents: dict[str, Any] | None = meta.get("long_documents")
+        self.extra_features: list[str] = list(meta.get("extra_features") or [])
         self.device = device or best_device()
+        self.max_batch_tokens: int | None = (
+            CPU_MAX_BATCH_TOKENS if self.device.type == "cpu" else None
+        )
         self.model.to(self.device).eval()
 
     @classmethod
@@ -65,39 +103,102 @@ class Classifier:
     def label_names(self) -> list[str]:
         return list(self.labels.names)
 
+    def _check_extra(self, texts: Sequence[str], extra: Any) -> np.ndarray | None:
+        if not self.extra_features:
+            return None
+        if extra is None:
+            raise LongtailError(
+                f"this model also needs the extra features {', '.join(self.extra_features)} "
+                "(a column each in the data file, or extra=array of shape (n, k) in Python)"
+            )
+        extra = np.asarray(extra, dtype=np.float32).reshape(len(texts), -1)
+        if extra.shape[1] != len(self.extra_features):
+            raise LongtailError(
+                f"expected {len(self.extra_features)} extra features ({', '.join(self.extra_features)}), "
+                f"got {extra.shape[1]}"
+            )
+        return extra
+
+    def _document_logits(self, texts: Sequence[str], extra: Any, progress: Any) -> np.ndarray:
+        from longtail.training.batchers import DocumentBatcher
+        from longtail.training.documents import DOCS_PER_BATCH, encode_documents
+        from longtail.training.loop import TokenizedSplit
+
+        docs = encode_documents(self.tokenizer, texts, self.documents)
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        split = TokenizedSplit(docs, None, self._check_extra(texts, extra))
+        logits = predict_logits(
+            self.model, split, batch_size=DOCS_PER_BATCH, batcher=DocumentBatcher(pad_id),
+            device=self.device, progress=progress,
+        )  # fmt: skip
+        return logits if len(docs) else np.zeros((0, self.model.head.out_features), np.float32)
+
+    def explain(
+        self, texts: Sequence[str], top_k: int = 3, extra: Any = None
+    ) -> list[list[dict[str, Any]]]:
+        """For long-document models: the ``top_k`` chunks that weigh most in each prediction."""
+        from longtail.training.documents import encode_documents, explain_documents
+
+        if self.documents is None:
+            raise LongtailError(
+                "--explain works with long-document models (long_documents in training)"
+            )
+        docs = encode_documents(self.tokenizer, texts, self.documents)
+        return explain_documents(
+            self.model, self.tokenizer, docs, extra=self._check_extra(texts, extra), top_k=top_k,
+            device=self.device,
+        )  # fmt: skip
+
     def predict_logits(
-        self, texts: Sequence[str], batch_size: int = 128, progress: Any = None
+        self, texts: Sequence[str], batch_size: int = 128, progress: Any = None, extra: Any = None
     ) -> np.ndarray:
+        """Raw logits ``(n, C)`` in input order; batches of similar length (see ``max_batch_tokens``).
+
+        Long-document models chunk each text as in training; ``extra`` carries the numeric
+        features such a model was trained with (``(n, k)``, in ``extra_features`` order).
+        """
+        if self.documents is not None:
+            return self._document_logits(texts, extra, progress)
         ids = tokenize(self.tokenizer, list(texts), self.max_length)
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        return predict_logits(
-            self.model,
-            ids,
-            batch_size=batch_size,
-            pad_id=pad_id,
-            device=self.device,
-            progress=progress,
-        )
+        batches = token_budget_batches([len(r) for r in ids], batch_size, self.max_batch_tokens)
+        out: np.ndarray | None = None
+        for batch in batches:
+            logits = predict_logits(
+                self.model,
+                [ids[i] for i in batch],
+                batch_size=len(batch),
+                pad_id=pad_id,
+                device=self.device,
+                progress=progress,
+            )
+            if out is None:
+                out = np.zeros((len(ids), logits.shape[1]), dtype=np.float32)
+            out[batch] = logits
+        if out is None:  # no texts: (0, C), so probabilities and decisions work on it too
+            return np.zeros((0, self.model.head.out_features), dtype=np.float32)
+        return out
 
     def predict_proba(
-        self, texts: Sequence[str], batch_size: int = 128, progress: Any = None
+        self, texts: Sequence[str], batch_size: int = 128, progress: Any = None, extra: Any = None
     ) -> np.ndarray:
         """Calibrated probabilities, shape ``(n, C)`` (binary: ``[P(negative), P(positive)]``)."""
-        logits = self.predict_logits(texts, batch_size=batch_size, progress=progress)
+        logits = self.predict_logits(texts, batch_size=batch_size, progress=progress, extra=extra)
         return probabilities(logits, self.task, temperature=self.temperature)
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """Apply the tuned thresholds: class indices, or a multi-hot matrix for multilabel."""
         return apply_thresholds(self.task, probs, self.thresholds)
 
-    def predict(self, texts: Sequence[str], batch_size: int = 128) -> list:
+    def predict(self, texts: Sequence[str], batch_size: int = 128, extra: Any = None) -> list:
         """Label names per text (a list of names per text for multilabel)."""
-        return self.labels.decode(self.decide(self.predict_proba(texts, batch_size=batch_size)))
+        probs = self.predict_proba(texts, batch_size=batch_size, extra=extra)
+        return self.labels.decode(self.decide(probs))
 
     def evaluate_table(self, table: TextTable, batch_size: int = 128) -> dict[str, Any]:
         """Every metric of ``longtail.evaluation`` on a labelled table, using the tuned decisions."""
         y_true = self.labels.encode(
             table.labels, source=table.source, row_numbers=table.row_numbers
         )
-        probs = self.predict_proba(table.texts, batch_size=batch_size)
+        probs = self.predict_proba(table.texts, batch_size=batch_size, extra=table.extra)
         return evaluate_predictions(self.task, y_true, probs, self.decide(probs), self.label_names)

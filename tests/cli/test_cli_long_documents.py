@@ -84,3 +84,67 @@ def test_document_over_the_character_cap(tmp_path, tiny_model_dir, capsys):
         encoding="utf-8",
     )
     assert main([*_args(tiny_model_dir, data, tmp_path / "cap2"), "--config", str(config)]) == 0
+
+
+def test_predict_evaluate_and_explain_long_documents_with_extra_features(tmp_path, tiny_model_dir):
+    rows = make_rows(48, 0.25, 7)
+    import csv
+
+    data = tmp_path / "docs.csv"
+    with data.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label", "p_prior"])
+        for i, (text, label) in enumerate(rows):
+            writer.writerow(
+                [" ".join([text] * (1 + i % 9)), label, 0.9 if label == "spam" else 0.1]
+            )
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                *_args(tiny_model_dir, data, out),
+                "--extra-features",
+                "p_prior",
+                "--test-data",
+                str(data),
+            ]
+        )
+        == 0
+    )
+    meta = json.loads((out / "longtail.json").read_text())
+    assert meta["extra_features"] == ["p_prior"] and meta["architecture"]["num_extra_features"] == 1
+
+    preds = tmp_path / "preds.jsonl"
+    assert main(["predict", "--model", str(out), "--data", str(data), "--output", str(preds),
+                 "--explain", "2", "--no-progress"]) == 0  # fmt: skip
+    records = [json.loads(line) for line in preds.read_text().splitlines()]
+    assert len(records) == 48
+    assert all(1 <= len(r["explanation"]) <= 2 for r in records)
+    first = records[0]["explanation"][0]
+    assert set(first) == {"chunk", "score", "text"} and 0 <= first["score"] <= 1 and first["text"]
+    assert (
+        main(
+            ["evaluate", "--model", str(out), "--data", str(data), "--output", str(tmp_path / "ev")]
+        )
+        == 0
+    )
+
+    from longtail.predictor import Classifier
+
+    clf = Classifier.load(out)
+    texts = [r[0] for r in rows[:4]]
+    low = clf.predict_proba(texts, extra=[[0.0]] * 4)
+    high = clf.predict_proba(texts, extra=[[1.0]] * 4)
+    assert not (low == high).all(), "the extra feature reaches the head"
+    with pytest.raises(Exception, match="p_prior"):
+        clf.predict_proba(texts)
+
+
+def test_onnx_export_refuses_hierarchical_models_clearly(tmp_path, tiny_model_dir, capsys):
+    data = _documents(tmp_path)
+    out = tmp_path / "h"
+    assert main([*_args(tiny_model_dir, data, out), "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main(["export", "--model", str(out), "--onnx", "--output", str(tmp_path / "m.onnx")]) == 2
+    assert "long-document" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()

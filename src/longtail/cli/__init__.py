@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Sequence
 
 from longtail import __version__
-from longtail.cli import datasets_cmd, demo, evaluate, predict, train
+from longtail.cli import augment, cache_cmd, datasets_cmd, demo, evaluate, export, predict, train
 from longtail.errors import LongtailError
 
 COMMANDS = {
@@ -22,6 +22,9 @@ COMMANDS = {
     "evaluate": evaluate,
     "demo": demo,
     "datasets": datasets_cmd,
+    "export": export,
+    "augment": augment,
+    "cache": cache_cmd,
 }
 
 

@@ -26,6 +26,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--text-column", help="default: the column the model was trained with")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--explain",
+        type=int,
+        metavar="K",
+        help="long-document models: add the K chunks that weigh most in each prediction (JSONL)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -71,8 +77,18 @@ def run(args: argparse.Namespace) -> int:
         raise LongtailError(f"--output {output}: use a .jsonl or .csv file name")
     classifier = Classifier.load(args.model)
     column = args.text_column or classifier.meta.get("text_column", "text")
-    table = read_table(args.data, text_column=column, label_column=None, require_labels=False)
+    table = read_table(
+        args.data,
+        text_column=column,
+        label_column=None,
+        require_labels=False,
+        extra_columns=classifier.extra_features,
+    )
     as_csv = output.suffix.lower() == ".csv"
+    if args.explain is not None and (as_csv or args.explain < 1):
+        raise LongtailError(
+            "--explain K needs K >= 1 and a .jsonl --output (explanations are nested)"
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
     progress = tqdm(total=len(table.texts), unit="rows", disable=args.no_progress, desc="predict")
@@ -80,8 +96,9 @@ def run(args: argparse.Namespace) -> int:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             for start in range(0, len(table.texts), CHUNK_ROWS):
                 texts = table.texts[start : start + CHUNK_ROWS]
+                extra = None if table.extra is None else table.extra[start : start + CHUNK_ROWS]
                 probs = classifier.predict_proba(
-                    texts, batch_size=args.batch_size, progress=progress
+                    texts, batch_size=args.batch_size, progress=progress, extra=extra
                 )
                 records = _rows(
                     classifier,
@@ -89,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
                     classifier.decide(probs),
                     table.row_numbers[start : start + CHUNK_ROWS],
                 )
+                if args.explain:
+                    reasons = classifier.explain(texts, top_k=args.explain, extra=extra)
+                    for record, reason in zip(records, reasons, strict=True):
+                        record["explanation"] = reason
                 handle.write(_format(records, as_csv, classifier.label_names, header=start == 0))
         os.replace(tmp, output)
     except BaseException:

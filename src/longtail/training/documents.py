@@ -94,3 +94,74 @@ def embed_documents(
         bar.update(len(rows))
     bar.close()
     return list(found)
+
+
+def encode_documents(tokenizer: Any, texts: Sequence[str], settings: dict[str, Any]) -> list:
+    """Chunk texts exactly as at training time (``settings`` = ``longtail.json["long_documents"]``)."""
+    from longtail.text.chunking import tokenize_documents
+
+    return tokenize_documents(
+        tokenizer,
+        list(texts),
+        chunk_length=settings["chunk_length"],
+        stride=settings["stride"],
+        max_chars=settings["max_chars"],
+        on_too_long=settings["on_too_long"],
+    )
+
+
+DOCS_PER_BATCH = 4
+
+
+@torch.inference_mode()
+def explain_documents(
+    model: HierarchicalClassifier,
+    tokenizer: Any,
+    docs: Sequence[Sequence[Sequence[int]]],
+    *,
+    extra: Any = None,
+    top_k: int = 3,
+    device: torch.device,
+) -> list[list[dict[str, Any]]]:
+    """The ``top_k`` chunks per document by aggregator attention, with their text.
+
+    Only aggregators that weigh chunks (``attention``, ``transformer``) can explain; ``mean`` and
+    ``max`` give every chunk the same say, so there is nothing to rank.
+    """
+    from longtail.errors import LongtailError
+
+    model.eval()
+    explanations: list[list[dict[str, Any]]] = []
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    for start in range(0, len(docs), DOCS_PER_BATCH):
+        batch = list(docs[start : start + DOCS_PER_BATCH])
+        input_ids, mask, doc_index = pack_documents(batch, pad_id)
+        features = (
+            None
+            if extra is None
+            else torch.as_tensor(extra[start : start + len(batch)], dtype=torch.float32)
+        )
+        _, scores = model.forward_with_scores(
+            input_ids.to(device), mask.to(device), doc_index.to(device), len(batch),
+            None if features is None else features.to(device),
+        )  # fmt: skip
+        if scores is None:
+            raise LongtailError(
+                "--explain needs an aggregator that weighs chunks (attention or transformer); "
+                "this model was trained with one that does not"
+            )
+        scores = scores.float().cpu()
+        for position, chunks in enumerate(batch):
+            mine = scores[doc_index == position]
+            order = torch.argsort(mine, descending=True)[:top_k].tolist()
+            explanations.append(
+                [
+                    {
+                        "chunk": int(i),
+                        "score": round(float(mine[i]), 6),
+                        "text": tokenizer.decode(chunks[i], skip_special_tokens=True),
+                    }
+                    for i in order
+                ]
+            )
+    return explanations

@@ -46,7 +46,8 @@ class PreparedData:
     notice: str | None = None
 
 
-def _read(path: str, config: ExperimentConfig):
+def read_labelled(path: str, config: ExperimentConfig):
+    """A labelled file with the configured columns (and extra features), empty texts handled."""
     table = read_table(
         path,
         text_column=config.data.text_column,
@@ -110,7 +111,7 @@ def _encoder_input(config: ExperimentConfig, tokenizer: Any, max_length: int, do
 
 def prepare_in_memory(config: ExperimentConfig, tokenizer: Any, max_length: int) -> PreparedData:
     data = config.data
-    table = _read(data.train, config)
+    table = read_labelled(data.train, config)
     enabled = config.long_documents.enabled
     documents = enabled is True or (
         enabled == "auto" and exceeds_window(tokenizer, table.texts, max_length)
@@ -132,7 +133,7 @@ def prepare_in_memory(config: ExperimentConfig, tokenizer: Any, max_length: int)
     )
     y_all = space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
     if data.validation:
-        val_table = _read(data.validation, config)
+        val_table = read_labelled(data.validation, config)
         if documents:
             val_table = enforce_char_cap(val_table, config)
         train_texts, y_train, val_texts = table.texts, y_all, val_table.texts

@@ -22,7 +22,7 @@ from longtail.cache import (
     encoder_fingerprint,
 )
 from longtail.config import ExperimentConfig, dump_config
-from longtail.data import LabelSpace, drop_empty_texts, read_table
+from longtail.data import LabelSpace
 from longtail.decision import (
     apply_thresholds,
     default_thresholds,
@@ -52,7 +52,7 @@ from longtail.training.loop import (
     gathered_logits,
     train_model,
 )
-from longtail.training.prepare import PreparedData, prepare_data
+from longtail.training.prepare import PreparedData, prepare_data, read_labelled
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -102,13 +102,6 @@ def _prepare_output(output: Path, *, resume: bool, overwrite: bool, is_main: boo
         shutil.rmtree(output / CHECKPOINT_DIR, ignore_errors=True)
         (output / META_FILE).unlink(missing_ok=True)
     output.mkdir(parents=True, exist_ok=True)
-
-
-def _read(path: str, config: ExperimentConfig, log: Callable[[str], None]):
-    table = read_table(
-        path, text_column=config.data.text_column, label_column=config.data.label_column
-    )
-    return drop_empty_texts(table, strict=config.data.strict)
 
 
 def _scorer(
@@ -276,7 +269,7 @@ def run_training(
         from longtail.predictor import Classifier
 
         classifier = Classifier(model, tokenizer, meta)
-        test_table = _read(config.data.test, config, log)
+        test_table = read_labelled(config.data.test, config)
         test_metrics = classifier.evaluate_table(test_table)
         report.update(split="test", metrics=test_metrics)
         report["data"]["test"] = config.data.test

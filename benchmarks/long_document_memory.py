@@ -1,0 +1,185 @@
+"""Long documents: peak memory and tokens/s vs document length, and the frozen-mode cache.
+
+Part 1 (end to end). One document of N tokens (N = 5k, 20k, 50k, 100k), made by concatenating
+real SMS Spam messages, goes through the hierarchical model (offline MiniLM, attention
+aggregator, 512-token chunks): one training step (forward, backward, AdamW) and one inference
+pass. Each N runs in a fresh child process that reports its own peak RSS (on a GPU:
+``torch.cuda.max_memory_allocated``). In the same child, the raw encoder runs over the very same
+chunk micro-batches (forward + backward, no aggregator, no checkpointing) as the throughput
+reference.
+
+Part 2 (frozen + cache). ``longtail train --long-mode frozen`` on real Gutenberg novels
+(../shared/data/gutenberg_fiction, ~10k words each) twice with the same cache directory: the
+second run reads every chunk embedding from disk.
+
+    python benchmarks/long_document_memory.py
+    python benchmarks/long_document_memory.py --lengths 5000 20000 --layers 2 --novels 8   # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _peak_mb() -> float:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _document_ids(tokenizer, n_tokens: int) -> list[int]:
+    from longtail.datasets import load_sms_spam
+
+    ids: list[int] = []
+    for text in load_sms_spam().texts:
+        ids.extend(tokenizer(text, add_special_tokens=False)["input_ids"])
+        if len(ids) >= n_tokens:
+            return ids[:n_tokens]
+    while len(ids) < n_tokens:  # more than the corpus holds: start over from the top
+        ids.extend(ids[: n_tokens - len(ids)])
+    return ids
+
+
+def child(args: argparse.Namespace) -> None:
+    import torch
+    from transformers import AutoConfig
+
+    from longtail.models import load_encoder, load_tokenizer, resolve_model_name
+    from longtail.models.aggregators import AGGREGATORS
+    from longtail.models.hierarchical import HierarchicalClassifier, pack_documents
+    from longtail.text.chunking import chunk_token_ids
+
+    name = resolve_model_name(None)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    tokenizer = load_tokenizer(name)
+    config = AutoConfig.from_pretrained(name, num_hidden_layers=args.layers) if args.layers else None
+    encoder = load_encoder(name, config=config)
+    chunks = chunk_token_ids(
+        _document_ids(tokenizer, args.tokens), chunk_length=512, stride=64,
+        cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id,
+    )  # fmt: skip
+    aggregator = AGGREGATORS.build("attention", hidden_size=encoder.config.hidden_size)
+    model = HierarchicalClassifier(encoder, 2, aggregator, chunk_batch_size=args.chunk_batch_size).to(device)
+    input_ids, mask, doc_index = (t.to(device) for t in pack_documents([chunks], tokenizer.pad_token_id))
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+    model.train()
+
+    def train_step() -> None:
+        with autocast:
+            logits = model(input_ids, mask, doc_index, 1).float()
+        torch.nn.functional.cross_entropy(logits, torch.tensor([1], device=device)).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    train_step()  # warm-up: first-call allocations and kernel selection are not throughput
+    started = time.perf_counter()
+    train_step()
+    train_s = time.perf_counter() - started
+    model.eval()
+    started = time.perf_counter()
+    with torch.inference_mode(), autocast:
+        model(input_ids, mask, doc_index, 1)
+    infer_s = time.perf_counter() - started
+    peak = _peak_mb()
+
+    # the reference: the bare encoder over the same micro-batches, forward + backward
+    def raw_step() -> None:
+        for start in range(0, len(chunks), args.chunk_batch_size):
+            with autocast:
+                out = encoder(input_ids=input_ids[start : start + args.chunk_batch_size],
+                              attention_mask=mask[start : start + args.chunk_batch_size]).last_hidden_state  # fmt: skip
+            out.float().mean().backward()
+
+    encoder.train()
+    raw_step()
+    started = time.perf_counter()
+    raw_step()
+    raw_train_s = time.perf_counter() - started
+    encoder.eval()
+    started = time.perf_counter()
+    with torch.inference_mode(), autocast:
+        for start in range(0, len(chunks), args.chunk_batch_size):
+            encoder(input_ids=input_ids[start : start + args.chunk_batch_size],
+                    attention_mask=mask[start : start + args.chunk_batch_size])  # fmt: skip
+    raw_infer_s = time.perf_counter() - started
+    print(json.dumps({"tokens": args.tokens, "chunks": len(chunks), "peak_mb": peak, "train_s": train_s,
+                      "infer_s": infer_s, "raw_train_s": raw_train_s, "raw_infer_s": raw_infer_s}))  # fmt: skip
+
+
+def cached_runs(args: argparse.Namespace, env: dict[str, str]) -> None:
+    import csv
+
+    from longtail.datasets import load_shared_jsonl
+
+    table = load_shared_jsonl("gutenberg_fiction", "train")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "novels.csv"
+        with data.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["text", "label"])
+            literary = [i for i, lab in enumerate(table.labels) if lab == "Literary"][: args.novels // 2]
+            other = [i for i, lab in enumerate(table.labels) if lab != "Literary"][: args.novels - len(literary)]
+            writer.writerows((table.texts[i], "Literary" if table.labels[i] == "Literary" else "other") for i in literary + other)
+        times = []
+        for run in (1, 2):
+            command = [sys.executable, "-m", "longtail", "train", "--data", str(data), "--output", str(Path(tmp) / f"run{run}"),
+                       "--long-documents", "--long-mode", "frozen", "--cache-dir", str(Path(tmp) / "cache"),
+                       "--max-length", "512", "--epochs", "20", "--batch-size", "8", "--head-lr", "1e-3", "--patience", "20"]  # fmt: skip
+            started = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, env=env)
+            times.append(time.perf_counter() - started)
+            if done.returncode != 0:
+                raise SystemExit(done.stderr[-2000:])
+            hits = [line for line in done.stdout.splitlines() if line.startswith("chunk embeddings")]
+            print(f"  run {run}: {times[-1]:6.1f} s  ({'; '.join(hits)})")
+        print(f"cached mode: second run {times[0] / times[1]:.1f}x faster than the first ({args.novels} novels, 20 epochs)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[5_000, 20_000, 50_000, 100_000])
+    parser.add_argument("--layers", type=int, default=None, help="truncate the encoder (default: all 6)")
+    parser.add_argument("--chunk-batch-size", type=int, default=8)
+    parser.add_argument("--novels", type=int, default=24)
+    parser.add_argument("--skip-cache", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tokens", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    results = []
+    for tokens in args.lengths:
+        command = [sys.executable, __file__, "--child", "--tokens", str(tokens), "--chunk-batch-size", str(args.chunk_batch_size)]
+        if args.layers:
+            command += ["--layers", str(args.layers)]
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            raise SystemExit(done.stderr[-2000:])
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        results.append(r)
+        print(f"{r['tokens']:>7,} tokens ({r['chunks']:>3} chunks)  peak {r['peak_mb']:7.0f} MB  "
+              f"train {r['tokens'] / r['train_s']:7.0f} tok/s (raw encoder {r['tokens'] / r['raw_train_s']:7.0f}, "
+              f"{r['raw_train_s'] / r['train_s']:.2f}x)  inference {r['tokens'] / r['infer_s']:7.0f} tok/s "
+              f"(raw {r['tokens'] / r['raw_infer_s']:7.0f}, {r['raw_infer_s'] / r['infer_s']:.2f}x)", flush=True)  # fmt: skip
+    print(f"peak memory at {results[-1]['tokens']:,} vs {results[0]['tokens']:,} tokens: "
+          f"{results[-1]['peak_mb'] / results[0]['peak_mb']:.2f}x (target <= 1.2x)")  # fmt: skip
+    if not args.skip_cache:
+        cached_runs(args, env)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Prediction throughput: ``Classifier.predict_proba`` vs ``transformers.pipeline``, in one run.
+
+The same model for both: a longtail model directory (the offline all-MiniLM-L6-v2 encoder, mean
+pooling, a seeded random linear head) is written to a temporary directory and loaded with
+``Classifier.load``; the pipeline gets a ``BertForSequenceClassification`` whose ``forward`` is the
+same computation (encoder → masked mean pooling → the same linear head), built from the same
+``encoder/`` directory and ``head.safetensors``. The script checks that both return the same
+probabilities before timing anything. Both truncate to the same ``max_length``; both return every
+class's probability (the pipeline with ``top_k=None``).
+
+Two workloads of real text (UCI SMS Spam):
+
+- ``short``: ``--short-rows`` messages drawn at random (seed 0; mean ~26 tokens, max length 128);
+- ``long``: ``--long-rows`` rows, each joining 1-12 random messages (mean ~160 tokens, max length
+  256), so rows differ a lot in length and padding to a batch's longest row costs more.
+
+The defaults are subsets so that the whole run, dominated by the pipeline's one-text-at-a-time
+mode, stays under 4 minutes on 2 (busy) CPU cores; ``--short-rows 4837`` runs every message.
+
+The pipeline is measured with its default ``batch_size`` (1: one forward pass per text) and with
+longtail's batch size (it then pads each batch to its longest row, in input order). Each contender
+runs ``--repeats`` times, alternating, after one warm-up batch; the median rows/s is reported.
+
+    python benchmarks/predict_throughput.py                   # 2-4 minutes on 2 CPU cores
+    python benchmarks/predict_throughput.py --short-rows 200 --long-rows 40   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from longtail.data import LabelSpace
+from longtail.datasets import load_sms_spam
+from longtail.models import (
+    TextClassifier,
+    load_encoder,
+    load_tokenizer,
+    resolve_model_name,
+    save_model_dir,
+)
+from longtail.predictor import Classifier
+
+
+def write_model_dir(directory: str, encoder_name: str, max_length: int) -> None:
+    """A longtail model directory with the real encoder and a seeded random head (binary task)."""
+    torch.manual_seed(0)
+    model = TextClassifier(load_encoder(encoder_name), num_logits=2, pooling="mean", dropout=0.0)
+    space = LabelSpace("binary", ["ham", "spam"])
+    meta = {
+        "task": "binary",
+        "labels": space.to_dict(),
+        "thresholds": [0.5],
+        "temperature": 1.0,
+        "max_length": max_length,
+    }
+    save_model_dir(directory, model, load_tokenizer(encoder_name), meta)
+
+
+def pipeline_for(classifier: Classifier):
+    """``pipeline("text-classification")`` running the classifier's own encoder and head."""
+    from transformers import BertForSequenceClassification, pipeline
+    from transformers.modeling_outputs import SequenceClassifierOutput
+    from transformers.utils import logging as hf_logging
+
+    class MeanPooledBert(BertForSequenceClassification):
+        """BERT for sequence classification with longtail's head: masked mean, then linear."""
+
+        def forward(self, input_ids=None, attention_mask=None, **_unused):
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask)[0]
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+            return SequenceClassifierOutput(logits=self.classifier(pooled))
+
+    encoder = classifier.model.encoder
+    config = encoder.config.__class__.from_dict(encoder.config.to_dict())
+    config.num_labels = 2
+    config.id2label = dict(enumerate(classifier.label_names))
+    config.label2id = {name: i for i, name in config.id2label.items()}
+    model = MeanPooledBert(config)
+    model.bert.load_state_dict(encoder.state_dict(), strict=False)  # pooler: unused either way
+    model.classifier.load_state_dict(classifier.model.head.state_dict())
+    model.eval()
+    hf_logging.set_verbosity(hf_logging.CRITICAL)  # not "MeanPooledBert is not supported for ..."
+    return pipeline(
+        "text-classification",
+        model=model,
+        tokenizer=classifier.tokenizer,
+        device=torch.device("cpu"),
+    )
+
+
+def long_texts(messages: list[str], rows: int, seed: int = 0) -> list[str]:
+    """Rows of 1-12 real messages joined by spaces: long and of very different lengths."""
+    rng = np.random.default_rng(seed)
+    return [
+        " ".join(messages[i] for i in rng.choice(len(messages), size=int(rng.integers(1, 13))))
+        for _ in range(rows)
+    ]
+
+
+def timed(fn: Callable[[], object], rows: int) -> float:
+    started = time.perf_counter()
+    fn()
+    return rows / (time.perf_counter() - started)
+
+
+def pipeline_proba(pipe, texts: list[str], batch_size: int | None, max_length: int, names):
+    kwargs = {"top_k": None, "truncation": True, "max_length": max_length}
+    if batch_size is not None:
+        kwargs["batch_size"] = batch_size
+    out = pipe(texts, **kwargs)
+    return np.array([[{d["label"]: d["score"] for d in row}[n] for n in names] for row in out])
+
+
+def run_workload(name: str, texts: list[str], max_length: int, args) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as directory:
+        write_model_dir(directory, args.model, max_length)
+        clf = Classifier.load(directory, device="cpu")
+    pipe = pipeline_for(clf)
+    names = clf.label_names
+    lengths = np.array([len(r) for r in clf.tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]])  # fmt: skip
+    print(f"\n[{name}] {len(texts)} rows, max_length {max_length}, tokens per row: mean "
+          f"{lengths.mean():.1f}, median {np.median(lengths):.0f}, max {lengths.max()}")  # fmt: skip
+
+    probe = texts[:16]  # same model, same answers: check before timing (also the warm-up)
+    diff = np.abs(
+        clf.predict_proba(probe, batch_size=args.batch_size)
+        - pipeline_proba(pipe, probe, args.batch_size, max_length, names)
+    ).max()
+    print(f"  max |P_longtail - P_pipeline| on {len(probe)} rows: {diff:.1e}")
+    assert diff < 1e-4, "the two contenders do not compute the same model"
+    pipeline_proba(pipe, probe[:4], None, max_length, names)
+
+    contenders = {
+        f"longtail predict_proba (batch {args.batch_size})": lambda: clf.predict_proba(
+            texts, batch_size=args.batch_size
+        ),
+        "pipeline, default batch_size (1)": lambda: pipeline_proba(
+            pipe, texts, None, max_length, names
+        ),
+        f"pipeline, batch_size={args.batch_size}": lambda: pipeline_proba(
+            pipe, texts, args.batch_size, max_length, names
+        ),
+    }
+    speeds: dict[str, list[float]] = {label: [] for label in contenders}
+    for repeat in range(args.repeats):
+        for label, fn in contenders.items():
+            speeds[label].append(timed(fn, len(texts)))
+            print(f"  repeat {repeat + 1}: {label:<36} {speeds[label][-1]:8.1f} rows/s")
+    medians = {label: statistics.median(values) for label, values in speeds.items()}
+    ours, default, batched = medians.values()
+    print("  median rows/s: " + ", ".join(f"{k}: {v:.1f}" for k, v in medians.items()))
+    print(f"  ratio longtail / pipeline default:        {ours / default:.2f}x")
+    print(f"  ratio longtail / pipeline same batch size: {ours / batched:.2f}x")
+    return medians
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default=None, help="encoder (default: offline all-MiniLM-L6-v2)")
+    parser.add_argument("--short-rows", type=int, default=300, help="SMS messages (of 4837)")
+    parser.add_argument("--long-rows", type=int, default=60, help="rows of joined messages")
+    parser.add_argument("--batch-size", type=int, default=128, help="longtail predict's default")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    args.model = resolve_model_name(args.model)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+    import transformers
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch "
+          f"threads; torch {torch.__version__}, transformers {transformers.__version__}, "
+          f"cuda={torch.cuda.is_available()}")  # fmt: skip
+    messages = load_sms_spam().texts
+    order = np.random.default_rng(0).permutation(len(messages))[: args.short_rows]
+    run_workload("short: SMS messages", [messages[i] for i in order], 128, args)
+    run_workload("long: 1-12 joined messages", long_texts(messages, args.long_rows), 256, args)
+
+
+if __name__ == "__main__":
+    main()
