@@ -38,7 +38,9 @@ def write_rows(path: Path, rows: int, seed: int = 0) -> None:
         writer.writerow(["text", "label"])
         for start in range(0, rows, 10_000):
             block = range(start, min(rows, start + 10_000))
-            writer.writerows((" ".join(rng.choice(words, size=lengths[i])), labels[i]) for i in block)
+            writer.writerows(
+                (" ".join(rng.choice(words, size=lengths[i])), labels[i]) for i in block
+            )
 
 
 def child(args: argparse.Namespace) -> None:
@@ -50,7 +52,9 @@ def child(args: argparse.Namespace) -> None:
 
     name = resolve_model_name(None)
     original = run.load_encoder
-    run.load_encoder = lambda n, **kw: original(n, config=AutoConfig.from_pretrained(n, num_hidden_layers=1), **kw)
+    run.load_encoder = lambda n, **kw: original(
+        n, config=AutoConfig.from_pretrained(n, num_hidden_layers=1), **kw
+    )
     marks: dict[str, float] = {}
     original_prepare = run.prepare_data
 
@@ -64,9 +68,19 @@ def child(args: argparse.Namespace) -> None:
     run.prepare_data = timed_prepare
     config = build_config(
         {
-            "data": {"train": args.data, "arrow": args.arrow, "arrow_cache_dir": args.cache, "val_fraction": 0.01},
+            "data": {
+                "train": args.data,
+                "arrow": args.arrow,
+                "arrow_cache_dir": args.cache,
+                "val_fraction": 0.01,
+            },
             "model": {"name": name, "max_length": 128},
-            "train": {"max_steps": args.steps, "batch_size": 32, "eval_batch_size": 256, "patience": None},
+            "train": {
+                "max_steps": args.steps,
+                "batch_size": 32,
+                "eval_batch_size": 256,
+                "patience": None,
+            },
             "output": args.output,
         }
     )
@@ -74,7 +88,16 @@ def child(args: argparse.Namespace) -> None:
     run.run_training(config, overwrite=True, log=lambda _m: None)
     total = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"peak_rss_mb": peak_mb, "prepare_s": marks["prepare"], "total_s": total, "train_rows": marks["train_rows"]}))
+    print(
+        json.dumps(
+            {
+                "peak_rss_mb": peak_mb,
+                "prepare_s": marks["prepare"],
+                "total_s": total,
+                "train_rows": marks["train_rows"],
+            }
+        )
+    )
 
 
 def main() -> None:

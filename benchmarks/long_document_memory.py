@@ -62,15 +62,21 @@ def child(args: argparse.Namespace) -> None:
     name = resolve_model_name(None)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = load_tokenizer(name)
-    config = AutoConfig.from_pretrained(name, num_hidden_layers=args.layers) if args.layers else None
+    config = (
+        AutoConfig.from_pretrained(name, num_hidden_layers=args.layers) if args.layers else None
+    )
     encoder = load_encoder(name, config=config)
     chunks = chunk_token_ids(
         _document_ids(tokenizer, args.tokens), chunk_length=512, stride=64,
         cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id,
     )  # fmt: skip
     aggregator = AGGREGATORS.build("attention", hidden_size=encoder.config.hidden_size)
-    model = HierarchicalClassifier(encoder, 2, aggregator, chunk_batch_size=args.chunk_batch_size).to(device)
-    input_ids, mask, doc_index = (t.to(device) for t in pack_documents([chunks], tokenizer.pad_token_id))
+    model = HierarchicalClassifier(
+        encoder, 2, aggregator, chunk_batch_size=args.chunk_batch_size
+    ).to(device)
+    input_ids, mask, doc_index = (
+        t.to(device) for t in pack_documents([chunks], tokenizer.pad_token_id)
+    )
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
@@ -129,9 +135,16 @@ def cached_runs(args: argparse.Namespace, env: dict[str, str]) -> None:
         with data.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["text", "label"])
-            literary = [i for i, lab in enumerate(table.labels) if lab == "Literary"][: args.novels // 2]
-            other = [i for i, lab in enumerate(table.labels) if lab != "Literary"][: args.novels - len(literary)]
-            writer.writerows((table.texts[i], "Literary" if table.labels[i] == "Literary" else "other") for i in literary + other)
+            literary = [i for i, lab in enumerate(table.labels) if lab == "Literary"][
+                : args.novels // 2
+            ]
+            other = [i for i, lab in enumerate(table.labels) if lab != "Literary"][
+                : args.novels - len(literary)
+            ]
+            writer.writerows(
+                (table.texts[i], "Literary" if table.labels[i] == "Literary" else "other")
+                for i in literary + other
+            )
         times = []
         for run in (1, 2):
             command = [sys.executable, "-m", "longtail", "train", "--data", str(data), "--output", str(Path(tmp) / f"run{run}"),
@@ -142,15 +155,21 @@ def cached_runs(args: argparse.Namespace, env: dict[str, str]) -> None:
             times.append(time.perf_counter() - started)
             if done.returncode != 0:
                 raise SystemExit(done.stderr[-2000:])
-            hits = [line for line in done.stdout.splitlines() if line.startswith("chunk embeddings")]
+            hits = [
+                line for line in done.stdout.splitlines() if line.startswith("chunk embeddings")
+            ]
             print(f"  run {run}: {times[-1]:6.1f} s  ({'; '.join(hits)})")
-        print(f"cached mode: second run {times[0] / times[1]:.1f}x faster than the first ({args.novels} novels, 20 epochs)")
+        print(
+            f"cached mode: second run {times[0] / times[1]:.1f}x faster than the first ({args.novels} novels, 20 epochs)"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[5_000, 20_000, 50_000, 100_000])
-    parser.add_argument("--layers", type=int, default=None, help="truncate the encoder (default: all 6)")
+    parser.add_argument(
+        "--layers", type=int, default=None, help="truncate the encoder (default: all 6)"
+    )
     parser.add_argument("--chunk-batch-size", type=int, default=8)
     parser.add_argument("--novels", type=int, default=24)
     parser.add_argument("--skip-cache", action="store_true")
@@ -163,7 +182,15 @@ def main() -> None:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     results = []
     for tokens in args.lengths:
-        command = [sys.executable, __file__, "--child", "--tokens", str(tokens), "--chunk-batch-size", str(args.chunk_batch_size)]
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--tokens",
+            str(tokens),
+            "--chunk-batch-size",
+            str(args.chunk_batch_size),
+        ]
         if args.layers:
             command += ["--layers", str(args.layers)]
         done = subprocess.run(command, capture_output=True, text=True, env=env)

@@ -145,6 +145,8 @@ def test_onnx_export_refuses_hierarchical_models_clearly(tmp_path, tiny_model_di
     out = tmp_path / "h"
     assert main([*_args(tiny_model_dir, data, out), "--epochs", "1"]) == 0
     capsys.readouterr()
-    assert main(["export", "--model", str(out), "--onnx", "--output", str(tmp_path / "m.onnx")]) == 2
+    assert (
+        main(["export", "--model", str(out), "--onnx", "--output", str(tmp_path / "m.onnx")]) == 2
+    )
     assert "long-document" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()

@@ -152,7 +152,11 @@ def read_table(
         _as_text(rec.get(text_column), path, row, text_column)
         for rec, row in zip(records, row_numbers, strict=True)
     ]
-    extra = _numeric_columns(path, records, row_numbers, columns, extra_columns) if extra_columns else None
+    extra = (
+        _numeric_columns(path, records, row_numbers, columns, extra_columns)
+        if extra_columns
+        else None
+    )
     return TextTable(texts, labels, row_numbers, str(path), list(columns), extra=extra)
 
 
