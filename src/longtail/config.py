@@ -61,8 +61,9 @@ class LongDocumentConfig(_Section):
     """Hierarchical model for documents longer than the encoder's window.
 
     ``enabled: auto`` switches it on (with a notice) when a training text has more tokens than
-    ``model.max_length``. Chunks of ``chunk_length`` tokens (default: ``model.max_length``)
-    overlap by ``stride`` tokens; an ``aggregator`` (``mean``, ``max``, ``attention``,
+    the encoder's window (its position limit, e.g. 512); a lower ``model.max_length`` alone means
+    truncation. Chunks of ``chunk_length`` tokens (default: ``model.max_length``) overlap by
+    ``stride`` tokens (default: 64, at most a quarter of a chunk); an ``aggregator`` (``mean``, ``max``, ``attention``,
     ``transformer``) turns chunk embeddings into one document embedding. ``mode: frozen`` embeds
     each chunk once with the pretrained encoder (cached on disk under ``cache_dir``) and trains
     only the aggregator and head; ``end_to_end`` fine-tunes the encoder through every chunk, in
@@ -74,7 +75,7 @@ class LongDocumentConfig(_Section):
     enabled: bool | Literal["auto"] = "auto"
     mode: Literal["end_to_end", "frozen"] = "end_to_end"
     chunk_length: int | None = Field(None, ge=16)
-    stride: int = Field(64, ge=0)
+    stride: int | None = Field(None, ge=0)
     aggregator: str | dict[str, Any] = "attention"
     max_chunks: int | None = Field(None, ge=1)
     chunk_batch_size: int = Field(16, ge=1)

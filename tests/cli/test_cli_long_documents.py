@@ -12,10 +12,10 @@ from longtail.cli import main
 
 def _documents(tmp_path, n=48, seed=3):
     rows = make_rows(n, 0.25, seed)
-    # documents of 1 to 9 repetitions of a message: up to ~8 chunks of 32 tokens
+    # 1 to 16 repetitions of a message: up to ~230 tokens, past the tiny BERT's 128-token window
     return write_csv(
         tmp_path / "docs.csv",
-        [(" ".join([t] * (1 + i % 9)), lab) for i, (t, lab) in enumerate(rows)],
+        [(" ".join([t] * (1 + i % 16)), lab) for i, (t, lab) in enumerate(rows)],
     )
 
 
@@ -29,7 +29,7 @@ def test_auto_detects_long_documents_and_trains_end_to_end(tmp_path, tiny_model_
     data = _documents(tmp_path)
     assert main(_args(tiny_model_dir, data, tmp_path / "e2e", "--max-chunks", "3")) == 0
     out = capsys.readouterr().out
-    assert "long documents: some texts exceed the encoder window of 32 tokens" in out
+    assert "long documents: some texts exceed the encoder window of 128 tokens" in out
     meta = json.loads((tmp_path / "e2e" / "longtail.json").read_text())
     assert meta["architecture"]["kind"] == "hierarchical"
     assert meta["long_documents"]["chunk_length"] == 32 and meta["long_documents"]["stride"] == 8
@@ -96,7 +96,7 @@ def test_predict_evaluate_and_explain_long_documents_with_extra_features(tmp_pat
         writer.writerow(["text", "label", "p_prior"])
         for i, (text, label) in enumerate(rows):
             writer.writerow(
-                [" ".join([text] * (1 + i % 9)), label, 0.9 if label == "spam" else 0.1]
+                [" ".join([text] * (1 + i % 16)), label, 0.9 if label == "spam" else 0.1]
             )
     out = tmp_path / "run"
     assert (
@@ -150,3 +150,24 @@ def test_onnx_export_refuses_hierarchical_models_clearly(tmp_path, tiny_model_di
     )
     assert "long-document" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_lower_max_length_alone_means_truncation_not_long_documents(
+    tmp_path, tiny_model_dir, capsys
+):
+    rows = make_rows(40, 0.25, 9)
+    data = write_csv(
+        tmp_path / "sms.csv", [(" ".join([t] * 3), lab) for t, lab in rows]
+    )  # ~40 tokens, < 128
+    out = tmp_path / "short"
+    assert main([*_args(tiny_model_dir, data, out), "--max-length", "16"]) == 0
+    assert "long documents" not in capsys.readouterr().out
+    assert json.loads((out / "longtail.json").read_text())["architecture"]["kind"] == "text"
+
+
+def test_default_stride_fits_small_chunks(tmp_path, tiny_model_dir):
+    data = _documents(tmp_path)
+    args = [a for a in _args(tiny_model_dir, data, tmp_path / "s") if a not in ("--stride", "8")]
+    assert main([*args, "--long-documents"]) == 0
+    meta = json.loads((tmp_path / "s" / "longtail.json").read_text())
+    assert meta["long_documents"]["chunk_length"] == 32 and meta["long_documents"]["stride"] == 7

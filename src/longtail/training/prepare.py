@@ -96,6 +96,14 @@ def enforce_char_cap(table: Any, config: ExperimentConfig) -> Any:
     return table
 
 
+def chunk_settings(config: ExperimentConfig, max_length: int) -> tuple[int, int]:
+    """``(chunk_length, stride)``: the configured values, or ``max_length`` and min(64, 1/4 chunk)."""
+    ld = config.long_documents
+    chunk_length = ld.chunk_length or max_length
+    stride = ld.stride if ld.stride is not None else min(64, max(0, chunk_length - 2) // 4)
+    return chunk_length, stride
+
+
 def _encoder_input(config: ExperimentConfig, tokenizer: Any, max_length: int, documents: bool):
     """Texts → token ids (short texts, truncated) or chunks of token ids (long documents)."""
     if not documents:
@@ -103,25 +111,29 @@ def _encoder_input(config: ExperimentConfig, tokenizer: Any, max_length: int, do
     from longtail.text.chunking import tokenize_documents
 
     ld = config.long_documents
+    chunk_length, stride = chunk_settings(config, max_length)
     return lambda texts: tokenize_documents(
-        tokenizer, texts, chunk_length=ld.chunk_length or max_length, stride=ld.stride,
+        tokenizer, texts, chunk_length=chunk_length, stride=stride,
         max_chars=ld.max_chars, on_too_long=ld.on_too_long,
     )  # fmt: skip
 
 
-def prepare_in_memory(config: ExperimentConfig, tokenizer: Any, max_length: int) -> PreparedData:
+def prepare_in_memory(
+    config: ExperimentConfig, tokenizer: Any, max_length: int, window: int | None = None
+) -> PreparedData:
     data = config.data
     table = read_labelled(data.train, config)
     enabled = config.long_documents.enabled
+    window = window or max_length
     documents = enabled is True or (
-        enabled == "auto" and exceeds_window(tokenizer, table.texts, max_length)
+        enabled == "auto" and exceeds_window(tokenizer, table.texts, window)
     )
     if documents:
         table = enforce_char_cap(table, config)
     notice = None
     if documents and enabled == "auto":
         notice = (
-            f"long documents: some texts exceed the encoder window of {max_length} tokens, so a "
+            f"long documents: some texts exceed the encoder window of {window} tokens, so a "
             "hierarchical model over chunks is trained (long_documents.enabled=false truncates)"
         )
     space = LabelSpace.fit(
@@ -272,7 +284,10 @@ def _reindex(y: np.ndarray, found: LabelSpace, space: LabelSpace, source: str) -
     return position[np.asarray(y, dtype=np.int64)]
 
 
-def prepare_data(config: ExperimentConfig, tokenizer: Any, max_length: int) -> PreparedData:
-    return (prepare_arrow if config.data.arrow else prepare_in_memory)(
-        config, tokenizer, max_length
-    )
+def prepare_data(
+    config: ExperimentConfig, tokenizer: Any, max_length: int, window: int | None = None
+) -> PreparedData:
+    """``window``: the encoder's own token limit, against which long documents are detected."""
+    if config.data.arrow:
+        return prepare_arrow(config, tokenizer, max_length)
+    return prepare_in_memory(config, tokenizer, max_length, window)

@@ -52,7 +52,7 @@ from longtail.training.loop import (
     gathered_logits,
     train_model,
 )
-from longtail.training.prepare import PreparedData, prepare_data, read_labelled
+from longtail.training.prepare import PreparedData, chunk_settings, prepare_data, read_labelled
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -145,8 +145,9 @@ def run_training(
     model_name = resolve_model_name(config.model.name)
     tokenizer = load_tokenizer(model_name, trust_remote_code=config.model.trust_remote_code)
     encoder = load_encoder(model_name, trust_remote_code=config.model.trust_remote_code)
-    max_length = min(config.model.max_length, _model_max_length(tokenizer, encoder))
-    data = prepare_data(config, tokenizer, max_length)
+    window = _model_max_length(tokenizer, encoder)
+    max_length = min(config.model.max_length, window)
+    data = prepare_data(config, tokenizer, max_length, window)
     space, counts = data.space, data.counts
     train_split, val_split = data.train, data.validation
     y_train, y_val = train_split.y, val_split.y
@@ -160,7 +161,14 @@ def run_training(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     set_seed(config.train.seed)
     model, trainable, batcher, train_split, val_split = _build_model(
-        config, encoder, num_logits, data, model_name=model_name, pad_id=pad_id, log=log
+        config,
+        encoder,
+        num_logits,
+        data,
+        model_name=model_name,
+        pad_id=pad_id,
+        max_length=max_length,
+        log=log,
     )
     if space.task == "multilabel":
         model.init_head_bias_from_priors(counts / max(len(y_train), 1))
@@ -296,6 +304,7 @@ def _build_model(
     *,
     model_name: str,
     pad_id: int,
+    max_length: int,
     log: Callable[[str], None],
 ):
     """``(model to save, module to train, batcher, train split, validation split)``."""
@@ -320,7 +329,7 @@ def _build_model(
         Path(ld.cache_dir) if ld.cache_dir else default_cache_dir(),
         encoder_key=encoder_fingerprint(model_name, encoder),
         chunking_key=chunking_fingerprint(
-            chunk_length=ld.chunk_length, max_length=config.model.max_length, stride=ld.stride,
+            settings=chunk_settings(config, max_length),
             pooling=config.model.pooling, max_chars=ld.max_chars, on_too_long=ld.on_too_long,
         ),
         hidden_size=encoder.config.hidden_size,
@@ -343,8 +352,8 @@ def _document_settings(config: ExperimentConfig, max_length: int) -> dict[str, A
     return {
         "aggregator": ld.aggregator,
         "mode": ld.mode,
-        "chunk_length": ld.chunk_length or max_length,
-        "stride": ld.stride,
+        "chunk_length": chunk_settings(config, max_length)[0],
+        "stride": chunk_settings(config, max_length)[1],
         "max_chars": ld.max_chars,
         "on_too_long": ld.on_too_long,
     }
