@@ -62,13 +62,14 @@ class LongDocumentConfig(_Section):
 
     ``enabled: auto`` switches it on (with a notice) when a training text has more tokens than
     the encoder's window (its position limit, e.g. 512); a lower ``model.max_length`` alone means
-    truncation. Chunks of ``chunk_length`` tokens (default: ``model.max_length``) overlap by
-    ``stride`` tokens (default: 64, at most a quarter of a chunk); an ``aggregator`` (``mean``, ``max``, ``attention``,
+    truncation. Chunks of ``chunk_length`` tokens (default: the encoder's window, at most 512)
+    overlap by ``stride`` tokens (default: 64, at most a quarter of a chunk); an ``aggregator`` (``mean``, ``max``, ``attention``,
     ``transformer``) turns chunk embeddings into one document embedding. ``mode: frozen`` embeds
     each chunk once with the pretrained encoder (cached on disk under ``cache_dir``) and trains
     only the aggregator and head; ``end_to_end`` fine-tunes the encoder through every chunk, in
     micro-batches of ``chunk_batch_size`` under activation checkpointing, so memory does not grow
-    with document length. ``max_chunks`` samples that many chunks per document and step during
+    with document length (``checkpoint: false`` trades that bound for one forward pass less per
+    step). ``max_chunks`` samples that many chunks per document and step during
     training (all chunks at inference).
     """
 
@@ -79,6 +80,7 @@ class LongDocumentConfig(_Section):
     aggregator: str | dict[str, Any] = "attention"
     max_chunks: int | None = Field(None, ge=1)
     chunk_batch_size: int = Field(16, ge=1)
+    checkpoint: bool = True
     max_chars: int = Field(2_000_000, ge=1)
     on_too_long: Literal["error", "truncate"] = "error"
     cache_dir: str | None = None

@@ -21,7 +21,7 @@ def _documents(tmp_path, n=48, seed=3):
 
 def _args(tiny_model_dir, data, out, *extra):
     return ["train", "--data", str(data), "--model", str(tiny_model_dir), "--output", str(out),
-            "--max-length", "32", "--stride", "8", "--epochs", "2", "--batch-size", "4",
+            "--max-length", "32", "--chunk-length", "32", "--stride", "8", "--epochs", "2", "--batch-size", "4",
             "--lr", "1e-3", "--head-lr", "1e-2", *extra]  # fmt: skip
 
 
@@ -167,7 +167,9 @@ def test_a_lower_max_length_alone_means_truncation_not_long_documents(
 
 def test_default_stride_fits_small_chunks(tmp_path, tiny_model_dir):
     data = _documents(tmp_path)
-    args = [a for a in _args(tiny_model_dir, data, tmp_path / "s") if a not in ("--stride", "8")]
-    assert main([*args, "--long-documents"]) == 0
+    args = ["train", "--data", str(data), "--model", str(tiny_model_dir), "--output", str(tmp_path / "s"),
+            "--epochs", "1", "--batch-size", "4", "--long-documents"]  # fmt: skip
+    assert main(args) == 0
     meta = json.loads((tmp_path / "s" / "longtail.json").read_text())
-    assert meta["long_documents"]["chunk_length"] == 32 and meta["long_documents"]["stride"] == 7
+    # the tiny BERT's window is 128 tokens: chunks of 128, stride min(64, 126 // 4)
+    assert meta["long_documents"]["chunk_length"] == 128 and meta["long_documents"]["stride"] == 31

@@ -34,7 +34,7 @@ def build_document_model(
         dropout=config.model.dropout,
         num_extra_features=num_extra_features,
         chunk_batch_size=config.long_documents.chunk_batch_size,
-        checkpoint_chunks=True,
+        checkpoint_chunks=config.long_documents.checkpoint,
     )
 
 

@@ -96,22 +96,24 @@ def enforce_char_cap(table: Any, config: ExperimentConfig) -> Any:
     return table
 
 
-def chunk_settings(config: ExperimentConfig, max_length: int) -> tuple[int, int]:
-    """``(chunk_length, stride)``: the configured values, or ``max_length`` and min(64, 1/4 chunk)."""
+def chunk_settings(config: ExperimentConfig, window: int) -> tuple[int, int]:
+    """``(chunk_length, stride)``: as configured, else min(512, the encoder's window) and min(64, 1/4)."""
     ld = config.long_documents
-    chunk_length = ld.chunk_length or max_length
+    chunk_length = ld.chunk_length or min(512, window)
     stride = ld.stride if ld.stride is not None else min(64, max(0, chunk_length - 2) // 4)
     return chunk_length, stride
 
 
-def _encoder_input(config: ExperimentConfig, tokenizer: Any, max_length: int, documents: bool):
+def _encoder_input(
+    config: ExperimentConfig, tokenizer: Any, max_length: int, documents: bool, window: int
+):
     """Texts → token ids (short texts, truncated) or chunks of token ids (long documents)."""
     if not documents:
         return lambda texts: tokenize(tokenizer, texts, max_length)
     from longtail.text.chunking import tokenize_documents
 
     ld = config.long_documents
-    chunk_length, stride = chunk_settings(config, max_length)
+    chunk_length, stride = chunk_settings(config, window)
     return lambda texts: tokenize_documents(
         tokenizer, texts, chunk_length=chunk_length, stride=stride,
         max_chars=ld.max_chars, on_too_long=ld.on_too_long,
@@ -165,7 +167,7 @@ def prepare_in_memory(
         extra_train = None if table.extra is None else table.extra[train_idx]
         extra_val = None if table.extra is None else table.extra[val_idx]
         source = "stratified split of the training file"
-    encode = _encoder_input(config, tokenizer, max_length, documents)
+    encode = _encoder_input(config, tokenizer, max_length, documents, window)
     return PreparedData(
         space=space,
         train=TokenizedSplit(encode(train_texts), y_train, extra_train),

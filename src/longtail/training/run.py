@@ -167,7 +167,7 @@ def run_training(
         data,
         model_name=model_name,
         pad_id=pad_id,
-        max_length=max_length,
+        window=window,
         log=log,
     )
     if space.task == "multilabel":
@@ -230,7 +230,7 @@ def run_training(
         "threshold_objective": config.decision.objective,
         "temperature": float(temperature),
         "max_length": max_length,
-        "long_documents": _document_settings(config, max_length) if data.documents else None,
+        "long_documents": _document_settings(config, window) if data.documents else None,
         "extra_features": list(config.data.extra_features),
         "text_column": config.data.text_column,
         "label_column": config.data.label_column,
@@ -304,7 +304,7 @@ def _build_model(
     *,
     model_name: str,
     pad_id: int,
-    max_length: int,
+    window: int,
     log: Callable[[str], None],
 ):
     """``(model to save, module to train, batcher, train split, validation split)``."""
@@ -329,7 +329,7 @@ def _build_model(
         Path(ld.cache_dir) if ld.cache_dir else default_cache_dir(),
         encoder_key=encoder_fingerprint(model_name, encoder),
         chunking_key=chunking_fingerprint(
-            settings=chunk_settings(config, max_length),
+            settings=chunk_settings(config, window),
             pooling=config.model.pooling, max_chars=ld.max_chars, on_too_long=ld.on_too_long,
         ),
         hidden_size=encoder.config.hidden_size,
@@ -346,14 +346,14 @@ def _build_model(
     return model, FrozenEncoderModel(model), batcher, splits[0], splits[1]
 
 
-def _document_settings(config: ExperimentConfig, max_length: int) -> dict[str, Any]:
+def _document_settings(config: ExperimentConfig, window: int) -> dict[str, Any]:
     """What predict needs to cut documents exactly as training did."""
     ld = config.long_documents
     return {
         "aggregator": ld.aggregator,
         "mode": ld.mode,
-        "chunk_length": chunk_settings(config, max_length)[0],
-        "stride": chunk_settings(config, max_length)[1],
+        "chunk_length": chunk_settings(config, window)[0],
+        "stride": chunk_settings(config, window)[1],
         "max_chars": ld.max_chars,
         "on_too_long": ld.on_too_long,
     }
