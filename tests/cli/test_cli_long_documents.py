@@ -29,7 +29,7 @@ def test_auto_detects_long_documents_and_trains_end_to_end(tmp_path, tiny_model_
     data = _documents(tmp_path)
     assert main(_args(tiny_model_dir, data, tmp_path / "e2e", "--max-chunks", "3")) == 0
     out = capsys.readouterr().out
-    assert "long documents: some texts exceed the encoder window of 128 tokens" in out
+    assert "exceed the encoder window of 128 tokens, so a hierarchical model" in out
     meta = json.loads((tmp_path / "e2e" / "longtail.json").read_text())
     assert meta["architecture"]["kind"] == "hierarchical"
     assert meta["long_documents"]["chunk_length"] == 32 and meta["long_documents"]["stride"] == 8
@@ -173,3 +173,15 @@ def test_default_stride_fits_small_chunks(tmp_path, tiny_model_dir):
     meta = json.loads((tmp_path / "s" / "longtail.json").read_text())
     # the tiny BERT's window is 128 tokens: chunks of 128, stride min(64, 126 // 4)
     assert meta["long_documents"]["chunk_length"] == 128 and meta["long_documents"]["stride"] == 31
+
+
+def test_a_few_long_outliers_are_truncated_with_a_notice(tmp_path, tiny_model_dir, capsys):
+    rows = make_rows(60, 0.25, 10) + [("free prize " * 80, "spam")]  # one text of ~160 tokens
+    data = write_csv(tmp_path / "mostly_short.csv", rows)
+    out = tmp_path / "m"
+    assert main([*_args(tiny_model_dir, data, out), "--epochs", "1"]) == 0
+    assert (
+        "1 of 61 texts (1.6%) exceed the encoder window of 128 tokens: they are truncated"
+        in capsys.readouterr().out
+    )
+    assert json.loads((out / "longtail.json").read_text())["architecture"]["kind"] == "text"

@@ -1,4 +1,4 @@
-"""``longtail`` command line: ``longtail {train,predict,evaluate,demo,datasets} ...``.
+"""``longtail`` command line: ``longtail {train,predict,evaluate,demo,datasets,augment,export,cache,make-imbalanced}``.
 
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and ``run(args) -> int``.
 User errors (:class:`~longtail.errors.LongtailError`) print one line and exit with code 2.
@@ -13,7 +13,17 @@ import warnings
 from collections.abc import Sequence
 
 from longtail import __version__
-from longtail.cli import augment, cache_cmd, datasets_cmd, demo, evaluate, export, predict, train
+from longtail.cli import (
+    augment,
+    cache_cmd,
+    datasets_cmd,
+    demo,
+    evaluate,
+    export,
+    make_imbalanced,
+    predict,
+    train,
+)
 from longtail.errors import LongtailError
 
 COMMANDS = {
@@ -25,6 +35,7 @@ COMMANDS = {
     "export": export,
     "augment": augment,
     "cache": cache_cmd,
+    "make-imbalanced": make_imbalanced,
 }
 
 

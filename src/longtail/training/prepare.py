@@ -57,17 +57,24 @@ def read_labelled(path: str, config: ExperimentConfig):
     return drop_empty_texts(table, strict=config.data.strict)
 
 
-AUTO_DETECT_SAMPLE = 64
+AUTO_LONG_FRACTION = 0.05
 
 
-def exceeds_window(tokenizer: Any, texts: list[str], max_length: int) -> bool:
-    """Does any text have more tokens than the window? Checks the longest texts by characters."""
-    longest = sorted(range(len(texts)), key=lambda i: -len(texts[i]))[:AUTO_DETECT_SAMPLE]
-    sample = [texts[i] for i in longest]
-    counts = tokenizer(sample, add_special_tokens=True, truncation=False, verbose=False)[
-        "input_ids"
-    ]
-    return any(len(ids) > max_length for ids in counts)
+def texts_over_window(tokenizer: Any, texts: list[str], window: int) -> int:
+    """How many texts have more tokens than ``window`` (exact).
+
+    A token covers at least one character, so only texts with at least ``window - 2`` characters
+    can exceed the window; only those are tokenised.
+    """
+    candidates = [t for t in texts if len(t) >= window - 2]
+    over = 0
+    for start in range(0, len(candidates), 256):
+        batch = candidates[start : start + 256]
+        ids = tokenizer(batch, add_special_tokens=True, truncation=False, verbose=False)[
+            "input_ids"
+        ]
+        over += sum(len(row) > window for row in ids)
+    return over
 
 
 def enforce_char_cap(table: Any, config: ExperimentConfig) -> Any:
@@ -127,17 +134,19 @@ def prepare_in_memory(
     table = read_labelled(data.train, config)
     enabled = config.long_documents.enabled
     window = window or max_length
-    documents = enabled is True or (
-        enabled == "auto" and exceeds_window(tokenizer, table.texts, window)
-    )
+    over = texts_over_window(tokenizer, table.texts, window) if enabled == "auto" else 0
+    documents = enabled is True or over >= AUTO_LONG_FRACTION * len(table.texts) > 0
+    notice = None
+    if enabled == "auto" and over:
+        share = f"{over} of {len(table.texts)} texts ({over / len(table.texts):.1%}) exceed the encoder window of {window} tokens"
+        notice = (
+            f"long documents: {share}, so a hierarchical model over chunks is trained "
+            "(--no-long-documents truncates instead)"
+            if documents
+            else f"{share}: they are truncated (--long-documents models them whole)"
+        )
     if documents:
         table = enforce_char_cap(table, config)
-    notice = None
-    if documents and enabled == "auto":
-        notice = (
-            f"long documents: some texts exceed the encoder window of {window} tokens, so a "
-            "hierarchical model over chunks is trained (long_documents.enabled=false truncates)"
-        )
     space = LabelSpace.fit(
         table.labels,
         task=None if data.task == "auto" else data.task,
