@@ -9,6 +9,29 @@ import torch
 from torch import nn
 
 
+def pool_tokens(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """``(B, L, H)`` token states → ``(B, H)``: masked mean over real tokens, or the first token.
+
+    Shared by :class:`TextClassifier` and the hierarchical model, so a chunk embedding equals the
+    short-text embedding of the same ids.
+    """
+    if pooling == "cls":
+        return hidden[:, 0]
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
+def init_bias_from_priors(head: nn.Linear, positive_rates: np.ndarray) -> None:
+    """Start each sigmoid output at its label's prevalence (Lin et al. 2017, arXiv 1708.02002, §4.1).
+
+    With hundreds of rare labels a zero bias predicts 0.5 everywhere, and the first steps are
+    spent pushing every logit down; starting from the prior keeps early gradients sane.
+    """
+    rates = np.clip(np.asarray(positive_rates, dtype=np.float64), 1e-6, 1 - 1e-6)
+    with torch.no_grad():
+        head.bias.copy_(torch.tensor([math.log(p / (1 - p)) for p in rates]))
+
+
 class TextClassifier(nn.Module):
     """Encoder → pooled representation → dropout → linear head → logits.
 
@@ -36,21 +59,11 @@ class TextClassifier(nn.Module):
             pooler.requires_grad_(False)
 
     def init_head_bias_from_priors(self, positive_rates: np.ndarray) -> None:
-        """Start each sigmoid output at its label's prevalence (Lin et al. 2017, arXiv 1708.02002, §4.1).
-
-        With hundreds of rare labels a zero bias predicts 0.5 everywhere, and the first steps are
-        spent pushing every logit down; starting from the prior keeps early gradients sane.
-        """
-        rates = np.clip(np.asarray(positive_rates, dtype=np.float64), 1e-6, 1 - 1e-6)
-        with torch.no_grad():
-            self.head.bias.copy_(torch.tensor([math.log(p / (1 - p)) for p in rates]))
+        init_bias_from_priors(self.head, positive_rates)
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        if self.pooling == "cls":
-            return hidden[:, 0]
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return pool_tokens(hidden, attention_mask, self.pooling)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.embed(input_ids, attention_mask)))

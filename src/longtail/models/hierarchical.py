@@ -14,7 +14,6 @@ one micro-batch of encoder activations plus ``O(N_chunks × H)``, whatever the d
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,21 +22,10 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from longtail.errors import LongtailError
+from longtail.models.classifier import init_bias_from_priors, pool_tokens
 from longtail.training.batching import pad_batch
 
 POOLINGS = ("mean", "cls")
-
-
-def pool_tokens(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
-    """``(B, L, H)`` token states → ``(B, H)``: masked mean over real tokens, or the first token.
-
-    The same pooling as :class:`~longtail.models.classifier.TextClassifier`, so a chunk embedding
-    equals the short-text embedding of the same ids.
-    """
-    if pooling == "cls":
-        return hidden[:, 0]
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
 
 def pack_documents(
@@ -118,10 +106,8 @@ class HierarchicalClassifier(nn.Module):
             pooler.requires_grad_(False)
 
     def init_head_bias_from_priors(self, positive_rates: np.ndarray) -> None:
-        """Start each sigmoid output at its label's prevalence (Lin et al. 2017, arXiv 1708.02002)."""
-        rates = np.clip(np.asarray(positive_rates, dtype=np.float64), 1e-6, 1 - 1e-6)
-        with torch.no_grad():
-            self.head.bias.copy_(torch.tensor([math.log(p / (1 - p)) for p in rates]))
+        """Start each sigmoid output at its label's prevalence (see ``init_bias_from_priors``)."""
+        init_bias_from_priors(self.head, positive_rates)
 
     def _embed_micro_batch(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
