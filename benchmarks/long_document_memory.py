@@ -90,7 +90,9 @@ def child(args: argparse.Namespace) -> None:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    train_step(args.chunk_batch_size)  # warm-up (one micro-batch): first-call costs are not throughput
+    train_step(
+        args.chunk_batch_size
+    )  # warm-up (one micro-batch): first-call costs are not throughput
     started = time.perf_counter()
     train_step()
     train_s = time.perf_counter() - started
@@ -174,7 +176,9 @@ def main() -> None:
     parser.add_argument("--chunk-batch-size", type=int, default=8)
     parser.add_argument("--novels", type=int, default=24)
     parser.add_argument("--skip-cache", action="store_true")
-    parser.add_argument("--skip-scaling", action="store_true", help="only the frozen-mode cache part")
+    parser.add_argument(
+        "--skip-scaling", action="store_true", help="only the frozen-mode cache part"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--tokens", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
