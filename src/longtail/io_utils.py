@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,21 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def replace_directory(staging: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
+    """Swap a fully written ``staging`` directory into place of ``target``.
+
+    Two renames: the old directory aside, the new one in; the old one is removed afterwards. A
+    kill between them leaves the complete old copy beside ``target``, never a half-written one.
+    """
+    staging, target = Path(staging), Path(target)
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -9,12 +9,8 @@ part, and reports on the untouched test part.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 from pathlib import Path
 from typing import Any
-
-from longtail.io_utils import atomic_write_text
 
 
 def add_parser(subparsers: Any) -> None:
@@ -26,18 +22,10 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _write_csv(path: Path, texts: list[str], labels: list[str]) -> Path:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["text", "label"])
-    writer.writerows(zip(texts, labels, strict=True))
-    return atomic_write_text(path, buffer.getvalue())
-
-
 def run(args: argparse.Namespace) -> int:
     from longtail.config import build_config
     from longtail.data import LabelSpace, stratified_split
-    from longtail.datasets import load_sms_spam
+    from longtail.datasets import load_sms_spam, write_table
     from longtail.training.run import run_training
 
     output = Path(args.output)
@@ -47,16 +35,8 @@ def run(args: argparse.Namespace) -> int:
     train_idx, test_idx = stratified_split(
         y, space.task, val_fraction=0.2, seed=0, names=space.names, source=table.source
     )
-    train_csv = _write_csv(
-        output / "data" / "train.csv",
-        [table.texts[i] for i in train_idx],
-        [table.labels[i] for i in train_idx],
-    )
-    test_csv = _write_csv(
-        output / "data" / "test.csv",
-        [table.texts[i] for i in test_idx],
-        [table.labels[i] for i in test_idx],
-    )
+    train_csv = write_table(table.subset(train_idx), output / "data" / "train.csv")
+    test_csv = write_table(table.subset(test_idx), output / "data" / "test.csv")
     print(
         f"SMS Spam: {len(train_idx)} training and {len(test_idx)} test messages written to {output / 'data'}"
     )

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from longtail import __version__
 from longtail.errors import LongtailError
-from longtail.io_utils import atomic_write_json
+from longtail.io_utils import atomic_write_json, replace_directory
 from longtail.models.classifier import TextClassifier
 from longtail.models.encoder import _quiet_transformers, load_encoder, load_tokenizer
 from longtail.models.hierarchical import HierarchicalClassifier
@@ -49,15 +48,6 @@ def _weight_files(directory: Path) -> list[Path]:
     return sorted([directory / HEAD_FILE, *(directory / ENCODER_DIR).glob("*.safetensors")])
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    """Swap ``new`` into place of ``target`` (the old one, if any, is removed afterwards)."""
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        os.replace(target, old)
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def save_model_dir(
     directory: str | Path, model: TextClassifier, tokenizer: Any, meta: dict[str, Any]
 ) -> Path:
@@ -69,7 +59,7 @@ def save_model_dir(
     _quiet_transformers()
     model.encoder.save_pretrained(staging, safe_serialization=True)
     tokenizer.save_pretrained(staging)
-    _replace_dir(staging, directory / ENCODER_DIR)
+    replace_directory(staging, directory / ENCODER_DIR)
     head = {
         name: tensor.detach().cpu().contiguous()
         for name, tensor in model.state_dict().items()

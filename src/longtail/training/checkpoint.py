@@ -9,8 +9,6 @@ kill at any moment leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from longtail.errors import LongtailError
-from longtail.io_utils import atomic_write_json
+from longtail.io_utils import atomic_write_json, replace_directory
 
 STATE_FILE = "state.json"
 
@@ -72,11 +70,7 @@ def save_checkpoint(
     atomic_write_json(staging / "optimizer.json", extra)
     atomic_write_json(staging / "scheduler.json", scheduler.state_dict())
     atomic_write_json(staging / STATE_FILE, state)
-    old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-    if directory.exists():
-        os.replace(directory, old)
-    os.replace(staging, directory)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_directory(staging, directory)
 
 
 def has_checkpoint(directory: str | Path) -> bool:

@@ -58,7 +58,7 @@ class TrainingResult:
     seconds: float = 0.0
 
 
-def _silent(_message: str) -> None:
+def silent(_message: str) -> None:
     """Processes other than the main one keep quiet."""
 
 
@@ -212,7 +212,7 @@ def train_model(
     batcher = batcher or TokenBatcher(pad_id)
     accelerator = make_accelerator(config)
     if not accelerator.is_main_process:
-        log = _silent
+        log = silent
     batches = LengthGroupedBatchSampler(
         train.lengths,
         config.batch_size,

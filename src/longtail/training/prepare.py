@@ -280,8 +280,6 @@ def prepare_arrow(config: ExperimentConfig, tokenizer: Any, max_length: int) -> 
 
 def _reindex(y: np.ndarray, found: LabelSpace, space: LabelSpace, source: str) -> np.ndarray:
     """Validation labels encoded with the training label space (unknown labels are an error)."""
-    from longtail.errors import LongtailError
-
     unknown = sorted(set(found.names) - set(space.names))
     if unknown:
         raise LongtailError(

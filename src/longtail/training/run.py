@@ -50,6 +50,7 @@ from longtail.training.loop import (
     TrainingResult,
     distributed_state,
     gathered_logits,
+    silent,
     train_model,
 )
 from longtail.training.prepare import PreparedData, chunk_settings, prepare_data, read_labelled
@@ -137,7 +138,7 @@ def run_training(
     if (
         not dist.is_main_process
     ):  # data-parallel: every rank trains, only the main one speaks and writes
-        log = _silent
+        log = silent
     _prepare_output(output, resume=resume, overwrite=overwrite, is_main=dist.is_main_process)
     dist.wait_for_everyone()
 
@@ -292,10 +293,6 @@ def run_training(
     return RunResult(output=output, report=report, training=result)
 
 
-def _silent(_message: str) -> None:
-    """Processes other than the main one keep quiet."""
-
-
 def _build_model(
     config: ExperimentConfig,
     encoder: Any,
@@ -349,11 +346,12 @@ def _build_model(
 def _document_settings(config: ExperimentConfig, window: int) -> dict[str, Any]:
     """What predict needs to cut documents exactly as training did."""
     ld = config.long_documents
+    chunk_length, stride = chunk_settings(config, window)
     return {
         "aggregator": ld.aggregator,
         "mode": ld.mode,
-        "chunk_length": chunk_settings(config, window)[0],
-        "stride": chunk_settings(config, window)[1],
+        "chunk_length": chunk_length,
+        "stride": stride,
         "max_chars": ld.max_chars,
         "on_too_long": ld.on_too_long,
     }
