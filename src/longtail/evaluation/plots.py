@@ -1,0 +1,474 @@
+"""Figures for the HTML report: pure functions from arrays to SVG text (or PNG bytes).
+
+Every ``plot_*`` function builds its own :class:`matplotlib.figure.Figure` on an Agg canvas and
+never touches pyplot's global state, so a report can be drawn inside a training run or a thread.
+The numbers a figure shows come from small public helpers (:func:`operating_point`,
+:func:`reliability_bins`, ...) so tests can check them against plain NumPy.
+
+SVG is kept small and self-contained: text stays text (``svg.fonttype: none``), the Dublin Core
+metadata block (with its external URIs) is dropped, and dense scatters are rasterised. User strings
+are passed to matplotlib with ``$`` escaped, so a label is never parsed as mathtext; the SVG writer
+escapes ``<`` and ``&`` itself.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
+
+from longtail.errors import LongtailError
+from longtail.evaluation.metrics import ECE_BINS
+
+FORMATS: tuple[str, ...] = ("svg", "png")
+MAX_CURVES = 20
+MAX_NAME = 28  # characters of a label shown in a legend or on an axis
+RASTERIZE_ABOVE = 400  # scatter points drawn as one embedded bitmap beyond this many
+_SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "longtail", "svg.image_inline": True}
+_NO_METADATA = {"Format": None, "Type": None, "Creator": None, "Date": None}
+
+
+class OperatingPoint(NamedTuple):
+    """Where a decision sits on the PR and ROC planes (``zero_division=0`` like the metrics)."""
+
+    precision: float
+    recall: float
+    fpr: float
+
+
+@dataclass(frozen=True)
+class ReliabilityBins:
+    """Equal-width ``(lo, hi]`` bins of a reliability diagram (the binning of the report's ECE).
+
+    Attributes:
+        edges: ``(B + 1,)`` bin edges from 0 to 1.
+        count: ``(B,)`` examples per bin.
+        confidence: ``(B,)`` mean predicted probability per bin (NaN where empty).
+        accuracy: ``(B,)`` observed frequency of the event per bin (NaN where empty).
+        ece: the count-weighted mean of ``|accuracy - confidence|``.
+    """
+
+    edges: np.ndarray
+    count: np.ndarray
+    confidence: np.ndarray
+    accuracy: np.ndarray
+    ece: float
+
+
+def operating_point(truth: np.ndarray, decided: np.ndarray) -> OperatingPoint:
+    """Precision, recall and false-positive rate of 0/1 ``decided`` against 0/1 ``truth``."""
+    t = np.asarray(truth).astype(bool).reshape(-1)
+    d = np.asarray(decided).astype(bool).reshape(-1)
+    tp, fp = float(np.sum(t & d)), float(np.sum(~t & d))
+    pos, neg = float(t.sum()), float((~t).sum())
+    return OperatingPoint(
+        tp / (tp + fp) if tp + fp else 0.0, tp / pos if pos else 0.0, fp / neg if neg else 0.0
+    )
+
+
+def threshold_point(truth: np.ndarray, scores: np.ndarray, threshold: float) -> OperatingPoint:
+    """The operating point of ``score >= threshold`` (the rule of ``apply_thresholds``)."""
+    return operating_point(truth, np.asarray(scores, dtype=np.float64) >= float(threshold))
+
+
+def reliability_bins(
+    confidences: np.ndarray, outcomes: np.ndarray, n_bins: int = ECE_BINS
+) -> ReliabilityBins:
+    """Bin probabilities like :func:`~longtail.evaluation.metrics.expected_calibration_error`."""
+    conf = np.asarray(confidences, dtype=np.float64).reshape(-1)
+    hit = np.asarray(outcomes, dtype=np.float64).reshape(-1)
+    if conf.size == 0 or conf.shape != hit.shape:
+        raise LongtailError(f"reliability bins need equal, non-empty arrays, got {conf.size}")
+    which = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    conf_sum = np.bincount(which, conf, n_bins)
+    hit_sum = np.bincount(which, hit, n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf, accuracy = conf_sum / count, hit_sum / count
+    ece = float(np.abs(hit_sum - conf_sum).sum() / conf.size)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    return ReliabilityBins(edges, count, mean_conf, accuracy, ece)
+
+
+def calibration_inputs(
+    task: str, y_true: np.ndarray, probs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(confidence, outcome)`` pairs for a reliability diagram.
+
+    Binary: P(positive) vs "is positive"; multiclass: the top-label confidence vs "argmax is
+    right"; multilabel: every label probability vs its 0/1 truth, pooled.
+    """
+    p, y = np.asarray(probs, dtype=np.float64), np.asarray(y_true)
+    if task == "binary":
+        return p[:, 1], (y == 1).astype(np.float64)
+    if task == "multiclass":
+        return p.max(axis=1), (p.argmax(axis=1) == y).astype(np.float64)
+    return p.reshape(-1), (y > 0.5).astype(np.float64).reshape(-1)
+
+
+def classes_to_draw(counts: Sequence[float], max_classes: int = MAX_CURVES) -> list[int]:
+    """Indices of the classes to draw: all of them, or the ``max_classes`` rarest (stable order)."""
+    order = np.argsort(np.asarray(counts, dtype=np.float64), kind="stable")
+    chosen = order[:max_classes] if len(order) > max_classes else order
+    return sorted(int(i) for i in chosen)
+
+
+def plot_pr_curves(
+    truth: np.ndarray,
+    scores: np.ndarray,
+    names: Sequence[str],
+    points: Sequence[OperatingPoint | None] | None = None,
+    fmt: str = "svg",
+) -> str | bytes:
+    """One precision-recall curve per column, with the decision's operating point as a dot.
+
+    Args:
+        truth: ``(n, k)`` 0/1 one-vs-rest truth for the ``k`` classes drawn.
+        scores: ``(n, k)`` probabilities of those classes.
+        names: ``k`` class names for the legend.
+        points: the operating point to mark per class (``None`` = no mark).
+        fmt: ``"svg"`` (text) or ``"png"`` (bytes).
+    """
+    fig, ax = _figure(6.8 + (1.8 if len(names) > 8 else 0.0), 4.6)
+    for k, colour in zip(range(len(names)), _colours(len(names)), strict=True):
+        precision, recall, _ = precision_recall_curve(truth[:, k], scores[:, k])
+        ax.plot(
+            recall, precision, color=colour, lw=1.3, drawstyle="steps-post", label=_name(names[k])
+        )
+        point = points[k] if points is not None else None
+        if point is not None:
+            ax.plot(point.recall, point.precision, "o", color=colour, ms=6, mec="black", mew=0.8)
+    ax.set(xlabel="recall", ylabel="precision", xlim=(-0.02, 1.02), ylim=(-0.02, 1.05))
+    _legend(ax, len(names))
+    return _export(fig, fmt)
+
+
+def plot_roc_curves(
+    truth: np.ndarray,
+    scores: np.ndarray,
+    names: Sequence[str],
+    points: Sequence[OperatingPoint | None] | None = None,
+    fmt: str = "svg",
+) -> str | bytes:
+    """One-vs-rest ROC curves with the AUC in the legend and the operating point as a dot."""
+    fig, ax = _figure(6.8 + (1.8 if len(names) > 8 else 0.0), 4.6)
+    ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1)
+    for k, colour in zip(range(len(names)), _colours(len(names)), strict=True):
+        fpr, tpr, _ = roc_curve(truth[:, k], scores[:, k])
+        auc = roc_auc_score(truth[:, k], scores[:, k])
+        ax.plot(fpr, tpr, color=colour, lw=1.3, label=f"{_name(names[k])} (AUC {auc:.3f})")
+        point = points[k] if points is not None else None
+        if point is not None:
+            ax.plot(point.fpr, point.recall, "o", color=colour, ms=6, mec="black", mew=0.8)
+    ax.set(xlabel="false-positive rate", ylabel="true-positive rate (recall)")
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
+    _legend(ax, len(names))
+    return _export(fig, fmt)
+
+
+def plot_reliability(
+    after: ReliabilityBins, before: ReliabilityBins | None = None, fmt: str = "svg"
+) -> str | bytes:
+    """Reliability diagram (observed frequency vs mean confidence per bin), ECE in the legend."""
+    fig = _new_figure(6.0, 5.2)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    top.plot([0, 1], [0, 1], ls=":", color="grey", lw=1, label="perfect calibration")
+    series = [
+        ("before calibration", before, "tab:orange", "--"),
+        ("after calibration", after, "tab:blue", "-"),
+    ]
+    width = np.diff(after.edges)
+    for i, (label, bins, colour, style) in enumerate(series):
+        if bins is None:
+            continue
+        filled = bins.count > 0
+        top.plot(
+            bins.confidence[filled],
+            bins.accuracy[filled],
+            style,
+            marker="o",
+            ms=4,
+            color=colour,
+            label=f"{label} (ECE {bins.ece:.3f})",
+        )
+        share = bins.count / max(bins.count.sum(), 1)
+        offset = (i - 0.5) * 0.4 * width if before is not None else 0.0
+        bottom.bar(
+            bins.edges[:-1] + width / 2 + offset,
+            share,
+            width=width * (0.4 if before is not None else 0.9),
+            color=colour,
+            alpha=0.8,
+        )
+    top.set(ylabel="observed frequency", xlim=(0, 1), ylim=(-0.02, 1.02))
+    top.legend(loc="upper left", fontsize=8)
+    bottom.set(xlabel="predicted probability (bin)", ylabel="share")
+    return _export(fig, fmt)
+
+
+def plot_f1_vs_frequency(
+    names: Sequence[str],
+    counts: Sequence[float],
+    series: Mapping[str, Sequence[float | None]],
+    fmt: str = "svg",
+) -> str | bytes:
+    """Per-class F1 against training frequency on a log x-axis, one series per model/variant.
+
+    Shi et al. (2022, LIDTA, PMLR 183), Figure 3: on long-tailed data F1 falls with class
+    frequency, and a method for the tail should lift the left end of this plot.
+    """
+    fig, ax = _figure(6.8, 4.4)
+    x = np.asarray(counts, dtype=np.float64)
+    many = len(x) * len(series) > RASTERIZE_ABOVE
+    for (label, values), colour in zip(series.items(), _colours(len(series)), strict=True):
+        y = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        order = np.argsort(x, kind="stable")
+        ax.plot(
+            x[order],
+            y[order],
+            "o-" if len(series) > 1 else "o",
+            color=colour,
+            ms=5,
+            lw=0.8,
+            alpha=0.85,
+            label=_name(label),
+            rasterized=many,
+        )
+    if len(names) <= MAX_CURVES and len(series) == 1:
+        y = np.array([np.nan if v is None else v for v in next(iter(series.values()))])
+        for name, xi, yi in zip(names, x, y, strict=True):
+            if np.isfinite(yi):
+                ax.annotate(
+                    _name(name, 16), (xi, yi), xytext=(3, 3), textcoords="offset points", fontsize=7
+                )
+    ax.set_xscale("log")
+    ax.set(xlabel="training examples of the class (log scale)", ylabel="F1", ylim=(-0.03, 1.05))
+    if len(series) > 1:
+        _legend(ax, len(series))
+    return _export(fig, fmt)
+
+
+def plot_confusion_matrix(
+    matrix: np.ndarray, names: Sequence[str], annotate: bool | None = None, fmt: str = "svg"
+) -> str | bytes:
+    """Row-normalised confusion matrix (rows = true class); counts annotated for small matrices."""
+    m = np.asarray(matrix, dtype=np.float64)
+    rows = m.sum(axis=1, keepdims=True)
+    norm = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    k = len(names)
+    side = min(3.2 + 0.32 * k, 11.0)
+    fig, ax = _figure(side + 1.2, side)
+    ax.grid(False)
+    image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    ticks = [_name(n, 18) for n in names]
+    size = 8 if k <= 15 else 6
+    ax.set_xticks(range(k), ticks, rotation=60, ha="right", fontsize=size)
+    ax.set_yticks(range(k), ticks, fontsize=size)
+    ax.set(xlabel="predicted", ylabel="true")
+    if annotate if annotate is not None else k <= 10:
+        for i in range(k):
+            for j in range(k):
+                ax.text(
+                    j,
+                    i,
+                    f"{int(m[i, j])}\n{norm[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if norm[i, j] > 0.55 else "black",
+                )
+    return _export(fig, fmt)
+
+
+def plot_label_bars(
+    names: Sequence[str],
+    support: Sequence[int],
+    precision: Sequence[float],
+    recall: Sequence[float],
+    fmt: str = "svg",
+) -> str | bytes:
+    """Multilabel summary: support per label (top) and precision/recall per label (bottom)."""
+    k = len(names)
+    fig = _new_figure(min(4.0 + 0.38 * k, 16.0), 5.6)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1.6])
+    x = np.arange(k)
+    top.bar(x, support, color="tab:grey")
+    top.set(ylabel="support")
+    bottom.bar(x - 0.2, precision, width=0.4, color="tab:blue", label="precision")
+    bottom.bar(x + 0.2, recall, width=0.4, color="tab:orange", label="recall")
+    bottom.set(ylabel="score", ylim=(0, 1.05))
+    _class_ticks(bottom, names)
+    bottom.set_ylim(0, 1.2)
+    bottom.legend(fontsize=8, loc="upper right", ncols=2)
+    return _export(fig, fmt)
+
+
+def plot_training_curves(history: Sequence[Mapping[str, Any]], fmt: str = "svg") -> str | bytes:
+    """Train loss (left axis) and validation score (right axis) per epoch; phases shaded."""
+    epochs = [row.get("epoch") for row in history]
+    increasing = all(isinstance(e, int | float) for e in epochs) and all(
+        b > a for a, b in zip(epochs, epochs[1:], strict=False)
+    )
+    x = np.asarray(epochs, dtype=np.float64) if increasing else np.arange(1.0, len(history) + 1)
+    fig, ax = _figure(6.8, 4.0)
+    loss = _floats(row.get("train_loss") for row in history)
+    score = _floats(row.get("val_score") for row in history)
+    ax.plot(x, loss, "o-", color="tab:red", ms=4, label="train loss")
+    ax.set(xlabel="epoch" if increasing else "epoch (counted across phases)", ylabel="train loss")
+    right = ax.twinx()
+    right.plot(x, score, "s-", color="tab:blue", ms=4, label="validation score")
+    right.set_ylabel("validation score")
+    start = 0
+    phases = [row.get("phase") for row in history]
+    for end in range(1, len(history) + 1):
+        if end == len(history) or phases[end] != phases[start]:
+            if phases[start] is not None:
+                shade = "#eeeeee" if len(set(phases[:start])) % 2 == 0 else "#dde7f3"
+                ax.axvspan(x[start] - 0.5, x[end - 1] + 0.5, color=shade, zorder=0)
+                ax.text(
+                    (x[start] + x[end - 1]) / 2,
+                    1.01,
+                    _name(str(phases[start]), 20),
+                    transform=ax.get_xaxis_transform(),
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                )
+            start = end
+    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, loc="center right", fontsize=8)
+    return _export(fig, fmt)
+
+
+def plot_f1_gain(
+    names: Sequence[str], gains: Mapping[str, Sequence[float | None]], fmt: str = "svg"
+) -> str | bytes:
+    """Grouped bars: per-class F1 of each variant minus the baseline's, classes in given order."""
+    k, v = len(names), max(len(gains), 1)
+    fig, ax = _figure(min(4.5 + 0.3 * k * v, 16.0), 4.4)
+    x, width = np.arange(k), 0.8 / v
+    for i, ((label, values), colour) in enumerate(zip(gains.items(), _colours(v), strict=False)):
+        y = _floats(values)
+        ax.bar(
+            x - 0.4 + width * (i + 0.5),
+            np.nan_to_num(y),
+            width=width,
+            color=colour,
+            label=_name(label),
+        )
+    ax.axhline(0, color="black", lw=0.8)
+    _class_ticks(ax, names)
+    ax.set(ylabel="F1 gain over the baseline")
+    _legend(ax, v)
+    return _export(fig, fmt)
+
+
+def plot_metric_means(
+    metrics: Sequence[str],
+    variants: Sequence[str],
+    means: np.ndarray,
+    sems: np.ndarray,
+    fmt: str = "svg",
+) -> str | bytes:
+    """One small panel per metric: each variant's mean as a dot with ±1 SEM error bars.
+
+    Dots rather than bars, so each panel can zoom to the range of the means: differences of a
+    point or two stay visible without a bar that does not start at zero.
+
+    Args:
+        metrics: metric names (panels).
+        variants: variant names (rows).
+        means: ``(len(variants), len(metrics))``; NaN where missing.
+        sems: same shape; NaN draws no error bar.
+    """
+    cols = min(len(metrics), 3)
+    rows = -(-len(metrics) // cols)
+    fig = _new_figure(3.0 * cols + 0.8, 0.9 + (0.3 * len(variants) + 0.9) * rows)
+    axes = fig.subplots(rows, cols, squeeze=False).reshape(-1)
+    y = np.arange(len(variants))
+    colours = _colours(len(variants))
+    for j, ax in enumerate(axes):
+        if j >= len(metrics):
+            ax.set_visible(False)
+            continue
+        for i, colour in enumerate(colours):
+            err = sems[i, j] if np.isfinite(sems[i, j]) else None
+            ax.errorbar(means[i, j], y[i], xerr=err, fmt="o", color=colour, capsize=3, ms=5)
+        ax.set_yticks(y, [_name(n, 18) for n in variants] if j % cols == 0 else [""] * len(y))
+        ax.tick_params(axis="y", labelsize=8)
+        ax.set_ylim(len(variants) - 0.5, -0.5)
+        ax.set_title(_name(metrics[j]), fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(True, axis="x", alpha=0.3, lw=0.5)
+        ax.margins(x=0.15)
+    return _export(fig, fmt)
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _figure(width: float, height: float) -> tuple[Figure, Any]:
+    fig = _new_figure(width, height)
+    ax = fig.add_subplot()
+    ax.grid(True, alpha=0.3, lw=0.5)
+    return fig, ax
+
+
+def _export(fig: Figure, fmt: str) -> str | bytes:
+    if fmt not in FORMATS:
+        raise LongtailError(f"unknown figure format {fmt!r}; valid formats: {', '.join(FORMATS)}")
+    buffer = io.BytesIO()
+    with matplotlib.rc_context(_SVG_RC):
+        if fmt == "svg":
+            fig.savefig(buffer, format="svg", metadata=_NO_METADATA)
+        else:
+            fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    return buffer.getvalue().decode("utf-8") if fmt == "svg" else buffer.getvalue()
+
+
+def _class_ticks(ax: Any, names: Sequence[str]) -> None:
+    ticks = [_name(n, 18) for n in names]
+    if len(ticks) > 6 or max((len(t) for t in ticks), default=0) > 8:
+        ax.set_xticks(range(len(ticks)), ticks, rotation=60, ha="right", fontsize=7)
+    else:
+        ax.set_xticks(range(len(ticks)), ticks, fontsize=8)
+
+
+def _legend(ax: Any, entries: int) -> None:
+    if entries > 8:
+        ax.legend(
+            fontsize=7,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            ncols=1 if entries <= 14 else 2,
+        )
+    elif entries:
+        ax.legend(fontsize=8, loc="best")
+
+
+def _colours(k: int) -> list[Any]:
+    cmap = matplotlib.colormaps["tab10" if k <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(k)]
+
+
+def _name(text: Any, limit: int = MAX_NAME) -> str:
+    """A user string made safe for matplotlib: shortened, and ``$`` never opens mathtext."""
+    s = " ".join(str(text).split())
+    s = s if len(s) <= limit else s[: limit - 1] + "…"
+    s = " " + s if s.startswith("_") else s  # matplotlib hides legend labels starting with "_"
+    return s.replace("$", r"\$")
+
+
+def _floats(values: Any) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
