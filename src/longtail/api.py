@@ -27,6 +27,8 @@ def train(
     model: str | None = None,
     loss: str | dict[str, Any] | None = None,
     sampler: str | dict[str, Any] | None = None,
+    strategy: str | dict[str, Any] | None = None,
+    augment: str | dict[str, Any] | None = None,
     epochs: int | None = None,
     overrides: list[str] | None = None,
     resume: bool = False,
@@ -42,6 +44,10 @@ def train(
             arguments below override it, and ``overrides`` (``["train.lr=3e-5"]``) override both.
         loss: registered loss name or ``{"name": "focal", "gamma": 2.0}``; ``None`` = default.
         sampler: registered sampler name or spec (``"class_balanced"``).
+        strategy: ``"vanilla"``, ``"lp_ft"``, ``"prefinetune_da"``, ``"drw"`` or a spec with
+            parameters (``{"name": "prefinetune_da", "top_layers": 2}``).
+        augment: augmentation method for minority classes of the training split (``"eda"``,
+            ``"back_translation"``, ``"llm"`` or a spec); the ratio is ``augment.target_ratio``.
 
     Returns:
         The trained :class:`~longtail.predictor.Classifier`; its ``report`` attribute holds the
@@ -70,6 +76,8 @@ def train(
         "train.epochs": epochs,
         "loss": loss,
         "sampler": sampler,
+        "strategy": strategy,
+        "augment.method": augment,
         "output": output,
     }.items():
         set_path(base, key, str(value) if isinstance(value, Path) else value)

@@ -117,8 +117,34 @@ class DecisionConfig(_Section):
     tune_thresholds: bool = True
 
 
+class AugmentConfig(_Section):
+    """Minority-class augmentation of the training split (never validation or test rows).
+
+    ``method``: ``eda``, ``back_translation``, ``llm`` or ``{name: ..., **params}`` (``None``: no
+    augmentation). Each class smaller than ``target_ratio`` × the majority class is grown to that
+    size with generated rows (:func:`longtail.augment.augment_minority`), cached under
+    ``cache_dir``. ``quality_plot`` projects original and generated rows' embeddings
+    (Shi et al. 2022, Fig. 2) into the report: ``tsne``, ``pca`` or ``none``.
+    """
+
+    method: str | dict[str, Any] | None = None
+    target_ratio: float = Field(0.5, gt=0.0, le=1.0)
+    cache_dir: str | None = None
+    min_words: int = Field(3, ge=0)
+    quality_plot: Literal["tsne", "pca", "none"] = "tsne"
+
+
 class ExperimentConfig(_Section):
-    """A whole training run. ``loss`` and ``sampler`` are registry names or ``{name: ..., ...}``."""
+    """A whole training run.
+
+    ``loss``, ``sampler``, ``strategy``, ``sam`` and ``aux_loss`` are registry names or
+    ``{name: ..., **params}``: the loss, the imbalance sampler, the training strategy (a list of
+    phases, :mod:`longtail.training.strategies`), the sharpness-aware optimizer wrapper
+    (:mod:`longtail.training.sam`; ``none`` for plain steps) and the auxiliary contrastive loss
+    (:mod:`longtail.losses.contrastive`, with its weight λ; ``none`` for none). ``track`` lists
+    experiment trackers (``tensorboard``, ``mlflow``; :mod:`longtail.training.tracking`) writing
+    under ``track_dir`` (default ``<output>/tracking``).
+    """
 
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -126,8 +152,14 @@ class ExperimentConfig(_Section):
     long_documents: LongDocumentConfig = Field(default_factory=LongDocumentConfig)
     loss: str | dict[str, Any] | None = None
     sampler: str | dict[str, Any] = "none"
+    strategy: str | dict[str, Any] = "vanilla"
+    sam: str | dict[str, Any] = "none"
+    aux_loss: str | dict[str, Any] = "none"
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     output: str | None = None
+    track: list[Literal["tensorboard", "mlflow"]] = Field(default_factory=list)
+    track_dir: str | None = None
 
 
 def _valid_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
@@ -243,7 +275,13 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         parts = key.split(".")
         for part in parts[:-1]:
             child = node.get(part)
-            if isinstance(child, str) and part in ("loss", "sampler"):
+            if isinstance(child, str) and part in (
+                "loss",
+                "sampler",
+                "strategy",
+                "sam",
+                "aux_loss",
+            ):
                 child = {"name": child}
             if child is None:
                 child = {}

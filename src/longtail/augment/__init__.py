@@ -40,6 +40,7 @@ __all__ = [
     "BackTranslationAugmenter",
     "EDAAugmenter",
     "LLMAugmenter",
+    "augment_each",
     "augment_minority",
     "build_augmenter",
 ]
@@ -132,6 +133,59 @@ def augment_minority(
     ratio = float(target_ratio)
     if not 0.0 < ratio <= 1.0:
         raise LongtailError(f"target_ratio must be in (0, 1], got {target_ratio!r}")
+
+    def deficit(size: int, majority: int) -> int:
+        return max(0, math.ceil(ratio * majority) - size)
+
+    result = _augment_groups(
+        texts, labels_y, task, augmenter, deficit, seed=seed, cache=cache,
+        min_words=min_words, max_rounds=max_rounds, label_names=label_names,
+    )  # fmt: skip
+    result.stats["target_ratio"] = ratio
+    return result
+
+
+def augment_each(
+    texts: Sequence[str],
+    labels_y: Any,
+    task: str,
+    *,
+    augmenter: str | Mapping[str, Any] | Augmenter,
+    n_per_text: int,
+    seed: int = 0,
+    cache: AugmentCache | None = None,
+    min_words: int = 3,
+    max_rounds: int = 3,
+    label_names: Sequence[str] | None = None,
+) -> AugmentationResult:
+    """``n_per_text`` new rows for every row of every class (a balanced sample stays balanced).
+
+    The augmentation of Shi et al.'s pre-fine-tuning phase (LIDTA 2022, PMLR 183): the rows are
+    already an equal-per-class sample, and each is augmented the same number of times. Same
+    grouping, filters and cache as :func:`augment_minority`.
+    """
+    if isinstance(n_per_text, bool) or not isinstance(n_per_text, int) or n_per_text < 1:
+        raise LongtailError(f"n_per_text must be an integer >= 1, got {n_per_text!r}")
+    return _augment_groups(
+        texts, labels_y, task, augmenter, lambda size, _majority: size * n_per_text, seed=seed,
+        cache=cache, min_words=min_words, max_rounds=max_rounds, label_names=label_names,
+    )  # fmt: skip
+
+
+def _augment_groups(
+    texts: Sequence[str],
+    labels_y: Any,
+    task: str,
+    augmenter: str | Mapping[str, Any] | Augmenter,
+    wanted: Any,
+    *,
+    seed: int,
+    cache: AugmentCache | None,
+    min_words: int,
+    max_rounds: int,
+    label_names: Sequence[str] | None,
+) -> AugmentationResult:
+    """Generate ``wanted(group size, majority size)`` rows per class group, filtered and cached."""
     texts = [str(t) for t in texts]
     y = np.asarray(labels_y)
     if len(texts) != len(y):
@@ -142,7 +196,7 @@ def augment_minority(
         y.shape[1] if is_multilabel(task) else max(int(groups.max()) + 1, len(label_names or ()))
     )
     counts = np.bincount(groups, minlength=n_groups + 1)[:n_groups]
-    target = math.ceil(ratio * int(counts.max()))
+    majority = int(counts.max())
     run = _Run(
         method,
         texts,
@@ -155,25 +209,25 @@ def augment_minority(
     for g in range(n_groups):
         rows = np.flatnonzero(groups == g)
         name = label_names[g] if label_names is not None else g
+        need = int(wanted(len(rows), majority)) if len(rows) else 0
         entry = {
             "class": name,
             "before": int(counts[g]),
-            "target": target,
+            "target": int(counts[g]) + need,
             "requested": 0,
             "generated": 0,
             "kept": 0,
             "dropped": empty_drop_counts(),
         }
-        if 0 < len(rows) < target:
-            new_rows += run.grow(g, rows, target - len(rows), max_rounds, entry)
+        if need > 0:
+            new_rows += run.grow(g, rows, need, max_rounds, entry)
         entry["after"] = entry["before"] + entry["kept"]
         classes.append(entry)
     source = np.array([r for r, _ in new_rows], dtype=np.int64)
     stats = {
         "method": getattr(method, "name", type(method).__name__),
-        "target_ratio": ratio,
-        "majority": int(counts.max()),
-        "target": target,
+        "majority": majority,
+        "target": max((c["target"] for c in classes), default=0),
         "classes": classes,
         "cache": {"hits": run.hits, "misses": run.misses, "enabled": run.fp is not None},
     }

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from longtail.config import apply_overrides, build_config, load_config, set_path
+from longtail.errors import LongtailError
 
 # flag dest -> config key
 FLAG_KEYS = {
@@ -39,6 +40,14 @@ FLAG_KEYS = {
     "seed": "train.seed",
     "loss": "loss",
     "sampler": "sampler",
+    "strategy": "strategy",
+    "sam": "sam",
+    "aux_loss": "aux_loss",
+    "augment": "augment.method",
+    "augment_ratio": "augment.target_ratio",
+    "augment_cache_dir": "augment.cache_dir",
+    "track": "track",
+    "track_dir": "track_dir",
     "threshold_objective": "decision.objective",
     "threshold_beta": "decision.beta",
     "threshold_floor": "decision.floor",
@@ -114,6 +123,25 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--threshold-beta", type=float)
     p.add_argument("--threshold-floor", type=float)
     p.add_argument("--no-calibration", action="store_true", help="skip temperature scaling")
+    remedies = p.add_argument_group("strategies and augmentation (parameters: KEY=VALUE overrides)")
+    remedies.add_argument(
+        "--strategy",
+        help="vanilla (default), lp_ft, prefinetune_da or drw; e.g. strategy.top_layers=2",
+    )
+    remedies.add_argument(
+        "--sam", help="optimizer wrapper: sam or asymmetric_sam (e.g. sam.rho=0.05)"
+    )
+    remedies.add_argument("--aux-loss", help="auxiliary contrastive loss: simcse or supcon")
+    remedies.add_argument(
+        "--aux-weight", type=float, help="weight λ of the auxiliary loss (default 0.1)"
+    )
+    remedies.add_argument(
+        "--augment", help="grow minority classes of the training split: eda, back_translation, llm"
+    )
+    remedies.add_argument(
+        "--augment-ratio", type=float, help="target minority/majority size ratio (default 0.5)"
+    )
+    remedies.add_argument("--augment-cache-dir", help="cache of generated texts")
     long = p.add_argument_group("long documents (hierarchical model over chunks)")
     long.add_argument(
         "--long-documents",
@@ -137,6 +165,13 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--output", help="run directory (model + report)")
     p.add_argument(
+        "--track",
+        action="append",
+        choices=["tensorboard", "mlflow"],
+        help="log parameters, epochs, metrics and the report (repeatable)",
+    )
+    p.add_argument("--track-dir", help="tracker files (default: <output>/tracking)")
+    p.add_argument(
         "--resume",
         action="store_true",
         help="continue the run in --output from its last checkpoint",
@@ -156,12 +191,21 @@ def config_from_args(args: argparse.Namespace) -> Any:
     source = args.config or "command line"
     for dest, key in FLAG_KEYS.items():
         value = getattr(args, dest, None)
-        if key in ("loss", "sampler") and value is not None:
+        if key in ("loss", "sampler", "strategy", "sam", "aux_loss") and value is not None:
             data[key] = value
             continue
         set_path(data, key, value)
     if args.no_calibration:
         set_path(data, "decision.calibrate", False)
+    if args.aux_weight is not None:
+        aux = data.get("aux_loss", "none")
+        if aux == "none" or aux is None:
+            raise LongtailError(
+                "--aux-weight needs an auxiliary loss: add --aux-loss simcse or supcon"
+            )
+        data["aux_loss"] = ({"name": aux} if isinstance(aux, str) else dict(aux)) | {
+            "weight": args.aux_weight
+        }
     data = apply_overrides(data, list(args.overrides))
     return build_config(data, source=source)
 

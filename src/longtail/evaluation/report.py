@@ -92,7 +92,65 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         if report.get(section):
             lines += ["", f"## {section.capitalize()}", ""]
             lines += [f"- {k}: {_inline(v)}" for k, v in dict(report[section]).items()]
+    lines += _phase_lines(report) + _augmentation_lines(report)
     return "\n".join(lines) + "\n"
+
+
+def _phase_lines(report: Mapping[str, Any]) -> list[str]:
+    """The strategy's phases (only when there is more than one)."""
+    phases = (report.get("training") or {}).get("phases") or []
+    if len(phases) < 2:
+        return []
+    rows = [
+        [
+            str(p.get("name")),
+            str(p.get("trainable"))
+            + (f" ({p['top_layers']})" if p.get("trainable") == "top_layers" else ""),
+            str(p.get("data")),
+            str(p.get("rows")),
+            str(p.get("best_epoch")),
+            _fmt(p.get("best_score")),
+            _fmt(p.get("seconds")),
+        ]
+        for p in phases
+    ]
+    header = ["phase", "trainable", "data", "rows", "best epoch", "val score", "seconds"]
+    return ["", "## Strategy phases", "", *_table(header, rows)]
+
+
+def _augmentation_lines(report: Mapping[str, Any]) -> list[str]:
+    """Per augmented set: rows kept per class and the embedding check's headline numbers."""
+    lines: list[str] = []
+    for name, entry in dict(report.get("augmentation") or {}).items():
+        stats = entry.get("stats") or {}
+        lines += ["", f"## Augmentation: {name} ({stats.get('method')})", ""]
+        rows = [
+            [
+                str(c.get("class")),
+                str(c.get("before")),
+                str(c.get("generated")),
+                str(c.get("kept")),
+                str(c.get("after")),
+            ]
+            for c in stats.get("classes", [])
+            if c.get("generated")
+        ]
+        lines += (
+            _table(["class", "before", "generated", "kept", "after"], rows)
+            if rows
+            else ["- nothing generated"]
+        )
+        quality = entry.get("quality") or {}
+        overall = quality.get("overall") or {}
+        if overall:
+            lines += [
+                "",
+                f"- embedding check ({quality.get('method')}, {quality.get('figure')}): "
+                + ", ".join(
+                    f"{k} {_fmt(v)}" for k, v in overall.items() if isinstance(v, (int, float))
+                ),
+            ]
+    return lines
 
 
 def _decision_lines(task: str, labels: list[str], report: Mapping[str, Any]) -> list[str]:

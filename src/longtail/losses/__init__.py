@@ -15,10 +15,11 @@ import numpy as np
 from torch import nn
 
 # Importing the loss modules registers them.
-from longtail.losses import asymmetric, bce, cross_entropy, focal, ldam  # noqa: F401
+from longtail.losses import asymmetric, bce, contrastive, cross_entropy, focal, ldam  # noqa: F401
 from longtail.losses.asymmetric import AsymmetricLoss
 from longtail.losses.base import LOSSES, loss_tasks
 from longtail.losses.bce import BCEWithLogitsLoss
+from longtail.losses.contrastive import AUX_LOSSES, SimCSELoss, SupConLoss, build_aux_loss
 from longtail.losses.cross_entropy import CrossEntropyLoss, label_aware_smoothing
 from longtail.losses.focal import FocalLoss
 from longtail.losses.ldam import LDAMLoss, ldam_margins
@@ -30,6 +31,7 @@ from longtail.losses.weights import (
 )
 
 __all__ = [
+    "AUX_LOSSES",
     "CLASS_WEIGHT_SCHEMES",
     "LOSSES",
     "POS_WEIGHT_SCHEMES",
@@ -38,6 +40,9 @@ __all__ = [
     "CrossEntropyLoss",
     "FocalLoss",
     "LDAMLoss",
+    "SimCSELoss",
+    "SupConLoss",
+    "build_aux_loss",
     "build_loss",
     "class_weights",
     "label_aware_smoothing",

@@ -39,6 +39,7 @@ def register_loss(
 
         checked.__doc__ = factory.__doc__
         checked.__name__ = getattr(factory, "__name__", name)
+        checked.__wrapped__ = factory  # inspect.signature sees the loss's own parameters
         _TASKS_OF[name] = supported
         LOSSES.register(name)(checked)
         return factory

@@ -65,5 +65,14 @@ class TextClassifier(nn.Module):
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return pool_tokens(hidden, attention_mask, self.pooling)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.embed(input_ids, attention_mask)))
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        return_embedding: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits; with ``return_embedding`` also the pooled embedding the head reads (for
+        contrastive auxiliary losses and the augmentation-quality plot)."""
+        embedding = self.embed(input_ids, attention_mask)
+        logits = self.head(self.dropout(embedding))
+        return (logits, embedding) if return_embedding else logits

@@ -134,13 +134,14 @@ class HierarchicalClassifier(nn.Module):
         doc_index: torch.Tensor,
         num_docs: int,
         extra_features: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """``(logits, chunk scores or None, document embedding before dropout and extras)``."""
         if doc_index.shape != chunk_embeddings.shape[:1]:
             raise LongtailError(
                 f"doc_index has shape {tuple(doc_index.shape)}, expected ({chunk_embeddings.shape[0]},)"
             )
-        docs, scores = self.aggregator(chunk_embeddings, doc_index, num_docs)
-        docs = self.dropout(docs)
+        embedding, scores = self.aggregator(chunk_embeddings, doc_index, num_docs)
+        docs = self.dropout(embedding)
         if self.num_extra_features:
             expected = (num_docs, self.num_extra_features)
             if extra_features is None or tuple(extra_features.shape) != expected:
@@ -149,7 +150,7 @@ class HierarchicalClassifier(nn.Module):
             docs = torch.cat([docs, extra_features.to(docs.dtype)], dim=1)
         elif extra_features is not None:
             raise LongtailError("extra_features given but the model has num_extra_features=0")
-        return self.head(docs), scores
+        return self.head(docs), scores, embedding
 
     def forward_with_scores(
         self,
@@ -161,7 +162,7 @@ class HierarchicalClassifier(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits ``(num_docs, num_logits)`` and the aggregator's chunk scores (or ``None``)."""
         chunks = self.embed_chunks(input_ids, attention_mask)
-        return self._classify(chunks, doc_index, num_docs, extra_features)
+        return self._classify(chunks, doc_index, num_docs, extra_features)[:2]
 
     def forward(
         self,
@@ -170,11 +171,13 @@ class HierarchicalClassifier(nn.Module):
         doc_index: torch.Tensor,
         num_docs: int,
         extra_features: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Logits ``(num_docs, num_logits)`` for a packed batch of chunks."""
-        return self.forward_with_scores(
-            input_ids, attention_mask, doc_index, num_docs, extra_features
-        )[0]
+        return_embedding: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(num_docs, num_logits)`` for a packed batch of chunks; with
+        ``return_embedding`` also the aggregated document embeddings ``(num_docs, H)``."""
+        chunks = self.embed_chunks(input_ids, attention_mask)
+        logits, _, embedding = self._classify(chunks, doc_index, num_docs, extra_features)
+        return (logits, embedding) if return_embedding else logits
 
     def from_chunk_embeddings(
         self,
@@ -182,9 +185,11 @@ class HierarchicalClassifier(nn.Module):
         doc_index: torch.Tensor,
         num_docs: int,
         extra_features: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+        return_embedding: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Logits from precomputed chunk embeddings (frozen encoder + embedding cache)."""
-        return self._classify(chunk_embeddings, doc_index, num_docs, extra_features)[0]
+        logits, _, embedding = self._classify(chunk_embeddings, doc_index, num_docs, extra_features)
+        return (logits, embedding) if return_embedding else logits
 
     def from_chunk_embeddings_with_scores(
         self,
@@ -194,4 +199,4 @@ class HierarchicalClassifier(nn.Module):
         extra_features: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Like :meth:`from_chunk_embeddings`, also returning the chunk scores."""
-        return self._classify(chunk_embeddings, doc_index, num_docs, extra_features)
+        return self._classify(chunk_embeddings, doc_index, num_docs, extra_features)[:2]

@@ -58,9 +58,10 @@ class FrozenEncoderModel(nn.Module):
         doc_index: torch.Tensor,
         num_docs: int,
         extra_features: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+        return_embedding: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         return self.model.from_chunk_embeddings(
-            chunk_embeddings, doc_index, num_docs, extra_features
+            chunk_embeddings, doc_index, num_docs, extra_features, return_embedding
         )
 
 

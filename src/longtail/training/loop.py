@@ -121,11 +121,13 @@ def predict_logits(
     pad_id: int = 0,
     batcher: Any = None,
     progress=None,
+    return_embedding: bool = False,
 ) -> np.ndarray:
     """Logits for every row, in the input order (batches are formed longest-first internally).
 
     ``data`` is a :class:`TokenizedSplit` or plain token ids per row; ``batcher`` turns rows into
-    model inputs (default: padded token ids, see :mod:`longtail.training.batchers`).
+    model inputs (default: padded token ids, see :mod:`longtail.training.batchers`). With
+    ``return_embedding`` the rows' embeddings (what the head reads) instead of logits.
     """
     split = _as_split(data)
     batcher = batcher or TokenBatcher(pad_id)
@@ -133,7 +135,8 @@ def predict_logits(
     out: np.ndarray | None = None
     for batch in inference_batches(split.lengths, batch_size):
         inputs = to_device(batcher(split, batch, training=False), device)
-        logits = model(**inputs).float().cpu().numpy()
+        outputs = model(**inputs, return_embedding=True)[1] if return_embedding else model(**inputs)
+        logits = outputs.float().cpu().numpy()
         if out is None:
             out = np.zeros((len(split.ids), logits.shape[1]), dtype=np.float32)
         out[batch] = logits
@@ -182,6 +185,56 @@ def _to_target(y: np.ndarray, rows: list[int]) -> torch.Tensor:
     return torch.as_tensor(values, dtype=torch.long if values.ndim == 1 else torch.float32)
 
 
+class _StepFunction:
+    """Forward + loss + backward for one batch: plain, with an auxiliary loss, and/or with SAM.
+
+    Returns the (detached) batch loss; gradients are left in ``.grad`` for the optimizer.
+    """
+
+    def __init__(
+        self, model: nn.Module, loss_fn: nn.Module, accelerator: Any, *, sam: Any, aux_loss: Any
+    ) -> None:
+        self.model, self.loss_fn, self.accelerator = model, loss_fn, accelerator
+        self.sam = sam
+        active = aux_loss is not None and aux_loss.weight > 0
+        self.aux = aux_loss.to(accelerator.device) if active else None
+
+    def _forward(self, inputs: dict[str, Any]) -> tuple[torch.Tensor, Any, Any]:
+        if self.aux is None:
+            return self.model(**inputs), None, None
+        logits, first = self.model(**inputs, return_embedding=True)
+        second = None
+        if getattr(self.aux, "needs_second_view", False):  # a second dropout mask (SimCSE)
+            _, second = self.model(**inputs, return_embedding=True)
+        return logits, first, second
+
+    def _loss(self, outputs: tuple, target: torch.Tensor, rows: torch.Tensor | None = None):
+        logits, first, second = outputs
+        if rows is not None:
+            logits, target = logits[rows], target[rows]
+            first = None if first is None else first[rows]
+            second = None if second is None else second[rows]
+        loss = self.loss_fn(logits.float(), target)
+        if self.aux is not None:
+            aux = self.aux(first.float(), None if second is None else second.float(), target)
+            loss = loss + self.aux.weight * aux
+        return loss
+
+    def __call__(self, inputs: dict[str, Any], target: torch.Tensor) -> torch.Tensor:
+        if self.sam is None:
+            loss = self._loss(self._forward(inputs), target)
+            self.accelerator.backward(loss)
+            return loss.detach()
+        return self.sam.step(
+            [p for p in self.model.parameters() if p.requires_grad],
+            lambda: self._forward(inputs),
+            lambda outputs, rows: self._loss(outputs, target, rows),
+            target,
+            backward=self.accelerator.backward,
+            no_sync=lambda: self.accelerator.no_sync(self.model),
+        )
+
+
 def train_model(
     model: nn.Module,
     loss_fn: nn.Module,
@@ -193,23 +246,40 @@ def train_model(
     batcher: Any = None,
     score: Callable[[np.ndarray], float],
     sampler: Any = None,
+    sam: Any = None,
+    aux_loss: nn.Module | None = None,
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     fingerprint: str = "",
     log: Callable[[str], None] = print,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainingResult:
     """Fine-tune ``model`` in place and leave it holding the best validation weights.
+
+    Only parameters with ``requires_grad`` are optimised, so a caller freezes what a phase
+    keeps fixed (see :mod:`longtail.training.strategies`) before calling.
 
     Args:
         batcher: turns rows into model inputs (default: padded token ids with ``pad_id``).
         score: maps validation logits to the early-stopping score (higher is better).
         sampler: an imbalance sampler over training rows (``None``: shuffle).
+        sam: a :class:`~longtail.training.sam.SharpnessAwareMinimization` (``None``: plain steps).
+        aux_loss: an auxiliary loss on the model's embeddings, added with its ``weight`` λ
+            (:mod:`longtail.losses.contrastive`).
         checkpoint_dir: where each epoch's checkpoint goes (``None``: no checkpoints).
         resume: continue from the checkpoint in ``checkpoint_dir``.
         fingerprint: identifies data + config; a checkpoint from another fingerprint is refused.
+        on_epoch: called with each epoch's history entry (e.g. to log it to a tracker).
     """
     started = time.perf_counter()
     batcher = batcher or TokenBatcher(pad_id)
+    if sam is not None and config.grad_accum != 1:
+        raise LongtailError(
+            "sam needs train.grad_accum=1 (each step already takes two or more passes); "
+            "lower train.batch_size instead"
+        )
+    if not any(p.requires_grad for p in model.parameters()):
+        raise LongtailError("nothing to train: every parameter of the model is frozen")
     accelerator = make_accelerator(config)
     if not accelerator.is_main_process:
         log = silent
@@ -260,9 +330,10 @@ def train_model(
         history = state.pop("history", [])
         log(f"resuming after epoch {state['epoch']} (step {state['step']})")
 
-    stopped_early = False
+    stopped_early = bool(state.get("stopped_early", False))
+    step = _StepFunction(model, loss_fn, accelerator, sam=sam, aux_loss=aux_loss)
     for epoch in range(state["epoch"] + 1, num_epochs + 1):
-        if state["step"] >= total_steps:
+        if state["step"] >= total_steps or stopped_early:
             break
         torch.manual_seed(config.seed * 100_003 + epoch)  # dropout noise, reproducible on resume
         if hasattr(loss_fn, "set_epoch"):
@@ -282,9 +353,7 @@ def train_model(
             inputs = to_device(batcher(train, rows, training=True), accelerator.device)
             target = _to_target(train.y, rows).to(accelerator.device)
             with accelerator.accumulate(model), accelerator.autocast():
-                logits = model(**inputs)
-                loss = loss_fn(logits.float(), target)
-                accelerator.backward(loss)
+                loss = step(inputs, target)
                 if accelerator.sync_gradients:
                     if config.max_grad_norm:
                         accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -325,6 +394,8 @@ def train_model(
                 "val_score": epoch_score,
             }
         )
+        if on_epoch is not None:
+            on_epoch(history[-1])
         improved = epoch_score > state["best_score"]
         if improved:
             state.update(best_score=epoch_score, best_epoch=epoch, bad_epochs=0)
@@ -339,6 +410,10 @@ def train_model(
             f"val score {epoch_score:.4f}{'  (best)' if improved else ''}"
         )
         state["epoch"] = epoch
+        if config.patience is not None and state["bad_epochs"] >= config.patience:
+            log(f"early stopping: no improvement for {config.patience} epochs")
+            stopped_early = True
+        state["stopped_early"] = stopped_early
         if checkpoint_dir is not None and accelerator.is_main_process:
             save_checkpoint(
                 checkpoint_dir,
@@ -349,10 +424,6 @@ def train_model(
                 best_weights=best_weights,
             )
         accelerator.wait_for_everyone()
-        if config.patience is not None and state["bad_epochs"] >= config.patience:
-            log(f"early stopping: no improvement for {config.patience} epochs")
-            stopped_early = True
-            break
 
     unwrapped = accelerator.unwrap_model(model)
     if best_weights is not None:

@@ -44,6 +44,7 @@ class PreparedData:
     train_texts: list[str] | None = None
     validation_texts: list[str] | None = None
     notice: str | None = None
+    encode: Any = None  # texts -> model rows (token ids or chunks), exactly as the splits were made
 
 
 def read_labelled(path: str, config: ExperimentConfig):
@@ -189,6 +190,7 @@ def prepare_in_memory(
         train_texts=train_texts,
         validation_texts=val_texts,
         notice=notice,
+        encode=encode,
     )
 
 

@@ -32,7 +32,6 @@ from longtail.decision import (
 )
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
-from longtail.losses import build_loss
 from longtail.models import (
     TextClassifier,
     load_encoder,
@@ -42,7 +41,7 @@ from longtail.models import (
 )
 from longtail.models.encoder import describe_model
 from longtail.models.io import META_FILE
-from longtail.sampling import build_sampler
+from longtail.training.augmentation import augment_training_split, describe_augmentation
 from longtail.training.batchers import DocumentBatcher, EmbeddingBatcher, TokenBatcher
 from longtail.training.documents import FrozenEncoderModel, build_document_model, embed_documents
 from longtail.training.loop import (
@@ -51,9 +50,12 @@ from longtail.training.loop import (
     distributed_state,
     gathered_logits,
     silent,
-    train_model,
 )
+from longtail.training.phases import PhaseInputs, run_phases
 from longtail.training.prepare import PreparedData, chunk_settings, prepare_data, read_labelled
+from longtail.training.reporting import augmentation_section, write_html
+from longtail.training.strategies import build_strategy
+from longtail.training.tracking import RunTracking
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -134,6 +136,7 @@ def run_training(
     if not config.output:
         raise LongtailError("no output directory: pass --output DIR (or output: in the config)")
     output = Path(config.output)
+    _check_remedies(config)
     dist = distributed_state()
     if (
         not dist.is_main_process
@@ -142,6 +145,26 @@ def run_training(
     _prepare_output(output, resume=resume, overwrite=overwrite, is_main=dist.is_main_process)
     dist.wait_for_everyone()
 
+    tracking = RunTracking(
+        config.track, directory=Path(config.track_dir) if config.track_dir else output / "tracking",
+        run_name=output.name, is_main=dist.is_main_process,
+    )  # fmt: skip
+    try:
+        return _run(config, output, dist, tracking, resume=resume, log=log)
+    finally:
+        tracking.finish()
+
+
+def _run(
+    config: ExperimentConfig,
+    output: Path,
+    dist: Any,
+    tracking: RunTracking,
+    *,
+    resume: bool,
+    log: Callable[[str], None],
+) -> RunResult:
+    tracking.parameters(dump_config(config))
     set_seed(config.train.seed)  # the new head's initialisation, then each epoch reseeds itself
     model_name = resolve_model_name(config.model.name)
     tokenizer = load_tokenizer(model_name, trust_remote_code=config.model.trust_remote_code)
@@ -158,10 +181,26 @@ def run_training(
         log(data.notice)
     if config.model.gradient_checkpointing:
         encoder.gradient_checkpointing_enable()
+    augmented = None
+    if config.augment.method is not None:
+        with dist.main_process_first():  # one process fills the generation cache, the rest read it
+            augmented = augment_training_split(
+                data.train_texts, np.asarray(train_split.y), train_split.extra, task=space.task,
+                label_names=space.names, config=config, output=output,
+            )  # fmt: skip
+        log(describe_augmentation(augmented.stats, "augmentation of the training split"))
+        new_texts = augmented.texts[augmented.num_original :]
+        data.train = train_split = TokenizedSplit(
+            list(train_split.ids) + list(data.encode(new_texts)), augmented.y, augmented.extra
+        )
+        data.train_texts = augmented.texts
+        data.counts = counts = space.counts(augmented.y)
+        data.sampler_labels = augmented.y
+        y_train = augmented.y
     num_logits = 2 if space.task == "binary" else len(space.names)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     set_seed(config.train.seed)
-    model, trainable, batcher, train_split, val_split = _build_model(
+    setup = _build_model(
         config,
         encoder,
         num_logits,
@@ -171,34 +210,41 @@ def run_training(
         window=window,
         log=log,
     )
+    model, trainable, batcher = setup.model, setup.trainable, setup.batcher
+    train_split, val_split = setup.train, setup.validation
     if space.task == "multilabel":
         model.init_head_bias_from_priors(counts / max(len(y_train), 1))
 
     loss_spec = config.loss if config.loss is not None else default_loss(space.task)
-    loss_fn = build_loss(loss_spec, task=space.task, class_counts=counts, num_docs=len(y_train))
-    sampler = build_sampler(
-        config.sampler, y=data.sampler_labels, task=data.sampler_task, seed=config.train.seed
-    )
+    phases = build_strategy(config.strategy, epochs=config.train.epochs)
     metric = config.train.early_stopping_metric or default_early_stopping_metric(space.task)
     log(
         f"model: {model_name}  max_length {max_length}  loss {_spec_name(loss_spec)}  "
-        f"sampler {_spec_name(config.sampler)}"
+        f"sampler {_spec_name(config.sampler)}  strategy {_spec_name(config.strategy)}"
+        + (f"  sam {_spec_name(config.sam)}" if config.sam != "none" else "")
+        + (f"  aux {_spec_name(config.aux_loss)}" if config.aux_loss != "none" else "")
     )
+    if data.documents and config.long_documents.mode == "frozen" and len(phases) > 1:
+        log("long_documents.mode=frozen: the encoder stays frozen in every phase")
 
-    result = train_model(
-        trainable,
-        loss_fn,
-        train_split,
-        val_split,
-        config.train,
-        batcher=batcher,
-        score=_scorer(space.task, space, y_val, metric),
-        sampler=sampler,
-        checkpoint_dir=output / CHECKPOINT_DIR,
+    trained = run_phases(
+        phases,
+        PhaseInputs(
+            trainable=trainable, batcher=batcher, train=train_split, validation=val_split,
+            train_texts=data.train_texts, space=space, counts=counts,
+            sampler_labels=data.sampler_labels, sampler_task=data.sampler_task,
+            loss_spec=loss_spec, score=_scorer(space.task, space, y_val, metric),
+            represent=setup.represent, checkpoint_root=output / CHECKPOINT_DIR, output=output,
+            fingerprint=_fingerprint(config, len(y_train), len(y_val), float(counts.sum())),
+            on_epoch=tracking.epoch if tracking else None,
+        ),
+        config,
         resume=resume,
-        fingerprint=_fingerprint(config, len(y_train), len(y_val), float(counts.sum())),
         log=log,
-    )
+    )  # fmt: skip
+    result = trained.final
+    if augmented is not None:
+        trained.augmented.insert(0, ("augment", augmented))
 
     device = next(trainable.parameters()).device
     val_logits = gathered_logits(
@@ -211,6 +257,7 @@ def run_training(
     temperature = (
         fit_temperature(val_logits, y_val, space.task) if config.decision.calibrate else 1.0
     )
+    val_probs_uncalibrated = probabilities(val_logits, space.task)
     val_probs = probabilities(val_logits, space.task, temperature=temperature)
     thresholds = (
         tune_thresholds(
@@ -242,8 +289,9 @@ def run_training(
             "best_epoch": result.best_epoch,
             "early_stopping_metric": metric,
             "best_score": result.best_score,
-            "history": result.history,
-            "seconds": round(result.seconds, 1),
+            "history": trained.history,
+            "phases": trained.phases,
+            "seconds": round(sum(phase["seconds"] for phase in trained.phases), 1),
             "train_class_counts": dict(zip(space.names, counts.tolist(), strict=True)),
         },
     }
@@ -264,6 +312,9 @@ def run_training(
             "longtail_version": __version__,
             "loss": loss_spec,
             "sampler": config.sampler,
+            "strategy": config.strategy,
+            "sam": config.sam,
+            "aux_loss": config.aux_loss,
         },
         "data": {
             "train": config.data.train,
@@ -279,18 +330,66 @@ def run_training(
 
         classifier = Classifier(model, tokenizer, meta)
         test_table = read_labelled(config.data.test, config)
-        test_metrics = classifier.evaluate_table(test_table)
+        y_test = space.encode(
+            test_table.labels, source=test_table.source, row_numbers=test_table.row_numbers
+        )
+        test_logits = classifier.predict_logits(test_table.texts, extra=test_table.extra)
+        test_probs = probabilities(test_logits, space.task, temperature=temperature)
+        test_metrics = evaluate_predictions(
+            space.task, y_test, test_probs, classifier.decide(test_probs), space.names
+        )
+        shown = (y_test, test_probs, probabilities(test_logits, space.task))
         report.update(split="test", metrics=test_metrics)
         report["data"]["test"] = config.data.test
         report["data"]["test_rows"] = len(test_table.texts)
     else:
+        shown = (y_val, val_probs, val_probs_uncalibrated)
         report.update(
             split="validation (thresholds were tuned on it: optimistic; pass --test-data for an honest estimate)",
             metrics=validation_metrics,
         )
+    figures = {}
+    if trained.augmented:
+        report["augmentation"], figures = augmentation_section(
+            trained.augmented, setup, config, space, output, device, log
+        )
     write_report(report, output)
+    write_html(report, space, *shown, meta, figures, output)
+    tracking.final(
+        report["metrics"],
+        [output / name for name in ("report.json", "report.md", "report.html")],
+        "test" if config.data.test else "validation",
+    )
     dist.wait_for_everyone()
     return RunResult(output=output, report=report, training=result)
+
+
+def _check_remedies(config: ExperimentConfig) -> None:
+    """Fail on a bad strategy / wrapper / auxiliary loss / augmenter before reading any data."""
+    from longtail.augment import AUGMENTERS
+    from longtail.losses import build_aux_loss
+    from longtail.training.sam import SAM_WRAPPERS
+
+    build_strategy(config.strategy, epochs=config.train.epochs)
+    for spec, registry in ((config.sam, SAM_WRAPPERS), (config.augment.method, AUGMENTERS)):
+        name = spec.get("name") if isinstance(spec, dict) else spec
+        if name not in (None, "none"):
+            registry.get(str(name))
+    if config.aux_loss != "none":
+        build_aux_loss(config.aux_loss, task="multiclass")  # checks λ and the temperature
+
+
+@dataclass
+class ModelSetup:
+    """The model to save, the module to train, its batcher, the splits in the form it reads,
+    and ``represent(texts, y, extra)``: new rows (a phase's own data) in that same form."""
+
+    model: Any
+    trainable: Any
+    batcher: Any
+    train: TokenizedSplit
+    validation: TokenizedSplit
+    represent: Callable[[list[str], Any, Any], TokenizedSplit]
 
 
 def _build_model(
@@ -303,9 +402,14 @@ def _build_model(
     pad_id: int,
     window: int,
     log: Callable[[str], None],
-):
-    """``(model to save, module to train, batcher, train split, validation split)``."""
+) -> ModelSetup:
     extra = data.train.extra
+
+    def tokenized(texts: list[str], y: Any, features: Any) -> TokenizedSplit:
+        if data.encode is None:
+            raise LongtailError("this data backend cannot add rows; drop --arrow")
+        return TokenizedSplit(data.encode(texts), y, features)
+
     if not data.documents:
         if extra is not None:
             raise LongtailError(
@@ -315,13 +419,15 @@ def _build_model(
         model = TextClassifier(
             encoder, num_logits, pooling=config.model.pooling, dropout=config.model.dropout
         )
-        return model, model, TokenBatcher(pad_id), data.train, data.validation
+        return ModelSetup(
+            model, model, TokenBatcher(pad_id), data.train, data.validation, tokenized
+        )
     ld = config.long_documents
     num_extra = 0 if extra is None else extra.shape[1]
     model = build_document_model(encoder, num_logits, config, num_extra)
     if ld.mode == "end_to_end":
         batcher = DocumentBatcher(pad_id, max_chunks=ld.max_chunks, seed=config.train.seed)
-        return model, model, batcher, data.train, data.validation
+        return ModelSetup(model, model, batcher, data.train, data.validation, tokenized)
     cache = EmbeddingCache(
         Path(ld.cache_dir) if ld.cache_dir else default_cache_dir(),
         encoder_key=encoder_fingerprint(model_name, encoder),
@@ -332,15 +438,21 @@ def _build_model(
         hidden_size=encoder.config.hidden_size,
     )  # fmt: skip
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-    splits = []
-    for split, texts in ((data.train, data.train_texts), (data.validation, data.validation_texts)):
+
+    def embedded(split: TokenizedSplit, texts: list[str]) -> TokenizedSplit:
         vectors = embed_documents(
             model, split.ids, texts, cache=cache, pad_id=pad_id, device=device, log=log
         )
-        splits.append(TokenizedSplit(vectors, split.y, split.extra))
-    model.to("cpu")
+        model.to("cpu")
+        return TokenizedSplit(vectors, split.y, split.extra)
+
+    train = embedded(data.train, data.train_texts)
+    validation = embedded(data.validation, data.validation_texts)
     batcher = EmbeddingBatcher(ld.max_chunks, config.train.seed)
-    return model, FrozenEncoderModel(model), batcher, splits[0], splits[1]
+    return ModelSetup(
+        model, FrozenEncoderModel(model), batcher, train, validation,
+        lambda texts, y, features: embedded(tokenized(texts, y, features), texts),
+    )  # fmt: skip
 
 
 def _document_settings(config: ExperimentConfig, window: int) -> dict[str, Any]:

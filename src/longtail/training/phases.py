@@ -1,0 +1,187 @@
+"""Run a strategy's phases one after the other on the same model.
+
+Each phase (:class:`~longtail.training.strategies.Phase`) is one
+:func:`~longtail.training.loop.train_model` call: its own trainable parameters, learning rates,
+epochs, data, loss weighting, schedule, early stopping and checkpoint directory. A phase that
+finished is restored from its checkpoint on ``--resume`` (best weights, history) without training
+again, so a run killed in phase 2 resumes in phase 2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from longtail.config import ExperimentConfig
+from longtail.data import LabelSpace
+from longtail.losses import LOSSES, build_aux_loss, build_loss
+from longtail.sampling import build_sampler
+from longtail.training.augmentation import (
+    AugmentedRows,
+    balanced_augmented_rows,
+    describe_augmentation,
+)
+from longtail.training.loop import TokenizedSplit, TrainingResult, train_model
+from longtail.training.sam import build_sam
+from longtail.training.strategies import Phase, apply_trainable, phase_loss_spec
+
+
+@dataclass
+class PhaseInputs:
+    """What every phase shares: the model, the data and how to turn texts into model rows."""
+
+    trainable: nn.Module
+    batcher: Any
+    train: TokenizedSplit
+    validation: TokenizedSplit
+    train_texts: list[str] | None
+    space: LabelSpace
+    counts: np.ndarray
+    sampler_labels: Any
+    sampler_task: str
+    loss_spec: Any
+    score: Callable[[np.ndarray], float]
+    represent: Callable[[list[str], np.ndarray, np.ndarray | None], TokenizedSplit]
+    checkpoint_root: Path
+    output: Path
+    fingerprint: str
+    on_epoch: Callable[[dict[str, Any]], None] | None = None
+
+
+@dataclass
+class PhasesResult:
+    final: TrainingResult
+    history: list[dict[str, Any]] = field(default_factory=list)
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    augmented: list[tuple[str, AugmentedRows]] = field(default_factory=list)
+
+
+def loss_parameters(spec: Any) -> set[str]:
+    """The parameters a registered loss factory accepts (``weights``, ``pos_weight``, ...)."""
+    if not isinstance(spec, (str, dict)):
+        return set()
+    name = spec if isinstance(spec, str) else spec.get("name")
+    factory = LOSSES.get(str(name))
+    return set(inspect.signature(getattr(factory, "__wrapped__", factory)).parameters)
+
+
+def _phase_data(
+    phase: Phase, inputs: PhaseInputs, config: ExperimentConfig, log: Callable[[str], None]
+) -> tuple[TokenizedSplit, np.ndarray, Any, str, AugmentedRows | None]:
+    """``(split, class counts, sampler labels, sampler task, augmented rows)`` of a phase."""
+    space = inputs.space
+    if phase.data == "train":
+        return inputs.train, inputs.counts, inputs.sampler_labels, inputs.sampler_task, None
+    rows = balanced_augmented_rows(
+        inputs.train_texts, np.asarray(inputs.train.y), inputs.train.extra, task=space.task,
+        label_names=space.names, params=phase.data_params, config=config, output=inputs.output,
+    )  # fmt: skip
+    log(
+        describe_augmentation(
+            rows.stats, f"phase {phase.name}: balanced sample of {rows.num_original} rows"
+        )
+    )
+    split = inputs.represent(rows.texts, rows.y, rows.extra)
+    return split, space.counts(rows.y), rows.y, space.task, rows
+
+
+def _phase_train_config(config: ExperimentConfig, phase: Phase):
+    train = config.train
+    return train.model_copy(
+        update={
+            "epochs": phase.epochs or train.epochs,
+            "lr": phase.lr or train.lr * phase.lr_factor,
+            "head_lr": phase.head_lr or train.head_lr * phase.lr_factor,
+            "max_steps": train.max_steps,
+        }
+    )
+
+
+def _fingerprint(base: str, index: int, phase: Phase) -> str:
+    payload = json.dumps([base, index, phase.to_json()], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def run_phases(
+    phases: list[Phase],
+    inputs: PhaseInputs,
+    config: ExperimentConfig,
+    *,
+    resume: bool,
+    log: Callable[[str], None],
+) -> PhasesResult:
+    """Train every phase in order; the model ends with the last phase's best weights."""
+    model = inputs.trainable
+    space = inputs.space
+    trainable_at_start = {n for n, p in model.named_parameters() if p.requires_grad}
+    accepts = loss_parameters(inputs.loss_spec)
+    aux = build_aux_loss(config.aux_loss, task=space.task) if config.aux_loss != "none" else None
+    sam = build_sam(config.sam, class_counts=inputs.counts, task=space.task)
+    out = PhasesResult(final=TrainingResult(best_epoch=0, best_score=float("nan")))
+    try:
+        for index, phase in enumerate(phases, start=1):
+            names = apply_trainable(model, phase, trainable_at_start)
+            split, counts, sampler_labels, sampler_task, rows = _phase_data(
+                phase, inputs, config, log
+            )
+            if rows is not None:
+                out.augmented.append((phase.name, rows))
+            loss_spec = phase_loss_spec(inputs.loss_spec, phase, accepts)
+            loss_fn = build_loss(
+                loss_spec, task=space.task, class_counts=counts, num_docs=len(split.ids)
+            )
+            sampler = (
+                build_sampler(
+                    config.sampler, y=sampler_labels, task=sampler_task, seed=config.train.seed
+                )
+                if phase.data == "train"
+                else None
+            )
+            train_config = _phase_train_config(config, phase)
+            if len(phases) > 1:
+                log(
+                    f"phase {index}/{len(phases)} {phase.name}: {phase.trainable}"
+                    f"{f' ({phase.top_layers})' if phase.trainable == 'top_layers' else ''}, "
+                    f"{len(names)} parameter tensors, {train_config.epochs} epoch(s), lr {train_config.lr:g} / "
+                    f"head {train_config.head_lr:g}, {len(split.ids)} rows"
+                )
+            checkpoint_dir = (
+                inputs.checkpoint_root
+                if len(phases) == 1
+                else inputs.checkpoint_root / f"phase{index}-{phase.name}"
+            )
+            result = train_model(
+                model, loss_fn, split, inputs.validation, train_config, batcher=inputs.batcher,
+                score=inputs.score, sampler=sampler, sam=sam, aux_loss=aux,
+                checkpoint_dir=checkpoint_dir, resume=resume,
+                fingerprint=_fingerprint(inputs.fingerprint, index, phase), log=log,
+                on_epoch=None if inputs.on_epoch is None else (
+                    lambda entry, name=phase.name: inputs.on_epoch(entry | {"phase": name})
+                ),
+            )  # fmt: skip
+            out.final = result
+            out.history += [entry | {"phase": phase.name} for entry in result.history]
+            out.phases.append(
+                phase.to_json()
+                | {
+                    "rows": len(split.ids),
+                    "trainable_tensors": len(names),
+                    "best_epoch": result.best_epoch,
+                    "best_score": result.best_score,
+                    "stopped_early": result.stopped_early,
+                    "seconds": round(result.seconds, 1),
+                    "loss": loss_spec,
+                }
+            )
+    finally:
+        for name, param in model.named_parameters():
+            param.requires_grad_(name in trainable_at_start)
+    return out

@@ -1,0 +1,293 @@
+"""Training strategies as data: each is a function returning a list of :class:`Phase`.
+
+A phase says what is trainable, at which learning rates, for how many epochs, on which data and
+with which loss weighting. :func:`longtail.training.run.run_training` runs the phases one after
+the other on the same model, each as one :func:`~longtail.training.loop.train_model` call with its
+own optimizer, schedule, early stopping and checkpoint (so an interrupted run resumes inside the
+phase it was in).
+
+Strategies (``longtail train --strategy NAME``, or ``strategy: {name: NAME, ...}`` in the config):
+
+* ``vanilla`` — full fine-tuning.
+* ``lp_ft`` — linear probe, then full fine-tuning (Kumar et al. 2022, arXiv 2202.10054).
+* ``prefinetune_da`` — pre-fine-tune the top encoder layer(s) and the head on a class-balanced,
+  augmented sample, then fine-tune everything on the original data (Shi et al., LIDTA 2022,
+  PMLR 183).
+* ``drw`` — deferred re-weighting: the loss without class weights first, re-weighted at the end
+  (Cao et al. 2019, arXiv 1906.07413).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from longtail.errors import LongtailError
+from longtail.registry import Registry
+from longtail.training.optim import _layer_depth
+
+STRATEGIES: Registry[list] = Registry("strategy")
+
+TRAINABLE = ("all", "head", "top_layers")
+DATA = ("train", "balanced_augmented")
+LOSS_WEIGHTING = ("configured", "none", "class_balanced")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One stage of training.
+
+    Attributes:
+        name: shown in logs, the history and the checkpoint directory.
+        trainable: ``"all"`` (what the model trains by default), ``"head"`` (everything above
+            the encoder: aggregator and head) or ``"top_layers"`` (the head and the top
+            ``top_layers`` encoder layers).
+        top_layers: encoder layers trained with ``trainable="top_layers"``.
+        epochs: epochs of this phase (``None``: ``train.epochs``).
+        lr / head_lr: learning rates (``None``: ``lr_factor`` × ``train.lr`` / ``train.head_lr``).
+        lr_factor: multiplies the configured learning rates where ``lr`` / ``head_lr`` are unset.
+        data: ``"train"`` (the training split, with the configured sampler) or
+            ``"balanced_augmented"`` (an equal number of rows per class plus augmented copies,
+            no sampler; parameters in ``data_params``).
+        loss_weighting: ``"configured"`` (the loss as configured), ``"none"`` (its class
+            re-weighting switched off) or ``"class_balanced"`` (the configured weights, or
+            effective-number weights with β = ``beta`` when the loss has none).
+        beta: β of the effective-number weights for ``loss_weighting="class_balanced"``.
+    """
+
+    name: str
+    trainable: str = "all"
+    top_layers: int = 0
+    epochs: int | None = None
+    lr: float | None = None
+    head_lr: float | None = None
+    lr_factor: float = 1.0
+    data: str = "train"
+    data_params: Mapping[str, Any] = field(default_factory=dict)
+    loss_weighting: str = "configured"
+    beta: float = 0.9999
+
+    def __post_init__(self) -> None:
+        for key, value, valid in (
+            ("trainable", self.trainable, TRAINABLE),
+            ("data", self.data, DATA),
+            ("loss_weighting", self.loss_weighting, LOSS_WEIGHTING),
+        ):
+            if value not in valid:
+                raise LongtailError(
+                    f"phase {self.name!r}: {key} {value!r} is not one of {', '.join(valid)}"
+                )
+        if self.trainable == "top_layers" and self.top_layers < 1:
+            raise LongtailError(f"phase {self.name!r}: top_layers must be >= 1")
+        if self.epochs is not None and self.epochs < 1:
+            raise LongtailError(f"phase {self.name!r}: epochs must be >= 1, got {self.epochs}")
+        for key in ("lr", "head_lr", "lr_factor"):
+            value = getattr(self, key)
+            if value is not None and not value > 0:
+                raise LongtailError(f"phase {self.name!r}: {key} must be > 0, got {value}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(self).items()}
+
+
+def _positive_int(strategy: str, key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise LongtailError(f"strategy {strategy}: {key} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def _positive_float(strategy: str, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise LongtailError(f"strategy {strategy}: {key} must be a number > 0, got {value!r}")
+    return float(value)
+
+
+@STRATEGIES.register("vanilla")
+def vanilla(*, epochs: int) -> list[Phase]:
+    """Full fine-tuning: one phase, everything trainable."""
+    return [Phase("finetune")]
+
+
+@STRATEGIES.register("lp_ft")
+def lp_ft(*, epochs: int, probe_epochs: int = 1, probe_lr: float = 1e-3) -> list[Phase]:
+    """Linear probe, then fine-tune (Kumar et al. 2022, "Fine-Tuning can Distort Pretrained
+    Features and Underperform Out-of-Distribution", arXiv 2202.10054).
+
+    A head trained on frozen features first means full fine-tuning starts from a sensible head,
+    so the early large gradients of a random head do not distort the pretrained encoder.
+    """
+    probe_epochs = _positive_int("lp_ft", "probe_epochs", probe_epochs)
+    probe_lr = _positive_float("lp_ft", "probe_lr", probe_lr)
+    return [
+        Phase("linear_probe", trainable="head", epochs=probe_epochs, head_lr=probe_lr),
+        Phase("finetune"),
+    ]
+
+
+@STRATEGIES.register("prefinetune_da")
+def prefinetune_da(
+    *,
+    epochs: int,
+    top_layers: int = 1,
+    prefinetune_epochs: int = 1,
+    lr: float = 1e-4,
+    per_class: int | None = None,
+    augment: str | Mapping[str, Any] = "eda",
+    num_aug: int = 4,
+) -> list[Phase]:
+    """Pre-fine-tuning with data augmentation (Shi et al. 2022, "Pre-trained Language Model
+    Fine-tuning for Imbalanced Text Classification with Data Augmentation", LIDTA, PMLR 183).
+
+    Phase 1 trains the top ``top_layers`` encoder layers and the head for
+    ``prefinetune_epochs`` epoch(s) at ``lr`` on a class-balanced sample — ``per_class`` rows of
+    every class (default: the smallest class's size) — plus ``num_aug`` augmented copies of each
+    sampled row (``augment``: an augmentation method, EDA by default). Phase 2 unfreezes all
+    and fine-tunes on the original, imbalanced training data at the configured learning rates.
+    """
+    top_layers = _positive_int("prefinetune_da", "top_layers", top_layers)
+    prefinetune_epochs = _positive_int("prefinetune_da", "prefinetune_epochs", prefinetune_epochs)
+    lr = _positive_float("prefinetune_da", "lr", lr)
+    num_aug = _positive_int("prefinetune_da", "num_aug", num_aug)
+    if per_class is not None:
+        per_class = _positive_int("prefinetune_da", "per_class", per_class)
+    data_params = {"per_class": per_class, "augment": augment, "num_aug": num_aug}
+    return [
+        Phase(
+            "prefinetune", trainable="top_layers", top_layers=top_layers,
+            epochs=prefinetune_epochs, lr=lr, head_lr=lr, data="balanced_augmented",
+            data_params=data_params,
+        ),
+        Phase("finetune"),
+    ]  # fmt: skip
+
+
+@STRATEGIES.register("drw")
+def drw(
+    *, epochs: int, reweight_epochs: int = 1, beta: float = 0.9999, lr_factor: float = 0.1
+) -> list[Phase]:
+    """Deferred re-weighting (Cao et al. 2019, "Learning Imbalanced Datasets with
+    Label-Distribution-Aware Margin Loss", arXiv 1906.07413, §3.3).
+
+    The first ``epochs - reweight_epochs`` epochs train with the loss's class re-weighting
+    switched off, so the representation is learnt from the natural distribution; the last
+    ``reweight_epochs`` re-weight (the configured weights, or class-balanced effective-number
+    weights with β = ``beta`` when the loss has none) at ``lr_factor`` × the learning rates, as
+    Cao et al. start re-weighting together with the learning-rate decay.
+    """
+    reweight_epochs = _positive_int("drw", "reweight_epochs", reweight_epochs)
+    lr_factor = _positive_float("drw", "lr_factor", lr_factor)
+    if not 0.0 < float(beta) < 1.0:
+        raise LongtailError(f"strategy drw: beta must be in (0, 1), got {beta!r}")
+    if epochs <= reweight_epochs:
+        raise LongtailError(
+            f"strategy drw needs train.epochs > reweight_epochs ({epochs} <= {reweight_epochs}); "
+            "raise train.epochs"
+        )
+    return [
+        Phase("plain", epochs=epochs - reweight_epochs, loss_weighting="none"),
+        Phase(
+            "reweighted", epochs=reweight_epochs, loss_weighting="class_balanced",
+            beta=float(beta), lr_factor=lr_factor,
+        ),
+    ]  # fmt: skip
+
+
+def build_strategy(spec: str | Mapping[str, Any] | list[Phase], *, epochs: int) -> list[Phase]:
+    """Phases from a registered name, ``{"name": ..., **params}`` or a ready list of phases."""
+    if isinstance(spec, list):
+        if not spec or not all(isinstance(p, Phase) for p in spec):
+            raise LongtailError("a strategy given as a list must be a non-empty list of Phase")
+        return spec
+    phases = STRATEGIES.build(spec, epochs=epochs)
+    names = [p.name for p in phases]
+    if len(set(names)) != len(names):
+        raise LongtailError(f"strategy phases need distinct names, got {names}")
+    return phases
+
+
+# ---------------------------------------------------------------------------------------------
+# What a phase means for the model and the loss
+
+
+def pretrained_encoder(model: nn.Module) -> nn.Module | None:
+    """The Hugging Face encoder inside a longtail model (short-text, hierarchical or frozen)."""
+    for owner in (model, getattr(model, "model", None)):
+        encoder = getattr(owner, "encoder", None)
+        if isinstance(encoder, nn.Module):
+            return encoder
+    return None
+
+
+def apply_trainable(model: nn.Module, phase: Phase, trainable_at_start: set[str]) -> list[str]:
+    """Set ``requires_grad`` for the phase; returns the names of the trainable parameters.
+
+    ``trainable_at_start`` holds the parameters the model trains when nothing is frozen (for
+    instance, never the unused BERT pooler): a phase only ever narrows that set. Encoder layers
+    are counted from the top: ``top_layers=1`` is the last transformer layer (and anything above
+    it inside the encoder); embeddings are never "top".
+    """
+    encoder = pretrained_encoder(model)
+    depth_of: dict[int, int] = {}
+    if encoder is not None:
+        config = getattr(encoder, "config", None)
+        num_layers = int(getattr(config, "num_hidden_layers", 0) or 0)
+        for local, param in encoder.named_parameters():
+            depth_of[id(param)] = _layer_depth(f"encoder.{local}", num_layers)
+    chosen = []
+    for name, param in model.named_parameters():
+        wanted = name in trainable_at_start
+        depth = depth_of.get(id(param))
+        if wanted and depth is not None and phase.trainable != "all":
+            wanted = (
+                phase.trainable == "top_layers"
+                and depth > 0
+                and (depth > num_layers - phase.top_layers)
+            )
+        param.requires_grad_(wanted)
+        if wanted:
+            chosen.append(name)
+    return chosen
+
+
+def phase_loss_spec(
+    spec: str | Mapping[str, Any], phase: Phase, accepts: set[str]
+) -> str | Mapping[str, Any]:
+    """The loss spec of a phase: re-weighting off, as configured, or class-balanced.
+
+    ``accepts`` is the set of parameters the loss factory takes (``weights``, ``pos_weight``, ...).
+    """
+    if phase.loss_weighting == "configured":
+        return spec
+    params = {"name": spec} if isinstance(spec, str) else dict(spec)
+    keys = [k for k in ("weights", "pos_weight") if k in accepts]
+    if not keys:
+        raise LongtailError(
+            f"phase {phase.name!r} changes the loss weighting, but loss {params['name']!r} has "
+            "no class weights (ldam has deferred re-weighting built in: use its drw_start)"
+        )
+    if phase.loss_weighting == "none":
+        return params | dict.fromkeys(keys, "none")
+    weighted = any(params.get(k) not in (None, "none") for k in keys)
+    if weighted:
+        return params
+    return params | {"weights": "effective_number", "beta": phase.beta}
+
+
+def balanced_rows(groups: np.ndarray, per_class: int | None, seed: int) -> np.ndarray:
+    """Up to ``per_class`` rows of every group (default: the smallest group's size), seeded.
+
+    Groups smaller than ``per_class`` are taken whole (augmentation then makes up the rest).
+    """
+    present = [g for g in np.unique(groups)]
+    sizes = {g: int((groups == g).sum()) for g in present}
+    take = per_class if per_class is not None else min(sizes.values())
+    rng = np.random.default_rng([seed, 2022])
+    rows = [
+        rng.choice(np.flatnonzero(groups == g), size=min(take, sizes[g]), replace=False)
+        for g in present
+    ]
+    return np.sort(np.concatenate(rows)) if rows else np.zeros(0, dtype=np.int64)

@@ -1,0 +1,224 @@
+"""Strategies as data: the phases each strategy returns, what each phase trains, and contract runs
+of every strategy / wrapper / auxiliary loss for two steps per phase on the tiny model."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import longtail
+from longtail.errors import LongtailError
+from longtail.models import TextClassifier, load_encoder
+from longtail.models.aggregators import AGGREGATORS
+from longtail.models.hierarchical import HierarchicalClassifier
+from longtail.training import phases as phases_module
+from longtail.training.phases import loss_parameters
+from longtail.training.strategies import (
+    STRATEGIES,
+    Phase,
+    apply_trainable,
+    balanced_rows,
+    build_strategy,
+    phase_loss_spec,
+)
+
+TOPICS = {
+    "sports": "actor film great movie plot screen story".split(),
+    "politics": "bank money account fraud alert urgent".split(),
+    "science": "document chunk long short text reply".split(),
+}
+
+
+def _write_data(path: Path, sizes: dict[str, int], seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        for label, size in sizes.items():
+            for _ in range(size):
+                words = list(rng.choice(TOPICS[label], size=6)) + ["the", "and", "of"]
+                rng.shuffle(words)
+                writer.writerow([" ".join(words), label])
+    return path
+
+
+@pytest.mark.parametrize("name", STRATEGIES.names())
+def test_every_strategy_ends_with_full_fine_tuning_on_the_training_data(name):
+    phases = build_strategy(name, epochs=3)
+    assert phases and all(isinstance(p, Phase) for p in phases)
+    assert len({p.name for p in phases}) == len(phases)
+    assert phases[-1].data == "train"
+    assert phases[-1].trainable == "all"
+
+
+def test_strategy_parameters_and_bad_names():
+    phases = build_strategy({"name": "prefinetune_da", "top_layers": 2, "lr": 3e-4}, epochs=3)
+    assert (phases[0].trainable, phases[0].top_layers, phases[0].lr) == ("top_layers", 2, 3e-4)
+    assert phases[0].data == "balanced_augmented" and phases[0].epochs == 1
+    drw = build_strategy({"name": "drw", "reweight_epochs": 2}, epochs=5)
+    assert [(p.epochs, p.loss_weighting) for p in drw] == [(3, "none"), (2, "class_balanced")]
+    with pytest.raises(LongtailError, match="valid names: drw, lp_ft, prefinetune_da, vanilla"):
+        build_strategy("warmup", epochs=3)
+    with pytest.raises(LongtailError, match="train.epochs > reweight_epochs"):
+        build_strategy("drw", epochs=1)
+    with pytest.raises(LongtailError, match="top_layers must be an integer >= 1"):
+        build_strategy({"name": "prefinetune_da", "top_layers": 0}, epochs=3)
+    with pytest.raises(LongtailError, match="bad parameters for strategy 'lp_ft'"):
+        build_strategy({"name": "lp_ft", "probe_epoch": 2}, epochs=3)
+
+
+def _trainable(model, phase, start):
+    return set(apply_trainable(model, phase, start))
+
+
+def test_apply_trainable_head_top_layers_and_all(tiny_model_dir):
+    model = TextClassifier(load_encoder(str(tiny_model_dir)), 3)
+    start = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert not any("pooler" in n for n in start)  # frozen by construction, never re-enabled
+    head = _trainable(model, Phase("p", trainable="head"), start)
+    assert head == {"head.weight", "head.bias"}
+    top = _trainable(model, Phase("p", trainable="top_layers", top_layers=1), start)
+    assert head < top
+    assert all(n.startswith("encoder.encoder.layer.1.") for n in top - head)
+    assert not any("embeddings" in n or "layer.0." in n for n in top)
+    both = _trainable(model, Phase("p", trainable="top_layers", top_layers=2), start)
+    assert any("layer.0." in n for n in both) and not any("embeddings" in n for n in both)
+    assert _trainable(model, Phase("p"), start) == start
+    for name, param in model.named_parameters():  # requires_grad follows the returned names
+        assert param.requires_grad == (name in start)
+
+
+def test_head_phase_keeps_a_transformer_aggregator_trainable(tiny_model_dir):
+    encoder = load_encoder(str(tiny_model_dir))
+    aggregator = AGGREGATORS.build("transformer", hidden_size=32)
+    model = HierarchicalClassifier(encoder, 2, aggregator)
+    start = {n for n, p in model.named_parameters() if p.requires_grad}
+    head = _trainable(model, Phase("p", trainable="head"), start)
+    aggregator_params = {n for n in start if n.startswith("aggregator.")}
+    assert aggregator_params and aggregator_params <= head
+    assert not any(n.startswith("encoder.") for n in head)
+
+
+def test_phase_loss_spec_switches_weighting():
+    ce = {"name": "ce", "weights": "effective_number", "beta": 0.999}
+    plain, reweighted = build_strategy("drw", epochs=3)
+    accepts = loss_parameters(ce)
+    assert "weights" in accepts and "pos_weight" not in accepts
+    assert phase_loss_spec(ce, plain, accepts)["weights"] == "none"
+    assert phase_loss_spec(ce, reweighted, accepts) == ce  # configured weights kept
+    unweighted = phase_loss_spec("focal", reweighted, loss_parameters("focal"))
+    assert unweighted == {"name": "focal", "weights": "effective_number", "beta": 0.9999}
+    bce = {"name": "bce", "pos_weight": "sqrt_ratio"}
+    off = phase_loss_spec(bce, plain, loss_parameters(bce))
+    assert off["pos_weight"] == "none" and off["weights"] == "none"
+    with pytest.raises(LongtailError, match="ldam has deferred re-weighting built in"):
+        phase_loss_spec("ldam", plain, loss_parameters("ldam"))
+
+
+def test_balanced_rows_take_equal_counts_and_small_groups_whole():
+    groups = np.array([0] * 50 + [1] * 10 + [2] * 4)
+    rows = balanced_rows(groups, None, seed=0)
+    assert np.bincount(groups[rows]).tolist() == [4, 4, 4]
+    rows = balanced_rows(groups, 8, seed=0)
+    assert np.bincount(groups[rows]).tolist() == [8, 8, 4]
+    assert np.array_equal(rows, balanced_rows(groups, 8, seed=0))
+    assert not np.array_equal(rows, balanced_rows(groups, 8, seed=1))
+
+
+# --- contract runs: two steps per phase on the tiny model ------------------------------------
+
+EXPECTED_TRAINABLE = {
+    "vanilla": ["all"],
+    "lp_ft": ["head", "all"],
+    "prefinetune_da": ["top_layers", "all"],
+    "drw": ["all", "all"],
+}
+
+
+def _kind(names: set[str], all_names: set[str]) -> str:
+    encoder = {n for n in names if n.startswith("encoder.")}
+    if names == all_names:
+        return "all"
+    if not encoder:
+        return "head"
+    assert all("layer.1." in n for n in encoder), encoder  # only the top layer
+    return "top_layers"
+
+
+@pytest.fixture
+def recorded_phases(monkeypatch):
+    calls = []
+    real = phases_module.train_model
+
+    def recording(model, loss_fn, split, *args, **kwargs):
+        trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+        result = real(model, loss_fn, split, *args, **kwargs)
+        calls.append(
+            {"trainable": trainable, "rows": len(split.ids), "result": result, "loss": loss_fn}
+        )
+        return result
+
+    monkeypatch.setattr(phases_module, "train_model", recording)
+    return calls
+
+
+def _train(tmp_path, tiny_model_dir, overrides, **kwargs):
+    data = _write_data(tmp_path / "train.csv", {"sports": 40, "politics": 12, "science": 8})
+    return longtail.train(
+        data, output=tmp_path / "run", model=str(tiny_model_dir), epochs=2, verbose=False,
+        overrides=["train.max_steps=2", "train.batch_size=8", "model.max_length=24",
+                   "augment.quality_plot=pca", *overrides],
+        **kwargs,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_TRAINABLE))
+def test_strategy_contract(tmp_path, tiny_model_dir, recorded_phases, name):
+    classifier = _train(tmp_path, tiny_model_dir, [], strategy=name)
+    all_names = {
+        n
+        for n, p in TextClassifier(load_encoder(str(tiny_model_dir)), 3).named_parameters()
+        if p.requires_grad
+    }
+    kinds = [_kind(call["trainable"], all_names) for call in recorded_phases]
+    assert kinds == EXPECTED_TRAINABLE[name]
+    history = classifier.report["training"]["history"]
+    phases = classifier.report["training"]["phases"]
+    assert [p["name"] for p in phases] == [p.name for p in build_strategy(name, epochs=2)]
+    assert all(math.isfinite(h["train_loss"]) for h in history)
+    assert {h["phase"] for h in history} == {p["name"] for p in phases}
+    assert all(h["step"] <= 2 for h in history)  # two steps per phase
+    if name == "prefinetune_da":  # an equal-per-class sample (8 each) plus 4 augmented copies
+        assert recorded_phases[0]["rows"] > 3 * 8 and recorded_phases[1]["rows"] == 54
+        assert "prefinetune" in classifier.report["augmentation"]
+        assert (tmp_path / "run" / "augmentation_quality_prefinetune.png").stat().st_size > 1000
+    if name == "drw":
+        weights = [call["loss"].class_weights for call in recorded_phases]
+        assert weights[0] is None and weights[1] is not None
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["sam=sam"],
+        ["sam=asymmetric_sam"],
+        ["aux_loss=simcse"],
+        ["aux_loss=supcon", "aux_loss.weight=0.5"],
+    ],
+    ids=["sam", "asymmetric_sam", "simcse", "supcon"],
+)
+def test_wrapper_and_auxiliary_loss_contract(tmp_path, tiny_model_dir, recorded_phases, overrides):
+    classifier = _train(tmp_path, tiny_model_dir, overrides)
+    history = classifier.report["training"]["history"]
+    assert history and all(math.isfinite(h["train_loss"]) for h in history)
+    key, _, value = overrides[0].partition("=")
+    assert classifier.report["model"][key] in (value, {"name": value, "weight": 0.5})
+
+
+def test_negative_aux_weight_is_refused(tmp_path, tiny_model_dir):
+    with pytest.raises(LongtailError, match=r"aux_loss.weight \(λ\) must be >= 0"):
+        _train(tmp_path, tiny_model_dir, ["aux_loss=supcon", "aux_loss.weight=-1"])
