@@ -1,4 +1,4 @@
-"""``longtail`` command line: ``longtail {train,predict,evaluate,demo,datasets,augment,export,cache,make-imbalanced}``.
+"""``longtail`` command line: ``longtail {train,predict,evaluate,compare,demo,datasets,augment,export,cache,make-imbalanced}``.
 
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and ``run(args) -> int``.
 User errors (:class:`~longtail.errors.LongtailError`) print one line and exit with code 2.
@@ -16,6 +16,7 @@ from longtail import __version__
 from longtail.cli import (
     augment,
     cache_cmd,
+    compare,
     datasets_cmd,
     demo,
     evaluate,
@@ -36,6 +37,7 @@ COMMANDS = {
     "augment": augment,
     "cache": cache_cmd,
     "make-imbalanced": make_imbalanced,
+    "compare": compare,
 }
 
 

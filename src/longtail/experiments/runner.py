@@ -1,0 +1,235 @@
+"""Run an experiment grid cell by cell, resumably, and summarise it.
+
+Layout of the output directory::
+
+    folds/fold0/{train,test}.jsonl   the stratified folds (written once; same for every cell)
+    folds/manifest.json              which file and label counts the folds were cut from
+    cells/<variant>/<key>.json       one finished cell: its metrics and per-class F1 (atomic)
+    cells/<variant>/<key>/           the cell's run directory (reports; the model only with
+                                     keep_models: true)
+    augment-cache/                   generated texts shared by every cell
+    comparison.{json,md,html}        the summary
+
+A cell counts as done when its JSON exists; rerunning the command skips done cells and resumes an
+interrupted cell from its last epoch checkpoint, so a killed grid loses at most one epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from longtail.data import LabelSpace, stratified_kfold
+from longtail.errors import LongtailError
+from longtail.experiments.spec import Cell, ExperimentSpec
+from longtail.experiments.summary import summarize, write_summary
+from longtail.io_utils import atomic_write_bytes, atomic_write_json
+
+REPORT_FILES = ("report.json", "report.md", "report.html")
+
+
+def _file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _write_jsonl(
+    path: Path, table: Any, rows: np.ndarray, text_column: str, label_column: str, extra: list[str]
+) -> None:
+    lines = []
+    for i in rows:
+        record: dict[str, Any] = {text_column: table.texts[i], label_column: table.labels[i]}
+        for j, name in enumerate(extra):
+            record[name] = float(table.extra[i, j])
+        lines.append(json.dumps(record, ensure_ascii=False, default=str))
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def prepare_folds(
+    spec: ExperimentSpec, log: Callable[[str], None]
+) -> tuple[list[str], dict[str, int], list[dict[str, str]] | None]:
+    """``(label names, training class counts, fold files or None)``; folds cut once, reused."""
+    from longtail.training.prepare import read_labelled
+
+    config = spec.variant_config(spec.baseline)
+    if spec.folds is not None:
+        data_keys = {
+            name: (
+                c.data.train,
+                c.data.text_column,
+                c.data.label_column,
+                c.data.label_delimiter,
+                c.data.task,
+            )
+            for name in spec.variants
+            for c in [spec.variant_config(name)]
+        }
+        if len(set(data_keys.values())) > 1:
+            raise LongtailError(
+                f"{spec.source}: with folds every variant must read the same data.train and columns; "
+                "compare models on other data in another experiment"
+            )
+    data = config.data
+    table = read_labelled(data.train, config)
+    space = LabelSpace.fit(
+        table.labels, task=None if data.task == "auto" else data.task, label_delimiter=data.label_delimiter,
+        positive_label=data.positive_label, source=table.source,
+    )  # fmt: skip
+    y = space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
+    counts = dict(zip(space.names, space.counts(y).astype(int).tolist(), strict=True))
+    if spec.folds is None:
+        return space.names, counts, None
+    folds_dir = spec.output / "folds"
+    manifest_path = folds_dir / "manifest.json"
+    manifest = {
+        "source": str(data.train), "digest": _file_digest(data.train), "folds": spec.folds,
+        "fold_seed": spec.fold_seed, "rows": len(table.texts), "class_counts": counts,
+    }  # fmt: skip
+    files = [
+        {
+            "train": str(folds_dir / f"fold{k}" / "train.jsonl"),
+            "test": str(folds_dir / f"fold{k}" / "test.jsonl"),
+        }
+        for k in range(spec.folds)
+    ]
+    if manifest_path.is_file():
+        previous = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if previous != manifest:
+            raise LongtailError(
+                f"{spec.output} holds folds cut from other data or settings ({previous.get('source')}); "
+                "choose another output directory"
+            )
+        if all(Path(f["train"]).is_file() and Path(f["test"]).is_file() for f in files):
+            return space.names, counts, files
+    splits = stratified_kfold(
+        y,
+        space.task,
+        n_splits=spec.folds,
+        seed=spec.fold_seed,
+        names=space.names,
+        source=table.source,
+    )
+    for (train_rows, test_rows), paths in zip(splits, files, strict=True):
+        for rows, key in ((train_rows, "train"), (test_rows, "test")):
+            _write_jsonl(
+                Path(paths[key]),
+                table,
+                rows,
+                data.text_column,
+                data.label_column,
+                list(data.extra_features),
+            )
+    atomic_write_json(manifest_path, manifest)
+    log(f"{spec.folds} stratified folds of {len(table.texts)} rows written to {folds_dir}")
+    return space.names, counts, files
+
+
+def _cell_paths(spec: ExperimentSpec, cell: Cell) -> tuple[Path, Path]:
+    base = spec.output / "cells" / cell.variant
+    return base / f"{cell.key}.json", base / cell.key
+
+
+def _cell_config(
+    spec: ExperimentSpec, cell: Cell, folds: list[dict[str, str]] | None, run_dir: Path
+):
+    updates: dict[str, Any] = {"train.seed": cell.seed, "output": str(run_dir)}
+    if folds is not None:
+        updates |= {
+            "data.train": folds[cell.fold]["train"],
+            "data.test": folds[cell.fold]["test"],
+            "data.validation": None,
+        }
+    base = spec.variant_config(cell.variant)
+    if base.augment.cache_dir is None:  # one generation cache for the whole grid
+        updates["augment.cache_dir"] = str(spec.output / "augment-cache")
+    return spec.variant_config(cell.variant, **updates)
+
+
+def run_cell(
+    spec: ExperimentSpec, cell: Cell, folds: list[dict[str, str]] | None, log: Callable[[str], None]
+) -> dict[str, Any]:
+    from longtail.training.run import CHECKPOINT_DIR, run_training
+
+    result_path, run_dir = _cell_paths(spec, cell)
+    config = _cell_config(spec, cell, folds, run_dir)
+    started = time.perf_counter()
+    resume = (run_dir / CHECKPOINT_DIR).exists()
+    result = run_training(config, resume=resume, overwrite=True, log=log)
+    report = result.report
+    metrics = report["metrics"]
+    record = {
+        "variant": cell.variant, "seed": cell.seed, "fold": cell.fold, "key": cell.key,
+        "split": report.get("split"),
+        "metrics": {m: metrics.get(m) for m in spec.metrics},
+        "per_class_f1": {row["label"]: row.get("f1") for row in metrics.get("per_class", [])},
+        "best_epoch": report["training"].get("best_epoch"),
+        "seconds": round(time.perf_counter() - started, 1),
+    }  # fmt: skip
+    missing = [m for m, v in record["metrics"].items() if not isinstance(v, (int, float))]
+    if missing:
+        raise LongtailError(
+            f"{spec.source}: metric {missing[0]!r} is not in the report of {cell.name}; "
+            "use names from report.json's metrics, e.g. f1_macro, pr_auc_macro, mcc"
+        )
+    if not spec.keep_models:
+        for child in run_dir.iterdir():
+            if child.name not in REPORT_FILES:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    atomic_write_json(result_path, record)
+    return record
+
+
+def load_done(spec: ExperimentSpec) -> dict[Cell, dict[str, Any]]:
+    done = {}
+    for cell in spec.cells():
+        path = _cell_paths(spec, cell)[0]
+        if path.is_file():
+            try:
+                done[cell] = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                path.unlink()  # a torn file cannot exist (atomic writes), but never trust one
+    return done
+
+
+def run_comparison(
+    spec: ExperimentSpec, *, verbose: bool = False, log: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Train every missing cell, then write ``comparison.{json,md,html}``; returns the summary."""
+    spec.output.mkdir(parents=True, exist_ok=True)
+    labels, class_counts, folds = prepare_folds(spec, log)
+    cells = spec.cells()
+    done = load_done(spec)
+    todo = [c for c in cells if c not in done]
+    log(
+        f"{len(cells)} cells: {len(spec.variants)} variants × {len(spec.seeds)} seeds × "
+        f"{spec.folds or 1} {'folds' if spec.folds else 'fixed split'}; {len(done)} done, {len(todo)} to run"
+    )
+    started = time.perf_counter()
+    bar = tqdm(total=len(cells), initial=len(done), desc="compare", unit="cell", disable=None)
+    for cell in todo:
+        bar.set_postfix_str(cell.name)
+        cell_log = (
+            (lambda m, c=cell: bar.write(f"  [{c.name}] {m}")) if verbose else (lambda _m: None)
+        )
+        record = run_cell(spec, cell, folds, cell_log)
+        done[cell] = record
+        bar.update(1)
+        headline = ", ".join(f"{m} {record['metrics'][m]:.4f}" for m in spec.metrics[:3])
+        bar.write(f"{cell.name}: {headline} ({record['seconds']:.0f}s)")
+    bar.close()
+    summary = summarize(spec, list(done.values()), labels, class_counts)
+    summary["wall_seconds"] = round(sum(r.get("seconds", 0.0) for r in done.values()), 1)
+    summary["this_session_seconds"] = round(time.perf_counter() - started, 1)
+    write_summary(summary, spec.output)
+    return summary

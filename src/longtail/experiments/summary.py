@@ -1,0 +1,203 @@
+"""A finished (or partial) grid → mean ± SEM per variant, per-class F1, paired tests vs baseline.
+
+Written as ``comparison.json`` (everything), ``comparison.md`` (the tables) and
+``comparison.html`` (tables and figures, :func:`longtail.evaluation.html_report.render_comparison_html`).
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from longtail.evaluation.metrics import to_jsonable
+from longtail.experiments.stats import holm_bonferroni, mean_sem, paired_comparison
+from longtail.io_utils import atomic_write_json, atomic_write_text
+
+_TEST_NAMES = {"t": "t", "bootstrap": "bootstrap", "permutation": "permutation"}
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and value is not None else math.nan
+
+
+def summarize(
+    spec: Any,
+    records: Sequence[Mapping[str, Any]],
+    labels: Sequence[str],
+    class_counts: Mapping[str, int],
+) -> dict[str, Any]:
+    """The comparison summary (see :func:`render_comparison_markdown` for what is shown)."""
+    by_variant: dict[str, dict[str, Mapping[str, Any]]] = {v: {} for v in spec.variants}
+    for record in records:
+        by_variant.setdefault(record["variant"], {})[record["key"]] = record
+    base = by_variant.get(spec.baseline, {})
+    variants = []
+    for name, cells in by_variant.items():
+        entry: dict[str, Any] = {
+            "name": name,
+            "n": len(cells),
+            "metrics": {
+                m: mean_sem([_number(c["metrics"].get(m)) for c in cells.values()]).to_json()
+                for m in spec.metrics
+            },
+            "per_class_f1": {
+                label: mean_sem(
+                    [_number(c["per_class_f1"].get(label)) for c in cells.values()]
+                ).to_json()
+                for label in labels
+            },
+            "seconds": round(sum(c.get("seconds", 0.0) for c in cells.values()), 1),
+        }
+        if name != spec.baseline:
+            entry["vs_baseline"] = {
+                m: paired_comparison(
+                    {k: _number(c["metrics"].get(m)) for k, c in cells.items()},
+                    {k: _number(c["metrics"].get(m)) for k, c in base.items()},
+                    variant=name, baseline=spec.baseline, metric=m, test=_TEST_NAMES[spec.test],
+                ).to_json()
+                for m in spec.metrics
+            }  # fmt: skip
+        variants.append(entry)
+    for metric in spec.metrics:  # Holm–Bonferroni over the variants facing the same baseline
+        raw = {
+            v["name"]: v["vs_baseline"][metric]["p_value"]
+            for v in variants
+            if "vs_baseline" in v and v["vs_baseline"][metric]["p_value"] is not None
+        }
+        for name, adjusted in holm_bonferroni(raw).items():
+            next(v for v in variants if v["name"] == name)["vs_baseline"][metric]["p_holm"] = (
+                adjusted
+            )
+    complete = all(v["n"] == len(spec.seeds) * (spec.folds or 1) for v in variants)
+    return to_jsonable(
+        {
+            "title": f"compare: {spec.source}",
+            "baseline": spec.baseline,
+            "metrics": list(spec.metrics),
+            "labels": list(labels),
+            "class_counts": dict(class_counts),
+            "cells": {"folds": spec.folds, "seeds": list(spec.seeds), "complete": complete},
+            "test": spec.test,
+            "variants": variants,
+            "environment": _environment(spec),
+        }
+    )
+
+
+def _environment(spec: Any) -> dict[str, Any]:
+    config = spec.variant_config(spec.baseline)
+    from longtail.models import resolve_model_name
+
+    try:
+        encoder = str(resolve_model_name(config.model.name))
+    except Exception:  # the summary must not fail on a model that is gone since training
+        encoder = str(config.model.name)
+    try:
+        import torch
+
+        hardware = (
+            torch.cuda.get_device_name(0)
+            if torch.cuda.is_available()
+            else f"CPU ({platform.processor() or platform.machine()})"
+        )
+    except Exception:
+        hardware = platform.machine()
+    return {
+        "encoder": encoder,
+        "epochs": config.train.epochs,
+        "hardware": hardware,
+        "data": config.data.train,
+    }
+
+
+def _cell(value: Mapping[str, Any] | None, digits: int = 3) -> str:
+    if not value or value.get("mean") is None:
+        return "n/a"
+    if value.get("n", 0) < 2 or value.get("sem") is None:
+        return f"{value['mean']:.{digits}f} (n={value.get('n', 0)})"
+    return f"{value['mean']:.{digits}f} ± {value['sem']:.{digits}f}"
+
+
+def _p(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.2g}" if value >= 0.001 else "<0.001"
+
+
+def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
+    metrics = list(summary["metrics"])
+    cells = summary.get("cells", {})
+    env = summary.get("environment", {})
+    lines = [
+        f"# {summary['title']}",
+        "",
+        f"{len(cells.get('seeds', []))} seeds × {cells.get('folds') or 1} {'folds' if cells.get('folds') else 'fixed split'}; "
+        f"encoder {env.get('encoder')}, {env.get('epochs')} epochs, {env.get('hardware')}; "
+        f"training time {summary.get('wall_seconds', 0):.0f} s. Mean ± SEM over cells; Δ and p-values "
+        f"({summary.get('test')} test, paired by fold and seed) against **{summary['baseline']}**.",
+        "",
+    ]
+    if not cells.get("complete", True):
+        lines += ["> **The grid is not complete: rerun the same command to finish it.**", ""]
+    header = ["variant", "n", *metrics]
+    rows = [
+        [v["name"], str(v["n"]), *(_cell(v["metrics"].get(m)) for m in metrics)]
+        for v in summary["variants"]
+    ]
+    lines += _table(header, rows)
+    lines += ["", f"## Against the baseline ({summary['baseline']})", ""]
+    rows = []
+    for v in summary["variants"]:
+        for m, c in (v.get("vs_baseline") or {}).items():
+            ci = "n/a" if c.get("ci_low") is None else f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
+            diff = "n/a" if c.get("mean_difference") is None else f"{c['mean_difference']:+.4f}"
+            rows.append(
+                [
+                    v["name"],
+                    m,
+                    diff,
+                    ci,
+                    _p(c.get("p_value")),
+                    _p(c.get("p_holm")),
+                    str(c.get("n_pairs")),
+                ]
+            )
+    lines += (
+        _table(["variant", "metric", "Δ mean", "95% CI", "p", "p (Holm)", "pairs"], rows)
+        if rows
+        else ["- no other variant"]
+    )
+    counts = summary.get("class_counts", {})
+    labels = sorted(summary.get("labels", []), key=lambda label: -counts.get(label, 0))
+    lines += ["", "## Per-class F1 (classes by training frequency)", ""]
+    header = ["class", "train n", *(v["name"] for v in summary["variants"])]
+    rows = [
+        [
+            label,
+            str(counts.get(label, "")),
+            *(_cell(v["per_class_f1"].get(label)) for v in summary["variants"]),
+        ]
+        for label in labels
+    ]
+    lines += _table(header, rows)
+    return "\n".join(lines) + "\n"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return out + ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+
+
+def write_summary(summary: Mapping[str, Any], output: Path) -> dict[str, Path]:
+    from longtail.evaluation.html_report import render_comparison_html, write_html_report
+
+    return {
+        "json": atomic_write_json(output / "comparison.json", summary),
+        "markdown": atomic_write_text(
+            output / "comparison.md", render_comparison_markdown(summary)
+        ),
+        "html": write_html_report(render_comparison_html(summary), output / "comparison.html"),
+    }

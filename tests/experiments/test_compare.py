@@ -1,0 +1,142 @@
+"""``longtail compare``: the experiment file, the folds, the grid, resume and the summary."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from longtail.cli import main
+from longtail.errors import LongtailError
+from longtail.experiments import load_experiment, runner
+
+SPAM = "free win prize cash call now claim text reply urgent award won offer mobile money".split()
+HAM = "hi ok see you later home love lunch tomorrow meeting sorry thanks good night".split()
+
+
+def _data(path: Path, n: int = 120, rate: float = 0.2, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        for i in range(n):
+            spam = i < n * rate
+            words = list(rng.choice(SPAM if spam else HAM, size=6)) + ["the", "and"]
+            writer.writerow([" ".join(words), "spam" if spam else "ham"])
+    return path
+
+
+def _experiment(tmp_path: Path, tiny_model_dir: Path, **changes) -> Path:
+    spec = {
+        "base": {
+            "data": {"train": str(_data(tmp_path / "train.csv"))},
+            "model": {"name": str(tiny_model_dir), "max_length": 24},
+            "train": {"epochs": 1, "batch_size": 16, "lr": 1e-3, "head_lr": 1e-2},
+        },
+        "variants": {"vanilla": {}, "focal": {"loss": {"name": "focal", "gamma": 2.0}}},
+        "seeds": [0],
+        "folds": 2,
+        "output": str(tmp_path / "grid"),
+    } | changes
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_cells_are_seed_major_and_keys_pair_across_variants(tmp_path, tiny_model_dir):
+    spec = load_experiment(_experiment(tmp_path, tiny_model_dir, seeds=[0, 1]))
+    cells = spec.cells()
+    assert len(cells) == 2 * 2 * 2
+    assert [c.name for c in cells[:4]] == [
+        "vanilla/fold0-seed0", "focal/fold0-seed0", "vanilla/fold1-seed0", "focal/fold1-seed0"
+    ]  # fmt: skip
+    config = spec.variant_config("focal", **{"train.seed": 3})
+    assert config.loss == {"name": "focal", "gamma": 2.0} and config.train.seed == 3
+    assert config.train.lr == 1e-3  # base kept where the variant is silent
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"variants": {}}, "variants must be a mapping"),
+        ({"baseline": "nope"}, "baseline 'nope' is not a variant"),
+        ({"folds": 1}, "folds must be an integer >= 2"),
+        ({"test": "wilcoxon"}, "test 'wilcoxon' is not one of t, bootstrap, permutation"),
+        ({"seeds": [0, 0]}, "seeds has duplicates"),
+        ({"varients": {}}, "unknown key 'varients'"),
+        ({"variants": {"bad": {"loss": {"name": "nope"}}}}, None),
+        ({"variants": {"x": {"train.epochs": 0}}}, "train.epochs"),
+        ({"folds": None}, "has no data.test; a fixed split needs a test file"),
+    ],
+)
+def test_bad_experiment_files_are_one_line_errors(tmp_path, tiny_model_dir, changes, message):
+    path = _experiment(tmp_path, tiny_model_dir, **changes)
+    if message is None:  # a bad loss name is caught when its cell builds the loss, by name
+        spec = load_experiment(path)
+        assert "bad" in spec.variants
+        return
+    with pytest.raises(LongtailError, match=message):
+        load_experiment(path)
+
+
+def test_folds_are_stratified_written_once_and_guarded(tmp_path, tiny_model_dir):
+    spec = load_experiment(_experiment(tmp_path, tiny_model_dir))
+    labels, counts, folds = runner.prepare_folds(spec, log=lambda _m: None)
+    assert counts == {"ham": 96, "spam": 24} and labels == ["ham", "spam"]
+    seen = []
+    for files in folds:
+        test_rows = [json.loads(line) for line in Path(files["test"]).read_text().splitlines()]
+        train_rows = [json.loads(line) for line in Path(files["train"]).read_text().splitlines()]
+        assert len(test_rows) + len(train_rows) == 120
+        assert sum(r["label"] == "spam" for r in test_rows) == 12  # stratified: 24 / 2 folds
+        seen += [r["text"] for r in test_rows]
+    assert len(seen) == 120
+    _data(tmp_path / "train.csv", seed=5)  # the data changed under an existing grid
+    with pytest.raises(LongtailError, match="folds cut from other data"):
+        runner.prepare_folds(spec, log=print)
+
+
+def test_compare_end_to_end_resumes_after_interruption(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    path = _experiment(tmp_path, tiny_model_dir)
+    real = runner.run_cell
+    calls = {"n": 0}
+
+    def die_on_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_cell", die_on_third)
+    assert main(["compare", str(path)]) == 130
+    grid = tmp_path / "grid"
+    assert len(list((grid / "cells").glob("*/*.json"))) == 2
+    monkeypatch.setattr(runner, "run_cell", real)
+    capsys.readouterr()
+
+    assert main(["compare", str(path), "--dry-run"]) == 0
+    assert "2 done" in capsys.readouterr().out
+    assert main(["compare", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 done, 2 to run" in printed
+    summary = json.loads((grid / "comparison.json").read_text())
+    assert summary["cells"]["complete"] is True
+    names = [v["name"] for v in summary["variants"]]
+    assert names == ["vanilla", "focal"]
+    focal = summary["variants"][1]
+    assert focal["n"] == 2 and set(focal["per_class_f1"]) == {"ham", "spam"}
+    assert focal["vs_baseline"]["f1_macro"]["n_pairs"] == 2
+    assert summary["variants"][0]["metrics"]["f1_macro"]["n"] == 2
+    markdown = (grid / "comparison.md").read_text()
+    assert "| focal | 2 |" in markdown and "Per-class F1" in markdown
+    html = (grid / "comparison.html").read_text()
+    assert "<figure" in html and "focal" in html
+    # the model directories are gone (keep_models: false), the cell reports stay
+    cell_dir = grid / "cells" / "focal" / "fold0-seed0"
+    assert (cell_dir / "report.json").is_file() and not (cell_dir / "encoder").exists()
