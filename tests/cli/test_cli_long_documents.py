@@ -185,3 +185,25 @@ def test_a_few_long_outliers_are_truncated_with_a_notice(tmp_path, tiny_model_di
         in capsys.readouterr().out
     )
     assert json.loads((out / "longtail.json").read_text())["architecture"]["kind"] == "text"
+
+
+@pytest.mark.parametrize("mode", ["end_to_end", "frozen"])
+def test_strategies_sam_and_aux_loss_work_on_long_documents(tmp_path, tiny_model_dir, capsys, mode):
+    """The remedies apply to hierarchical models too: phases freeze the encoder's layers, the
+    auxiliary loss reads the aggregated document embedding, and SAM steps through the chunks."""
+    data = _documents(tmp_path)
+    extra = ["--long-mode", mode, "--cache-dir", str(tmp_path / "cache"), "--strategy", "prefinetune_da",
+             "--sam", "asymmetric_sam", "--aux-loss", "supcon", "strategy.per_class=6", "strategy.num_aug=1",
+             "augment.quality_plot=pca", "train.max_steps=2"]  # fmt: skip
+    assert main(_args(tiny_model_dir, data, tmp_path / mode, *extra)) == 0
+    out = capsys.readouterr().out
+    assert "phase 1/2 prefinetune" in out and "phase 2/2 finetune" in out
+    report = json.loads((tmp_path / mode / "report.json").read_text())
+    phases = report["training"]["phases"]
+    assert [p["name"] for p in phases] == ["prefinetune", "finetune"]
+    assert 12 < phases[0]["rows"] <= 24  # 6 documents per class plus (up to) one augmented copy each
+    if mode == "end_to_end":  # the top encoder layer and the aggregator + head train first
+        assert phases[0]["trainable_tensors"] < phases[1]["trainable_tensors"]
+    else:  # the frozen encoder stays frozen in every phase
+        assert phases[0]["trainable_tensors"] == phases[1]["trainable_tensors"]
+    assert (tmp_path / mode / "augmentation_quality_prefinetune.png").is_file()

@@ -87,15 +87,12 @@ def augment_training_split(
     from longtail.augment import augment_minority
 
     texts = _require_texts(texts, "augment.method")
-    cache = _cache(config, output)
-    try:
+    with _cache(config, output) as cache:
         result = augment_minority(
             texts, y, task, augmenter=config.augment.method,
             target_ratio=config.augment.target_ratio, seed=config.train.seed, cache=cache,
             min_words=config.augment.min_words, label_names=label_names,
         )  # fmt: skip
-    finally:
-        cache.close()
     return _combine(texts, y, extra, result)
 
 
@@ -119,15 +116,12 @@ def balanced_augmented_rows(
     sample_texts = [texts[i] for i in rows]
     sample_y = y[rows]
     sample_extra = None if extra is None else np.asarray(extra)[rows]
-    cache = _cache(config, output)
-    try:
+    with _cache(config, output) as cache:
         result = augment_each(
             sample_texts, sample_y, task, augmenter=params.get("augment", "eda"),
             n_per_text=int(params.get("num_aug", 4)), seed=config.train.seed, cache=cache,
             min_words=config.augment.min_words, label_names=label_names,
         )  # fmt: skip
-    finally:
-        cache.close()
     return _combine(sample_texts, sample_y, sample_extra, result)
 
 
