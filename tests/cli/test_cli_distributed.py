@@ -58,3 +58,23 @@ def test_two_processes_match_one_process_with_the_same_global_batch(
     report_two = json.loads((ddp / "report.json").read_text())["metrics"]
     assert report_two["f1_macro"] == pytest.approx(report_one["f1_macro"], abs=0.1)
     assert report_two["pr_auc_macro"] == pytest.approx(report_one["pr_auc_macro"], abs=0.1)
+
+
+def test_remedies_run_data_parallel_without_deadlock(spam_files, tiny_model_dir, tmp_path):
+    """Asymmetric SAM runs one pass per radius level on every rank (a rank whose shard has no
+    minority row would otherwise run fewer forward passes and hang the others), SimCSE's second
+    view and the phases of a strategy all work across 2 gloo processes."""
+    out = tmp_path / "ddp-remedies"
+    accelerate = Path(sys.executable).parent / "accelerate"
+    command = [
+        str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29518",
+        "-m", "longtail", "train", "--data", str(spam_files["train"]),
+        *fast_train_args(tiny_model_dir, out), "--batch-size", "8", "--epochs", "1",
+        "--strategy", "lp_ft", "--sam", "asymmetric_sam", "--aux-loss", "simcse",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert [p["name"] for p in report["training"]["phases"]] == ["linear_probe", "finetune"]

@@ -201,7 +201,9 @@ def test_strategies_sam_and_aux_loss_work_on_long_documents(tmp_path, tiny_model
     report = json.loads((tmp_path / mode / "report.json").read_text())
     phases = report["training"]["phases"]
     assert [p["name"] for p in phases] == ["prefinetune", "finetune"]
-    assert 12 < phases[0]["rows"] <= 24  # 6 documents per class plus (up to) one augmented copy each
+    assert (
+        12 < phases[0]["rows"] <= 24
+    )  # 6 documents per class plus (up to) one augmented copy each
     if mode == "end_to_end":  # the top encoder layer and the aggregator + head train first
         assert phases[0]["trainable_tensors"] < phases[1]["trainable_tensors"]
     else:  # the frozen encoder stays frozen in every phase

@@ -179,3 +179,33 @@ def test_sam_refuses_gradient_accumulation():
             nn.Linear(2, 2), nn.CrossEntropyLoss(), split, split, TrainConfig(grad_accum=2),
             score=lambda logits: 0.0, sam=sam,
         )  # fmt: skip
+
+
+def test_every_level_runs_one_pass_per_radius_even_without_minority_rows():
+    """Data-parallel ranks must agree on the number of forward passes; the gradient is unchanged."""
+    model, x, _ = _problem()
+    target = torch.zeros(8, dtype=torch.long)  # this shard has no minority row
+    sam = build_sam("asymmetric_sam", class_counts=np.array([6, 2]), task="binary")
+    assert [len(rows) for _, rows in sam.groups(target, every_level=True)] == [8, 0]
+    calls: list[float] = []
+    _step(sam, model, x, target, record=calls)
+    plain = [p.grad.clone() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = None
+    calls_every: list[float] = []
+    start = [p.detach().clone() for p in model.parameters()]
+
+    def forward():
+        calls_every.append(1.0)
+        return model(x)
+
+    sam.step(
+        list(model.parameters()), forward,
+        lambda outputs, rows: nn.functional.cross_entropy(outputs[rows], target[rows]), target,
+        backward=lambda loss, **kw: loss.backward(**kw), every_level=True,
+    )  # fmt: skip
+    assert len(calls) == 2 and len(calls_every) == 3
+    for g, p in zip(plain, model.parameters(), strict=True):
+        assert torch.allclose(g, p.grad, atol=1e-7)
+    for p, s in zip(model.parameters(), start, strict=True):
+        assert torch.equal(p.detach(), s)

@@ -232,6 +232,7 @@ class _StepFunction:
             target,
             backward=self.accelerator.backward,
             no_sync=lambda: self.accelerator.no_sync(self.model),
+            every_level=self.accelerator.num_processes > 1,
         )
 
 

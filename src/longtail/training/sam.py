@@ -93,13 +93,14 @@ class SharpnessAwareMinimization:
         best = per_label.max(dim=1).values
         return torch.where(best < 0, radius.min(), best)
 
-    def groups(self, target: torch.Tensor) -> list[tuple[float, torch.Tensor]]:
-        """``(radius, row indices)`` per distinct radius present in the batch."""
+    def groups(
+        self, target: torch.Tensor, *, every_level: bool = False
+    ) -> list[tuple[float, torch.Tensor]]:
+        """``(radius, row indices)`` per distinct radius present in the batch, or with
+        ``every_level`` per distinct radius of any class (some groups then have no rows)."""
         radius = self.row_radius(target)
-        return [
-            (float(value), torch.nonzero(radius == value).flatten())
-            for value in torch.unique(radius).tolist()
-        ]
+        levels = np.unique(self.class_radius) if every_level else torch.unique(radius).tolist()
+        return [(float(value), torch.nonzero(radius == value).flatten()) for value in levels]
 
     def step(
         self,
@@ -110,6 +111,7 @@ class SharpnessAwareMinimization:
         *,
         backward: Callable[[torch.Tensor], None],
         no_sync: Callable[[], Any] = nullcontext,
+        every_level: bool = False,
     ) -> torch.Tensor:
         """Leave in ``p.grad`` the sharpness-aware gradient; return the loss at ``w`` (detached).
 
@@ -120,15 +122,20 @@ class SharpnessAwareMinimization:
             target: the batch's targets, to find each row's radius.
             backward: ``accelerator.backward`` (scales for fp16) or ``Tensor.backward``.
             no_sync: context manager that suspends gradient synchronisation across processes.
+            every_level: one pass per radius level even when the batch has no row of it, so
+                that every process runs the same number of forward passes (data parallelism
+                synchronises buffers in each one; unequal counts would deadlock).
         """
         params = [p for p in params if p.requires_grad]
         batch = target.shape[0]
-        groups = [(r, rows) for r, rows in self.groups(target) if len(rows)]
+        groups = self.groups(target, every_level=every_level)
+        if not every_level:
+            groups = [(r, rows) for r, rows in groups if len(rows)]
         outputs = forward()
         full = loss_of_rows(outputs, torch.arange(batch, device=target.device))
         ascents: list[tuple[float, list[torch.Tensor | None]]] = []
         for i, (radius, rows) in enumerate(groups):
-            share = full if len(groups) == 1 else loss_of_rows(outputs, rows) * (len(rows) / batch)
+            share = full if len(groups) == 1 else self._share(outputs, rows, batch, loss_of_rows)
             with no_sync():
                 backward(share, retain_graph=i < len(groups) - 1)
             ascents.append((radius, [None if p.grad is None else p.grad.clone() for p in params]))
@@ -142,7 +149,7 @@ class SharpnessAwareMinimization:
                     if e is not None:
                         p.add_(e)
             outputs = forward()
-            share = loss_of_rows(outputs, rows) * (len(rows) / batch)
+            share = self._share(outputs, rows, batch, loss_of_rows)
             context = no_sync if i < len(groups) - 1 else nullcontext
             with context():
                 backward(share)
@@ -151,6 +158,16 @@ class SharpnessAwareMinimization:
                     if e is not None:
                         p.sub_(e)
         return full.detach()
+
+    @staticmethod
+    def _share(
+        outputs: Any, rows: torch.Tensor, batch: int, loss_of_rows: Callable
+    ) -> torch.Tensor:
+        """The group's share of the batch loss; a zero still wired to the graph for no rows."""
+        if len(rows) == 0:
+            first = outputs[0] if isinstance(outputs, tuple) else outputs
+            return first.float().sum() * 0.0
+        return loss_of_rows(outputs, rows) * (len(rows) / batch)
 
     def _ascent(
         self, params: list[nn.Parameter], grads: list[torch.Tensor | None], radius: float
