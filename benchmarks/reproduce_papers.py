@@ -33,6 +33,7 @@ import yaml
 from longtail.data import LabelSpace, TextTable, strip_email_headers
 from longtail.data.imbalance import subsample, target_counts
 from longtail.datasets import load_dataset, load_shared_jsonl, write_table
+from longtail.errors import LongtailError
 from longtail.experiments import load_experiment, run_comparison
 
 #: Shi et al. (2022) compare these remedies; "longtail" is the toolkit's recommended default
@@ -250,4 +251,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except LongtailError as exc:  # a missing data package or file: one line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
