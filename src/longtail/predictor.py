@@ -195,10 +195,20 @@ class Classifier:
         probs = self.predict_proba(texts, batch_size=batch_size, extra=extra)
         return self.labels.decode(self.decide(probs))
 
-    def evaluate_table(self, table: TextTable, batch_size: int = 128) -> dict[str, Any]:
-        """Every metric of ``longtail.evaluation`` on a labelled table, using the tuned decisions."""
+    def table_logits(
+        self, table: TextTable, batch_size: int = 128
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(encoded labels, raw logits)`` of a labelled table (unknown labels are an error)."""
         y_true = self.labels.encode(
             table.labels, source=table.source, row_numbers=table.row_numbers
         )
-        probs = self.predict_proba(table.texts, batch_size=batch_size, extra=table.extra)
+        return y_true, self.predict_logits(table.texts, batch_size=batch_size, extra=table.extra)
+
+    def evaluate_table(self, table: TextTable, batch_size: int = 128) -> dict[str, Any]:
+        """Every metric of ``longtail.evaluation`` on a labelled table, using the tuned decisions."""
+        y_true, logits = self.table_logits(table, batch_size=batch_size)
+        return self.evaluate_probs(y_true, probabilities(logits, self.task, self.temperature))
+
+    def evaluate_probs(self, y_true: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
+        """Every metric of calibrated probabilities, decided with the tuned thresholds."""
         return evaluate_predictions(self.task, y_true, probs, self.decide(probs), self.label_names)

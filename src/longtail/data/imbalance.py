@@ -66,7 +66,7 @@ def target_counts(
     return np.maximum(keep, 1)
 
 
-def subsample(y: np.ndarray, keep: np.ndarray, seed: int) -> np.ndarray:
+def subsample(y: np.ndarray, keep: np.ndarray, seed: int | Sequence[int]) -> np.ndarray:
     """Sorted row indices: ``keep[c]`` rows of class ``c``, drawn without replacement."""
     rng = np.random.default_rng(seed)
     chosen = [

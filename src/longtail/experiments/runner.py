@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from longtail.data import LabelSpace, stratified_kfold
+from longtail.data import stratified_kfold
 from longtail.errors import LongtailError
 from longtail.experiments.spec import Cell, ExperimentSpec
 from longtail.experiments.summary import summarize, write_summary
@@ -60,7 +60,7 @@ def prepare_folds(
     spec: ExperimentSpec, log: Callable[[str], None]
 ) -> tuple[list[str], dict[str, int], list[dict[str, str]] | None]:
     """``(label names, training class counts, fold files or None)``; folds cut once, reused."""
-    from longtail.training.prepare import read_labelled
+    from longtail.training.prepare import fit_labels, read_labelled
 
     config = spec.variant_config(spec.baseline)
     if spec.folds is not None:
@@ -82,11 +82,7 @@ def prepare_folds(
             )
     data = config.data
     table = read_labelled(data.train, config)
-    space = LabelSpace.fit(
-        table.labels, task=None if data.task == "auto" else data.task, label_delimiter=data.label_delimiter,
-        positive_label=data.positive_label, source=table.source,
-    )  # fmt: skip
-    y = space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
+    space, y = fit_labels(table, config)
     counts = dict(zip(space.names, space.counts(y).astype(int).tolist(), strict=True))
     if spec.folds is None:
         return space.names, counts, None

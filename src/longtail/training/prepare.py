@@ -58,6 +58,19 @@ def read_labelled(path: str, config: ExperimentConfig):
     return drop_empty_texts(table, strict=config.data.strict)
 
 
+def fit_labels(table: Any, config: ExperimentConfig) -> tuple[LabelSpace, np.ndarray]:
+    """The label space of a training table (task, class order) and its encoded labels."""
+    data = config.data
+    space = LabelSpace.fit(
+        table.labels,
+        task=None if data.task == "auto" else data.task,
+        label_delimiter=data.label_delimiter,
+        positive_label=data.positive_label,
+        source=table.source,
+    )
+    return space, space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
+
+
 AUTO_LONG_FRACTION = 0.05
 
 
@@ -148,14 +161,7 @@ def prepare_in_memory(
         )
     if documents:
         table = enforce_char_cap(table, config)
-    space = LabelSpace.fit(
-        table.labels,
-        task=None if data.task == "auto" else data.task,
-        label_delimiter=data.label_delimiter,
-        positive_label=data.positive_label,
-        source=table.source,
-    )
-    y_all = space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
+    space, y_all = fit_labels(table, config)
     if data.validation:
         val_table = read_labelled(data.validation, config)
         if documents:

@@ -330,14 +330,9 @@ def _run(
 
         classifier = Classifier(model, tokenizer, meta)
         test_table = read_labelled(config.data.test, config)
-        y_test = space.encode(
-            test_table.labels, source=test_table.source, row_numbers=test_table.row_numbers
-        )
-        test_logits = classifier.predict_logits(test_table.texts, extra=test_table.extra)
+        y_test, test_logits = classifier.table_logits(test_table)
         test_probs = probabilities(test_logits, space.task, temperature=temperature)
-        test_metrics = evaluate_predictions(
-            space.task, y_test, test_probs, classifier.decide(test_probs), space.names
-        )
+        test_metrics = classifier.evaluate_probs(y_test, test_probs)
         shown = (y_test, test_probs, probabilities(test_logits, space.task))
         report.update(split="test", metrics=test_metrics)
         report["data"]["test"] = config.data.test

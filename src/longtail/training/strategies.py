@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from longtail.data.imbalance import subsample
 from longtail.errors import LongtailError
 from longtail.registry import Registry
 from longtail.training.optim import _layer_depth
@@ -282,12 +283,7 @@ def balanced_rows(groups: np.ndarray, per_class: int | None, seed: int) -> np.nd
 
     Groups smaller than ``per_class`` are taken whole (augmentation then makes up the rest).
     """
-    present = [g for g in np.unique(groups)]
-    sizes = {g: int((groups == g).sum()) for g in present}
-    take = per_class if per_class is not None else min(sizes.values())
-    rng = np.random.default_rng([seed, 2022])
-    rows = [
-        rng.choice(np.flatnonzero(groups == g), size=min(take, sizes[g]), replace=False)
-        for g in present
-    ]
-    return np.sort(np.concatenate(rows)) if rows else np.zeros(0, dtype=np.int64)
+    counts = np.bincount(groups)
+    present = counts > 0
+    take = per_class if per_class is not None else int(counts[present].min())
+    return subsample(groups, np.where(present, np.minimum(take, counts), 0), [seed, 2022])
