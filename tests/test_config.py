@@ -50,3 +50,24 @@ def test_yaml_errors(tmp_path):
         load_config(listy)
     with pytest.raises(LongtailError, match="does not exist"):
         load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("data", "override", "expected"),
+    [
+        ({"loss": "focal"}, "loss.gamma=1", {"loss": {"name": "focal", "gamma": 1}}),
+        (
+            {"augment": {"method": "back_translation"}},
+            "augment.method.forward_model=/m",
+            {"augment": {"method": {"name": "back_translation", "forward_model": "/m"}}},
+        ),
+        (
+            {"long_documents": {"aggregator": "attention"}},
+            "long_documents.aggregator.heads=4",
+            {"long_documents": {"aggregator": {"name": "attention", "heads": 4}}},
+        ),
+    ],
+)
+def test_a_parameter_override_turns_a_component_name_into_a_spec(data, override, expected):
+    """Every ``str | dict`` component key, nested ones included, takes ``key.param=value``."""
+    assert apply_overrides(data, [override]) == expected

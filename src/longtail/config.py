@@ -10,6 +10,8 @@ naming the key and the valid choices.
 from __future__ import annotations
 
 import difflib
+import functools
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -256,6 +258,25 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _is_spec(annotation: Any) -> bool:
+    """A registry component: a name or a ``{name: ..., **params}`` mapping (``str | dict``)."""
+    args = typing.get_args(annotation)
+    return str in args and any(a is dict or typing.get_origin(a) is dict for a in args)
+
+
+@functools.cache
+def _spec_keys(model: type[BaseModel] | None = None, prefix: str = "") -> frozenset[str]:
+    """Dotted keys whose value is a component spec: ``loss``, ``augment.method``, ..."""
+    keys: set[str] = set()
+    for name, field in (model or ExperimentConfig).model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= _spec_keys(annotation, f"{prefix}{name}.")
+        elif _is_spec(annotation):
+            keys.add(f"{prefix}{name}")
+    return frozenset(keys)
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``section.key=value`` overrides; values are parsed as YAML scalars/lists."""
     result = {
@@ -273,16 +294,10 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             value = raw  # not YAML (or a bad tag like !!int abc): keep the text; validation decides
         node = result
         parts = key.split(".")
-        for part in parts[:-1]:
+        for depth, part in enumerate(parts[:-1]):
             child = node.get(part)
-            if isinstance(child, str) and part in (
-                "loss",
-                "sampler",
-                "strategy",
-                "sam",
-                "aux_loss",
-            ):
-                child = {"name": child}
+            if isinstance(child, str) and ".".join(parts[: depth + 1]) in _spec_keys():
+                child = {"name": child}  # "focal" -> {"name": "focal"}, then add the parameter
             if child is None:
                 child = {}
             if not isinstance(child, dict):

@@ -96,6 +96,15 @@ def test_interrupted_in_phase_two_resumes_in_phase_two(
         (["--augment", "eda", "--augment-ratio", "0"], "augment.target_ratio"),
         (["--augment", "paraphrase"], "unknown augmentation method 'paraphrase'"),
         (["--augment", "back_translation"], "back_translation needs"),
+        (
+            [
+                "--augment",
+                "back_translation",
+                "augment.method.forward_model=/no/such/model",
+                "augment.method.backward_model=/no/such/model2",
+            ],
+            "back_translation forward_model '/no/such/model': no such model directory",
+        ),  # fmt: skip
         (["--strategy", "drw", "--epochs", "1"], "drw needs train.epochs > reweight_epochs"),
         (["--sam", "sam", "--grad-accum", "2"], "sam needs train.grad_accum=1"),
     ],
