@@ -34,6 +34,7 @@ from longtail.data import LabelSpace, TextTable, strip_email_headers
 from longtail.data.imbalance import subsample, target_counts
 from longtail.datasets import load_dataset, load_shared_jsonl, write_table
 from longtail.errors import LongtailError
+from longtail.evaluation.plots import plot_f1_vs_frequency
 from longtail.experiments import load_experiment, run_comparison
 
 #: Shi et al. (2022) compare these remedies; "longtail" is the toolkit's recommended default
@@ -76,13 +77,6 @@ def _single_label(table: TextTable) -> tuple[LabelSpace, np.ndarray]:
     return space, space.encode(table.labels)
 
 
-def _take(table: TextTable, rows: np.ndarray) -> TextTable:
-    return TextTable(
-        texts=[table.texts[i] for i in rows], labels=[table.labels[i] for i in rows],
-        row_numbers=[table.row_numbers[i] for i in rows], source=table.source,
-    )  # fmt: skip
-
-
 def _strip_headers(table: TextTable) -> TextTable:
     """20 Newsgroups: the header block (up to the first blank line) names the group; drop it."""
     bodies = [re.sub(r"\s+", " ", strip_email_headers(t)).strip() for t in table.texts]
@@ -97,7 +91,7 @@ def _imbalance(
     keep = target_counts(
         space.names, space.counts(y).astype(int), kind=kind, ratio=ratio, minority=minority
     )
-    return _take(table, subsample(y, keep, seed))
+    return table.subset(subsample(y, keep, seed))
 
 
 def build_data(setup: str, args: argparse.Namespace) -> tuple[TextTable, TextTable, str]:
@@ -134,23 +128,36 @@ def build_data(setup: str, args: argparse.Namespace) -> tuple[TextTable, TextTab
         about = "Reuters-21578 ModApte, multilabel, 90 topics"
         return (
             _sample_multilabel(train, args.train_rows),
-            _sample_multilabel(test, args.test_rows),
+            _sample_multilabel(test, args.test_rows, seed + 1),
             about,
         )
     else:
         raise SystemExit(f"unknown setup {setup!r}")
     _, y_train = _single_label(train)
     space, y_test = _single_label(test)
-    train = _take(train, _stratified_rows(y_train, args.train_rows, seed))
-    test = _take(test, _stratified_rows(y_test, args.test_rows, seed + 1))
+    train = train.subset(_stratified_rows(y_train, args.train_rows, seed))
+    test = test.subset(_stratified_rows(y_test, args.test_rows, seed + 1))
     return train, test, about
 
 
-def _sample_multilabel(table: TextTable, n: int) -> TextTable:
+def _sample_multilabel(table: TextTable, n: int, seed: int = 0) -> TextTable:
+    """``n`` random rows that still cover every label: rarest labels first, one row each, then
+    a random fill. A plain random sample of Reuters-21578 loses the topics with 1-3 training
+    documents, and the test split then holds labels the model never saw."""
     if n <= 0 or n >= len(table.texts):
         return table
-    rows = np.sort(np.random.default_rng(0).choice(len(table.texts), size=n, replace=False))
-    return _take(table, rows)
+    rng = np.random.default_rng(seed)
+    rows_of: dict[str, list[int]] = {}
+    for row, labels in enumerate(table.labels):
+        for label in labels:
+            rows_of.setdefault(label, []).append(row)
+    chosen: set[int] = set()
+    for label in sorted(rows_of, key=lambda name: (len(rows_of[name]), name)):
+        if not chosen.intersection(rows_of[label]):
+            chosen.add(int(rng.choice(rows_of[label])))
+    rest = np.setdiff1d(np.arange(len(table.texts)), sorted(chosen))
+    fill = rng.choice(rest, size=max(n - len(chosen), 0), replace=False)
+    return table.subset(np.sort(np.concatenate([sorted(chosen), fill]).astype(int)))
 
 
 def experiment(
@@ -199,6 +206,23 @@ def experiment(
     }
 
 
+def write_f1_vs_frequency(comparison: Path, png: Path) -> Path | None:
+    """Shi et al. (2022) Figure 3 for a finished comparison: per-class F1 (mean over seeds) of
+    every variant against the class's training frequency, as a PNG for docs/benchmarks.md."""
+    summary = json.loads(comparison.read_text(encoding="utf-8"))
+    counts = summary.get("class_counts") or {}
+    names = [n for n in summary.get("labels", []) if counts.get(n, 0) > 0]
+    series = {
+        str(v["name"]): [(v["per_class_f1"].get(n) or {}).get("mean") for n in names]
+        for v in summary.get("variants", [])
+        if isinstance(v.get("per_class_f1"), dict)
+    }
+    if not names or not series:
+        return None
+    png.write_bytes(plot_f1_vs_frequency(names, [counts[n] for n in names], series, fmt="png"))
+    return png
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -245,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = run_comparison(load_experiment(spec_path))
     wall = time.perf_counter() - started
     print((out / "grid" / "comparison.md").read_text(encoding="utf-8"))
+    figure = write_f1_vs_frequency(out / "grid" / "comparison.json", out / "f1_vs_frequency.png")
+    if figure:
+        print(f"per-class F1 vs training frequency: {figure}")
     print(json.dumps({"setup": args.setup, "about": about, "train_rows": len(train.texts), "test_rows": len(test.texts),
                       "wall_seconds_this_run": round(wall, 1), "training_seconds_all_cells": summary.get("wall_seconds")}))  # fmt: skip
     return 0

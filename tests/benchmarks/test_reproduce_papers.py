@@ -1,0 +1,69 @@
+"""The paper-reproduction script's own logic: label-covering samples and the Figure-3 export."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from longtail.data import TextTable
+
+_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "reproduce_papers.py"
+_spec = importlib.util.spec_from_file_location("reproduce_papers", _SCRIPT)
+assert _spec and _spec.loader
+reproduce = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(reproduce)
+
+
+def _long_tailed_multilabel(rows: int, rare: int) -> TextTable:
+    labels = [["common"] for _ in range(rows)]
+    for i in range(rare):  # each rare topic sits on exactly one document
+        labels[7 * i + 3] = ["common", f"rare{i}"]
+    return TextTable(
+        texts=[f"doc {i}" for i in range(rows)],
+        labels=labels,
+        row_numbers=list(range(1, rows + 1)),
+        source="synthetic.jsonl",
+    )
+
+
+def test_multilabel_sample_keeps_every_label_even_the_singletons():
+    table = _long_tailed_multilabel(rows=500, rare=12)
+    for seed in range(5):
+        sample = reproduce._sample_multilabel(table, 30, seed)
+        assert len(sample.texts) == 30
+        assert len(set(sample.texts)) == 30  # no row drawn twice
+        present = {label for labels in sample.labels for label in labels}
+        assert present == {"common", *(f"rare{i}" for i in range(12))}
+
+
+def test_multilabel_sample_of_zero_or_more_rows_is_the_whole_table():
+    table = _long_tailed_multilabel(rows=50, rare=2)
+    assert reproduce._sample_multilabel(table, 0) is table
+    assert reproduce._sample_multilabel(table, 50) is table
+
+
+def test_f1_vs_frequency_figure_is_written_from_a_comparison(tmp_path):
+    comparison = tmp_path / "comparison.json"
+    comparison.write_text(
+        json.dumps(
+            {
+                "labels": ["big", "small", "absent"],
+                "class_counts": {"big": 900, "small": 9, "absent": 0},
+                "variants": [
+                    {"name": "vanilla", "per_class_f1": {"big": {"mean": 0.9}, "small": None}},
+                    {
+                        "name": "remedy",
+                        "per_class_f1": {"big": {"mean": 0.9}, "small": {"mean": 0.4}},
+                    },
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    png = reproduce.write_f1_vs_frequency(comparison, tmp_path / "figure.png")
+    assert png is not None
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    comparison.write_text(json.dumps({"labels": [], "variants": []}), encoding="utf-8")
+    assert reproduce.write_f1_vs_frequency(comparison, tmp_path / "none.png") is None
+    assert not (tmp_path / "none.png").exists()
