@@ -192,7 +192,7 @@ def experiment(
         "folds": None,
         "test": "t",
         "metrics": (
-            ["f1_macro", "recall_macro", "precision_macro", "f1_micro", "pr_auc_macro"]
+            ["f1_macro", "recall_macro", "recall_micro", "f1_micro", "pr_auc_macro"]
             if multilabel
             else [
                 "f1_macro",

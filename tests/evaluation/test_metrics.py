@@ -108,6 +108,8 @@ def test_multilabel_metrics_match_sklearn():
         assert m[f"f1_{avg}"] == approx(skm.f1_score(y, pred, average=avg))
     assert m["precision_macro"] == approx(skm.precision_score(y, pred, average="macro"))
     assert m["recall_macro"] == approx(skm.recall_score(y, pred, average="macro"))
+    assert m["recall_micro"] == approx(skm.recall_score(y, pred, average="micro"))
+    assert m["precision_micro"] == approx(skm.precision_score(y, pred, average="micro"))
     assert m["pr_auc_macro"] == approx(skm.average_precision_score(y, p, average="macro"))
     assert m["roc_auc_macro"] == approx(skm.roc_auc_score(y, p, average="macro"))
     assert m["mcc"] == approx(np.mean([_mcc_reference(y[:, c], pred[:, c]) for c in range(4)]))

@@ -62,8 +62,8 @@ def evaluate_predictions(
         label_names: ``C`` names; defaults to ``"0" .. "C-1"``.
 
     Returns:
-        A dict with accuracy, balanced_accuracy, f1_macro/micro/weighted, precision_macro,
-        recall_macro, pr_auc_macro, roc_auc_macro, mcc, micro_f1_without_majority, ece,
+        A dict with accuracy, balanced_accuracy, f1_macro/micro/weighted, precision_macro/micro,
+        recall_macro/micro (micro recall hides rare labels that macro recall shows), pr_auc_macro, roc_auc_macro, mcc, micro_f1_without_majority, ece,
         confusion_matrix, per_class, majority_class, majority_rate, baseline_accuracy,
         num_examples, warnings, and for binary the positive_* entries.
 
@@ -96,6 +96,10 @@ def evaluate_predictions(
             y, pred, labels=active, average="macro", zero_division=0
         ),
         "recall_macro": recall_score(y, pred, labels=active, average="macro", zero_division=0),
+        "precision_micro": precision_score(
+            y, pred, labels=active, average="micro", zero_division=0
+        ),
+        "recall_micro": recall_score(y, pred, labels=active, average="micro", zero_division=0),
         "pr_auc_macro": _mean_defined(row["pr_auc"] for row in per_class),
         "roc_auc_macro": _mean_defined(row["roc_auc"] for row in per_class),
         "mcc": None,
