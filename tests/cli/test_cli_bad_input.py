@@ -214,3 +214,21 @@ def test_model_dir_missing_files(capsys, trained, spam_files, tmp_path):
         ],
         "nomodel",
     )
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["train", "--bogus-flag"], "longtail train: unrecognized arguments: --bogus-flag"),
+        (["train", "--data", "x.csv", "--task", "regression"], "invalid choice: 'regression'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        ([], "required: COMMAND"),
+    ],
+)
+def test_argparse_mistakes_are_one_line_too(capsys, argv, needle):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exited.value.code == 2
+    assert err.startswith("error: longtail") and "\n" not in err and "usage:" not in err, err
+    assert needle in err and "--help" in err, err

@@ -40,8 +40,8 @@ shortened to file names, and the flags that point training at a test model (`--m
 Every failure is one line on stderr starting with `error: `, exit code 2, no traceback, and
 nothing half-written (no `longtail.json`, report or predictions file). Warnings are lines starting
 with `warning: ` and never stop a run. Mistakes that `argparse` itself catches (an unknown flag, a
-`--task` outside its choices) print the usage line and `longtail: error: ...`, also with exit
-code 2.
+`--task` outside its choices) are one `error: longtail COMMAND: ...` line too, pointing at
+`--help`.
 
 """
 

@@ -11,6 +11,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
 from longtail import __version__
 from longtail.cli import (
@@ -41,8 +42,19 @@ COMMANDS = {
 }
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse's own errors (unknown flag, bad choice, missing argument) as one ``error:`` line.
+
+    argparse prints the usage block before the message; longtail's rule is one line naming the
+    fix, so the usage is replaced by a pointer to ``--help``. Subcommand parsers inherit the class.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="longtail", description="Transformer text classifiers for class-imbalanced data."
     )
     parser.add_argument("--version", action="version", version=f"longtail {__version__}")
@@ -60,7 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _plain_warnings()
     parser = build_parser()
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    args, unknown = parser.parse_known_args(list(argv) if argv is not None else None)
+    if unknown:  # name the subcommand whose --help lists the valid flags
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.handler(args) or 0)
     except LongtailError as exc:
