@@ -59,13 +59,25 @@ def test_cells_are_seed_major_and_keys_pair_across_variants(tmp_path, tiny_model
     assert config.train.lr == 1e-3  # base kept where the variant is silent
 
 
+def test_default_test_is_corrected_for_folds_and_plain_on_a_fixed_split(tmp_path, tiny_model_dir):
+    assert load_experiment(_experiment(tmp_path, tiny_model_dir)).test == "corrected_t"
+    test_file = str(_data(tmp_path / "test.csv", n=40, seed=1))
+    base = yaml.safe_load((tmp_path / "experiment.yaml").read_text(encoding="utf-8"))["base"]
+    base["data"]["test"] = test_file
+    fixed = _experiment(tmp_path, tiny_model_dir, base=base, folds=None)
+    assert load_experiment(fixed).test == "t"
+    chosen = _experiment(tmp_path, tiny_model_dir, test="bootstrap")
+    assert load_experiment(chosen).test == "bootstrap"
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
         ({"variants": {}}, "variants must be a mapping"),
         ({"baseline": "nope"}, "baseline 'nope' is not a variant"),
         ({"folds": 1}, "folds must be an integer >= 2"),
-        ({"test": "wilcoxon"}, "test 'wilcoxon' is not one of t, bootstrap, permutation"),
+        ({"test": "wilcoxon"}, "is not one of auto, corrected_t, t, bootstrap, permutation"),
+        ({"test": "corrected_t", "folds": None}, "the fixed split has none"),
         ({"seeds": [0, 0]}, "seeds has duplicates"),
         ({"varients": {}}, "unknown key 'varients'"),
         ({"variants": {"bad": {"loss": {"name": "nope"}}}}, None),

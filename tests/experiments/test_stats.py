@@ -97,6 +97,44 @@ def test_t_test_matches_scipy_ttest_rel():
     assert result.note == ""
 
 
+# --- corrected resampled t-test (Nadeau & Bengio 2003) -------------------------------------------
+
+
+def test_corrected_t_follows_nadeau_bengio_by_hand():
+    variant, baseline = _shifted_pair(0.01, 0.02)  # 15 cells: 5 folds x 3 seeds
+    d = np.array(list(variant.values())) - np.array(list(baseline.values()))
+    ratio = 1 / 4  # 5 folds: each cell tests on 1/5 and trains on 4/5
+    se = math.sqrt((1 / 15 + ratio) * np.var(d, ddof=1))
+    t = np.mean(d) / se
+    result = _compare(variant, baseline, test="corrected_t", test_train_ratio=ratio)
+    assert result.test == "corrected resampled t-test"
+    assert result.p_value == pytest.approx(2 * stats.t.sf(abs(t), 14), rel=1e-12)
+    half = stats.t.ppf(0.975, 14) * se
+    assert result.ci_low == pytest.approx(np.mean(d) - half, rel=1e-10)
+    assert result.ci_high == pytest.approx(np.mean(d) + half, rel=1e-10)
+
+
+def test_corrected_t_is_never_more_confident_than_the_plain_t():
+    for seed in range(20):
+        variant, baseline = _shifted_pair(0.005, 0.01, n=25, seed=seed)
+        plain = _compare(variant, baseline, test="t")
+        corrected = _compare(variant, baseline, test="corrected_t", test_train_ratio=0.25)
+        assert corrected.p_value >= plain.p_value
+        assert corrected.ci_high - corrected.ci_low > plain.ci_high - plain.ci_low
+    # The plain t-test's p-value shrinks towards 0 as seeds are added; the corrected one levels
+    # off, because repeating the same folds does not add independent test data.
+    many_v, many_b = _shifted_pair(0.004, 0.01, n=500, seed=3)
+    assert _compare(many_v, many_b, test="t").p_value < 1e-10
+    assert _compare(many_v, many_b, test="corrected_t", test_train_ratio=0.25).p_value > 1e-3
+
+
+@pytest.mark.parametrize("ratio", [None, 0.0, -1.0, math.nan])
+def test_corrected_t_needs_a_positive_test_train_ratio(ratio):
+    variant, baseline = _shifted_pair(0.01, 0.02)
+    with pytest.raises(LongtailError, match="test_train_ratio"):
+        _compare(variant, baseline, test="corrected_t", test_train_ratio=ratio)
+
+
 # --- paired bootstrap -----------------------------------------------------------------------------
 
 
@@ -232,7 +270,7 @@ def test_zero_variance_never_leaks_nan_or_warnings(test, variant, shift):
 
 
 def test_unknown_test_lists_the_valid_ones():
-    with pytest.raises(LongtailError, match="t, bootstrap, permutation"):
+    with pytest.raises(LongtailError, match="t, corrected_t, bootstrap, permutation"):
         _compare({"a": 1.0}, {"a": 1.0}, test="wilcoxon")
 
 

@@ -14,7 +14,8 @@
     seeds: [0, 1, 2]
     folds: 5                   # stratified k-fold of data.train; null: the fixed train/val/test
     fold_seed: 0               # the folds are the same for every seed and variant
-    test: t                    # paired test vs the baseline: t | bootstrap | permutation
+    test: auto                 # paired test vs the baseline: auto | corrected_t | t | bootstrap
+                               # | permutation (auto: corrected_t with folds, t on a fixed split)
     metrics: [f1_macro, pr_auc_macro, mcc, micro_f1_without_majority]
     keep_models: false         # keep each cell's model directory (large) or only its report
     output: runs/compare
@@ -39,7 +40,7 @@ DEFAULT_METRICS = (
     "micro_f1_without_majority",
     "balanced_accuracy",
 )
-TESTS = ("t", "bootstrap", "permutation")
+TESTS = ("auto", "corrected_t", "t", "bootstrap", "permutation")
 _KEYS = {
     "base",
     "variants",
@@ -179,9 +180,16 @@ def load_experiment(path: str | Path, *, output: str | None = None) -> Experimen
         raise LongtailError(
             f"{source}: folds must be an integer >= 2, or null for the fixed split (got {folds!r})"
         )
-    test = str(raw.get("test", "t"))
+    test = str(raw.get("test", "auto"))
     if test not in TESTS:
         raise LongtailError(f"{source}: test {test!r} is not one of {', '.join(TESTS)}")
+    if test == "auto":  # folds share training rows: only the corrected test is not optimistic
+        test = "t" if folds is None else "corrected_t"
+    if test == "corrected_t" and folds is None:
+        raise LongtailError(
+            f"{source}: test corrected_t corrects for folds that share training rows; the fixed "
+            "split has none (folds: null): use t, bootstrap or permutation"
+        )
     metrics = raw.get("metrics", list(DEFAULT_METRICS))
     if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
         raise LongtailError(

@@ -16,8 +16,6 @@ from longtail.evaluation.metrics import to_jsonable
 from longtail.experiments.stats import holm_bonferroni, mean_sem, paired_comparison
 from longtail.io_utils import atomic_write_json, atomic_write_text
 
-_TEST_NAMES = {"t": "t", "bootstrap": "bootstrap", "permutation": "permutation"}
-
 
 def _number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and value is not None else math.nan
@@ -56,7 +54,8 @@ def summarize(
                 m: paired_comparison(
                     {k: _number(c["metrics"].get(m)) for k, c in cells.items()},
                     {k: _number(c["metrics"].get(m)) for k, c in base.items()},
-                    variant=name, baseline=spec.baseline, metric=m, test=_TEST_NAMES[spec.test],
+                    variant=name, baseline=spec.baseline, metric=m, test=spec.test,
+                    test_train_ratio=1.0 / (spec.folds - 1) if spec.folds else None,
                 ).to_json()
                 for m in spec.metrics
             }  # fmt: skip
