@@ -75,10 +75,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             rows.append([f"positive {name} ({positive})", _fmt(metrics.get(f"positive_{key}"))])
         threshold = _as_list(report.get("thresholds"))
         rows.append(["threshold on P(positive)", _fmt(threshold[0]) if threshold else "0.5"])
-    lines += _table(["metric", "value"], rows) + ["", "## Per class (by support)", ""]
+    lines += markdown_table(["metric", "value"], rows) + ["", "## Per class (by support)", ""]
     per_class = sorted(metrics["per_class"], key=lambda r: -r["support"])  # stable: ties by index
     keys = ("precision", "recall", "f1", "pr_auc", "roc_auc")
-    lines += _table(
+    lines += markdown_table(
         ["label", "support", "precision", "recall", "F1", "PR-AUC", "ROC-AUC"],
         [[r["label"], str(r["support"]), *(_fmt(r[k]) for k in keys)] for r in per_class],
     )
@@ -86,7 +86,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     if matrix and len(matrix) <= MAX_CONFUSION_CLASSES:
         lines += ["", "## Confusion matrix (rows = true, columns = predicted)", ""]
         body = [[labels[i], *(str(v) for v in row)] for i, row in enumerate(matrix)]
-        lines += _table(["true \\ predicted", *labels], body)
+        lines += markdown_table(["true \\ predicted", *labels], body)
     lines += ["", "## Decision", ""] + _decision_lines(task, labels, report)
     for section in ("data", "model"):
         if report.get(section):
@@ -115,7 +115,7 @@ def _phase_lines(report: Mapping[str, Any]) -> list[str]:
         for p in phases
     ]
     header = ["phase", "trainable", "data", "rows", "best epoch", "val score", "seconds"]
-    return ["", "## Strategy phases", "", *_table(header, rows)]
+    return ["", "## Strategy phases", "", *markdown_table(header, rows)]
 
 
 def _augmentation_lines(report: Mapping[str, Any]) -> list[str]:
@@ -136,7 +136,7 @@ def _augmentation_lines(report: Mapping[str, Any]) -> list[str]:
             if c.get("generated")
         ]
         lines += (
-            _table(["class", "before", "generated", "kept", "after"], rows)
+            markdown_table(["class", "before", "generated", "kept", "after"], rows)
             if rows
             else ["- nothing generated"]
         )
@@ -170,10 +170,10 @@ def _decision_lines(task: str, labels: list[str], report: Mapping[str, Any]) -> 
         values = _as_list(raw)
         names = labels if len(labels) == len(values) else [str(i) for i in range(len(values))]
         pairs = [[name, _fmt(v)] for name, v in zip(names, values, strict=True)]
-    return [*lines, "", *_table(["label", kind], pairs)]
+    return [*lines, "", *markdown_table(["label", kind], pairs)]
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """A Markdown table with padded columns, so it lines up in a terminal too."""
     cells = [[_cell(c) for c in header]] + [[_cell(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]

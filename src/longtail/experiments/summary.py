@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from longtail.evaluation.metrics import to_jsonable
+from longtail.evaluation.report import markdown_table
 from longtail.experiments.stats import holm_bonferroni, mean_sem, paired_comparison
 from longtail.io_utils import atomic_write_json, atomic_write_text
 
@@ -136,7 +137,8 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
         f"{len(cells.get('seeds', []))} seeds × {cells.get('folds') or 1} {'folds' if cells.get('folds') else 'fixed split'}; "
         f"encoder {env.get('encoder')}, {env.get('epochs')} epochs, {env.get('hardware')}; "
         f"training time {summary.get('wall_seconds', 0):.0f} s. Mean ± SEM over cells; Δ and p-values "
-        f"({summary.get('test')} test, paired by fold and seed) against **{summary['baseline']}**.",
+        f"({summary.get('test')} test, paired by {'fold and seed' if cells.get('folds') else 'seed'}) "
+        f"against **{summary['baseline']}**.",
         "",
     ]
     if not cells.get("complete", True):
@@ -146,7 +148,7 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
         [v["name"], str(v["n"]), *(_cell(v["metrics"].get(m)) for m in metrics)]
         for v in summary["variants"]
     ]
-    lines += _table(header, rows)
+    lines += markdown_table(header, rows)
     lines += ["", f"## Against the baseline ({summary['baseline']})", ""]
     rows = []
     for v in summary["variants"]:
@@ -165,7 +167,7 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
                 ]
             )
     lines += (
-        _table(["variant", "metric", "Δ mean", "95% CI", "p", "p (Holm)", "pairs"], rows)
+        markdown_table(["variant", "metric", "Δ mean", "95% CI", "p", "p (Holm)", "pairs"], rows)
         if rows
         else ["- no other variant"]
     )
@@ -181,13 +183,8 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
         ]
         for label in labels
     ]
-    lines += _table(header, rows)
+    lines += markdown_table(header, rows)
     return "\n".join(lines) + "\n"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return out + ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
 
 
 def write_summary(summary: Mapping[str, Any], output: Path) -> dict[str, Path]:
