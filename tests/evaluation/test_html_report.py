@@ -289,6 +289,16 @@ def test_comparison_report_has_tables_figures_and_escaping():
     assert "5 folds × seeds [0, 1, 2]" in html and "1234.5 s" in html
 
 
+def test_comparison_gain_figure_uses_paired_gains_when_present():
+    summary = make_summary()
+    assert "difference of mean F1" in render_comparison_html(summary)
+    for variant in summary["variants"][1:]:
+        variant["per_class_f1_gain"] = {c: {"mean": 0.05, "sem": 0.01, "n": 15} for c in "ab"}
+    html = render_comparison_html(summary)
+    assert "paired per-cell differences, error bars ± SEM" in html
+    assert "fig-compare-f1-gain" in figure_ids(html)
+
+
 def test_comparison_without_vs_baseline_or_optional_keys():
     html = render_comparison_html(make_summary(with_baseline=False))
     assert "Difference to the baseline" not in html

@@ -186,6 +186,10 @@ def test_other_plots_give_valid_svg():
             names, {"focal": [0.01, 0.05, None, 0.2], "ldam": [0.0, -0.02, 0.1, 0.3]}
         )
     )
+    gains = {"focal": [0.01, 0.05, None, 0.2]}
+    bare = plots.plot_f1_gain(names, gains)
+    with_errors = plots.plot_f1_gain(names, gains, errors={"focal": [0.01, 0.02, None, 0.05]})
+    assert with_errors.count("<path") > bare.count("<path")  # the error bars are drawn
     means = np.array([[0.7, 0.6], [0.72, np.nan]])
     _svg_root(
         plots.plot_metric_means(["f1_macro", "ece"], ["vanilla", "focal"], means, means * 0.01)

@@ -153,3 +153,25 @@ def test_compare_end_to_end_resumes_after_interruption(
     # the model directories are gone (keep_models: false), the cell reports stay
     cell_dir = grid / "cells" / "focal" / "fold0-seed0"
     assert (cell_dir / "report.json").is_file() and not (cell_dir / "encoder").exists()
+
+
+def test_per_class_gain_is_paired_by_cell(tmp_path, tiny_model_dir):
+    from longtail.experiments.summary import summarize
+
+    spec = load_experiment(_experiment(tmp_path, tiny_model_dir, seeds=[0, 1]))
+    # Fold 1 is hard for both variants; focal gains 0.1 on "spam" in every cell. The paired gain
+    # has no spread; the per-variant means carry the fold effect in their SEM.
+    records = []
+    for key, hard in [("fold0-seed0", 0), ("fold1-seed0", 0.4), ("fold0-seed1", 0), ("fold1-seed1", 0.4)]:  # fmt: skip
+        for variant, gain in [("vanilla", 0.0), ("focal", 0.1)]:
+            f1 = {"ham": 0.9, "spam": 0.8 - hard + gain}
+            records.append({"variant": variant, "key": key, "metrics": {"f1_macro": f1["spam"]},
+                            "per_class_f1": f1, "seconds": 1.0})  # fmt: skip
+    summary = summarize(spec, records, ["ham", "spam"], {"ham": 96, "spam": 24})
+    focal = next(v for v in summary["variants"] if v["name"] == "focal")
+    assert focal["per_class_f1"]["spam"]["sem"] == pytest.approx((0.16 / 3) ** 0.5 / 2)
+    gain = focal["per_class_f1_gain"]
+    assert gain["spam"]["mean"] == pytest.approx(0.1) and gain["spam"]["sem"] == pytest.approx(0.0)
+    assert gain["ham"]["mean"] == pytest.approx(0.0) and gain["spam"]["n"] == 4
+    vanilla = next(v for v in summary["variants"] if v["name"] == "vanilla")
+    assert "per_class_f1_gain" not in vanilla

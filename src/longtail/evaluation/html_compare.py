@@ -216,8 +216,10 @@ def _comparison_figures(
     labels = labels[::-1]  # rarest first: left to right like the log-frequency axis
     with_f1 = [v for v in variants if isinstance(v.get("per_class_f1"), Mapping)]
 
-    def f1s(v: Mapping[str, Any], names: list[str]) -> list[float | None]:
-        return [_nan_none(_cell(v["per_class_f1"].get(n))[0]) for n in names]
+    def f1s(
+        v: Mapping[str, Any], names: list[str], key: str = "per_class_f1"
+    ) -> list[float | None]:
+        return [_nan_none(_cell(v[key].get(n))[0]) for n in names]
 
     counted = [n for n in labels if counts.get(n, 0) > 0]
     if with_f1 and counted:
@@ -236,21 +238,28 @@ def _comparison_figures(
     base = next((v for v in with_f1 if v["name"] == summary.get("baseline")), None)
     others = [v for v in with_f1 if v is not base]
     if base is not None and others and labels:
-        ref = f1s(base, labels)
-        gains = {
-            str(v["name"]): [_diff(x, r) for x, r in zip(f1s(v, labels), ref, strict=True)]
-            for v in others
-        }
+        paired = all(isinstance(v.get("per_class_f1_gain"), Mapping) for v in others)
+        if paired:  # mean ± SEM of the per-cell differences (same fold and seed)
+            gains = {str(v["name"]): f1s(v, labels, "per_class_f1_gain") for v in others}
+            errors = {
+                str(v["name"]): [_nan_none(_cell(v["per_class_f1_gain"].get(n))[1]) for n in labels]
+                for v in others
+            }
+            how = "mean of the paired per-cell differences, error bars ± SEM"
+        else:  # an older summary: difference of the mean F1 values only
+            ref = f1s(base, labels)
+            gains = {
+                str(v["name"]): [_diff(x, r) for x, r in zip(f1s(v, labels), ref, strict=True)]
+                for v in others
+            }
+            errors, how = None, "difference of mean F1"
         order = "rarest class on the left" if counts else "label order"
-        caption = (
-            f"Per-class F1 gain over the baseline {str(base['name'])!r} "
-            f"(difference of mean F1), {order}."
-        )
+        caption = f"Per-class F1 gain over the baseline {str(base['name'])!r} ({how}), {order}."
         figures.append(
             _figure(
                 "fig-compare-f1-gain",
                 "F1 gain per class",
-                plots.plot_f1_gain(labels, gains),
+                plots.plot_f1_gain(labels, gains, errors=errors),
                 caption,
             )
         )

@@ -349,20 +349,30 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], fmt: str = "svg")
 
 
 def plot_f1_gain(
-    names: Sequence[str], gains: Mapping[str, Sequence[float | None]], fmt: str = "svg"
+    names: Sequence[str],
+    gains: Mapping[str, Sequence[float | None]],
+    fmt: str = "svg",
+    errors: Mapping[str, Sequence[float | None]] | None = None,
 ) -> str | bytes:
-    """Grouped bars: per-class F1 of each variant minus the baseline's, classes in given order."""
+    """Grouped bars: per-class F1 of each variant minus the baseline's, classes in given order.
+
+    ``errors`` (optional, per variant and class): the SEM of the paired per-cell differences,
+    drawn as error bars; a missing or NaN error draws no bar.
+    """
     k, v = len(names), max(len(gains), 1)
     fig, ax = _figure(min(4.5 + 0.3 * k * v, 16.0), 4.4)
     x, width = np.arange(k), 0.8 / v
     for i, ((label, values), colour) in enumerate(zip(gains.items(), _colours(v), strict=False)):
         y = _floats(values)
+        spread = (errors or {}).get(label)
         ax.bar(
             x - 0.4 + width * (i + 0.5),
             np.nan_to_num(y),
             width=width,
             color=colour,
             label=_name(label),
+            yerr=None if spread is None else np.nan_to_num(_floats(spread)),
+            error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#333333"},
         )
     ax.axhline(0, color="black", lw=0.8)
     _class_ticks(ax, names)

@@ -51,6 +51,17 @@ def summarize(
             "seconds": round(sum(c.get("seconds", 0.0) for c in cells.values()), 1),
         }
         if name != spec.baseline:
+            shared = sorted(cells.keys() & base.keys())
+            entry["per_class_f1_gain"] = {  # paired per cell, so fold/seed effects cancel
+                label: mean_sem(
+                    [
+                        _number(cells[k]["per_class_f1"].get(label))
+                        - _number(base[k]["per_class_f1"].get(label))
+                        for k in shared
+                    ]
+                ).to_json()
+                for label in labels
+            }
             entry["vs_baseline"] = {
                 m: paired_comparison(
                     {k: _number(c["metrics"].get(m)) for k, c in cells.items()},
