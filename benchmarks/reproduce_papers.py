@@ -13,8 +13,10 @@ One command per setup (the data come from ../shared/data or the installed data p
 Each writes its data files, ``experiment.yaml`` and the comparison (``comparison.md/.json/.html``)
 under ``runs/reproduce/<setup>/`` and prints the table with the wall time. Training sets can be
 subsampled (stratified, after the imbalance is applied) and test sets sampled (stratified) to fit a
-CPU budget: ``--train-rows``, ``--test-rows`` (0 = all). The defaults are the CPU settings used for
-docs/benchmarks.md; on a GPU pass ``--train-rows 0 --test-rows 0 --seeds 5 --model bert-base-uncased``.
+CPU budget: ``--train-rows``, ``--test-rows`` (0 = all); docs/benchmarks.md gives the exact command
+behind each of its tables. On a GPU pass ``--train-rows 0 --test-rows 0 --seeds 5 --model
+bert-base-uncased``. Rerunning with more ``--seeds`` trains only the new cells. Besides the
+comparison, each setup writes ``f1_vs_frequency.png`` (Shi et al. 2022, Figure 3).
 """
 
 from __future__ import annotations
