@@ -230,7 +230,8 @@ def _comparison_figures(
         )
         caption = (
             "Per-class F1 (mean over runs) against training frequency (log scale), "
-            "one series per variant, after Shi et al. (2022), Figure 3."
+            "one colour per variant (dots: classes; line: mean F1 at each frequency), "
+            "after Shi et al. (2022), Figure 3."
         )
         figures.append(
             _figure("fig-compare-f1-vs-frequency", "F1 vs frequency per variant", svg, caption)

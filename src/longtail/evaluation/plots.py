@@ -222,25 +222,22 @@ def plot_f1_vs_frequency(
     """Per-class F1 against training frequency on a log x-axis, one series per model/variant.
 
     Shi et al. (2022, LIDTA, PMLR 183), Figure 3: on long-tailed data F1 falls with class
-    frequency, and a method for the tail should lift the left end of this plot.
+    frequency, and a method for the tail should lift the left end of this plot. With several
+    series each class is a dot and each series' line joins its mean F1 at each frequency.
     """
     fig, ax = _figure(6.8, 4.4)
     x = np.asarray(counts, dtype=np.float64)
     many = len(x) * len(series) > RASTERIZE_ABOVE
+    levels = np.unique(x)
     for (label, values), colour in zip(series.items(), _colours(len(series)), strict=True):
         y = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-        order = np.argsort(x, kind="stable")
-        ax.plot(
-            x[order],
-            y[order],
-            "o-" if len(series) > 1 else "o",
-            color=colour,
-            ms=5,
-            lw=0.8,
-            alpha=0.85,
-            label=_name(label),
-            rasterized=many,
-        )
+        ax.plot(x, y, "o", color=colour, ms=5, alpha=0.75, rasterized=many,
+                label=None if len(series) > 1 else _name(label))  # fmt: skip
+        if len(series) > 1:  # one line through the mean F1 at each frequency: classes that share
+            # a count (step imbalance) would otherwise be joined by vertical zig-zags
+            means = [np.nanmean(y[x == level]) if np.isfinite(y[x == level]).any() else np.nan
+                     for level in levels]  # fmt: skip
+            ax.plot(levels, means, "-", color=colour, lw=1.2, label=_name(label))
     if len(names) <= MAX_CURVES and len(series) == 1:
         y = np.array([np.nan if v is None else v for v in next(iter(series.values()))])
         for name, xi, yi in zip(names, x, y, strict=True):
