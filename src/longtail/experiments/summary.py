@@ -138,6 +138,15 @@ def _p(value: Any) -> str:
     return f"{value:.2g}" if value >= 0.001 else "<0.001"
 
 
+def _test_label(summary: Mapping[str, Any]) -> str:
+    """The test's full name as the comparisons record it ("corrected resampled t-test")."""
+    for variant in summary.get("variants", []):
+        for result in (variant.get("vs_baseline") or {}).values():
+            if isinstance(result, Mapping) and result.get("test"):
+                return str(result["test"])
+    return f"{summary.get('test')} test"
+
+
 def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
     metrics = list(summary["metrics"])
     cells = summary.get("cells", {})
@@ -148,7 +157,7 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
         f"{len(cells.get('seeds', []))} seeds × {cells.get('folds') or 1} {'folds' if cells.get('folds') else 'fixed split'}; "
         f"encoder {env.get('encoder')}, {env.get('epochs')} epochs, {env.get('hardware')}; "
         f"training time {summary.get('wall_seconds', 0):.0f} s. Mean ± SEM over cells; Δ and p-values "
-        f"({summary.get('test')} test, paired by {'fold and seed' if cells.get('folds') else 'seed'}) "
+        f"({_test_label(summary)}, paired by {'fold and seed' if cells.get('folds') else 'seed'}) "
         f"against **{summary['baseline']}**.",
         "",
     ]
