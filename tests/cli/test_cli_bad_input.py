@@ -108,15 +108,16 @@ def test_single_class(capsys, tmp_path, tiny_model_dir):
     )
 
 
-def test_class_with_one_example_cannot_be_stratified(capsys, tmp_path, tiny_model_dir):
+def test_class_with_one_example_trains_with_one_warning(tmp_path, tiny_model_dir):
     rows = make_rows(50, 0.2, 8) + [("money bank alert", "fraud")]
     data = write_csv(tmp_path / "rare.csv", rows)
-    _fails(
-        capsys,
-        ["train", "--data", str(data), *fast_train_args(tiny_model_dir, tmp_path / "o")],
-        "fraud",
-        "--validation-data",
-    )
+    out = tmp_path / "o"
+    with pytest.warns(UserWarning) as caught:  # the CLI prints each as one "warning: " line
+        assert main(["train", "--data", str(data), *fast_train_args(tiny_model_dir, out)]) == 0
+    lines = [str(w.message) for w in caught if "only one example" in str(w.message)]
+    assert len(lines) == 1 and "\n" not in lines[0], lines
+    assert "class 'fraud'" in lines[0] and "--validation-data" in lines[0]
+    assert "fraud" in json.loads((out / "longtail.json").read_text())["labels"]["names"]
 
 
 def test_malformed_jsonl_line(capsys, tmp_path, tiny_model_dir):

@@ -29,14 +29,30 @@ def test_split_is_deterministic_and_seed_matters() -> None:
     assert not np.array_equal(a[1], c[1])
 
 
-def test_singleton_class_names_class_and_suggests_validation_data() -> None:
+def test_singleton_class_stays_in_training_with_a_warning() -> None:
     y = np.array([0] * 20 + [1] * 5 + [2])
-    with pytest.raises(StratificationError, match=r"r8\.csv: class 'grain'.*--validation-data"):
-        stratified_split(y, "multiclass", names=["earn", "acq", "grain"], source="r8.csv")
-    with pytest.raises(StratificationError, match="class 'grain'.*5 folds"):
-        stratified_kfold(y, "multiclass", n_splits=5, names=["earn", "acq", "grain"])
+    names = ["earn", "acq", "grain"]
+    with pytest.warns(UserWarning, match=r"r8\.csv: class 'grain' has only one example: kept in"):
+        train, val = stratified_split(y, "multiclass", names=names, source="r8.csv")
+    assert 25 in train and 25 not in val  # the lone 'grain' row
+    np.testing.assert_array_equal(np.sort(np.concatenate([train, val])), np.arange(26))
+    assert set(y[val]) == {0, 1}  # the splittable classes still reach validation
+    with pytest.warns(UserWarning, match="class 'grain' has fewer than 5 examples"):
+        folds = stratified_kfold(y, "multiclass", n_splits=5, names=names)
+    assert sum(25 in fold_val for _, fold_val in folds) == 1
+
+
+def test_many_rare_classes_are_listed_briefly() -> None:
+    y = np.array([0] * 30 + [1] * 30 + list(range(2, 10)))
+    with pytest.warns(UserWarning, match=r"classes index 2, .*index 6 and 3 more have only one"):
+        stratified_split(y, "multiclass", val_fraction=0.2)
+
+
+def test_only_singletons_cannot_be_split() -> None:
+    with pytest.raises(StratificationError, match="every class has a single example"):
+        stratified_split(np.arange(5), "multiclass")
     with pytest.raises(LongtailError):  # catchable as the common user-facing error
-        stratified_split(y, "multiclass")
+        stratified_split(np.arange(5), "multiclass", source="tiny.csv")
 
 
 def test_too_few_validation_rows_for_classes() -> None:

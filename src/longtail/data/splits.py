@@ -10,6 +10,9 @@ The rarest label is distributed first; each of its examples goes to the subset t
 that label, ties broken by the subset that wants most examples, then at random. One change for
 the long tail: in a two-way split, every label with at least two examples wants at least one
 example in each part, so rare labels appear in both training and validation where possible.
+Single-label classes with one example stay in training with a warning (validation cannot judge
+them, so their decision weight or threshold keeps the default); the natural long tail of e.g.
+Reuters R52 has such classes, and refusing to train on them would drop real data.
 All randomness comes from ``numpy.random.default_rng(seed)``: the same seed gives the same split.
 """
 
@@ -49,9 +52,12 @@ def stratified_split(
     Returns:
         ``(train_idx, val_idx)``: sorted ``int64`` index arrays that partition ``range(n)``.
 
+    Warns:
+        UserWarning: single-label classes with one example, which stay in training only.
+
     Raises:
-        StratificationError: If a single-label class has only one example, or the validation
-            part would be smaller than the number of classes.
+        StratificationError: If every single-label class has one example, or the validation part
+            would be smaller than the number of classes that can be split.
     """
     if not 0.0 < val_fraction < 1.0:
         raise LongtailError(f"val_fraction must be between 0 and 1, got {val_fraction}")
@@ -76,17 +82,34 @@ def stratified_split(
         return train_idx, val_idx
     from sklearn.model_selection import StratifiedShuffleSplit
 
-    counts = _check_single_label(y, names, source, "in both training and validation")
-    n_classes = int((counts > 0).sum())
-    if n_val < n_classes or n - n_val < n_classes:
+    counts = _single_label_counts(y)
+    where = f"{source}: " if source else ""
+    single = np.flatnonzero(counts == 1)
+    n_classes = int((counts >= 2).sum())
+    if n_classes == 0:
         raise StratificationError(
-            f"val_fraction {val_fraction} gives {n_val} validation and {n - n_val} training rows "
+            f"{where}every class has a single example, so no class can be in both training and "
+            "validation; add examples or pass a separate --validation-data file"
+        )
+    if len(single):
+        warnings.warn(
+            f"{where}{_listed(single, names)} only one example: kept in training only, so "
+            "validation cannot judge it and its decision weight or threshold keeps the default; "
+            "add examples or pass a separate --validation-data file",
+            stacklevel=2,
+        )
+    splittable = np.flatnonzero(counts[y.astype(np.int64)] >= 2)
+    m = len(splittable)
+    if n_val < n_classes or m - n_val < n_classes:
+        raise StratificationError(
+            f"val_fraction {val_fraction} gives {n_val} validation and {m - n_val} training rows "
             f"but there are {n_classes} classes; each part needs one row per class; change "
             "val_fraction or pass --validation-data"
         )
     splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
-    train_idx, val_idx = next(splitter.split(np.zeros(n), y))
-    return np.sort(train_idx).astype(np.int64), np.sort(val_idx).astype(np.int64)
+    train_part, val_part = next(splitter.split(np.zeros(m), y[splittable]))
+    train_idx = np.concatenate([splittable[train_part], np.flatnonzero(counts[y] == 1)])
+    return np.sort(train_idx).astype(np.int64), np.sort(splittable[val_part]).astype(np.int64)
 
 
 def stratified_kfold(
@@ -110,8 +133,11 @@ def stratified_kfold(
     Returns:
         ``n_splits`` pairs ``(train_idx, val_idx)``; the validation parts partition ``range(n)``.
 
+    Warns:
+        UserWarning: single-label classes with fewer than ``n_splits`` examples.
+
     Raises:
-        StratificationError: If a single-label class has one example or ``n`` < ``n_splits``.
+        StratificationError: If ``n`` < ``n_splits``.
     """
     y = np.asarray(y)
     n = len(y)
@@ -123,11 +149,11 @@ def stratified_kfold(
     else:
         from sklearn.model_selection import StratifiedKFold
 
-        counts = _check_single_label(y, names, source, f"stratified over {n_splits} folds")
-        small = [_class_name(c, names) for c in np.flatnonzero((counts > 0) & (counts < n_splits))]
-        if small:
+        counts = _single_label_counts(y)  # classes below k (even singletons) only warn
+        small = np.flatnonzero((counts > 0) & (counts < n_splits))
+        if len(small):
             warnings.warn(
-                f"classes {', '.join(small)} have fewer than {n_splits} examples; "
+                f"{_listed(small, names)} fewer than {n_splits} examples; "
                 "some validation folds will not contain them",
                 stacklevel=2,
             )
@@ -144,21 +170,17 @@ def _class_name(index: int, names: Sequence[str] | None) -> str:
     return repr(names[index]) if names is not None and index < len(names) else f"index {index}"
 
 
-def _check_single_label(
-    y: np.ndarray, names: Sequence[str] | None, source: str | None, purpose: str
-) -> np.ndarray:
+def _single_label_counts(y: np.ndarray) -> np.ndarray:
     if y.ndim != 1:
         raise LongtailError(f"single-label y must have shape (n,), got {y.shape}")
-    counts = np.bincount(y.astype(np.int64))
-    rare = np.flatnonzero(counts == 1)
-    if len(rare):
-        listed = ", ".join(_class_name(int(c), names) for c in rare[:5])
-        where = f"{source}: " if source else ""
-        raise StratificationError(
-            f"{where}class {listed} has only one example, so it cannot be {purpose}; "
-            "add examples or pass a separate --validation-data file"
-        )
-    return counts
+    return np.bincount(y.astype(np.int64))
+
+
+def _listed(classes: np.ndarray, names: Sequence[str] | None, limit: int = 5) -> str:
+    """``"class 'a' has"`` / ``"classes 'a', 'b' and 3 more have"`` for a message."""
+    shown = ", ".join(_class_name(int(c), names) for c in classes[:limit])
+    more = f" and {len(classes) - limit} more" if len(classes) > limit else ""
+    return f"class {shown} has" if len(classes) == 1 else f"classes {shown}{more} have"
 
 
 def _iterative_stratification(
