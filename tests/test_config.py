@@ -71,3 +71,13 @@ def test_yaml_errors(tmp_path):
 def test_a_parameter_override_turns_a_component_name_into_a_spec(data, override, expected):
     """Every ``str | dict`` component key, nested ones included, takes ``key.param=value``."""
     assert apply_overrides(data, [override]) == expected
+
+
+def test_fbr_defaults_to_scutfbr_for_multilabel_only_and_can_be_set():
+    from longtail.config import MULTILABEL_FBR, DecisionConfig
+
+    default = DecisionConfig()
+    assert default.resolved_fbr("multilabel") == MULTILABEL_FBR == 0.3
+    assert default.resolved_fbr("binary") == default.resolved_fbr("multiclass") == 0.0
+    assert DecisionConfig(fbr=0.1).resolved_fbr("binary") == 0.1
+    assert DecisionConfig(fbr=0.0).resolved_fbr("multilabel") == 0.0

@@ -109,14 +109,31 @@ class TrainConfig(_Section):
     seed: int = 0
 
 
+MULTILABEL_FBR = 0.3  # SCutFBR.1 default for multilabel (Yang 2001)
+
+
 class DecisionConfig(_Section):
-    """How predictions become decisions: calibration, then thresholds tuned on validation."""
+    """How predictions become decisions: calibration, then thresholds tuned on validation.
+
+    ``fbr`` is the SCutFBR.1 fall-back rate (Yang 2001): a label whose best validation F-score is
+    below it is given the highest validation score as threshold instead of the overfitted one
+    (a rare label with one validation positive ranked low would otherwise get a threshold that
+    passes everything above it). ``None``: 0.3 for multilabel, off for binary and multiclass,
+    where validation usually holds enough positives and a low F1 is still the best decision.
+    """
 
     calibrate: bool = True
     objective: Literal["f1", "fbeta", "recall_floor", "precision_floor"] = "f1"
     beta: float = Field(1.0, gt=0.0)
     floor: float | None = Field(None, gt=0.0, le=1.0)
     tune_thresholds: bool = True
+    fbr: float | None = Field(None, ge=0.0, le=1.0)
+
+    def resolved_fbr(self, task: str) -> float:
+        """The fall-back rate used for ``task`` (see the class docstring)."""
+        if self.fbr is not None:
+            return self.fbr
+        return MULTILABEL_FBR if task == "multilabel" else 0.0
 
 
 class AugmentConfig(_Section):

@@ -199,3 +199,40 @@ def test_binary_without_positives_keeps_default():
     p = np.array([[0.9, 0.1], [0.6, 0.4]])
     info = tune_thresholds_detailed("binary", np.array([0, 0]), p)
     assert info.thresholds.tolist() == [0.5] and info.untuned == [1]
+
+
+# --- SCutFBR.1 (Yang 2001) -------------------------------------------------------------------------
+
+
+def _rare_label(rank: int, n: int = 150) -> tuple[np.ndarray, np.ndarray]:
+    """One label, one validation positive ranked ``rank`` (1 = the top score) among ``n`` rows."""
+    scores = np.linspace(0.9, 0.001, n)
+    y = np.zeros((n, 1), dtype=np.int64)
+    y[rank - 1, 0] = 1
+    return y, scores[:, None]
+
+
+def test_fbr_replaces_an_overfitted_rare_label_threshold_by_the_top_score():
+    y, p = _rare_label(rank=40)  # best F1 = 2 / (2 + 39) ~ 0.049: threshold just below row 40
+    plain = tune_thresholds_detailed("multilabel", y, p)
+    assert plain.thresholds[0] < p[39, 0] and plain.fallback == []
+    guarded = tune_thresholds_detailed("multilabel", y, p, fbr=0.3)
+    assert guarded.fallback == [0]
+    assert guarded.thresholds[0] == pytest.approx(p.max())
+    assert apply_thresholds("multilabel", p, guarded.thresholds).sum() == 1  # only the top row
+
+
+def test_fbr_keeps_a_label_whose_validation_f1_is_good_enough():
+    y, p = _rare_label(rank=2)  # best F1 = 2 / 3 >= 0.3
+    guarded = tune_thresholds_detailed("multilabel", y, p, fbr=0.3)
+    assert guarded.fallback == []
+    assert guarded.thresholds[0] == pytest.approx(tune_thresholds("multilabel", y, p)[0])
+
+
+def test_fbr_applies_to_binary_only_when_asked_and_is_validated():
+    y, p = _rare_label(rank=40)
+    probs = np.hstack([1 - p, p])
+    assert tune_thresholds_detailed("binary", y[:, 0], probs).fallback == []
+    assert tune_thresholds_detailed("binary", y[:, 0], probs, fbr=0.3).fallback == [1]
+    with pytest.raises(LongtailError, match="fbr"):
+        tune_thresholds("binary", y[:, 0], probs, fbr=1.5)

@@ -95,3 +95,12 @@ def test_many_classes_skip_confusion_matrix_and_multilabel_has_none():
 def test_bad_report_raises():
     with pytest.raises(LongtailError, match="metrics"):
         render_markdown({"task": "binary"})
+
+
+def test_threshold_fallback_labels_are_named_in_the_decision_section():
+    report = _report() | {"threshold_fallback": ["rare"]}
+    md = render_markdown(report)
+    assert "1 label(s) fell back to their highest validation score (SCutFBR.1" in md
+    decision = md.split("## Decision")[1]
+    assert decision.index("SCutFBR.1") < decision.index("| label")  # above the threshold table
+    assert "SCutFBR" not in render_markdown(_report())

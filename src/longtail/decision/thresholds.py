@@ -16,6 +16,12 @@ threshold is the midpoint between the chosen score and the next lower distinct s
 predictions are unchanged but unseen scores that fall in the gap are not decided by a hair's breadth.
 Thresholding a calibrated score to maximise F1 follows Lipton, Elkan and Narayanaswamy (2014,
 arXiv 1402.1892), who also show why the F1-optimal threshold is usually well below 0.5.
+
+Rare labels overfit this search: with one validation positive ranked 40th, the "best" threshold
+sits just below it and passes 39 negatives, which becomes hundreds of false positives on a test
+set. SCutFBR.1 (Yang 2001) guards against it: when a label's best validation F-beta is below the
+fall-back rate ``fbr``, its threshold becomes the highest validation score of that label instead,
+so it is predicted only for rows that outscore everything seen in validation.
 """
 
 from __future__ import annotations
@@ -45,12 +51,15 @@ class ThresholdTuning:
         untuned: class/label indices left at their default (no positive validation example).
         infeasible: indices where the precision floor could not be met; these fall back to the
             threshold with the highest precision.
+        fallback: indices whose best validation F-beta was below ``fbr``; their threshold is the
+            highest validation score (SCutFBR.1, Yang 2001).
     """
 
     thresholds: np.ndarray
     objective: str
     untuned: list[int] = field(default_factory=list)
     infeasible: list[int] = field(default_factory=list)
+    fallback: list[int] = field(default_factory=list)
 
 
 def default_thresholds(task: str, num_classes: int) -> np.ndarray:
@@ -87,6 +96,7 @@ def tune_thresholds(
     objective: str = "f1",
     beta: float = 1.0,
     floor: float | None = None,
+    fbr: float = 0.0,
 ) -> np.ndarray:
     """Tune decision thresholds (or multiclass weights) on validation probabilities.
 
@@ -99,6 +109,9 @@ def tune_thresholds(
             precision >= ``floor``). Multiclass supports only ``"f1"`` and ``"fbeta"`` (macro).
         beta: the F-beta weight; recall counts ``beta`` times as much as precision.
         floor: the constraint for the ``*_floor`` objectives, in ``[0, 1]``.
+        fbr: SCutFBR.1 fall-back rate for ``"f1"``/``"fbeta"`` on binary and multilabel tasks:
+            a label whose best validation score is below it gets the highest validation score as
+            its threshold (0 = off).
 
     Returns:
         Thresholds of shape ``(1,)`` (binary) or weights/thresholds of shape ``(C,)``.
@@ -106,12 +119,13 @@ def tune_thresholds(
     References:
         Lipton, Elkan, Narayanaswamy (2014). Thresholding Classifiers to Maximize F1 Score.
         arXiv 1402.1892.
+        Yang, Y. (2001). A study of thresholding strategies for text categorization. SIGIR.
 
     Example:
         >>> th = tune_thresholds("binary", y_val, p_val, objective="f1")
         >>> y_hat = apply_thresholds("binary", p_test, th)
     """
-    return tune_thresholds_detailed(task, y_true, probs, objective, beta, floor).thresholds
+    return tune_thresholds_detailed(task, y_true, probs, objective, beta, floor, fbr).thresholds
 
 
 def tune_thresholds_detailed(
@@ -121,10 +135,13 @@ def tune_thresholds_detailed(
     objective: str = "f1",
     beta: float = 1.0,
     floor: float | None = None,
+    fbr: float = 0.0,
 ) -> ThresholdTuning:
-    """Like :func:`tune_thresholds` but also reports untuned and infeasible labels."""
+    """Like :func:`tune_thresholds` but also reports untuned, infeasible and fall-back labels."""
     _check_task(task)
     _check_objective(task, objective, beta, floor)
+    if not 0.0 <= fbr <= 1.0:
+        raise LongtailError(f"fbr (the SCutFBR fall-back rate) must be in [0, 1], got {fbr}")
     y, p = _check_arrays(task, y_true, probs)
     if task == "multiclass":
         weights, untuned = _tune_multiclass_weights(y, p, beta if objective == "fbeta" else 1.0)
@@ -138,7 +155,10 @@ def tune_thresholds_detailed(
         if not positives.any():
             result.untuned.append(1 if task == "binary" else c)
             continue
-        threshold, feasible = _best_threshold(positives, p[:, c], objective, beta, floor)
+        threshold, feasible, score = _best_threshold(positives, p[:, c], objective, beta, floor)
+        if objective in ("f1", "fbeta") and score < fbr:  # SCutFBR.1 (Yang 2001)
+            threshold = float(p[:, c].max())
+            result.fallback.append(1 if task == "binary" else c)
         result.thresholds[c] = threshold
         if not feasible:
             result.infeasible.append(1 if task == "binary" else c)
@@ -173,8 +193,12 @@ def apply_thresholds(task: str, probs: np.ndarray, thresholds: np.ndarray) -> np
 
 def _best_threshold(
     positives: np.ndarray, scores: np.ndarray, objective: str, beta: float, floor: float | None
-) -> tuple[float, bool]:
-    """Exact search over distinct scores for one binary problem; returns (threshold, feasible)."""
+) -> tuple[float, bool, float]:
+    """Exact search over distinct scores for one binary problem.
+
+    Returns ``(threshold, feasible, value)``; ``value`` is the best F-beta for the F objectives
+    and the optimised quantity (precision or recall) for the floor objectives.
+    """
     order = np.argsort(-scores, kind="mergesort")
     s, y = scores[order], positives[order]
     last = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # last row of each distinct score
@@ -188,6 +212,7 @@ def _best_threshold(
         b2 = beta * beta
         fbeta = (1 + b2) * tp / ((1 + b2) * tp + b2 * (positives.sum() - tp) + fp)
         k = int(np.argmax(fbeta))  # ties -> the highest threshold
+        value = float(fbeta[k])
     else:
         primary, secondary = (
             (precision, recall) if objective == "recall_floor" else (recall, precision)
@@ -198,10 +223,11 @@ def _best_threshold(
             feasible, ok, primary, secondary = False, np.ones_like(ok), precision, recall
         idx = np.flatnonzero(ok)
         k = int(idx[np.lexsort((secondary[idx], primary[idx]))[-1]])
+        value = float(primary[k])
     if k + 1 < len(candidates):
         mid = 0.5 * (candidates[k] + candidates[k + 1])
-        return float(mid if mid > candidates[k + 1] else candidates[k]), feasible
-    return float(candidates[k]), feasible
+        return float(mid if mid > candidates[k + 1] else candidates[k]), feasible, value
+    return float(candidates[k]), feasible, value
 
 
 def _tune_multiclass_weights(

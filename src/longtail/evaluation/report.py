@@ -170,6 +170,14 @@ def _decision_lines(task: str, labels: list[str], report: Mapping[str, Any]) -> 
         values = _as_list(raw)
         names = labels if len(labels) == len(values) else [str(i) for i in range(len(values))]
         pairs = [[name, _fmt(v)] for name, v in zip(names, values, strict=True)]
+    fallback = report.get("threshold_fallback") or []
+    if fallback:
+        shown = ", ".join(str(name) for name in fallback[:10])
+        more = f" and {len(fallback) - 10} more" if len(fallback) > 10 else ""
+        lines.append(
+            f"- {len(fallback)} label(s) fell back to their highest validation score (SCutFBR.1: "
+            f"best validation F below decision.fbr): {shown}{more}"
+        )
     return [*lines, "", *markdown_table(["label", kind], pairs)]
 
 

@@ -28,7 +28,7 @@ from longtail.decision import (
     default_thresholds,
     fit_temperature,
     probabilities,
-    tune_thresholds,
+    tune_thresholds_detailed,
 )
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
@@ -259,23 +259,27 @@ def _run(
     )
     val_probs_uncalibrated = probabilities(val_logits, space.task)
     val_probs = probabilities(val_logits, space.task, temperature=temperature)
-    thresholds = (
-        tune_thresholds(
+    fallback: list[str] = []
+    if config.decision.tune_thresholds:
+        tuning = tune_thresholds_detailed(
             space.task,
             y_val,
             val_probs,
             objective=config.decision.objective,
             beta=config.decision.beta,
             floor=config.decision.floor,
+            fbr=config.decision.resolved_fbr(space.task),
         )
-        if config.decision.tune_thresholds
-        else default_thresholds(space.task, len(space.names))
-    )
+        thresholds = tuning.thresholds
+        fallback = [space.names[c] for c in tuning.fallback if c < len(space.names)]
+    else:
+        thresholds = default_thresholds(space.task, len(space.names))
     meta = {
         "task": space.task,
         "labels": space.to_dict(),
         "thresholds": np.asarray(thresholds).tolist(),
         "threshold_objective": config.decision.objective,
+        "threshold_fallback": fallback,  # SCutFBR.1: best validation F below decision.fbr
         "temperature": float(temperature),
         "max_length": max_length,
         "long_documents": _document_settings(config, window) if data.documents else None,
@@ -306,6 +310,7 @@ def _run(
         "task": space.task,
         "labels": space.names,
         "thresholds": meta["thresholds"],
+        "threshold_fallback": fallback,
         "temperature": float(temperature),
         "model": {
             "base_model": meta["base_model"],
