@@ -56,6 +56,7 @@ SINGLE_LABEL_VARIANTS = {
 }
 MULTILABEL_VARIANTS = {
     "bce_at_0.5": {"loss": {"name": "bce"}, **PAPER},
+    "bce_thresholds": {"loss": {"name": "bce"}},  # the decision alone, no re-weighting
     "weighted_bce_thresholds": {
         "loss": {"name": "bce", "pos_weight": "sqrt_ratio", "max_weight": 100.0}
     },
