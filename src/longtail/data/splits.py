@@ -92,10 +92,11 @@ def stratified_split(
             "validation; add examples or pass a separate --validation-data file"
         )
     if len(single):
+        them, their = ("it", "its") if len(single) == 1 else ("them", "their")
         warnings.warn(
             f"{where}{_listed(single, names)} only one example: kept in training only, so "
-            "validation cannot judge it and its decision weight or threshold keeps the default; "
-            "add examples or pass a separate --validation-data file",
+            f"validation cannot judge {them} and {their} decision weight or threshold keeps the "
+            "default; add examples or pass a separate --validation-data file",
             stacklevel=2,
         )
     splittable = np.flatnonzero(counts[y.astype(np.int64)] >= 2)
