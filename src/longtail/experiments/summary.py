@@ -138,6 +138,10 @@ def _p(value: Any) -> str:
     return f"{value:.2g}" if value >= 0.001 else "<0.001"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _test_label(summary: Mapping[str, Any]) -> str:
     """The test's full name as the comparisons record it ("corrected resampled t-test")."""
     for variant in summary.get("variants", []):
@@ -154,7 +158,8 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
     lines = [
         f"# {summary['title']}",
         "",
-        f"{len(cells.get('seeds', []))} seeds × {cells.get('folds') or 1} {'folds' if cells.get('folds') else 'fixed split'}; "
+        f"{_count(len(cells.get('seeds', [])), 'seed')} × "
+        f"{_count(cells['folds'], 'fold') if cells.get('folds') else '1 fixed split'}; "
         f"encoder {env.get('encoder')}, {env.get('epochs')} epochs, {env.get('hardware')}; "
         f"training time {summary.get('wall_seconds', 0):.0f} s. Mean ± SEM over cells; Δ and p-values "
         f"({_test_label(summary)}, paired by {'fold and seed' if cells.get('folds') else 'seed'}) "
