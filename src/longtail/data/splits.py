@@ -99,7 +99,8 @@ def stratified_split(
             "default; add examples or pass a separate --validation-data file",
             stacklevel=2,
         )
-    splittable = np.flatnonzero(counts[y.astype(np.int64)] >= 2)
+    per_row = counts[y.astype(np.int64)]  # each row's class size
+    splittable = np.flatnonzero(per_row >= 2)
     m = len(splittable)
     if n_val < n_classes or m - n_val < n_classes:
         raise StratificationError(
@@ -109,7 +110,7 @@ def stratified_split(
         )
     splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
     train_part, val_part = next(splitter.split(np.zeros(m), y[splittable]))
-    train_idx = np.concatenate([splittable[train_part], np.flatnonzero(counts[y] == 1)])
+    train_idx = np.concatenate([splittable[train_part], np.flatnonzero(per_row == 1)])
     return np.sort(train_idx).astype(np.int64), np.sort(splittable[val_part]).astype(np.int64)
 
 
