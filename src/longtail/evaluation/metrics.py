@@ -63,9 +63,10 @@ def evaluate_predictions(
 
     Returns:
         A dict with accuracy, balanced_accuracy, f1_macro/micro/weighted, precision_macro/micro,
-        recall_macro/micro (micro recall hides rare labels that macro recall shows), pr_auc_macro, roc_auc_macro, mcc, micro_f1_without_majority, ece,
-        confusion_matrix, per_class, majority_class, majority_rate, baseline_accuracy,
-        num_examples, warnings, and for binary the positive_* entries.
+        recall_macro/micro (micro recall hides rare labels that macro recall shows), pr_auc_macro,
+        roc_auc_macro, mcc, micro_f1_without_majority, ece, confusion_matrix, per_class,
+        majority_class, majority_rate, baseline_accuracy, num_examples, warnings, and for binary
+        the positive_* entries.
 
     References:
         Shi et al. (2022). Micro-F1 computed without the majority class. Proceedings of the
