@@ -2,7 +2,7 @@
 
 A comparison grid runs every variant over the same (fold, seed) cells, so a variant and the baseline
 are compared *pairwise* on the cells they share: the per-cell difference ``variant - baseline``
-removes the fold and seed effects that both runs see. Three tests are offered on those differences:
+removes the fold and seed effects that both runs see. Four tests are offered on those differences:
 
 * ``"t"``: the paired t-test (``scipy.stats.ttest_rel``) with a t-distribution interval.
 * ``"corrected_t"``: the corrected resampled t-test for k-fold × seeds (Nadeau & Bengio, 2003;
