@@ -175,3 +175,30 @@ def test_per_class_gain_is_paired_by_cell(tmp_path, tiny_model_dir):
     assert gain["ham"]["mean"] == pytest.approx(0.0) and gain["spam"]["n"] == 4
     vanilla = next(v for v in summary["variants"] if v["name"] == "vanilla")
     assert "per_class_f1_gain" not in vanilla
+
+
+def test_shards_split_the_grid_and_the_last_one_writes_the_whole_comparison(
+    tmp_path, tiny_model_dir, capsys
+):
+    path = _experiment(tmp_path, tiny_model_dir)  # 2 variants x 2 folds x 1 seed = 4 cells
+    assert main(["compare", str(path), "--dry-run", "--shard", "1/2"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert (
+        listed[:2] == ["focal/fold0-seed0", "focal/fold1-seed0"] and "2 cells, 0 done" in listed[2]
+    )
+    assert main(["compare", str(path), "--shard", "0/2"]) == 0
+    first = json.loads((tmp_path / "grid" / "comparison.json").read_text())
+    assert first["cells"]["complete"] is False and [v["n"] for v in first["variants"]] == [2, 0]
+    capsys.readouterr()
+    assert main(["compare", str(path), "--shard", "1/2"]) == 0
+    assert "(shard 1/2: 2 cells); 2 done, 2 to run" in capsys.readouterr().out
+    last = json.loads((tmp_path / "grid" / "comparison.json").read_text())
+    assert last["cells"]["complete"] is True and [v["n"] for v in last["variants"]] == [2, 2]
+
+
+@pytest.mark.parametrize("shard", ["2/2", "a/b", "1", "-1/3", "0/0"])
+def test_bad_shard_is_one_line(tmp_path, tiny_model_dir, capsys, shard):
+    path = _experiment(tmp_path, tiny_model_dir)
+    assert main(["compare", str(path), f"--shard={shard}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --shard") and "\n" not in err, err

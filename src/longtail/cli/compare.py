@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from longtail.errors import LongtailError
+
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -17,20 +19,42 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--output", help="grid directory (default: output: in the experiment file)")
     p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
     p.add_argument("--verbose", action="store_true", help="show each cell's training log")
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only every N-th cell starting at I (0-based), to split a grid over N processes "
+        "or GPUs; each writes the comparison of all cells done so far",
+    )
     p.set_defaults(handler=run)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"1/4"`` -> ``(1, 4)``; a malformed value is a one-line error."""
+    if text is None:
+        return None
+    index, _, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        raise LongtailError(f"--shard {text!r} is not I/N, e.g. --shard 0/4") from None
+    if shard[1] < 1 or not 0 <= shard[0] < shard[1]:
+        raise LongtailError(f"--shard {text}: need 0 <= I < N, e.g. --shard 0/4 ... --shard 3/4")
+    return shard
 
 
 def run(args: argparse.Namespace) -> int:
     from longtail.experiments import load_experiment, run_comparison, runner
 
+    shard = parse_shard(args.shard)
     spec = load_experiment(args.experiment, output=args.output)
     if args.dry_run:
         done = runner.load_done(spec)
-        for cell in spec.cells():
+        cells = runner.shard_cells(spec.cells(), shard)
+        for cell in cells:
             print(f"{cell.name}{'  (done)' if cell in done else ''}")
-        print(f"{len(spec.cells())} cells, {len(done)} done; output {spec.output}")
+        print(f"{len(cells)} cells, {sum(c in done for c in cells)} done; output {spec.output}")
         return 0
-    run_comparison(spec, verbose=args.verbose)
+    run_comparison(spec, verbose=args.verbose, shard=shard)
     print((spec.output / "comparison.md").read_text(encoding="utf-8"))
     print(f"comparison written to {spec.output} (comparison.html, .md, .json)")
     return 0

@@ -198,21 +198,49 @@ def load_done(spec: ExperimentSpec) -> dict[Cell, dict[str, Any]]:
     return done
 
 
+def shard_cells(cells: list[Cell], shard: tuple[int, int] | None) -> list[Cell]:
+    """The cells of shard ``(i, n)``: every n-th cell starting at i (all cells when ``None``).
+
+    Cells are in seed-major grid order, so each shard gets a mix of variants and seeds.
+    """
+    if shard is None:
+        return list(cells)
+    index, count = shard
+    if count < 1 or not 0 <= index < count:
+        raise LongtailError(f"shard {index}/{count} is not valid; use I/N with 0 <= I < N")
+    return list(cells[index::count])
+
+
 def run_comparison(
-    spec: ExperimentSpec, *, verbose: bool = False, log: Callable[[str], None] = print
+    spec: ExperimentSpec,
+    *,
+    verbose: bool = False,
+    log: Callable[[str], None] = print,
+    shard: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Train every missing cell, then write ``comparison.{json,md,html}``; returns the summary."""
+    """Train every missing cell, then write ``comparison.{json,md,html}``; returns the summary.
+
+    ``shard=(i, n)`` trains only the cells of that shard, so n processes (one per GPU, or one per
+    machine on a shared disk) can split a grid: each cell's result is its own atomically written
+    file, and every process summarises all the cells on disk when it finishes, so the last one to
+    finish writes the complete comparison.
+    """
     spec.output.mkdir(parents=True, exist_ok=True)
     labels, class_counts, folds = prepare_folds(spec, log)
     cells = spec.cells()
+    mine = shard_cells(cells, shard)
     done = load_done(spec)
-    todo = [c for c in cells if c not in done]
+    todo = [c for c in mine if c not in done]
+    part = f" (shard {shard[0]}/{shard[1]}: {len(mine)} cells)" if shard else ""
     log(
         f"{len(cells)} cells: {len(spec.variants)} variants × {len(spec.seeds)} seeds × "
-        f"{spec.folds or 1} {'folds' if spec.folds else 'fixed split'}; {len(done)} done, {len(todo)} to run"
+        f"{spec.folds or 1} {'folds' if spec.folds else 'fixed split'}{part}; "
+        f"{len(done)} done, {len(todo)} to run"
     )
     started = time.perf_counter()
-    bar = tqdm(total=len(cells), initial=len(done), desc="compare", unit="cell", disable=None)
+    bar = tqdm(
+        total=len(mine), initial=len(mine) - len(todo), desc="compare", unit="cell", disable=None
+    )
     for cell in todo:
         bar.set_postfix_str(cell.name)
         cell_log = (
@@ -224,6 +252,8 @@ def run_comparison(
         headline = ", ".join(f"{m} {record['metrics'][m]:.4f}" for m in spec.metrics[:3])
         bar.write(f"{cell.name}: {headline} ({record['seconds']:.0f}s)")
     bar.close()
+    if shard:  # other shards may have finished cells meanwhile
+        done = load_done(spec)
     summary = summarize(spec, list(done.values()), labels, class_counts)
     summary["wall_seconds"] = round(sum(r.get("seconds", 0.0) for r in done.values()), 1)
     summary["this_session_seconds"] = round(time.perf_counter() - started, 1)
