@@ -209,3 +209,33 @@ def test_strategies_sam_and_aux_loss_work_on_long_documents(tmp_path, tiny_model
     else:  # the frozen encoder stays frozen in every phase
         assert phases[0]["trainable_tensors"] == phases[1]["trainable_tensors"]
     assert (tmp_path / mode / "augmentation_quality_prefinetune.png").is_file()
+
+
+def test_frozen_mode_scores_the_test_file_from_the_cache_like_evaluate(
+    tmp_path, tiny_model_dir, capsys
+):
+    (tmp_path / "t").mkdir()
+    data, test = _documents(tmp_path), _documents(tmp_path / "t", n=20, seed=9)
+    cache = tmp_path / "cache"
+    args = ["--long-mode", "frozen", "--cache-dir", str(cache), "--test-data", str(test)]
+    assert main(_args(tiny_model_dir, data, tmp_path / "f1", *args)) == 0
+    first = [
+        line
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("chunk embeddings:")
+    ]
+    assert len(first) == 3  # train, validation and the test file all go through the cache
+    assert main(_args(tiny_model_dir, data, tmp_path / "f2", *args, "--seed", "5")) == 0
+    second = [
+        line
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("chunk embeddings:")
+    ]
+    assert len(second) == 3 and all(line.split()[2] == line.split()[4] for line in second), second
+    # the cached path scores the test file exactly as evaluate does through the encoder
+    report = json.loads((tmp_path / "f2" / "report.json").read_text())
+    assert main(["evaluate", "--model", str(tmp_path / "f2"), "--data", str(test),
+                 "--output", str(tmp_path / "eval")]) == 0  # fmt: skip
+    evaluated = json.loads((tmp_path / "eval" / "report.json").read_text())
+    for key in ("f1_macro", "pr_auc_macro", "ece"):
+        assert report["metrics"][key] == pytest.approx(evaluated["metrics"][key], abs=1e-5), key

@@ -49,6 +49,7 @@ from longtail.training.loop import (
     TrainingResult,
     distributed_state,
     gathered_logits,
+    predict_logits,
     silent,
 )
 from longtail.training.phases import PhaseInputs, run_phases
@@ -335,7 +336,24 @@ def _run(
 
         classifier = Classifier(model, tokenizer, meta)
         test_table = read_labelled(config.data.test, config)
-        y_test, test_logits = classifier.table_logits(test_table)
+        frozen = data.documents and config.long_documents.mode == "frozen"
+        if frozen and data.encode is not None:
+            # the chunk embeddings come from the same cache as training's, so a grid of variants
+            # and seeds encodes each test document once, not once per cell
+            y_test = classifier.labels.encode(
+                test_table.labels, source=test_table.source, row_numbers=test_table.row_numbers
+            )
+            test_split = setup.represent(test_table.texts, y_test, test_table.extra)
+            trainable.to(device)  # embedding parks the encoder on the CPU
+            test_logits = predict_logits(  # main process only: no gathering
+                trainable,
+                test_split,
+                batch_size=config.train.eval_batch_size,
+                batcher=batcher,
+                device=device,
+            )
+        else:
+            y_test, test_logits = classifier.table_logits(test_table)
         test_probs = probabilities(test_logits, space.task, temperature=temperature)
         test_metrics = classifier.evaluate_probs(y_test, test_probs)
         shown = (y_test, test_probs, probabilities(test_logits, space.task))
