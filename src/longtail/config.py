@@ -110,6 +110,7 @@ class TrainConfig(_Section):
 
 
 MULTILABEL_FBR = 0.3  # SCutFBR.1 default for multilabel (Yang 2001)
+MULTICLASS_MIN_SUPPORT = 5  # validation examples a class needs before its weight is tuned
 
 
 class DecisionConfig(_Section):
@@ -120,6 +121,12 @@ class DecisionConfig(_Section):
     (a rare label with one validation positive ranked low would otherwise get a threshold that
     passes everything above it). ``None``: 0.3 for multilabel, off for binary and multiclass,
     where validation usually holds enough positives and a low F1 is still the best decision.
+
+    ``min_support`` is the fewest validation examples a class needs before its decision is tuned;
+    the others keep the default (weight 1, threshold 0.5). ``None``: 5 for multiclass, where one
+    class's weight takes rows from every other class and a weight fitted to one or two examples
+    wrecked the majority class on held-out data (Gutenberg, docs/benchmarks.md); 1 for binary
+    and multilabel, where SCutFBR already guards the rare labels.
     """
 
     calibrate: bool = True
@@ -128,6 +135,13 @@ class DecisionConfig(_Section):
     floor: float | None = Field(None, gt=0.0, le=1.0)
     tune_thresholds: bool = True
     fbr: float | None = Field(None, ge=0.0, le=1.0)
+    min_support: int | None = Field(None, ge=1)
+
+    def resolved_min_support(self, task: str) -> int:
+        """The validation support a class needs to be tuned for ``task`` (see the docstring)."""
+        if self.min_support is not None:
+            return self.min_support
+        return MULTICLASS_MIN_SUPPORT if task == "multiclass" else 1
 
     def resolved_fbr(self, task: str) -> float:
         """The fall-back rate used for ``task`` (see the class docstring)."""

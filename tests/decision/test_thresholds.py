@@ -236,3 +236,49 @@ def test_fbr_applies_to_binary_only_when_asked_and_is_validated():
     assert tune_thresholds_detailed("binary", y[:, 0], probs, fbr=0.3).fallback == [1]
     with pytest.raises(LongtailError, match="fbr"):
         tune_thresholds("binary", y[:, 0], probs, fbr=1.5)
+
+
+def _one_rare_example(n_major: int = 30):
+    """A majority class and one validation example of a rare class, which argmax misses.
+
+    Winning that example also flips one majority row (rare score 0.32 > 0.30), yet macro-F1 over
+    both classes jumps from 0.49 to 0.83: one example decides a weight that moves every future
+    row, the overfit seen on Gutenberg. Judged on the majority class alone it is a wash.
+    """
+    rng = np.random.default_rng(0)
+    rare = np.append(rng.uniform(0.05, 0.25, n_major - 1), 0.32)
+    p_major = np.column_stack([1 - rare, rare])
+    p = np.vstack([p_major, [0.7, 0.3]])
+    y = np.array([0] * n_major + [1])
+    return y, p
+
+
+def test_multiclass_min_support_keeps_the_weight_of_a_class_seen_too_rarely():
+    y, p = _one_rare_example()
+    fitted = tune_thresholds_detailed("multiclass", y, p)  # min_support 1: the old behaviour
+    assert fitted.untuned == []
+    assert apply_thresholds("multiclass", p, fitted.thresholds)[-1] == 1  # the example is won
+    guarded = tune_thresholds_detailed("multiclass", y, p, min_support=5)
+    assert guarded.untuned == [1]
+    # neither the rare weight nor the majority's (by moving down) is fitted to that one example
+    assert apply_thresholds("multiclass", p, guarded.thresholds)[-1] == 0
+    np.testing.assert_array_equal(guarded.thresholds, np.ones(2))
+
+
+def test_multiclass_min_support_still_tunes_classes_with_enough_examples():
+    y, p = _skewed_multiclass()
+    support = np.bincount(y)
+    limit = int(support.min()) + 1  # just above the smallest class
+    info = tune_thresholds_detailed("multiclass", y, p, min_support=limit)
+    small = [int(c) for c in np.flatnonzero(support < limit)]
+    assert info.untuned == small
+    assert np.all(info.thresholds[small] == 1.0)
+    assert np.any(info.thresholds != 1.0)
+
+
+def test_min_support_on_labels_keeps_the_default_threshold_and_is_validated():
+    y, p = _rare_label(rank=2)  # one positive
+    assert tune_thresholds_detailed("multilabel", y, p, min_support=2).untuned == [0]
+    assert tune_thresholds("multilabel", y, p, min_support=2)[0] == 0.5
+    with pytest.raises(LongtailError, match="min_support"):
+        tune_thresholds("multiclass", y[:, 0], np.hstack([1 - p, p]), min_support=0)

@@ -104,3 +104,12 @@ def test_threshold_fallback_labels_are_named_in_the_decision_section():
     decision = md.split("## Decision")[1]
     assert decision.index("SCutFBR.1") < decision.index("| label")  # above the threshold table
     assert "SCutFBR" not in render_markdown(_report())
+
+
+def test_untuned_labels_are_named_and_many_are_cut_short():
+    names = [f"rare{i}" for i in range(12)]
+    md = render_markdown(_report() | {"threshold_untuned": names})
+    line = next(x for x in md.splitlines() if "decision.min_support" in x)
+    assert line.startswith("- 12 label(s) kept the default")
+    assert "rare9" in line and "rare10" not in line and line.endswith("and 2 more")
+    assert "min_support" not in render_markdown(_report())

@@ -22,6 +22,12 @@ sits just below it and passes 39 negatives, which becomes hundreds of false posi
 set. SCutFBR.1 (Yang 2001) guards against it: when a label's best validation F-beta is below the
 fall-back rate ``fbr``, its threshold becomes the highest validation score of that label instead,
 so it is predicted only for rows that outscore everything seen in validation.
+
+Multiclass weights overfit the same way, and worse: one class's weight takes rows from every other
+class. On the Gutenberg novels (docs/benchmarks.md) a class with one validation example got weight
+28 — right on that one novel, and wrong on 73 of 157 test novels of the majority class. So a class
+needs ``min_support`` validation examples before its decision is tuned; below that it keeps the
+default (weight 1, threshold 0.5) and is listed in :attr:`ThresholdTuning.untuned`.
 """
 
 from __future__ import annotations
@@ -48,7 +54,8 @@ class ThresholdTuning:
     Attributes:
         thresholds: the decision parameters (see the module docstring for their shape).
         objective: the objective that was optimised.
-        untuned: class/label indices left at their default (no positive validation example).
+        untuned: class/label indices left at their default: fewer than ``min_support``
+            validation positives (always including those with none).
         infeasible: indices where the precision floor could not be met; these fall back to the
             threshold with the highest precision.
         fallback: indices whose best validation F-beta was below ``fbr``; their threshold is the
@@ -97,6 +104,7 @@ def tune_thresholds(
     beta: float = 1.0,
     floor: float | None = None,
     fbr: float = 0.0,
+    min_support: int = 1,
 ) -> np.ndarray:
     """Tune decision thresholds (or multiclass weights) on validation probabilities.
 
@@ -112,6 +120,8 @@ def tune_thresholds(
         fbr: SCutFBR.1 fall-back rate for ``"f1"``/``"fbeta"`` on binary and multilabel tasks:
             a label whose best validation score is below it gets the highest validation score as
             its threshold (0 = off).
+        min_support: the fewest validation positives (multiclass: examples) a class or label
+            needs to be tuned; the others keep the default decision.
 
     Returns:
         Thresholds of shape ``(1,)`` (binary) or weights/thresholds of shape ``(C,)``.
@@ -125,7 +135,8 @@ def tune_thresholds(
         >>> th = tune_thresholds("binary", y_val, p_val, objective="f1")
         >>> y_hat = apply_thresholds("binary", p_test, th)
     """
-    return tune_thresholds_detailed(task, y_true, probs, objective, beta, floor, fbr).thresholds
+    tuning = tune_thresholds_detailed(task, y_true, probs, objective, beta, floor, fbr, min_support)
+    return tuning.thresholds
 
 
 def tune_thresholds_detailed(
@@ -136,15 +147,19 @@ def tune_thresholds_detailed(
     beta: float = 1.0,
     floor: float | None = None,
     fbr: float = 0.0,
+    min_support: int = 1,
 ) -> ThresholdTuning:
     """Like :func:`tune_thresholds` but also reports untuned, infeasible and fall-back labels."""
     _check_task(task)
     _check_objective(task, objective, beta, floor)
     if not 0.0 <= fbr <= 1.0:
         raise LongtailError(f"fbr (the SCutFBR fall-back rate) must be in [0, 1], got {fbr}")
+    if int(min_support) < 1:
+        raise LongtailError(f"min_support must be at least 1, got {min_support}")
     y, p = _check_arrays(task, y_true, probs)
     if task == "multiclass":
-        weights, untuned = _tune_multiclass_weights(y, p, beta if objective == "fbeta" else 1.0)
+        beta = beta if objective == "fbeta" else 1.0
+        weights, untuned = _tune_multiclass_weights(y, p, beta, int(min_support))
         return ThresholdTuning(weights, objective, untuned=untuned)
     if task == "binary":
         y, p = (y == 1)[:, None], p[:, 1:2]
@@ -152,7 +167,7 @@ def tune_thresholds_detailed(
     result = ThresholdTuning(default_thresholds("multilabel", p.shape[1]), objective)
     for c in range(p.shape[1]):
         positives = y[:, c].astype(bool)
-        if not positives.any():
+        if positives.sum() < min_support:
             result.untuned.append(1 if task == "binary" else c)
             continue
         threshold, feasible, score = _best_threshold(positives, p[:, c], objective, beta, floor)
@@ -231,9 +246,14 @@ def _best_threshold(
 
 
 def _tune_multiclass_weights(
-    y: np.ndarray, p: np.ndarray, beta: float, passes: int = 3
+    y: np.ndarray, p: np.ndarray, beta: float, min_support: int = 1, passes: int = 3
 ) -> tuple[np.ndarray, list[int]]:
     """Coordinate ascent on per-class weights for macro F-beta over :data:`WEIGHT_GRID`.
+
+    Only classes with at least ``min_support`` validation examples are judged: they move, and the
+    objective is their macro F-beta. The others keep weight 1 and are not in the average (their
+    F-score on one or two examples jumps between 0 and 1), but their rows stay: a judged class
+    that takes them loses precision, one that hands its own rows to them loses recall.
 
     For class ``c`` with the other weights fixed, each row is won either by ``c`` or by its best
     competitor, so every grid value costs ``O(n)``. A weight moves only on a strict improvement,
@@ -243,11 +263,14 @@ def _tune_multiclass_weights(
     n, num_classes = p.shape
     weights = np.ones(num_classes)
     support = np.bincount(y, minlength=num_classes)
-    best = _macro_fbeta(y, np.argmax(p, axis=1), support, beta)
+    judged = support >= min_support
+    if not judged.any():
+        return weights, list(range(num_classes))
+    best = _macro_fbeta(y, np.argmax(p, axis=1), support, beta, judged)
     rows = np.arange(n)
     for _ in range(passes):
         improved = False
-        for c in np.flatnonzero(support > 0):
+        for c in np.flatnonzero(judged):
             others = p * weights[None, :]
             others[:, c] = -np.inf
             rival = np.argmax(others, axis=1)
@@ -256,7 +279,7 @@ def _tune_multiclass_weights(
             for g, w in enumerate(WEIGHT_GRID):
                 mine = p[:, c] * w
                 wins = (mine > rival_score) | ((mine == rival_score) & (c < rival))
-                scores[g] = _macro_fbeta(y, np.where(wins, c, rival), support, beta)
+                scores[g] = _macro_fbeta(y, np.where(wins, c, rival), support, beta, judged)
             if scores.max() > best + _EPS:
                 ties = np.flatnonzero(scores >= scores.max() - _EPS)
                 distance = np.abs(np.log(WEIGHT_GRID[ties]) - np.log(weights[c]))
@@ -265,18 +288,20 @@ def _tune_multiclass_weights(
                 improved = True
         if not improved:
             break
-    return weights, [int(c) for c in np.flatnonzero(support == 0)]
+    return weights, [int(c) for c in np.flatnonzero(~judged)]
 
 
-def _macro_fbeta(y: np.ndarray, pred: np.ndarray, support: np.ndarray, beta: float) -> float:
-    """Macro F-beta over the classes present in ``y`` (the ones validation can judge)."""
+def _macro_fbeta(
+    y: np.ndarray, pred: np.ndarray, support: np.ndarray, beta: float, judged: np.ndarray
+) -> float:
+    """Macro F-beta over the ``judged`` classes (enough validation examples to be judged)."""
     num_classes = len(support)
     tp = np.bincount(y[pred == y], minlength=num_classes).astype(np.float64)
     predicted = np.bincount(pred, minlength=num_classes)
     b2 = beta * beta
     denom = (1 + b2) * tp + b2 * (support - tp) + (predicted - tp)
     f = np.divide((1 + b2) * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    return float(f[support > 0].mean())
+    return float(f[judged].mean())
 
 
 def _check_task(task: str) -> None:

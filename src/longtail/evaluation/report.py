@@ -170,15 +170,25 @@ def _decision_lines(task: str, labels: list[str], report: Mapping[str, Any]) -> 
         values = _as_list(raw)
         names = labels if len(labels) == len(values) else [str(i) for i in range(len(values))]
         pairs = [[name, _fmt(v)] for name, v in zip(names, values, strict=True)]
+    untuned = report.get("threshold_untuned") or []
+    if untuned:
+        lines.append(
+            f"- {len(untuned)} label(s) kept the default {kind.split()[0]} (fewer validation "
+            f"examples than decision.min_support): {_first_names(untuned)}"
+        )
     fallback = report.get("threshold_fallback") or []
     if fallback:
-        shown = ", ".join(str(name) for name in fallback[:10])
-        more = f" and {len(fallback) - 10} more" if len(fallback) > 10 else ""
         lines.append(
             f"- {len(fallback)} label(s) fell back to their highest validation score (SCutFBR.1: "
-            f"best validation F below decision.fbr): {shown}{more}"
+            f"best validation F below decision.fbr): {_first_names(fallback)}"
         )
     return [*lines, "", *markdown_table(["label", kind], pairs)]
+
+
+def _first_names(names: Sequence[Any], shown: int = 10) -> str:
+    """``a, b, c`` or ``a, …, j and 5 more``."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(str(name) for name in names[:shown]) + more
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

@@ -261,6 +261,7 @@ def _run(
     val_probs_uncalibrated = probabilities(val_logits, space.task)
     val_probs = probabilities(val_logits, space.task, temperature=temperature)
     fallback: list[str] = []
+    untuned: list[str] = []
     if config.decision.tune_thresholds:
         tuning = tune_thresholds_detailed(
             space.task,
@@ -270,9 +271,11 @@ def _run(
             beta=config.decision.beta,
             floor=config.decision.floor,
             fbr=config.decision.resolved_fbr(space.task),
+            min_support=config.decision.resolved_min_support(space.task),
         )
         thresholds = tuning.thresholds
         fallback = [space.names[c] for c in tuning.fallback if c < len(space.names)]
+        untuned = [space.names[c] for c in tuning.untuned if c < len(space.names)]
     else:
         thresholds = default_thresholds(space.task, len(space.names))
     meta = {
@@ -281,6 +284,7 @@ def _run(
         "thresholds": np.asarray(thresholds).tolist(),
         "threshold_objective": config.decision.objective,
         "threshold_fallback": fallback,  # SCutFBR.1: best validation F below decision.fbr
+        "threshold_untuned": untuned,  # fewer validation examples than decision.min_support
         "temperature": float(temperature),
         "max_length": max_length,
         "long_documents": _document_settings(config, window) if data.documents else None,
@@ -312,6 +316,7 @@ def _run(
         "labels": space.names,
         "thresholds": meta["thresholds"],
         "threshold_fallback": fallback,
+        "threshold_untuned": untuned,
         "temperature": float(temperature),
         "model": {
             "base_model": meta["base_model"],
