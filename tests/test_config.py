@@ -73,22 +73,12 @@ def test_a_parameter_override_turns_a_component_name_into_a_spec(data, override,
     assert apply_overrides(data, [override]) == expected
 
 
-def test_fbr_defaults_to_scutfbr_for_multilabel_only_and_can_be_set():
-    from longtail.config import MULTILABEL_FBR, DecisionConfig
+def test_fbr_defaults_to_scutfbr_for_multilabel_and_multiclass_and_can_be_set():
+    from longtail.config import MULTICLASS_FBR, MULTILABEL_FBR, DecisionConfig
 
     default = DecisionConfig()
     assert default.resolved_fbr("multilabel") == MULTILABEL_FBR == 0.3
-    assert default.resolved_fbr("binary") == default.resolved_fbr("multiclass") == 0.0
+    assert default.resolved_fbr("multiclass") == MULTICLASS_FBR == 0.2
+    assert default.resolved_fbr("binary") == 0.0
     assert DecisionConfig(fbr=0.1).resolved_fbr("binary") == 0.1
     assert DecisionConfig(fbr=0.0).resolved_fbr("multilabel") == 0.0
-
-
-def test_min_support_defaults_to_five_for_multiclass_only_and_can_be_set():
-    from longtail.config import MULTICLASS_MIN_SUPPORT, DecisionConfig
-
-    default = DecisionConfig()
-    assert default.resolved_min_support("multiclass") == MULTICLASS_MIN_SUPPORT == 5
-    assert default.resolved_min_support("binary") == default.resolved_min_support("multilabel") == 1
-    assert DecisionConfig(min_support=2).resolved_min_support("multiclass") == 2
-    with pytest.raises(ValueError):
-        DecisionConfig(min_support=0)

@@ -100,7 +100,14 @@ def test_bad_report_raises():
 def test_threshold_fallback_labels_are_named_in_the_decision_section():
     report = _report() | {"threshold_fallback": ["rare"]}
     md = render_markdown(report)
-    assert "1 label(s) fell back to their highest validation score (SCutFBR.1" in md
+    assert "1 label(s) kept weight 1 (SCutFBR.1" in md  # multiclass wording
+    ym = (np.random.default_rng(0).random((50, 3)) < 0.4).astype(int)
+    ml = evaluate_predictions("multilabel", ym, ym * 0.8 + 0.1, ym, ["x", "y", "rare"])
+    multilabel = render_markdown(
+        {"task": "multilabel", "labels": ["x", "y", "rare"], "metrics": ml}
+        | {"thresholds": [0.5, 0.5, 0.9], "threshold_fallback": ["rare"]}
+    )
+    assert "1 label(s) fell back to their highest validation score (SCutFBR.1" in multilabel
     decision = md.split("## Decision")[1]
     assert decision.index("SCutFBR.1") < decision.index("| label")  # above the threshold table
     assert "SCutFBR" not in render_markdown(_report())
@@ -109,7 +116,7 @@ def test_threshold_fallback_labels_are_named_in_the_decision_section():
 def test_untuned_labels_are_named_and_many_are_cut_short():
     names = [f"rare{i}" for i in range(12)]
     md = render_markdown(_report() | {"threshold_untuned": names})
-    line = next(x for x in md.splitlines() if "decision.min_support" in x)
+    line = next(x for x in md.splitlines() if "(no validation example)" in x)
     assert line.startswith("- 12 label(s) kept the default")
     assert "rare9" in line and "rare10" not in line and line.endswith("and 2 more")
-    assert "min_support" not in render_markdown(_report())
+    assert "no validation example" not in render_markdown(_report())

@@ -173,16 +173,23 @@ def _decision_lines(task: str, labels: list[str], report: Mapping[str, Any]) -> 
     untuned = report.get("threshold_untuned") or []
     if untuned:
         lines.append(
-            f"- {len(untuned)} label(s) kept the default {kind.split()[0]} (fewer validation "
-            f"examples than decision.min_support): {_first_names(untuned)}"
+            f"- {len(untuned)} label(s) kept the default {kind.split()[0]} (no validation "
+            f"example): {_first_names(untuned)}"
         )
     fallback = report.get("threshold_fallback") or []
     if fallback:
         lines.append(
-            f"- {len(fallback)} label(s) fell back to their highest validation score (SCutFBR.1: "
-            f"best validation F below decision.fbr): {_first_names(fallback)}"
+            f"- {len(fallback)} label(s) {_FALLBACK[task]} (SCutFBR.1: best validation F below "
+            f"decision.fbr): {_first_names(fallback)}"
         )
     return [*lines, "", *markdown_table(["label", kind], pairs)]
+
+
+_FALLBACK = {
+    "binary": "fell back to their highest validation score",
+    "multilabel": "fell back to their highest validation score",
+    "multiclass": "kept weight 1",
+}
 
 
 def _first_names(names: Sequence[Any], shown: int = 10) -> str:

@@ -271,7 +271,6 @@ def _run(
             beta=config.decision.beta,
             floor=config.decision.floor,
             fbr=config.decision.resolved_fbr(space.task),
-            min_support=config.decision.resolved_min_support(space.task),
         )
         thresholds = tuning.thresholds
         fallback = [space.names[c] for c in tuning.fallback if c < len(space.names)]
@@ -284,7 +283,7 @@ def _run(
         "thresholds": np.asarray(thresholds).tolist(),
         "threshold_objective": config.decision.objective,
         "threshold_fallback": fallback,  # SCutFBR.1: best validation F below decision.fbr
-        "threshold_untuned": untuned,  # fewer validation examples than decision.min_support
+        "threshold_untuned": untuned,  # no validation example: the default decision
         "temperature": float(temperature),
         "max_length": max_length,
         "long_documents": _document_settings(config, window) if data.documents else None,
