@@ -54,6 +54,12 @@ SINGLE_LABEL_VARIANTS = {
     },
     "longtail_default": {},
 }
+#: Not in the default grid; named with ``--variants``. Oversampling (the sampler, plain CE) with
+#: the default's decision (temperature scaling, weights tuned on validation): does the decision
+#: add to the sampler? Gutenberg, where oversampling won, asked it.
+OPT_IN_SINGLE_LABEL_VARIANTS = {
+    "oversampling_tuned": {"loss": {"name": "ce"}, "sampler": "oversample"},
+}
 MULTILABEL_VARIANTS = {
     "bce_at_0.5": {"loss": {"name": "bce"}, **PAPER},
     "bce_thresholds": {"loss": {"name": "bce"}},  # the decision alone, no re-weighting
@@ -182,11 +188,18 @@ def experiment(
     if setup == "gutenberg":
         base["long_documents"] = {"enabled": True, "mode": "frozen", "aggregator": "attention"}
         base["train"] |= {"epochs": max(args.epochs, 10), "batch_size": 16}
-    variants = MULTILABEL_VARIANTS if multilabel else dict(SINGLE_LABEL_VARIANTS)
+    variants = dict(MULTILABEL_VARIANTS if multilabel else SINGLE_LABEL_VARIANTS)
     if setup == "gutenberg":  # frozen encoder: strategies that unfreeze encoder layers do not apply
         variants = {k: v for k, v in variants.items() if k not in ("lp_ft", "prefinetune_da")}
     if args.variants:
-        variants = {k: v for k, v in variants.items() if k in args.variants}
+        known = variants if multilabel else variants | OPT_IN_SINGLE_LABEL_VARIANTS
+        unknown = [name for name in args.variants if name not in known]
+        if unknown:
+            raise LongtailError(
+                f"--variants: {', '.join(unknown)} is not a variant of {setup}; "
+                f"choose from {', '.join(known)}"
+            )
+        variants = {k: v for k, v in known.items() if k in args.variants}
     return {
         "base": base,
         "variants": variants,

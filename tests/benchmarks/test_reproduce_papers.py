@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 from longtail.data import TextTable
+from longtail.errors import LongtailError
 
 _SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "reproduce_papers.py"
 _spec = importlib.util.spec_from_file_location("reproduce_papers", _SCRIPT)
@@ -67,3 +71,33 @@ def test_f1_vs_frequency_figure_is_written_from_a_comparison(tmp_path):
     comparison.write_text(json.dumps({"labels": [], "variants": []}), encoding="utf-8")
     assert reproduce.write_f1_vs_frequency(comparison, tmp_path / "none.png") is None
     assert not (tmp_path / "none.png").exists()
+
+
+def _args(**overrides):
+    defaults = {"max_length": 128, "epochs": 2, "batch_size": 32, "model": None, "seeds": 2}
+    return argparse.Namespace(**(defaults | overrides))
+
+
+def _grid(setup: str, tmp_path: Path, variants: list[str] | None) -> dict:
+    return reproduce.experiment(
+        setup, _args(variants=variants), tmp_path, tmp_path / "train.jsonl", tmp_path / "t.jsonl"
+    )
+
+
+def test_opt_in_variant_runs_only_when_named(tmp_path):
+    default = _grid("r8", tmp_path, None)
+    assert "oversampling_tuned" not in default["variants"]
+    chosen = _grid("gutenberg", tmp_path, ["oversampling_tuned", "vanilla"])
+    assert list(chosen["variants"]) == ["vanilla", "oversampling_tuned"]
+    assert chosen["baseline"] == "vanilla"
+    assert chosen["variants"]["oversampling_tuned"]["sampler"] == "oversample"
+    assert "decision" not in chosen["variants"]["oversampling_tuned"]  # the default's decision
+
+
+def test_unknown_or_inapplicable_variant_is_a_one_line_error(tmp_path):
+    with pytest.raises(LongtailError, match="vanila is not a variant of r8; choose from vanilla"):
+        _grid("r8", tmp_path, ["vanila"])
+    with pytest.raises(LongtailError, match="lp_ft is not a variant of gutenberg"):
+        _grid("gutenberg", tmp_path, ["lp_ft"])
+    with pytest.raises(LongtailError, match="oversampling_tuned is not a variant"):
+        _grid("reuters_multilabel", tmp_path, ["oversampling_tuned"])
