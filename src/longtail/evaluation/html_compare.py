@@ -13,17 +13,17 @@ from longtail.errors import LongtailError
 from longtail.evaluation import plots
 from longtail.evaluation.html_page import (
     Markup,
-    _contents,
-    _diff,
-    _figure,
-    _fmt_count,
-    _inline,
-    _nan_none,
-    _note,
-    _p,
-    _page,
-    _signed,
-    _table,
+    contents_nav,
+    difference_or_none,
+    figure_block,
+    finite_or_none,
+    format_count,
+    format_inline,
+    format_p_value,
+    format_signed,
+    html_document,
+    html_table,
+    note_paragraph,
 )
 
 COMPARISON_FIGURES: tuple[str, ...] = (
@@ -60,9 +60,9 @@ def render_comparison_html(summary: Mapping[str, Any]) -> str:
         parts += _delta_section(summary, metrics)
     figures = _comparison_figures(summary, metrics)
     if figures:
-        parts += ["<h2>Figures</h2>", _contents(figures), *(f for _, _, f in figures)]
+        parts += ["<h2>Figures</h2>", contents_nav(figures), *(f for _, _, f in figures)]
     parts += _per_class_f1_section(summary)
-    return _page(title, parts)
+    return html_document(title, parts)
 
 
 def _metric_names(summary: Mapping[str, Any]) -> list[str]:
@@ -90,8 +90,8 @@ def _comparison_meta(summary: Mapping[str, Any]) -> list[str]:
         rows.append(["wall time", f"{wall:.1f} s ({wall / 60:.1f} min)"])
     env = summary.get("environment")
     if isinstance(env, Mapping):
-        rows += [[k, _inline(v)] for k, v in env.items()]
-    return ["<h2>Setup</h2>", _table(["setting", "value"], rows)] if rows else []
+        rows += [[k, format_inline(v)] for k, v in env.items()]
+    return ["<h2>Setup</h2>", html_table(["setting", "value"], rows)] if rows else []
 
 
 def _cell(stats: Any) -> tuple[float, float]:
@@ -131,8 +131,10 @@ def _metric_table(summary: Mapping[str, Any], metrics: list[str]) -> str:
         lower = any(word in m.lower() for word in _LOWER_IS_BETTER)
         for i in _best_rows(means, lower):
             rows[i][j] = Markup(f"<strong>{escape(rows[i][j])}</strong>")
-    note = _note("Best mean per column in bold (lowest for ECE / loss, highest otherwise).")
-    return _table(["variant", *metrics], rows) + note
+    note = note_paragraph(
+        "Best mean per column in bold (lowest for ECE / loss, highest otherwise)."
+    )
+    return html_table(["variant", *metrics], rows) + note
 
 
 def _delta_section(summary: Mapping[str, Any], metrics: list[str]) -> list[str]:
@@ -152,22 +154,24 @@ def _delta_section(summary: Mapping[str, Any], metrics: list[str]) -> list[str]:
             lo, hi = d.get("ci_low"), d.get("ci_high")
             significant = lo is not None and hi is not None and (lo > 0 or hi < 0)
             ci = (
-                f"95% CI [{_signed(lo)}, {_signed(hi)}]"
+                f"95% CI [{format_signed(lo)}, {format_signed(hi)}]"
                 if lo is not None and hi is not None
                 else "no CI"
             )
             text = (
-                f"<strong>{_signed(d['mean_difference'])}</strong>"
+                f"<strong>{format_signed(d['mean_difference'])}</strong>"
                 if significant
-                else _signed(d["mean_difference"])
+                else format_signed(d["mean_difference"])
             )
-            row.append(Markup(f"{text}<br><small>{ci}; p = {_p(d.get('p_value'))}</small>"))
+            row.append(
+                Markup(f"{text}<br><small>{ci}; p = {format_p_value(d.get('p_value'))}</small>")
+            )
         rows.append(row)
     title = f"Difference to the baseline {baseline!r}" if baseline else "Difference to the baseline"
-    note = _note(
+    note = note_paragraph(
         f"Paired over folds × seeds ({'; '.join(sorted(tests))}); bold where the 95% CI excludes 0."
     )
-    return [f"<h2>{escape(title)}</h2>", _table(["variant", *metrics], rows), note]
+    return [f"<h2>{escape(title)}</h2>", html_table(["variant", *metrics], rows), note]
 
 
 def _class_order(summary: Mapping[str, Any]) -> tuple[list[str], dict[str, float]]:
@@ -193,7 +197,7 @@ def _per_class_f1_section(summary: Mapping[str, Any]) -> list[str]:
         cells = [v["per_class_f1"].get(name) for v in variants]
         row: list[Any] = [
             name,
-            *([_fmt_count(counts.get(name))] if counts else []),
+            *([format_count(counts.get(name))] if counts else []),
             *(_mean_sem(c) for c in cells),
         ]
         offset = len(row) - len(cells)
@@ -203,8 +207,8 @@ def _per_class_f1_section(summary: Mapping[str, Any]) -> list[str]:
     order = "most frequent first" if counts else "in label order"
     return [
         "<h2>Per-class F1 (mean ± SEM)</h2>",
-        _table(header, rows),
-        _note(f"Classes {order}; best per row in bold."),
+        html_table(header, rows),
+        note_paragraph(f"Classes {order}; best per row in bold."),
     ]
 
 
@@ -219,7 +223,7 @@ def _comparison_figures(
     def f1s(
         v: Mapping[str, Any], names: list[str], key: str = "per_class_f1"
     ) -> list[float | None]:
-        return [_nan_none(_cell(v[key].get(n))[0]) for n in names]
+        return [finite_or_none(_cell(v[key].get(n))[0]) for n in names]
 
     counted = [n for n in labels if counts.get(n, 0) > 0]
     if with_f1 and counted:
@@ -234,7 +238,7 @@ def _comparison_figures(
             "after Shi et al. (2022), Figure 3."
         )
         figures.append(
-            _figure("fig-compare-f1-vs-frequency", "F1 vs frequency per variant", svg, caption)
+            figure_block("fig-compare-f1-vs-frequency", "F1 vs frequency per variant", svg, caption)
         )
     base = next((v for v in with_f1 if v["name"] == summary.get("baseline")), None)
     others = [v for v in with_f1 if v is not base]
@@ -243,21 +247,25 @@ def _comparison_figures(
         if paired:  # mean ± SEM of the per-cell differences (same fold and seed)
             gains = {str(v["name"]): f1s(v, labels, "per_class_f1_gain") for v in others}
             errors = {
-                str(v["name"]): [_nan_none(_cell(v["per_class_f1_gain"].get(n))[1]) for n in labels]
+                str(v["name"]): [
+                    finite_or_none(_cell(v["per_class_f1_gain"].get(n))[1]) for n in labels
+                ]
                 for v in others
             }
             how = "mean of the paired per-cell differences, error bars ± SEM"
         else:  # an older summary: difference of the mean F1 values only
             ref = f1s(base, labels)
             gains = {
-                str(v["name"]): [_diff(x, r) for x, r in zip(f1s(v, labels), ref, strict=True)]
+                str(v["name"]): [
+                    difference_or_none(x, r) for x, r in zip(f1s(v, labels), ref, strict=True)
+                ]
                 for v in others
             }
             errors, how = None, "difference of mean F1"
         order = "rarest class on the left" if counts else "label order"
         caption = f"Per-class F1 gain over the baseline {str(base['name'])!r} ({how}), {order}."
         figures.append(
-            _figure(
+            figure_block(
                 "fig-compare-f1-gain",
                 "F1 gain per class",
                 plots.plot_f1_gain(labels, gains, errors=errors),
@@ -277,7 +285,7 @@ def _comparison_figures(
                 "Mean of each metric per variant (dots) with ± 1 standard error of the mean "
                 "over runs; each panel zooms to its own range."
             )
-            figures.append(_figure("fig-compare-metrics", "Metric means", svg, caption))
+            figures.append(figure_block("fig-compare-metrics", "Metric means", svg, caption))
     return figures
 
 

@@ -1,5 +1,6 @@
 """The page around a report: figures (inline SVG or base64 PNG), tables, escaping, CSS, the
-figure-check script and the atomic write. Shared by the run and the comparison reports."""
+figure-check script and the atomic write. The public building blocks here are shared by the run
+report (:mod:`.html_report`) and the comparison report (:mod:`.html_compare`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import numpy as np
 from longtail import __version__
 from longtail.errors import LongtailError
 from longtail.evaluation.report import (  # the same headline and number test as report.md
-    _is_number,
+    format_value,
+    is_number,
 )
 from longtail.io_utils import atomic_write_text
 
@@ -35,10 +37,13 @@ def write_html_report(html: str, path: str | os.PathLike[str]) -> Path:
     return atomic_write_text(path, html)
 
 
-# ---------------------------------------------------------------- run report
+# ---------------------------------------------------------------- building blocks
 
 
-def _figure(fig_id: str, title: str, payload: str | bytes, caption: str) -> tuple[str, str, str]:
+def figure_block(
+    fig_id: str, title: str, payload: str | bytes, caption: str
+) -> tuple[str, str, str]:
+    """``(id, title, html)`` of one ``<figure>``: SVG text inlined, PNG/JPEG bytes as base64."""
     if isinstance(payload, bytes):
         mime = next((m for magic, m in _IMAGE_MAGIC.items() if payload.startswith(magic)), None)
         if mime is None:
@@ -66,24 +71,28 @@ def _inline_svg(svg: str, prefix: str, title: str) -> str:
     return body.replace("<svg ", f'<svg role="img" aria-label="{escape(title)}" ', 1)
 
 
-def _contents(figures: list[tuple[str, str, str]]) -> str:
+def contents_nav(figures: list[tuple[str, str, str]]) -> str:
+    """The page's list of links to its figures (those with an id)."""
     items = "".join(f'<li><a href="#{i}">{escape(t)}</a></li>' for i, t, _ in figures if i)
     return f"<nav><ul>{items}</ul></nav>" if items else ""
 
 
-def _skipped(text: str) -> tuple[str, str, str]:
+def skipped_figure(text: str) -> tuple[str, str, str]:
     """A note in place of a figure that cannot be drawn (no id: not counted as a figure)."""
-    return "", "", _note(text)
+    return "", "", note_paragraph(text)
 
 
-def _note(text: str) -> str:
+def note_paragraph(text: str) -> str:
+    """A grey explanatory paragraph, escaped."""
     return f'<p class="note">{escape(text)}</p>'
 
 
-def _table(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
+def html_table(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
+    """A table; cells are escaped unless :class:`Markup`, numbers are right-aligned."""
+
     def cell(tag: str, value: Any) -> str:
         text = value if isinstance(value, Markup) else escape(str(value))
-        numeric = not isinstance(value, Markup) and _is_number(str(value))
+        numeric = not isinstance(value, Markup) and is_number(str(value))
         return (
             f'<{tag} class="num">{text}</{tag}>'
             if numeric and tag == "td"
@@ -95,7 +104,8 @@ def _table(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _page(title: str, parts: Sequence[str]) -> str:
+def html_document(title: str, parts: Sequence[str]) -> str:
+    """The whole self-contained page: CSP, CSS, the figure-check script and ``parts``."""
     body = "\n".join(p for p in parts if p)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -108,39 +118,37 @@ def _page(title: str, parts: Sequence[str]) -> str:
     )
 
 
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "n/a"
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        return str(value)
-    return str(value) if isinstance(value, int | np.integer) else f"{float(value):.4f}"
-
-
-def _fmt_count(value: float | None) -> str:
+def format_count(value: float | None) -> str:
+    """A (mean) count without decimals, or n/a."""
     return "n/a" if value is None else f"{value:.0f}"
 
 
-def _signed(value: Any) -> str:
+def format_signed(value: Any) -> str:
+    """A difference with its sign, 4 decimals, or n/a."""
     return "n/a" if value is None else f"{float(value):+.4f}"
 
 
-def _p(value: Any) -> str:
+def format_p_value(value: Any) -> str:
+    """A p-value to 3 significant digits, or n/a."""
     return "n/a" if value is None else f"{float(value):.3g}"
 
 
-def _nan_none(value: float) -> float | None:
+def finite_or_none(value: float) -> float | None:
+    """NaN and infinities as None (JSON-safe, shown as n/a)."""
     return value if np.isfinite(value) else None
 
 
-def _diff(x: float | None, ref: float | None) -> float | None:
+def difference_or_none(x: float | None, ref: float | None) -> float | None:
+    """``x - ref``, or None when either is missing."""
     return None if x is None or ref is None else x - ref
 
 
-def _inline(value: Any) -> str:
+def format_inline(value: Any) -> str:
+    """A config value for a table cell: mappings and lists as (cut) JSON, numbers formatted."""
     if isinstance(value, Mapping | list | tuple):
         text = json.dumps(value, default=str, separators=(", ", ": "))
         return text if len(text) <= 400 else text[:399] + "…"
-    return _fmt(value)
+    return format_value(value)
 
 
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"

@@ -25,19 +25,19 @@ from longtail.errors import LongtailError
 from longtail.evaluation import plots
 from longtail.evaluation.html_compare import COMPARISON_FIGURES, render_comparison_html
 from longtail.evaluation.html_page import (
-    _contents,
-    _figure,
-    _fmt,
-    _inline,
-    _note,
-    _page,
-    _skipped,
-    _table,
+    contents_nav,
+    figure_block,
+    format_inline,
+    html_document,
+    html_table,
+    note_paragraph,
+    skipped_figure,
     write_html_report,
 )
 from longtail.evaluation.report import (  # the same headline and number test as report.md
-    _HEADLINE,
+    HEADLINE_METRICS,
     MAX_CONFUSION_CLASSES,
+    format_value,
 )
 from longtail.tasks import TASKS
 
@@ -141,12 +141,12 @@ def render_run_html(report: Mapping[str, Any], arrays: RunArrays) -> str:
     title = f"longtail evaluation: {arrays.task}" + (f", {split} split" if split else "")
     parts = [f"<h1>{escape(title)}</h1>", _summary_line(metrics, arrays)]
     parts.append(_warnings(metrics.get("warnings") or []))
-    parts += ["<h2>Headline</h2>", _table(["metric", "value"], _headline_rows(metrics, arrays))]
+    parts += ["<h2>Headline</h2>", html_table(["metric", "value"], _headline_rows(metrics, arrays))]
     figures = _run_figures(metrics, arrays)
-    parts += ["<h2>Figures</h2>", _contents(figures), *(f for _, _, f in figures)]
+    parts += ["<h2>Figures</h2>", contents_nav(figures), *(f for _, _, f in figures)]
     parts += ["<h2>Per class</h2>", _per_class_table(metrics, arrays)]
     parts += _details(report)
-    return _page(title, parts)
+    return html_document(title, parts)
 
 
 def _one_vs_rest(a: RunArrays) -> np.ndarray:
@@ -188,7 +188,9 @@ def _run_figures(metrics: Mapping[str, Any], a: RunArrays) -> list[tuple[str, st
     if before is None:
         caption += " Only the calibrated probabilities are shown: no uncalibrated ones were given."
     figures.append(
-        _figure("fig-reliability", "Reliability", plots.plot_reliability(after, before), caption)
+        figure_block(
+            "fig-reliability", "Reliability", plots.plot_reliability(after, before), caption
+        )
     )
     per_class = {str(r["label"]): r for r in metrics.get("per_class") or []}
     if a.train_class_counts:
@@ -209,7 +211,7 @@ def _run_figures(metrics: Mapping[str, Any], a: RunArrays) -> list[tuple[str, st
                 "at the chosen thresholds."
             )
             figures.append(
-                _figure("fig-label-bars", "Per-label support, precision, recall", svg, caption)
+                figure_block("fig-label-bars", "Per-label support, precision, recall", svg, caption)
             )
     else:
         figures += _confusion_figure(metrics, a, decided)
@@ -219,9 +221,9 @@ def _run_figures(metrics: Mapping[str, Any], a: RunArrays) -> list[tuple[str, st
             "; shaded bands are training phases." if any("phase" in r for r in a.history) else "."
         )
         svg = plots.plot_training_curves(a.history)
-        figures.append(_figure("fig-training-curves", "Training curves", svg, caption))
+        figures.append(figure_block("fig-training-curves", "Training curves", svg, caption))
     for i, (title, data) in enumerate((a.extra_figures or {}).items(), start=1):
-        figures.append(_figure(f"fig-extra-{i}", str(title), bytes(data), str(title)))
+        figures.append(figure_block(f"fig-extra-{i}", str(title), bytes(data), str(title)))
     return figures
 
 
@@ -233,7 +235,9 @@ def _curve_figures(
     missing = [a.labels[c] for c in candidates if positives[c] == 0]
     candidates = [c for c in candidates if positives[c] > 0]
     if not candidates:
-        return [_skipped("No precision-recall or ROC curve: no class has a positive example.")]
+        return [
+            skipped_figure("No precision-recall or ROC curve: no class has a positive example.")
+        ]
     counts_from = "training" if a.train_class_counts else "evaluation"
     counts = [
         (a.train_class_counts or {}).get(a.labels[c], 0) if a.train_class_counts else positives[c]
@@ -261,7 +265,7 @@ def _curve_figures(
     points = [plots.operating_point(truth[:, c], decided[:, c]) for c in drawn]
     y, p = truth[:, drawn], a.probs[:, drawn]
     scope = f"positive class {a.labels[1]!r}" if a.task == "binary" else "one-vs-rest per class"
-    pr = _figure(
+    pr = figure_block(
         "fig-pr-curves",
         "Precision-recall curves",
         plots.plot_pr_curves(y, p, names, points),
@@ -271,7 +275,7 @@ def _curve_figures(
     roc_svg = plots.plot_roc_curves(
         y[:, roc_ok], p[:, roc_ok], [names[i] for i in roc_ok], [points[i] for i in roc_ok]
     )
-    roc = _figure(
+    roc = figure_block(
         "fig-roc-curves",
         "ROC curves",
         roc_svg,
@@ -285,7 +289,7 @@ def _f1_frequency_figure(a: RunArrays, per_class: Mapping[str, Any]) -> list[tup
     counts = a.train_class_counts or {}
     names = [n for n in a.labels if counts.get(n, 0) > 0 and n in per_class]
     if not names:
-        return [_skipped("No F1-vs-frequency figure: no class has a training count.")]
+        return [skipped_figure("No F1-vs-frequency figure: no class has a training count.")]
     svg = plots.plot_f1_vs_frequency(
         names, [counts[n] for n in names], {"F1": [per_class[n]["f1"] for n in names]}
     )
@@ -296,7 +300,7 @@ def _f1_frequency_figure(a: RunArrays, per_class: Mapping[str, Any]) -> list[tup
     left_out = len(a.labels) - len(names)
     if left_out:
         caption += f" {left_out} class(es) without training examples are left out."
-    return [_figure("fig-f1-vs-frequency", "F1 vs training frequency", svg, caption)]
+    return [figure_block("fig-f1-vs-frequency", "F1 vs training frequency", svg, caption)]
 
 
 def _confusion_figure(
@@ -305,7 +309,9 @@ def _confusion_figure(
     k = len(a.labels)
     if k > MAX_CONFUSION_CLASSES:
         return [
-            _skipped(f"No confusion matrix: {k} classes (drawn up to {MAX_CONFUSION_CLASSES}).")
+            skipped_figure(
+                f"No confusion matrix: {k} classes (drawn up to {MAX_CONFUSION_CLASSES})."
+            )
         ]
     matrix = metrics.get("confusion_matrix")
     if not matrix or len(matrix) != k:
@@ -314,7 +320,7 @@ def _confusion_figure(
     caption = "Confusion matrix, rows = true class, normalised by row"
     caption += " (each cell: count and share of the row)." if k <= 10 else "."
     svg = plots.plot_confusion_matrix(np.asarray(matrix), a.labels)
-    return [_figure("fig-confusion-matrix", "Confusion matrix", svg, caption)]
+    return [figure_block("fig-confusion-matrix", "Confusion matrix", svg, caption)]
 
 
 def _summary_line(metrics: Mapping[str, Any], a: RunArrays) -> str:
@@ -323,7 +329,7 @@ def _summary_line(metrics: Mapping[str, Any], a: RunArrays) -> str:
     return (
         f"<p>{metrics['num_examples']} examples, {len(a.labels)} classes; majority class "
         f"<code>{escape(str(metrics.get('majority_class')))}</code> "
-        f"at {_fmt(metrics.get('majority_rate'))}.</p>"
+        f"at {format_value(metrics.get('majority_rate'))}.</p>"
     )
 
 
@@ -337,12 +343,16 @@ def _warnings(warnings: Sequence[Any]) -> str:
 
 
 def _headline_rows(metrics: Mapping[str, Any], a: RunArrays) -> list[list[Any]]:
-    rows: list[list[Any]] = [[name, _fmt(metrics.get(key))] for name, key in _HEADLINE]
+    rows: list[list[Any]] = [
+        [name, format_value(metrics.get(key))] for name, key in HEADLINE_METRICS
+    ]
     if a.task == "binary":
         positive = metrics.get("positive_label", a.labels[1])
         for key, name in (("f1", "F1"), ("precision", "precision"), ("recall", "recall")):
-            rows.append([f"positive {name} ({positive})", _fmt(metrics.get(f"positive_{key}"))])
-        rows.append([f"positive PR-AUC ({positive})", _fmt(metrics.get("positive_pr_auc"))])
+            rows.append(
+                [f"positive {name} ({positive})", format_value(metrics.get(f"positive_{key}"))]
+            )
+        rows.append([f"positive PR-AUC ({positive})", format_value(metrics.get("positive_pr_auc"))])
         rows.append(["threshold on P(positive)", _decision_cell(a, 1)])
     return rows
 
@@ -350,7 +360,7 @@ def _headline_rows(metrics: Mapping[str, Any], a: RunArrays) -> list[list[Any]]:
 def _per_class_table(metrics: Mapping[str, Any], a: RunArrays) -> str:
     rows = sorted(metrics.get("per_class") or [], key=lambda r: -r["support"])
     if not rows:
-        return _note("No per-class rows in the report.")
+        return note_paragraph("No per-class rows in the report.")
     index = {name: i for i, name in enumerate(a.labels)}
     header = ["label", *(["train count"] if a.train_class_counts else []), "support"]
     header += ["precision", "recall", "F1", "PR-AUC", "ROC-AUC"]
@@ -359,31 +369,37 @@ def _per_class_table(metrics: Mapping[str, Any], a: RunArrays) -> str:
     for r in rows:
         label, c = str(r["label"]), index.get(str(r["label"]))
         counts = [(a.train_class_counts or {}).get(label, "n/a")] if a.train_class_counts else []
-        scores = [_fmt(r.get(k)) for k in ("precision", "recall", "f1", "pr_auc", "roc_auc")]
+        scores = [
+            format_value(r.get(k)) for k in ("precision", "recall", "f1", "pr_auc", "roc_auc")
+        ]
         body.append([label, *counts, r["support"], *scores, _decision_cell(a, c)])
-    return _table(header, body)
+    return html_table(header, body)
 
 
 def _decision_cell(a: RunArrays, c: int | None) -> str:
     if c is None:
         return "n/a"
     if a.task == "binary":
-        return "—" if c == 0 else (_fmt(a.thresholds[0]) if a.thresholds else "0.5 (default)")
+        return (
+            "—" if c == 0 else (format_value(a.thresholds[0]) if a.thresholds else "0.5 (default)")
+        )
     if a.thresholds is None:
         return "1 (argmax)" if a.task == "multiclass" else "0.5 (default)"
-    return _fmt(a.thresholds[c])
+    return format_value(a.thresholds[c])
 
 
 def _details(report: Mapping[str, Any]) -> list[str]:
     parts = ["<h2>Decision</h2>"]
     temperature = report.get("temperature")
-    rows = [["temperature", _fmt(temperature) if temperature is not None else "1.0 (none)"]]
-    parts.append(_table(["setting", "value"], rows))
+    rows = [["temperature", format_value(temperature) if temperature is not None else "1.0 (none)"]]
+    parts.append(html_table(["setting", "value"], rows))
     for section in ("data", "model"):
         if isinstance(report.get(section), Mapping) and report[section]:
             parts.append(f"<h2>{section.capitalize()}</h2>")
             parts.append(
-                _table(["key", "value"], [[k, _inline(v)] for k, v in report[section].items()])
+                html_table(
+                    ["key", "value"], [[k, format_inline(v)] for k, v in report[section].items()]
+                )
             )
     return parts
 

@@ -14,12 +14,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from longtail.errors import LongtailError
 from longtail.evaluation.metrics import to_jsonable
 from longtail.io_utils import atomic_write_json, atomic_write_text
 
 MAX_CONFUSION_CLASSES = 30
-_HEADLINE = (
+HEADLINE_METRICS = (
     ("macro-F1", "f1_macro"),
     ("PR-AUC (macro)", "pr_auc_macro"),
     ("MCC", "mcc"),
@@ -58,12 +60,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += [f"> **WARNING: {_cell(warning)}**", ""]
     lines += [
         f"{metrics['num_examples']} examples, {len(labels)} classes; majority class "
-        f"{metrics['majority_class']!r} at {_fmt(metrics['majority_rate'])}.",
+        f"{metrics['majority_class']!r} at {format_value(metrics['majority_rate'])}.",
         "",
         "## Headline",
         "",
     ]
-    rows = [[name, _fmt(metrics.get(key))] for name, key in _HEADLINE]
+    rows = [[name, format_value(metrics.get(key))] for name, key in HEADLINE_METRICS]
     if task == "binary":
         positive = metrics.get("positive_label", labels[-1])
         for key, name in (
@@ -72,15 +74,19 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             ("recall", "recall"),
             ("pr_auc", "PR-AUC"),
         ):
-            rows.append([f"positive {name} ({positive})", _fmt(metrics.get(f"positive_{key}"))])
+            rows.append(
+                [f"positive {name} ({positive})", format_value(metrics.get(f"positive_{key}"))]
+            )
         threshold = _as_list(report.get("thresholds"))
-        rows.append(["threshold on P(positive)", _fmt(threshold[0]) if threshold else "0.5"])
+        rows.append(
+            ["threshold on P(positive)", format_value(threshold[0]) if threshold else "0.5"]
+        )
     lines += markdown_table(["metric", "value"], rows) + ["", "## Per class (by support)", ""]
     per_class = sorted(metrics["per_class"], key=lambda r: -r["support"])  # stable: ties by index
     keys = ("precision", "recall", "f1", "pr_auc", "roc_auc")
     lines += markdown_table(
         ["label", "support", "precision", "recall", "F1", "PR-AUC", "ROC-AUC"],
-        [[r["label"], str(r["support"]), *(_fmt(r[k]) for k in keys)] for r in per_class],
+        [[r["label"], str(r["support"]), *(format_value(r[k]) for k in keys)] for r in per_class],
     )
     matrix = metrics.get("confusion_matrix")
     if matrix and len(matrix) <= MAX_CONFUSION_CLASSES:
@@ -109,8 +115,8 @@ def _phase_lines(report: Mapping[str, Any]) -> list[str]:
             str(p.get("data")),
             str(p.get("rows")),
             str(p.get("best_epoch")),
-            _fmt(p.get("best_score")),
-            _fmt(p.get("seconds")),
+            format_value(p.get("best_score")),
+            format_value(p.get("seconds")),
         ]
         for p in phases
     ]
@@ -147,7 +153,9 @@ def _augmentation_lines(report: Mapping[str, Any]) -> list[str]:
                 "",
                 f"- embedding check ({quality.get('method')}, {quality.get('figure')}): "
                 + ", ".join(
-                    f"{k} {_fmt(v)}" for k, v in overall.items() if isinstance(v, (int, float))
+                    f"{k} {format_value(v)}"
+                    for k, v in overall.items()
+                    if isinstance(v, (int, float))
                 ),
             ]
     return lines
@@ -155,21 +163,23 @@ def _augmentation_lines(report: Mapping[str, Any]) -> list[str]:
 
 def _decision_lines(task: str, labels: list[str], report: Mapping[str, Any]) -> list[str]:
     temperature = report.get("temperature")
-    lines = [f"- temperature: {_fmt(temperature) if temperature is not None else '1.0 (none)'}"]
+    lines = [
+        f"- temperature: {format_value(temperature) if temperature is not None else '1.0 (none)'}"
+    ]
     raw = report.get("thresholds")
     if raw is None:
         return [*lines, "- thresholds: defaults (0.5, or plain argmax for multiclass)"]
     if task == "binary":
         value = _as_list(raw)
         positive = labels[1] if len(labels) > 1 else "positive"
-        return [*lines, f"- predict {positive!r} iff P({positive}) >= {_fmt(value[0])}"]
+        return [*lines, f"- predict {positive!r} iff P({positive}) >= {format_value(value[0])}"]
     kind = "weight (argmax of p * w)" if task == "multiclass" else "threshold"
     if isinstance(raw, Mapping):
-        pairs = [[str(k), _fmt(v)] for k, v in raw.items()]
+        pairs = [[str(k), format_value(v)] for k, v in raw.items()]
     else:
         values = _as_list(raw)
         names = labels if len(labels) == len(values) else [str(i) for i in range(len(values))]
-        pairs = [[name, _fmt(v)] for name, v in zip(names, values, strict=True)]
+        pairs = [[name, format_value(v)] for name, v in zip(names, values, strict=True)]
     untuned = report.get("threshold_untuned") or []
     if untuned:
         lines.append(
@@ -202,7 +212,7 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list
     """A Markdown table with padded columns, so it lines up in a terminal too."""
     cells = [[_cell(c) for c in header]] + [[_cell(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    numeric = [all(_is_number(row[i]) for row in cells[1:]) for i in range(len(header))]
+    numeric = [all(is_number(row[i]) for row in cells[1:]) for i in range(len(header))]
 
     def line(row: Sequence[str]) -> str:
         parts = [
@@ -222,12 +232,13 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list
     return [line(cells[0]), rule, *(line(r) for r in cells[1:])]
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
+def format_value(value: Any) -> str:
+    """A metric for a table cell: 4 decimals, integers as is, missing or NaN as n/a."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "n/a"
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
         return str(value)
-    return str(value) if isinstance(value, int) else f"{value:.4f}"
+    return str(value) if isinstance(value, int | np.integer) else f"{float(value):.4f}"
 
 
 def _cell(value: Any) -> str:
@@ -237,10 +248,10 @@ def _cell(value: Any) -> str:
 def _inline(value: Any) -> str:
     if isinstance(value, Mapping | list | tuple):
         return json.dumps(to_jsonable(value), separators=(", ", ": "))
-    return _fmt(value)
+    return format_value(value)
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
     try:
         float(text)
     except ValueError:
