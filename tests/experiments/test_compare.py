@@ -60,6 +60,17 @@ def test_cells_are_seed_major_and_keys_pair_across_variants(tmp_path, tiny_model
     assert config.train.lr == 1e-3  # base kept where the variant is silent
 
 
+def test_cells_share_one_augment_cache_unless_a_variant_names_its_own(tmp_path, tiny_model_dir):
+    variants = {"vanilla": {}, "own": {"augment": {"cache_dir": str(tmp_path / "mine")}}}
+    spec = load_experiment(_experiment(tmp_path, tiny_model_dir, variants=variants))
+    shared, own = (
+        runner._cell_config(spec, cell, None, tmp_path / "run") for cell in spec.cells()[:2]
+    )
+    assert shared.augment.cache_dir == str(spec.output / "augment-cache")
+    assert own.augment.cache_dir == str(tmp_path / "mine")
+    assert shared.train.seed == 0 and shared.output == str(tmp_path / "run")
+
+
 def test_default_test_is_corrected_for_folds_and_plain_on_a_fixed_split(tmp_path, tiny_model_dir):
     assert load_experiment(_experiment(tmp_path, tiny_model_dir)).test == "corrected_t"
     test_file = str(_data(tmp_path / "test.csv", n=40, seed=1))

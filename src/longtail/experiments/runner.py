@@ -146,10 +146,10 @@ def _cell_config(
             "data.test": folds[cell.fold]["test"],
             "data.validation": None,
         }
-    base = spec.variant_config(cell.variant)
-    if base.augment.cache_dir is None:  # one generation cache for the whole grid
-        updates["augment.cache_dir"] = str(spec.output / "augment-cache")
-    return spec.variant_config(cell.variant, **updates)
+    config = spec.variant_config(cell.variant, **updates)
+    if config.augment.cache_dir is None:  # one generation cache for the whole grid
+        config.augment.cache_dir = str(spec.output / "augment-cache")  # validated on assignment
+    return config
 
 
 def run_cell(
