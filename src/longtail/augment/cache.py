@@ -4,7 +4,11 @@ One row per generated text, keyed by ``(method, params fingerprint, source text 
 the ``index``-th text generated from a source text by a method with given parameters. Writes are
 committed transaction by transaction (one per batch of source texts), so a run interrupted by an
 error, a kill or Ctrl-C keeps every batch it finished, and the next run only generates the rest.
-Only strings are stored (no pickle). Parameters are fingerprinted with a SHA-256 of their JSON; a
+Several processes on one machine may share a cache (``longtail compare --shard`` does): SQLite's
+write-ahead log lets readers go on while one writer commits, and a writer waits up to
+:data:`LOCK_TIMEOUT_S` for another's transaction. WAL needs shared memory, so processes on
+*different* machines must not share one file over a network disk: give each its own
+``augment.cache_dir``. Only strings are stored (no pickle). Parameters are fingerprinted with a SHA-256 of their JSON; a
 method must leave secrets (API keys) out of its parameters: only the *name* of the environment
 variable holding a key may appear.
 """
@@ -22,6 +26,8 @@ from typing import Any
 from longtail.errors import LongtailError
 
 CACHE_FILE = "augment-cache.sqlite"
+#: Seconds a writer waits for another process's transaction before giving up with an error.
+LOCK_TIMEOUT_S = 120.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS generated (
     method TEXT NOT NULL,
@@ -61,7 +67,7 @@ class AugmentCache:
         self.path = path / CACHE_FILE if path.is_dir() or not path.suffix else path
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path)
+            self._db = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
             self._db.commit()
@@ -73,20 +79,35 @@ class AugmentCache:
         if not indices:
             return {}
         marks = ",".join("?" * len(indices))
-        rows = self._db.execute(
-            f"SELECT idx, text FROM generated WHERE method=? AND fingerprint=? AND source=? "
-            f"AND idx IN ({marks})",
-            (method, fp, source, *[int(i) for i in indices]),
-        )
+        try:
+            rows = self._db.execute(
+                f"SELECT idx, text FROM generated WHERE method=? AND fingerprint=? AND source=? "
+                f"AND idx IN ({marks})",
+                (method, fp, source, *[int(i) for i in indices]),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error("read", exc) from exc
         return {int(i): str(t) for i, t in rows}
 
     def put(self, method: str, fp: str, items: Iterable[tuple[str, int, str]]) -> None:
         """Store ``(source hash, index, text)`` items in one transaction (all or nothing)."""
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO generated VALUES (?, ?, ?, ?, ?)",
-                [(method, fp, src, int(i), text) for src, i, text in items],
-            )
+        rows = [(method, fp, src, int(i), text) for src, i, text in items]
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO generated VALUES (?, ?, ?, ?, ?)", rows
+                )
+        except sqlite3.Error as exc:
+            raise self._error("write to", exc) from exc
+
+    def _error(self, action: str, exc: sqlite3.Error) -> LongtailError:
+        hint = (
+            "another process held it too long; on several machines give each its own "
+            "augment.cache_dir"
+            if "locked" in str(exc)
+            else "delete the file to start a fresh cache"
+        )
+        return LongtailError(f"cannot {action} augmentation cache {self.path}: {exc}; {hint}")
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM generated").fetchone()[0])
