@@ -256,7 +256,7 @@ def _tune_multiclass_weights(
     weights = np.ones(num_classes)
     support = np.bincount(y, minlength=num_classes)
     present = support > 0
-    best = _macro_fbeta(y, np.argmax(p, axis=1), support, beta, present)
+    best = float(_per_class_fbeta(y, np.argmax(p, axis=1), support, beta)[present].mean())
     rows = np.arange(n)
     for _ in range(passes):
         improved = False
@@ -269,10 +269,10 @@ def _tune_multiclass_weights(
             for g, w in enumerate(WEIGHT_GRID):
                 mine = p[:, c] * w
                 wins = (mine > rival_score) | ((mine == rival_score) & (c < rival))
-                pred = np.where(wins, c, rival)
-                if w != 1.0 and _class_fbeta(y, pred, c, beta) < fbr:
+                f = _per_class_fbeta(y, np.where(wins, c, rival), support, beta)
+                if w != 1.0 and f[c] < fbr:
                     continue  # SCutFBR: too poor on validation to earn its own weight
-                scores[g] = _macro_fbeta(y, pred, support, beta, present)
+                scores[g] = float(f[present].mean())
             if scores.max() > best + _EPS:
                 ties = np.flatnonzero(scores >= scores.max() - _EPS)
                 distance = np.abs(np.log(WEIGHT_GRID[ties]) - np.log(weights[c]))
@@ -281,35 +281,24 @@ def _tune_multiclass_weights(
                 improved = True
         if not improved:
             break
-    pred = np.argmax(p * weights[None, :], axis=1)
-    fallback = [
-        int(c)
-        for c in np.flatnonzero(present & (weights == 1.0))
-        if fbr > 0 and _class_fbeta(y, pred, int(c), beta) < fbr
-    ]
+    f = _per_class_fbeta(y, np.argmax(p * weights[None, :], axis=1), support, beta)
+    kept_poor = present & (weights == 1.0) & (f < fbr)
+    fallback = [int(c) for c in np.flatnonzero(kept_poor)] if fbr > 0 else []
     untuned = [int(c) for c in np.flatnonzero(~present)]
     return ThresholdTuning(weights, objective, untuned=untuned, fallback=fallback)
 
 
-def _class_fbeta(y: np.ndarray, pred: np.ndarray, c: int, beta: float) -> float:
-    """F-beta of class ``c`` alone."""
-    tp = float(np.sum((pred == c) & (y == c)))
-    b2 = beta * beta
-    denom = (1 + b2) * tp + b2 * float(np.sum(y == c) - tp) + float(np.sum(pred == c) - tp)
-    return (1 + b2) * tp / denom if denom > 0 else 0.0
-
-
-def _macro_fbeta(
-    y: np.ndarray, pred: np.ndarray, support: np.ndarray, beta: float, judged: np.ndarray
-) -> float:
-    """Macro F-beta over the ``judged`` classes (those validation holds, so it can judge them)."""
+def _per_class_fbeta(
+    y: np.ndarray, pred: np.ndarray, support: np.ndarray, beta: float
+) -> np.ndarray:
+    """F-beta of every class ``(C,)`` (0 where it is neither true nor predicted); the caller
+    averages it over the classes validation holds, and reads one class's value for SCutFBR."""
     num_classes = len(support)
     tp = np.bincount(y[pred == y], minlength=num_classes).astype(np.float64)
     predicted = np.bincount(pred, minlength=num_classes)
     b2 = beta * beta
     denom = (1 + b2) * tp + b2 * (support - tp) + (predicted - tp)
-    f = np.divide((1 + b2) * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    return float(f[judged].mean())
+    return np.divide((1 + b2) * tp, denom, out=np.zeros_like(tp), where=denom > 0)
 
 
 def _check_task(task: str) -> None:
