@@ -9,6 +9,8 @@ import pytest
 
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, render_markdown, to_jsonable, write_report
+from longtail.evaluation.html_page import format_inline as html_inline
+from longtail.evaluation.report import format_inline
 
 
 def _report(task: str = "multiclass", collapsed: bool = False) -> dict:
@@ -120,3 +122,13 @@ def test_untuned_labels_are_named_and_many_are_cut_short():
     assert line.startswith("- 12 label(s) kept the default")
     assert "rare9" in line and "rare10" not in line and line.endswith("and 2 more")
     assert "no validation example" not in render_markdown(_report())
+
+
+def test_config_values_are_one_line_json_cut_only_where_asked():
+    value = {"name": "focal", "gamma": np.float32(2.0), "alpha": [float("nan")] * 200}
+    full = format_inline(value)
+    assert full.startswith('{"name": "focal", "gamma": 2.0, "alpha": [null, ') and "\n" not in full
+    assert len(full) > 400 and not full.endswith("…")
+    cut = html_inline(value)
+    assert len(cut) == 400 and cut == full[:399] + "…"
+    assert format_inline(0.5) == "0.5000" and format_inline(float("nan")) == "n/a"

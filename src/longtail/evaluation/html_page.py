@@ -5,10 +5,9 @@ report (:mod:`.html_report`) and the comparison report (:mod:`.html_compare`).""
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,8 @@ import numpy as np
 
 from longtail import __version__
 from longtail.errors import LongtailError
-from longtail.evaluation.report import (  # the same headline and number test as report.md
-    format_value,
-    is_number,
-)
+from longtail.evaluation.report import format_inline as report_format_inline
+from longtail.evaluation.report import is_number  # the same number test as report.md
 from longtail.io_utils import atomic_write_text
 
 _IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
@@ -144,11 +141,8 @@ def difference_or_none(x: float | None, ref: float | None) -> float | None:
 
 
 def format_inline(value: Any) -> str:
-    """A config value for a table cell: mappings and lists as (cut) JSON, numbers formatted."""
-    if isinstance(value, Mapping | list | tuple):
-        text = json.dumps(value, default=str, separators=(", ", ": "))
-        return text if len(text) <= 400 else text[:399] + "…"
-    return format_value(value)
+    """A config value for a table cell: report.md's one-line form, cut at 400 characters."""
+    return report_format_inline(value, max_chars=400)
 
 
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"

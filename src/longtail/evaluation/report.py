@@ -97,7 +97,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     for section in ("data", "model"):
         if report.get(section):
             lines += ["", f"## {section.capitalize()}", ""]
-            lines += [f"- {k}: {_inline(v)}" for k, v in dict(report[section]).items()]
+            lines += [f"- {k}: {format_inline(v)}" for k, v in dict(report[section]).items()]
     lines += _phase_lines(report) + _augmentation_lines(report)
     return "\n".join(lines) + "\n"
 
@@ -245,9 +245,12 @@ def _cell(value: Any) -> str:
     return " ".join(str(value).split()).replace("|", "\\|")
 
 
-def _inline(value: Any) -> str:
+def format_inline(value: Any, max_chars: int | None = None) -> str:
+    """A config value on one line: mappings and lists as JSON (cut to ``max_chars`` with an
+    ellipsis when given), anything else as :func:`format_value`."""
     if isinstance(value, Mapping | list | tuple):
-        return json.dumps(to_jsonable(value), separators=(", ", ": "))
+        text = json.dumps(to_jsonable(value), default=str, separators=(", ", ": "))
+        return text if max_chars is None or len(text) <= max_chars else text[: max_chars - 1] + "…"
     return format_value(value)
 
 
