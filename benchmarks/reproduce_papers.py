@@ -270,16 +270,13 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.output) / args.setup
     out.mkdir(parents=True, exist_ok=True)
+    train_path, test_path = out / "train.jsonl", out / "test.jsonl"
+    spec = experiment(args.setup, args, out / "grid", train_path, test_path)  # bad flags: fail now
     train, test, about = build_data(args.setup, args)
-    train_path = write_table(train, out / "train.jsonl")
-    test_path = write_table(test, out / "test.jsonl")
+    write_table(train, train_path)
+    write_table(test, test_path)
     spec_path = out / "experiment.yaml"
-    spec_path.write_text(
-        yaml.safe_dump(
-            experiment(args.setup, args, out / "grid", train_path, test_path), sort_keys=False
-        ),
-        encoding="utf-8",
-    )
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     print(f"{about}: train {len(train.texts)} rows, test {len(test.texts)} rows -> {spec_path}")
     started = time.perf_counter()
     summary = run_comparison(load_experiment(spec_path))

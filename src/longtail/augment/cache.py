@@ -8,9 +8,9 @@ Several processes on one machine may share a cache (``longtail compare --shard``
 write-ahead log lets readers go on while one writer commits, and a writer waits up to
 :data:`LOCK_TIMEOUT_S` for another's transaction. WAL needs shared memory, so processes on
 *different* machines must not share one file over a network disk: give each its own
-``augment.cache_dir``. Only strings are stored (no pickle). Parameters are fingerprinted with a SHA-256 of their JSON; a
-method must leave secrets (API keys) out of its parameters: only the *name* of the environment
-variable holding a key may appear.
+``augment.cache_dir``. Only strings are stored (no pickle). Parameters are fingerprinted with a
+SHA-256 of their JSON; a method must leave secrets (API keys) out of its parameters: only the
+*name* of the environment variable holding a key may appear.
 """
 
 from __future__ import annotations
