@@ -92,6 +92,11 @@ def test_opt_in_variant_runs_only_when_named(tmp_path):
     assert chosen["baseline"] == "vanilla"
     assert chosen["variants"]["oversampling_tuned"]["sampler"] == "oversample"
     assert "decision" not in chosen["variants"]["oversampling_tuned"]  # the default's decision
+    combined = _grid("20ng_long_tailed", tmp_path, ["vanilla", "prefinetune_da_default"])
+    on_top = combined["variants"]["prefinetune_da_default"]
+    assert on_top == {
+        "strategy": "prefinetune_da"
+    }  # the default's loss and decision, plus pre-FT DA
 
 
 def test_unknown_or_inapplicable_variant_is_a_one_line_error(tmp_path):
@@ -99,5 +104,7 @@ def test_unknown_or_inapplicable_variant_is_a_one_line_error(tmp_path):
         _grid("r8", tmp_path, ["vanila"])
     with pytest.raises(LongtailError, match="lp_ft is not a variant of gutenberg"):
         _grid("gutenberg", tmp_path, ["lp_ft"])
+    with pytest.raises(LongtailError, match="prefinetune_da_default is not a variant of gutenberg"):
+        _grid("gutenberg", tmp_path, ["prefinetune_da_default"])
     with pytest.raises(LongtailError, match="oversampling_tuned is not a variant"):
         _grid("reuters_multilabel", tmp_path, ["oversampling_tuned"])
