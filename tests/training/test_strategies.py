@@ -196,6 +196,11 @@ def test_strategy_contract(tmp_path, tiny_model_dir, recorded_phases, name):
         assert recorded_phases[0]["rows"] > 3 * 8 and recorded_phases[1]["rows"] == 54
         assert "prefinetune" in classifier.report["augmentation"]
         assert (tmp_path / "run" / "augmentation_quality_prefinetune.png").stat().st_size > 1000
+        # the default's class weights come from each phase's own counts: near-equal on the
+        # balanced sample (re-weighting is not applied twice), 40/12/8 in fine-tuning
+        balanced, natural = (call["loss"].class_weights for call in recorded_phases)
+        assert balanced is not None and float(balanced.max() / balanced.min()) < 1.2
+        assert float(natural.max() / natural.min()) > 2.0
     if name == "drw":
         weights = [call["loss"].class_weights for call in recorded_phases]
         assert weights[0] is None and weights[1] is not None
