@@ -65,7 +65,7 @@ OPT_IN_SINGLE_LABEL_VARIANTS = {
     "prefinetune_da_default": {"strategy": "prefinetune_da"},
 }
 #: Strategies that unfreeze encoder layers; they do not apply to a frozen long-document encoder.
-_UNFREEZING = ("lp_ft", "prefinetune_da", "prefinetune_da_default")
+_UNFREEZING = ("lp_ft", "prefinetune_da")
 MULTILABEL_VARIANTS = {
     "bce_at_0.5": {"loss": {"name": "bce"}, **PAPER},
     "bce_thresholds": {"loss": {"name": "bce"}},  # the decision alone, no re-weighting
@@ -197,9 +197,8 @@ def experiment(
     variants = dict(MULTILABEL_VARIANTS if multilabel else SINGLE_LABEL_VARIANTS)
     known = variants if multilabel else variants | OPT_IN_SINGLE_LABEL_VARIANTS
     if setup == "gutenberg":  # frozen encoder
-        variants, known = (
-            {k: v for k, v in d.items() if k not in _UNFREEZING} for d in (variants, known)
-        )
+        known = {k: v for k, v in known.items() if v.get("strategy") not in _UNFREEZING}
+        variants = {k: v for k, v in variants.items() if k in known}
     if args.variants:
         unknown = [name for name in args.variants if name not in known]
         if unknown:

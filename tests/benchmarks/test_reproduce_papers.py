@@ -94,9 +94,8 @@ def test_opt_in_variant_runs_only_when_named(tmp_path):
     assert "decision" not in chosen["variants"]["oversampling_tuned"]  # the default's decision
     combined = _grid("20ng_long_tailed", tmp_path, ["vanilla", "prefinetune_da_default"])
     on_top = combined["variants"]["prefinetune_da_default"]
-    assert on_top == {
-        "strategy": "prefinetune_da"
-    }  # the default's loss and decision, plus pre-FT DA
+    # the default's loss and decision, plus pre-FT DA
+    assert on_top == {"strategy": "prefinetune_da"}
 
 
 def test_unknown_or_inapplicable_variant_is_a_one_line_error(tmp_path):
