@@ -282,8 +282,8 @@ def _tune_multiclass_weights(
         if not improved:
             break
     f = _per_class_fbeta(y, np.argmax(p * weights[None, :], axis=1), support, beta)
-    kept_poor = present & (weights == 1.0) & (f < fbr)
-    fallback = [int(c) for c in np.flatnonzero(kept_poor)] if fbr > 0 else []
+    kept_poor = present & (weights == 1.0) & (f < fbr)  # none when fbr is 0: F is never < 0
+    fallback = [int(c) for c in np.flatnonzero(kept_poor)]
     untuned = [int(c) for c in np.flatnonzero(~present)]
     return ThresholdTuning(weights, objective, untuned=untuned, fallback=fallback)
 
