@@ -165,6 +165,23 @@ def test_compare_end_to_end_resumes_after_interruption(
     cell_dir = grid / "cells" / "focal" / "fold0-seed0"
     assert (cell_dir / "report.json").is_file() and not (cell_dir / "encoder").exists()
 
+    # --baseline pairs against another variant: only the summary is rewritten, nothing retrains
+    def no_training(*_args, **_kwargs):
+        raise AssertionError("a finished cell was trained again")
+
+    monkeypatch.setattr(runner, "run_cell", no_training)
+    assert main(["compare", str(path), "--baseline", "focal"]) == 0
+    flipped = json.loads((grid / "comparison.json").read_text())
+    assert flipped["baseline"] == "focal"
+    by_name = {v["name"]: v for v in flipped["variants"]}
+    assert "vs_baseline" not in by_name["focal"] and "per_class_f1_gain" not in by_name["focal"]
+    before = focal["vs_baseline"]["f1_macro"]
+    after = by_name["vanilla"]["vs_baseline"]["f1_macro"]
+    assert after["n_pairs"] == 2 and after["mean_difference"] == pytest.approx(
+        -before["mean_difference"]
+    )
+    assert "Against the baseline (focal)" in (grid / "comparison.md").read_text()
+
 
 def test_per_class_gain_is_paired_by_cell(tmp_path, tiny_model_dir):
     from longtail.experiments.summary import summarize
@@ -205,6 +222,15 @@ def test_shards_split_the_grid_and_the_last_one_writes_the_whole_comparison(
     assert "(shard 1/2: 2 cells); 2 done, 2 to run" in capsys.readouterr().out
     last = json.loads((tmp_path / "grid" / "comparison.json").read_text())
     assert last["cells"]["complete"] is True and [v["n"] for v in last["variants"]] == [2, 2]
+
+
+def test_unknown_baseline_flag_is_one_line(tmp_path, tiny_model_dir, capsys):
+    path = _experiment(tmp_path, tiny_model_dir)
+    assert main(["compare", str(path), "--baseline", "focl", "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"error: --baseline 'focl' is not a variant of {path}; variants: vanilla, focal"
+    ), err
 
 
 @pytest.mark.parametrize("shard", ["2/2", "a/b", "1", "-1/3", "0/0"])

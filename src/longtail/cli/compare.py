@@ -17,6 +17,12 @@ def add_parser(subparsers: Any) -> None:
         "experiment", help="experiment YAML: base, variants, seeds, folds (see docs/guide.md)"
     )
     p.add_argument("--output", help="grid directory (default: output: in the experiment file)")
+    p.add_argument(
+        "--baseline",
+        metavar="VARIANT",
+        help="pair every variant against this one (default: baseline: in the experiment file); "
+        "on a finished grid only the summary is rewritten, nothing retrains",
+    )
     p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
     p.add_argument("--verbose", action="store_true", help="show each cell's training log")
     p.add_argument(
@@ -46,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from longtail.experiments import load_experiment, run_comparison, runner
 
     shard = parse_shard(args.shard)
-    spec = load_experiment(args.experiment, output=args.output)
+    spec = load_experiment(args.experiment, output=args.output, baseline=args.baseline)
     if args.dry_run:
         done = runner.load_done(spec)
         cells = runner.shard_cells(spec.cells(), shard)

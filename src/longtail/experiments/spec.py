@@ -141,8 +141,15 @@ def _int_list(value: Any, key: str, source: str) -> list[int]:
     return values
 
 
-def load_experiment(path: str | Path, *, output: str | None = None) -> ExperimentSpec:
-    """Read and validate an experiment file (every variant's config is built once here)."""
+def load_experiment(
+    path: str | Path, *, output: str | None = None, baseline: str | None = None
+) -> ExperimentSpec:
+    """Read and validate an experiment file (every variant's config is built once here).
+
+    ``output`` and ``baseline`` override the file's ``output:`` and ``baseline:`` (the CLI's
+    ``--output`` / ``--baseline``). The baseline only decides what the summary pairs against;
+    it is not part of any cell, so changing it on a finished grid retrains nothing.
+    """
     raw = load_config(path)
     source = str(path)
     unknown = sorted(set(raw) - _KEYS)
@@ -170,7 +177,11 @@ def load_experiment(path: str | Path, *, output: str | None = None) -> Experimen
             raise LongtailError(
                 f"{source}: variant name {name!r} cannot contain '/' or start with '.'"
             )
-    baseline = str(raw.get("baseline", next(iter(variants))))
+    if baseline is not None and baseline not in variants:
+        raise LongtailError(
+            f"--baseline {baseline!r} is not a variant of {source}; variants: {', '.join(variants)}"
+        )
+    baseline = baseline or str(raw.get("baseline", next(iter(variants))))
     if baseline not in variants:
         raise LongtailError(
             f"{source}: baseline {baseline!r} is not a variant; variants: {', '.join(variants)}"
