@@ -6,6 +6,7 @@ import copy
 import io
 import re
 from functools import cache
+from html import escape
 
 import matplotlib.image
 import numpy as np
@@ -189,6 +190,19 @@ def test_per_class_table_and_decision_columns():
     assert "<th>train count</th>" in table and "<th>ROC-AUC</th>" in table
 
 
+def test_per_class_table_marks_classes_with_few_examples():
+    report, arrays = make_run("multiclass", k=8, n=60)
+    support = {str(r["label"]): r["support"] for r in report["metrics"]["per_class"]}
+    few = {name for name, n in support.items() if n < 5}
+    assert few and len(few) < len(support)  # the case tests both sides
+    table = render_run_html(report, arrays).split("<h2>Per class</h2>")[1].split("<h2>")[0]
+    for name, n in support.items():
+        shown = escape(name)
+        assert (f"<td>{shown} †</td>" in table) == (n < 5), (name, n)
+    assert f"† {len(few)} classes with fewer than 5 examples in this split" in table
+    assert "†" not in run_html("binary").split("<h2>Per class</h2>")[1].split("<h2>")[0]
+
+
 def test_binary_pr_dot_is_the_threshold_point():
     report, arrays = make_run("binary")
     truth = arrays.y_true == 1
@@ -287,6 +301,16 @@ def test_comparison_report_has_tables_figures_and_escaping():
     per_class = html.split("<h2>Per-class F1")[1].split("</table>")[0]
     assert per_class.index("<td>a</td>") < per_class.index("<td>b</td>")
     assert "5 folds × seeds [0, 1, 2]" in html and "1234.5 s" in html
+
+
+def test_comparison_per_class_table_has_test_counts_and_marks_few():
+    summary = make_summary()
+    assert "<th>test count</th>" not in render_comparison_html(summary)  # older grids: none
+    summary["test_support"] = {"a": 180, "b": 18, "c&d": 1.8}
+    per_class = render_comparison_html(summary).split("<h2>Per-class F1")[1].split("<h2>")[0]
+    assert "<th>test count</th>" in per_class and '<td class="num">1.8</td>' in per_class
+    assert "<td>c&amp;d †</td>" in per_class and "<td>b †</td>" not in per_class
+    assert "† 1 class with fewer than 5 test examples per cell" in per_class
 
 
 def test_comparison_gain_figure_uses_paired_gains_when_present():

@@ -60,6 +60,20 @@ def test_markdown_has_per_class_table_sorted_by_support_and_confusion_matrix():
         assert headline in md
 
 
+def test_classes_with_few_examples_are_marked_and_explained():
+    names = ["common", "rare", "middle"]
+    y = np.array([0] * 20 + [1] * 3 + [2] * 7)
+    p = 0.1 + 0.7 * np.eye(3)[y]
+    p = p / p.sum(axis=1, keepdims=True)
+    report = {"task": "multiclass", "labels": names,
+              "metrics": evaluate_predictions("multiclass", y, p, p.argmax(axis=1), names)}  # fmt: skip
+    section = render_markdown(report).split("## Per class")[1].split("##")[0]
+    assert "| rare † " in section and "| middle " in section and "middle †" not in section
+    assert "† 1 class with fewer than 5 examples in this split" in section
+    assert "2/(n + 1)" in section
+    assert "†" not in render_markdown(_report())  # 300 rows: every class has enough
+
+
 def test_warnings_come_first_as_bold_blockquotes():
     report = _report(collapsed=True)
     assert report["metrics"]["warnings"]

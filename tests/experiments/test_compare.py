@@ -164,6 +164,13 @@ def test_compare_end_to_end_resumes_after_interruption(
     # the model directories are gone (keep_models: false), the cell reports stay
     cell_dir = grid / "cells" / "focal" / "fold0-seed0"
     assert (cell_dir / "report.json").is_file() and not (cell_dir / "encoder").exists()
+    assert summary["test_support"] == {"ham": 48.0, "spam": 12.0}  # 96 and 24 over 2 folds
+    # a cell saved before the support was recorded gets it from its report
+    cell_json = grid / "cells" / "focal" / "fold0-seed0.json"
+    record = json.loads(cell_json.read_text())
+    cell_json.write_text(json.dumps({k: v for k, v in record.items() if k != "per_class_support"}))
+    loaded = {c.name: r for c, r in runner.load_done(load_experiment(path)).items()}
+    assert loaded["focal/fold0-seed0"]["per_class_support"] == record["per_class_support"]
 
     # --baseline pairs against another variant: only the summary is rewritten, nothing retrains
     def no_training(*_args, **_kwargs):
@@ -184,7 +191,7 @@ def test_compare_end_to_end_resumes_after_interruption(
 
 
 def test_per_class_gain_is_paired_by_cell(tmp_path, tiny_model_dir):
-    from longtail.experiments.summary import summarize
+    from longtail.experiments.summary import render_comparison_markdown, summarize
 
     spec = load_experiment(_experiment(tmp_path, tiny_model_dir, seeds=[0, 1]))
     # Fold 1 is hard for both variants; focal gains 0.1 on "spam" in every cell. The paired gain
@@ -194,7 +201,8 @@ def test_per_class_gain_is_paired_by_cell(tmp_path, tiny_model_dir):
         for variant, gain in [("vanilla", 0.0), ("focal", 0.1)]:
             f1 = {"ham": 0.9, "spam": 0.8 - hard + gain}
             records.append({"variant": variant, "key": key, "metrics": {"f1_macro": f1["spam"]},
-                            "per_class_f1": f1, "seconds": 1.0})  # fmt: skip
+                            "per_class_f1": f1, "per_class_support": {"ham": 48, "spam": 3 + hard * 5},
+                            "seconds": 1.0})  # fmt: skip
     summary = summarize(spec, records, ["ham", "spam"], {"ham": 96, "spam": 24})
     focal = next(v for v in summary["variants"] if v["name"] == "focal")
     assert focal["per_class_f1"]["spam"]["sem"] == pytest.approx((0.16 / 3) ** 0.5 / 2)
@@ -203,6 +211,12 @@ def test_per_class_gain_is_paired_by_cell(tmp_path, tiny_model_dir):
     assert gain["ham"]["mean"] == pytest.approx(0.0) and gain["spam"]["n"] == 4
     vanilla = next(v for v in summary["variants"] if v["name"] == "vanilla")
     assert "per_class_f1_gain" not in vanilla
+    # spam has 3 test examples in two cells, 5 in the others: 4 on average, marked as noise
+    assert summary["test_support"] == {"ham": 48.0, "spam": 4.0}
+    table = render_comparison_markdown(summary).split("## Per-class F1")[1]
+    assert re.search(r"^\| class +\| train n \| test n \|", table, re.M)
+    assert re.search(r"^\| spam † +\| +24 \| +4 \|", table, re.M) and "ham †" not in table
+    assert "† 1 class with fewer than 5 test examples per cell" in table
 
 
 def test_shards_split_the_grid_and_the_last_one_writes_the_whole_comparison(

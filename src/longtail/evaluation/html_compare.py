@@ -25,6 +25,7 @@ from longtail.evaluation.html_page import (
     html_table,
     note_paragraph,
 )
+from longtail.evaluation.report import few_examples, few_examples_note, format_mean_count
 
 COMPARISON_FIGURES: tuple[str, ...] = (
     "fig-compare-f1-vs-frequency",
@@ -191,13 +192,21 @@ def _per_class_f1_section(summary: Mapping[str, Any]) -> list[str]:
     labels, counts = _class_order(summary)
     if not variants or not labels:
         return []
-    header = ["label", *(["train count"] if counts else []), *(str(v["name"]) for v in variants)]
+    support = {str(k): n for k, n in (summary.get("test_support") or {}).items()}
+    few = few_examples(support)
+    header = [
+        "label",
+        *(["train count"] if counts else []),
+        *(["test count"] if support else []),
+        *(str(v["name"]) for v in variants),
+    ]
     rows = []
     for name in labels:
         cells = [v["per_class_f1"].get(name) for v in variants]
         row: list[Any] = [
-            name,
+            f"{name} †" if name in few else name,
             *([format_count(counts.get(name))] if counts else []),
+            *([format_mean_count(support.get(name))] if support else []),
             *(_mean_sem(c) for c in cells),
         ]
         offset = len(row) - len(cells)
@@ -208,7 +217,11 @@ def _per_class_f1_section(summary: Mapping[str, Any]) -> list[str]:
     return [
         "<h2>Per-class F1 (mean ± SEM)</h2>",
         html_table(header, rows),
-        note_paragraph(f"Classes {order}; best per row in bold."),
+        note_paragraph(
+            f"Classes {order}; best per row in bold."
+            + (" Test count: test examples of the class per cell." if support else "")
+        ),
+        *([note_paragraph(few_examples_note(len(few), "test examples per cell"))] if few else []),
     ]
 
 

@@ -37,6 +37,8 @@ from longtail.evaluation.html_page import (
 from longtail.evaluation.report import (  # the same headline and number test as report.md
     HEADLINE_METRICS,
     MAX_CONFUSION_CLASSES,
+    few_examples,
+    few_examples_note,
     format_value,
 )
 from longtail.tasks import TASKS
@@ -366,14 +368,19 @@ def _per_class_table(metrics: Mapping[str, Any], a: RunArrays) -> str:
     header += ["precision", "recall", "F1", "PR-AUC", "ROC-AUC"]
     header.append("decision weight" if a.task == "multiclass" else "threshold")
     body = []
+    few = few_examples({str(r["label"]): r["support"] for r in rows})
     for r in rows:
         label, c = str(r["label"]), index.get(str(r["label"]))
         counts = [(a.train_class_counts or {}).get(label, "n/a")] if a.train_class_counts else []
         scores = [
             format_value(r.get(k)) for k in ("precision", "recall", "f1", "pr_auc", "roc_auc")
         ]
-        body.append([label, *counts, r["support"], *scores, _decision_cell(a, c)])
-    return html_table(header, body)
+        shown = f"{label} †" if label in few else label
+        body.append([shown, *counts, r["support"], *scores, _decision_cell(a, c)])
+    table = html_table(header, body)
+    if few:
+        table += note_paragraph(few_examples_note(len(few), "examples in this split"))
+    return table
 
 
 def _decision_cell(a: RunArrays, c: int | None) -> str:

@@ -31,6 +31,39 @@ HEADLINE_METRICS = (
     ("ECE (15 bins)", "ece"),
 )
 
+FEW_EXAMPLES = 5
+"""Below this many evaluated examples a class's F1 is mostly noise: one document found or missed
+moves it by up to 2/(n + 1) (0.4 at n = 4). Per-class tables mark such classes with †."""
+
+
+def few_examples(support: Mapping[str, Any]) -> set[str]:
+    """The labels of ``support`` (label -> examples) with fewer than :data:`FEW_EXAMPLES`."""
+    return {
+        str(label)
+        for label, n in support.items()
+        if isinstance(n, (int, float)) and n < FEW_EXAMPLES
+    }
+
+
+def format_mean_count(value: float | None) -> str:
+    """A count, or a mean count over cells with one decimal (4.5 must not read as 4 or 5)."""
+    if value is None:
+        return "n/a"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def few_examples_note(count: int, what: str) -> str:
+    """The footnote under a per-class table with ``count`` classes marked †.
+
+    ``what`` says what was counted, e.g. ``"examples in this split"``.
+    """
+    classes = "1 class" if count == 1 else f"{count} classes"
+    return (
+        f"† {classes} with fewer than {FEW_EXAMPLES} {what}: one document found or missed moves "
+        "such a class's F1 by up to 2/(n + 1) (0.4 at n = 4). Read its F1 as noise unless it "
+        "holds across seeds."
+    )
+
 
 def write_report(report: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Write ``out_dir/report.json`` and ``out_dir/report.md`` atomically.
@@ -84,10 +117,20 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += markdown_table(["metric", "value"], rows) + ["", "## Per class (by support)", ""]
     per_class = sorted(metrics["per_class"], key=lambda r: -r["support"])  # stable: ties by index
     keys = ("precision", "recall", "f1", "pr_auc", "roc_auc")
+    few = few_examples({r["label"]: r["support"] for r in per_class})
     lines += markdown_table(
         ["label", "support", "precision", "recall", "F1", "PR-AUC", "ROC-AUC"],
-        [[r["label"], str(r["support"]), *(format_value(r[k]) for k in keys)] for r in per_class],
+        [
+            [
+                f"{r['label']} †" if str(r["label"]) in few else r["label"],
+                str(r["support"]),
+                *(format_value(r[k]) for k in keys),
+            ]
+            for r in per_class
+        ],
     )
+    if few:
+        lines += ["", few_examples_note(len(few), "examples in this split")]
     matrix = metrics.get("confusion_matrix")
     if matrix and len(matrix) <= MAX_CONFUSION_CLASSES:
         lines += ["", "## Confusion matrix (rows = true, columns = predicted)", ""]

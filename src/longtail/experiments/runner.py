@@ -169,6 +169,7 @@ def run_cell(
         "split": report.get("split"),
         "metrics": {m: metrics.get(m) for m in spec.metrics},
         "per_class_f1": {row["label"]: row.get("f1") for row in metrics.get("per_class", [])},
+        "per_class_support": _per_class_support(report),
         "best_epoch": report["training"].get("best_epoch"),
         "seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
@@ -186,15 +187,31 @@ def run_cell(
     return record
 
 
+def _per_class_support(report: dict[str, Any]) -> dict[str, int]:
+    """Test examples per class in one cell's report (how far its per-class F1 can be trusted)."""
+    rows = report.get("metrics", {}).get("per_class", [])
+    return {row["label"]: int(row["support"]) for row in rows if row.get("support") is not None}
+
+
 def load_done(spec: ExperimentSpec) -> dict[Cell, dict[str, Any]]:
     done = {}
     for cell in spec.cells():
-        path = _cell_paths(spec, cell)[0]
-        if path.is_file():
-            try:
-                done[cell] = json.loads(path.read_text(encoding="utf-8"))
+        path, run_dir = _cell_paths(spec, cell)
+        if not path.is_file():
+            continue
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            path.unlink()  # a torn file cannot exist (atomic writes), but never trust one
+            continue
+        report_path = run_dir / "report.json"
+        if "per_class_support" not in record and report_path.is_file():
+            try:  # a cell saved before the support was recorded: its report still has it
+                report = json.loads(report_path.read_text(encoding="utf-8"))
             except ValueError:
-                path.unlink()  # a torn file cannot exist (atomic writes), but never trust one
+                report = {}
+            record["per_class_support"] = _per_class_support(report)
+        done[cell] = record
     return done
 
 

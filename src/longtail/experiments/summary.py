@@ -13,9 +13,30 @@ from pathlib import Path
 from typing import Any
 
 from longtail.evaluation.metrics import to_jsonable
-from longtail.evaluation.report import markdown_table
+from longtail.evaluation.report import (
+    few_examples,
+    few_examples_note,
+    format_mean_count,
+    markdown_table,
+)
 from longtail.experiments.stats import holm_bonferroni, mean_sem, paired_comparison
 from longtail.io_utils import atomic_write_json, atomic_write_text
+
+
+def _test_support(
+    records: Sequence[Mapping[str, Any]], labels: Sequence[str]
+) -> dict[str, float] | None:
+    """Mean test examples per class over the cells (``None`` when no cell recorded it).
+
+    Every variant is scored on the same test rows (a fold or the fixed test file), so the mean
+    over all cells is the mean test size of a class per cell.
+    """
+    seen = [
+        r["per_class_support"] for r in records if isinstance(r.get("per_class_support"), Mapping)
+    ]
+    if not seen:
+        return None
+    return {label: sum(float(s.get(label, 0)) for s in seen) / len(seen) for label in labels}
 
 
 def _number(value: Any) -> float:
@@ -90,6 +111,7 @@ def summarize(
             "metrics": list(spec.metrics),
             "labels": list(labels),
             "class_counts": dict(class_counts),
+            "test_support": _test_support(records, labels),
             "cells": {"folds": spec.folds, "seeds": list(spec.seeds), "complete": complete},
             "test": spec.test,
             "variants": variants,
@@ -198,17 +220,25 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
     )
     counts = summary.get("class_counts", {})
     labels = sorted(summary.get("labels", []), key=lambda label: -counts.get(label, 0))
+    support = summary.get("test_support") or {}
+    few = few_examples(support)
     lines += ["", "## Per-class F1 (classes by training frequency)", ""]
-    header = ["class", "train n", *(v["name"] for v in summary["variants"])]
+    header = [
+        "class", "train n", *(["test n"] if support else []),
+        *(v["name"] for v in summary["variants"]),
+    ]  # fmt: skip
     rows = [
         [
-            label,
+            f"{label} †" if label in few else label,
             str(counts.get(label, "")),
+            *([format_mean_count(support.get(label))] if support else []),
             *(_cell(v["per_class_f1"].get(label)) for v in summary["variants"]),
         ]
         for label in labels
     ]
     lines += markdown_table(header, rows)
+    if few:
+        lines += ["", few_examples_note(len(few), "test examples per cell")]
     return "\n".join(lines) + "\n"
 
 
