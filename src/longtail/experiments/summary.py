@@ -31,8 +31,10 @@ def _test_support(
     Every variant is scored on the same test rows (a fold or the fixed test file), so the mean
     over all cells is the mean test size of a class per cell.
     """
-    seen = [
-        r["per_class_support"] for r in records if isinstance(r.get("per_class_support"), Mapping)
+    seen = [  # an empty mapping: a cell whose report was unreadable, not a cell with no examples
+        r["per_class_support"]
+        for r in records
+        if isinstance(r.get("per_class_support"), Mapping) and r["per_class_support"]
     ]
     if not seen:
         return None
