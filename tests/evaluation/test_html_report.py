@@ -311,6 +311,11 @@ def test_comparison_per_class_table_has_test_counts_and_marks_few():
     assert "<th>test count</th>" in per_class and '<td class="num">1.8</td>' in per_class
     assert "<td>c&amp;d †</td>" in per_class and "<td>b †</td>" not in per_class
     assert "† 1 class with fewer than 5 test examples per cell" in per_class
+    gain = (
+        render_comparison_html(summary).split('id="fig-compare-f1-gain"')[1].split("</figure>")[0]
+    )
+    assert "c&amp;d †" in gain and "b †" not in gain  # the tick label, and the caption says why
+    assert "† fewer than 5 test examples per cell: mostly noise." in gain
 
 
 def test_comparison_gain_figure_uses_paired_gains_when_present():

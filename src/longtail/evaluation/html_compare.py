@@ -25,7 +25,12 @@ from longtail.evaluation.html_page import (
     html_table,
     note_paragraph,
 )
-from longtail.evaluation.report import few_examples, few_examples_note, format_mean_count
+from longtail.evaluation.report import (
+    FEW_EXAMPLES,
+    few_examples,
+    few_examples_note,
+    format_mean_count,
+)
 
 COMPARISON_FIGURES: tuple[str, ...] = (
     "fig-compare-f1-vs-frequency",
@@ -277,11 +282,15 @@ def _comparison_figures(
             errors, how = None, "difference of mean F1"
         order = "rarest class on the left" if counts else "label order"
         caption = f"Per-class F1 gain over the baseline {str(base['name'])!r} ({how}), {order}."
+        few = few_examples(summary.get("test_support") or {})
+        if few:
+            caption += f" † fewer than {FEW_EXAMPLES} test examples per cell: mostly noise."
+        ticks = [f"{n} †" if n in few else n for n in labels]
         figures.append(
             figure_block(
                 "fig-compare-f1-gain",
                 "F1 gain per class",
-                plots.plot_f1_gain(labels, gains, errors=errors),
+                plots.plot_f1_gain(ticks, gains, errors=errors),
                 caption,
             )
         )
