@@ -17,7 +17,6 @@ from longtail.evaluation.html_page import (
     difference_or_none,
     figure_block,
     finite_or_none,
-    format_count,
     format_inline,
     format_p_value,
     format_signed,
@@ -30,6 +29,7 @@ from longtail.evaluation.report import (
     few_examples,
     few_examples_note,
     format_mean_count,
+    mark_few,
 )
 
 COMPARISON_FIGURES: tuple[str, ...] = (
@@ -209,8 +209,8 @@ def _per_class_f1_section(summary: Mapping[str, Any]) -> list[str]:
     for name in labels:
         cells = [v["per_class_f1"].get(name) for v in variants]
         row: list[Any] = [
-            f"{name} †" if name in few else name,
-            *([format_count(counts.get(name))] if counts else []),
+            mark_few(name, few),
+            *([format_mean_count(counts.get(name))] if counts else []),
             *([format_mean_count(support.get(name))] if support else []),
             *(_mean_sem(c) for c in cells),
         ]
@@ -285,7 +285,7 @@ def _comparison_figures(
         few = few_examples(summary.get("test_support") or {})
         if few:
             caption += f" † fewer than {FEW_EXAMPLES} test examples per cell: mostly noise."
-        ticks = [f"{n} †" if n in few else n for n in labels]
+        ticks = [mark_few(n, few) for n in labels]
         figures.append(
             figure_block(
                 "fig-compare-f1-gain",

@@ -115,11 +115,6 @@ def html_document(title: str, parts: Sequence[str]) -> str:
     )
 
 
-def format_count(value: float | None) -> str:
-    """A (mean) count without decimals, or n/a."""
-    return "n/a" if value is None else f"{value:.0f}"
-
-
 def format_signed(value: Any) -> str:
     """A difference with its sign, 4 decimals, or n/a."""
     return "n/a" if value is None else f"{float(value):+.4f}"

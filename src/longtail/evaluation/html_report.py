@@ -40,6 +40,7 @@ from longtail.evaluation.report import (  # the same headline and number test as
     few_examples,
     few_examples_note,
     format_value,
+    mark_few,
 )
 from longtail.tasks import TASKS
 
@@ -375,8 +376,7 @@ def _per_class_table(metrics: Mapping[str, Any], a: RunArrays) -> str:
         scores = [
             format_value(r.get(k)) for k in ("precision", "recall", "f1", "pr_auc", "roc_auc")
         ]
-        shown = f"{label} †" if label in few else label
-        body.append([shown, *counts, r["support"], *scores, _decision_cell(a, c)])
+        body.append([mark_few(label, few), *counts, r["support"], *scores, _decision_cell(a, c)])
     table = html_table(header, body)
     if few:
         table += note_paragraph(few_examples_note(len(few), "examples in this split"))

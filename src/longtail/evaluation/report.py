@@ -45,6 +45,11 @@ def few_examples(support: Mapping[str, Any]) -> set[str]:
     }
 
 
+def mark_few(label: Any, few: set[str]) -> str:
+    """``label``, with the † of :func:`few_examples` when it is one of ``few``."""
+    return f"{label} †" if str(label) in few else str(label)
+
+
 def format_mean_count(value: float | None) -> str:
     """A count, or a mean count over cells with one decimal (4.5 must not read as 4 or 5)."""
     if value is None:
@@ -122,7 +127,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         ["label", "support", "precision", "recall", "F1", "PR-AUC", "ROC-AUC"],
         [
             [
-                f"{r['label']} †" if str(r["label"]) in few else r["label"],
+                mark_few(r["label"], few),
                 str(r["support"]),
                 *(format_value(r[k]) for k in keys),
             ]

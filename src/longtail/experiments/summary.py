@@ -17,6 +17,7 @@ from longtail.evaluation.report import (
     few_examples,
     few_examples_note,
     format_mean_count,
+    mark_few,
     markdown_table,
 )
 from longtail.experiments.stats import holm_bonferroni, mean_sem, paired_comparison
@@ -231,7 +232,7 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
     ]  # fmt: skip
     rows = [
         [
-            f"{label} †" if label in few else label,
+            mark_few(label, few),
             str(counts.get(label, "")),
             *([format_mean_count(support.get(label))] if support else []),
             *(_cell(v["per_class_f1"].get(label)) for v in summary["variants"]),
