@@ -253,3 +253,77 @@ def test_bad_shard_is_one_line(tmp_path, tiny_model_dir, capsys, shard):
     assert main(["compare", str(path), f"--shard={shard}"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --shard") and "\n" not in err, err
+
+
+def test_cells_whose_settings_changed_are_retrained_and_named(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    base = yaml.safe_load(_experiment(tmp_path, tiny_model_dir).read_text(encoding="utf-8"))["base"]
+    base["data"]["test"] = str(_data(tmp_path / "test.csv", n=40, seed=1))
+    path = _experiment(tmp_path, tiny_model_dir, base=base, folds=None)  # 2 cells, fixed split
+    assert main(["compare", str(path)]) == 0
+    cells = tmp_path / "grid" / "cells"
+    assert json.loads((cells / "focal" / "seed0.json").read_text())["settings"]["loss.gamma"] == 2.0
+    real, trained = runner.run_cell, []
+
+    def counting(spec, cell, *args, **kwargs):
+        trained.append(cell.name)
+        return real(spec, cell, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_cell", counting)
+    variants = {"vanilla": {}, "focal": {"loss": {"name": "focal", "gamma": 1.0}}}
+    path = _experiment(tmp_path, tiny_model_dir, base=base, folds=None, variants=variants)
+    capsys.readouterr()
+    assert main(["compare", str(path), "--dry-run"]) == 0
+    assert "focal/seed0  (settings changed: loss.gamma; runs again)" in capsys.readouterr().out
+    assert main(["compare", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert trained == ["focal/seed0"], trained
+    assert "1 done, 1 to run" in printed
+    assert (
+        "1 finished cell(s) were trained with other settings and run again (changed: loss.gamma; first: focal/seed0)"
+        in printed
+    )
+    assert json.loads((cells / "focal" / "seed0.json").read_text())["settings"]["loss.gamma"] == 1.0
+
+    # the test file is rewritten with other rows: both cells are stale, by content
+    _data(tmp_path / "test.csv", n=40, seed=2)
+    stale = runner.scan_cells(load_experiment(path)).stale
+    assert {cell.name: keys for cell, keys in stale.items()} == {
+        "vanilla/seed0": ["data.test"], "focal/seed0": ["data.test"]
+    }  # fmt: skip
+    _data(tmp_path / "test.csv", n=40, seed=1)  # restored: nothing to run
+
+    # a cell saved before settings were recorded is reused, and the log says it is unchecked
+    record_path = cells / "vanilla" / "seed0.json"
+    record = json.loads(record_path.read_text())
+    record_path.write_text(json.dumps({k: v for k, v in record.items() if k != "settings"}))
+    trained.clear()
+    assert main(["compare", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert trained == [] and "2 done, 0 to run" in printed
+    assert "1 finished cell(s) were saved without their settings" in printed
+
+
+def test_an_interrupted_cell_with_other_settings_starts_over(tmp_path, tiny_model_dir, monkeypatch):
+    from longtail.training import run as training_run
+
+    spec = load_experiment(_experiment(tmp_path, tiny_model_dir))
+    cell = spec.cells()[1]  # focal/fold0-seed0
+    _, run_dir = runner._cell_paths(spec, cell)
+    (run_dir / training_run.CHECKPOINT_DIR).mkdir(parents=True)
+    seen = []
+
+    def stop(config, *, resume, overwrite, log):
+        seen.append(resume)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training_run, "run_training", stop)
+    folds = runner.prepare_folds(spec, log=lambda _m: None)[2]
+    settings = runner.cell_settings(spec, cell)
+    for saved in (settings, settings | {"loss.gamma": 5.0}):
+        (run_dir / runner.SETTINGS_FILE).write_text(json.dumps(saved))
+        with pytest.raises(KeyboardInterrupt):
+            runner.run_cell(spec, cell, folds, log=lambda _m: None)
+    assert seen == [True, False]  # same settings resume; changed settings start over
+    assert json.loads((run_dir / runner.SETTINGS_FILE).read_text()) == settings

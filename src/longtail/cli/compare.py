@@ -54,11 +54,18 @@ def run(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard)
     spec = load_experiment(args.experiment, output=args.output, baseline=args.baseline)
     if args.dry_run:
-        done = runner.load_done(spec)
+        state = runner.scan_cells(spec)
         cells = runner.shard_cells(spec.cells(), shard)
         for cell in cells:
-            print(f"{cell.name}{'  (done)' if cell in done else ''}")
-        print(f"{len(cells)} cells, {sum(c in done for c in cells)} done; output {spec.output}")
+            mark = "  (done)" if cell in state.done else ""
+            if cell in state.stale:
+                mark = f"  (settings changed: {', '.join(state.stale[cell][:4])}; runs again)"
+            print(f"{cell.name}{mark}")
+        print(
+            f"{len(cells)} cells, {sum(c in state.done for c in cells)} done; output {spec.output}"
+        )
+        for line in runner.describe_state(state, cells):
+            print(line)
         return 0
     run_comparison(spec, verbose=args.verbose, shard=shard)
     print((spec.output / "comparison.md").read_text(encoding="utf-8"))

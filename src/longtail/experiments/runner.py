@@ -10,17 +10,19 @@ Layout of the output directory::
     augment-cache/                   generated texts shared by every cell
     comparison.{json,md,html}        the summary
 
-A cell counts as done when its JSON exists; rerunning the command skips done cells and resumes an
-interrupted cell from its last epoch checkpoint, so a killed grid loses at most one epoch.
+A cell counts as done when its JSON exists and records the settings the experiment file still
+gives it (:mod:`.settings`); rerunning the command skips done cells, retrains cells whose settings
+changed, and resumes an interrupted cell from its last epoch checkpoint, so a killed grid loses at
+most one epoch.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +31,13 @@ from tqdm.auto import tqdm
 
 from longtail.data import stratified_kfold
 from longtail.errors import LongtailError
+from longtail.experiments.settings import cell_settings, changed_settings, file_digest
 from longtail.experiments.spec import Cell, ExperimentSpec
 from longtail.experiments.summary import summarize, write_summary
 from longtail.io_utils import atomic_write_bytes, atomic_write_json
 
 REPORT_FILES = ("report.json", "report.md", "report.html")
-
-
-def _file_digest(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+SETTINGS_FILE = "cell-settings.json"  # in a cell's run directory while it trains
 
 
 def _write_jsonl(
@@ -89,7 +85,7 @@ def prepare_folds(
     folds_dir = spec.output / "folds"
     manifest_path = folds_dir / "manifest.json"
     manifest = {
-        "source": str(data.train), "digest": _file_digest(data.train), "folds": spec.folds,
+        "source": str(data.train), "digest": file_digest(data.train), "folds": spec.folds,
         "fold_seed": spec.fold_seed, "rows": len(table.texts), "class_counts": counts,
     }  # fmt: skip
     files = [
@@ -159,8 +155,18 @@ def run_cell(
 
     result_path, run_dir = _cell_paths(spec, cell)
     config = _cell_config(spec, cell, folds, run_dir)
+    settings = cell_settings(spec, cell)
     started = time.perf_counter()
     resume = (run_dir / CHECKPOINT_DIR).exists()
+    settings_path = run_dir / SETTINGS_FILE
+    if resume and settings_path.is_file():
+        interrupted = json.loads(settings_path.read_text(encoding="utf-8"))
+        if changed := changed_settings(interrupted, settings):
+            log(
+                f"settings changed since this cell was interrupted ({', '.join(changed[:4])}); starting over"
+            )
+            resume = False  # run_training(overwrite=True) drops the old checkpoint
+    atomic_write_json(settings_path, settings)
     result = run_training(config, resume=resume, overwrite=True, log=log)
     report = result.report
     metrics = report["metrics"]
@@ -172,6 +178,7 @@ def run_cell(
         "per_class_support": _per_class_support(report),
         "best_epoch": report["training"].get("best_epoch"),
         "seconds": round(time.perf_counter() - started, 1),
+        "settings": settings,
     }  # fmt: skip
     missing = [m for m, v in record["metrics"].items() if not isinstance(v, (int, float))]
     if missing:
@@ -193,8 +200,24 @@ def _per_class_support(report: dict[str, Any]) -> dict[str, int]:
     return {row["label"]: int(row["support"]) for row in rows if row.get("support") is not None}
 
 
+@dataclass
+class GridState:
+    """The finished cells on disk, checked against the experiment file."""
+
+    done: dict[Cell, dict[str, Any]] = field(default_factory=dict)
+    #: finished cells trained with other settings -> the dotted keys that changed; they rerun
+    stale: dict[Cell, list[str]] = field(default_factory=dict)
+    #: finished cells saved before cells recorded their settings: reused, but unchecked
+    unchecked: list[Cell] = field(default_factory=list)
+
+
 def load_done(spec: ExperimentSpec) -> dict[Cell, dict[str, Any]]:
-    done = {}
+    """The finished cells that still match the experiment file (see :func:`scan_cells`)."""
+    return scan_cells(spec).done
+
+
+def scan_cells(spec: ExperimentSpec) -> GridState:
+    state = GridState()
     for cell in spec.cells():
         path, run_dir = _cell_paths(spec, cell)
         if not path.is_file():
@@ -204,6 +227,11 @@ def load_done(spec: ExperimentSpec) -> dict[Cell, dict[str, Any]]:
         except ValueError:
             path.unlink()  # a torn file cannot exist (atomic writes), but never trust one
             continue
+        if "settings" not in record:
+            state.unchecked.append(cell)
+        elif changed := changed_settings(record["settings"], cell_settings(spec, cell)):
+            state.stale[cell] = changed
+            continue
         report_path = run_dir / "report.json"
         if "per_class_support" not in record and report_path.is_file():
             try:  # a cell saved before the support was recorded: its report still has it
@@ -211,8 +239,28 @@ def load_done(spec: ExperimentSpec) -> dict[Cell, dict[str, Any]]:
             except ValueError:
                 report = {}
             record["per_class_support"] = _per_class_support(report)
-        done[cell] = record
-    return done
+        state.done[cell] = record
+    return state
+
+
+def describe_state(state: GridState, cells: list[Cell]) -> list[str]:
+    """Log lines about the finished cells of ``cells`` that are retrained or reused unchecked."""
+    lines = []
+    stale = [c for c in cells if c in state.stale]
+    if stale:
+        keys = sorted({k for c in stale for k in state.stale[c]})
+        shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
+        lines.append(
+            f"{len(stale)} finished cell(s) were trained with other settings and run again "
+            f"(changed: {shown}; first: {stale[0].name})"
+        )
+    unchecked = [c for c in cells if c in state.unchecked]
+    if unchecked:
+        lines.append(
+            f"{len(unchecked)} finished cell(s) were saved without their settings (before longtail "
+            "recorded them) and are reused unchecked; delete cells/<variant>/ to retrain them"
+        )
+    return lines
 
 
 def shard_cells(cells: list[Cell], shard: tuple[int, int] | None) -> list[Cell]:
@@ -246,7 +294,8 @@ def run_comparison(
     labels, class_counts, folds = prepare_folds(spec, log)
     cells = spec.cells()
     mine = shard_cells(cells, shard)
-    done = load_done(spec)
+    state = scan_cells(spec)
+    done = state.done
     todo = [c for c in mine if c not in done]
     part = f" (shard {shard[0]}/{shard[1]}: {len(mine)} cells)" if shard else ""
     log(
@@ -254,6 +303,8 @@ def run_comparison(
         f"{spec.folds or 1} {'folds' if spec.folds else 'fixed split'}{part}; "
         f"{len(done)} done, {len(todo)} to run"
     )
+    for line in describe_state(state, mine):
+        log(line)
     started = time.perf_counter()
     bar = tqdm(
         total=len(mine), initial=len(mine) - len(todo), desc="compare", unit="cell", disable=None

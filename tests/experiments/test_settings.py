@@ -1,0 +1,87 @@
+"""A cell's recorded settings: what decides its result is in, paths and memory knobs are out."""
+
+from __future__ import annotations
+
+import shutil
+
+import yaml
+
+from longtail.experiments import load_experiment
+from longtail.experiments.settings import (
+    NOT_AFFECTING_RESULTS,
+    cell_settings,
+    changed_settings,
+    data_fingerprint,
+)
+
+
+def _spec(tmp_path, train, **base_changes):
+    base = {
+        "data": {"train": str(train)},
+        "model": {"name": "some/encoder", "max_length": 24},
+        "train": {"epochs": 1},
+    }
+    for dotted, value in base_changes.items():
+        section, key = dotted.split("__")
+        base.setdefault(section, {})[key] = value
+    path = tmp_path / "experiment.yaml"
+    spec = {
+        "base": base,
+        "variants": {"vanilla": {}, "focal": {"loss": {"name": "focal", "gamma": 2.0}}},
+        "seeds": [0, 1],
+        "folds": 2,
+        "output": str(tmp_path / "grid"),
+    }
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return load_experiment(path)
+
+
+def _train(path, rows=("a b c,x", "d e f,y")):
+    path.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_data_enters_by_content_not_by_path(tmp_path):
+    train = _train(tmp_path / "train.csv")
+    spec = _spec(tmp_path, train)
+    cell = spec.cells()[0]
+    before = cell_settings(spec, cell)
+    assert before["data.train"] == data_fingerprint(str(train)) and before["data.train"].startswith(
+        "sha256:"
+    )
+    moved = shutil.copy(train, tmp_path / "elsewhere.csv")
+    assert cell_settings(_spec(tmp_path, moved), cell) == before
+    _train(train, rows=("a b c,x", "d e f,x"))  # one label edited in place
+    assert changed_settings(before, cell_settings(_spec(tmp_path, train), cell)) == ["data.train"]
+
+
+def test_what_changes_results_is_recorded_and_memory_knobs_are_not(tmp_path):
+    train = _train(tmp_path / "train.csv")
+    spec = _spec(tmp_path, train)
+    vanilla, focal = spec.cells()[:2]
+    settings = cell_settings(spec, focal)
+    assert settings["loss.gamma"] == 2.0 and settings["train.seed"] == 0
+    assert settings["grid.folds"] == 2 and settings["grid.fold_seed"] == 0
+    assert not NOT_AFFECTING_RESULTS & settings.keys()
+    assert changed_settings(cell_settings(spec, vanilla), settings) == ["loss.gamma", "loss.name"]
+    assert changed_settings(settings, cell_settings(spec, spec.cells()[4 + 1])) == ["train.seed"]
+    roomy = _spec(
+        tmp_path,
+        train,
+        model__gradient_checkpointing=True,
+        train__eval_batch_size=8,
+        long_documents__chunk_batch_size=2,
+    )
+    assert cell_settings(roomy, focal) == settings
+    slower = _spec(tmp_path, train, train__lr=1e-5)
+    assert changed_settings(settings, cell_settings(slower, focal)) == ["train.lr"]
+
+
+def test_a_name_not_on_disk_is_a_hub_dataset_and_enters_as_written(tmp_path):
+    assert data_fingerprint("stanfordnlp/imdb") == "stanfordnlp/imdb"
+    folder = tmp_path / "arrow"
+    folder.mkdir()
+    (folder / "part-0.arrow").write_bytes(b"one")
+    first = data_fingerprint(str(folder))
+    (folder / "part-0.arrow").write_bytes(b"two")
+    assert first.startswith("sha256:") and data_fingerprint(str(folder)) != first
