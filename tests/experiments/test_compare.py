@@ -303,6 +303,7 @@ def test_cells_whose_settings_changed_are_retrained_and_named(
     printed = capsys.readouterr().out
     assert trained == [] and "2 done, 0 to run" in printed
     assert "1 finished cell(s) were saved without their settings" in printed
+    assert f"delete {tmp_path / 'grid'}/cells/<variant>/ to retrain them" in printed
 
 
 def test_an_interrupted_cell_with_other_settings_starts_over(tmp_path, tiny_model_dir, monkeypatch):

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{len(cells)} cells, {sum(c in state.done for c in cells)} done; output {spec.output}"
         )
-        for line in runner.describe_state(state, cells):
+        for line in runner.describe_state(state, cells, spec.output):
             print(line)
         return 0
     run_comparison(spec, verbose=args.verbose, shard=shard)

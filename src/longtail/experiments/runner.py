@@ -243,7 +243,7 @@ def scan_cells(spec: ExperimentSpec) -> GridState:
     return state
 
 
-def describe_state(state: GridState, cells: list[Cell]) -> list[str]:
+def describe_state(state: GridState, cells: list[Cell], output: Path) -> list[str]:
     """Log lines about the finished cells of ``cells`` that are retrained or reused unchecked."""
     lines = []
     stale = [c for c in cells if c in state.stale]
@@ -258,7 +258,7 @@ def describe_state(state: GridState, cells: list[Cell]) -> list[str]:
     if unchecked:
         lines.append(
             f"{len(unchecked)} finished cell(s) were saved without their settings (before longtail "
-            "recorded them) and are reused unchecked; delete cells/<variant>/ to retrain them"
+            f"recorded them) and are reused unchecked; delete {output}/cells/<variant>/ to retrain them"
         )
     return lines
 
@@ -303,7 +303,7 @@ def run_comparison(
         f"{spec.folds or 1} {'folds' if spec.folds else 'fixed split'}{part}; "
         f"{len(done)} done, {len(todo)} to run"
     )
-    for line in describe_state(state, mine):
+    for line in describe_state(state, mine, spec.output):
         log(line)
     started = time.perf_counter()
     bar = tqdm(
