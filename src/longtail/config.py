@@ -342,5 +342,20 @@ def set_path(data: dict[str, Any], key: str, value: Any) -> None:
     data[section][name] = value
 
 
+def dotted_items(values: typing.Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"lr": 1e-3}}`` → ``{"train.lr": 1e-3}``, the keys that overrides use.
+
+    Nested mappings become dotted keys (an empty one yields none); other values are kept as is.
+    """
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, typing.Mapping):
+            out.update(dotted_items(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
 def dump_config(config: ExperimentConfig) -> dict[str, Any]:
     return config.model_dump(mode="json")

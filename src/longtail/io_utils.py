@@ -1,10 +1,11 @@
-"""Atomic file writes: a temp file in the same directory, fsync, then ``os.replace``.
+"""Atomic file writes (a temp file in the same directory, fsync, then ``os.replace``) and digests.
 
 A crash or kill at any moment leaves either the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -52,6 +53,15 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return atomic_write_text(
         path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n"
     )
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The hex SHA-256 of a file's content, read in 1 MiB blocks (weights can be gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _jsonable(value: Any) -> Any:

@@ -208,7 +208,7 @@ class GridState:
     #: finished cells trained with other settings -> the dotted keys that changed; they rerun
     stale: dict[Cell, list[str]] = field(default_factory=dict)
     #: finished cells saved before cells recorded their settings: reused, but unchecked
-    unchecked: list[Cell] = field(default_factory=list)
+    unchecked: set[Cell] = field(default_factory=set)
 
 
 def load_done(spec: ExperimentSpec) -> dict[Cell, dict[str, Any]]:
@@ -228,7 +228,7 @@ def scan_cells(spec: ExperimentSpec) -> GridState:
             path.unlink()  # a torn file cannot exist (atomic writes), but never trust one
             continue
         if "settings" not in record:
-            state.unchecked.append(cell)
+            state.unchecked.add(cell)
         elif changed := changed_settings(record["settings"], cell_settings(spec, cell)):
             state.stale[cell] = changed
             continue

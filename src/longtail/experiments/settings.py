@@ -21,8 +21,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from longtail.config import dump_config
+from longtail.config import dotted_items, dump_config
 from longtail.experiments.spec import Cell, ExperimentSpec
+from longtail.io_utils import file_sha256
 
 #: Dotted keys that change where outputs go or how memory is used, never what is learned.
 NOT_AFFECTING_RESULTS = frozenset(
@@ -47,7 +48,7 @@ DATA_FILES = ("data.train", "data.validation", "data.test")
 def cell_settings(spec: ExperimentSpec, cell: Cell) -> dict[str, Any]:
     """The flat, JSON-normal settings that decide what ``cell`` learns and is tested on."""
     config = spec.variant_config(cell.variant, **{"train.seed": cell.seed})
-    flat = _flatten(dump_config(config))
+    flat = dotted_items(dump_config(config))
     settings = {k: v for k, v in flat.items() if k not in NOT_AFFECTING_RESULTS}
     for key in DATA_FILES:
         if settings.get(key) is not None:
@@ -88,19 +89,4 @@ def file_digest(path: str | Path) -> str:
 @cache
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     """``size`` and ``mtime_ns`` are the cache key only: a rewritten file is hashed again."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat |= _flatten(value, f"{name}.")
-        else:
-            flat[name] = value
-    return flat
+    return file_sha256(path)[:16]

@@ -13,7 +13,6 @@ instead of loading something wrong. The encoder part stays loadable by plain ``t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -25,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from longtail import __version__
 from longtail.errors import LongtailError
-from longtail.io_utils import atomic_write_json, replace_directory
+from longtail.io_utils import atomic_write_json, file_sha256, replace_directory
 from longtail.models.classifier import TextClassifier
 from longtail.models.encoder import _quiet_transformers, load_encoder, load_tokenizer
 from longtail.models.hierarchical import HierarchicalClassifier
@@ -34,14 +33,6 @@ META_FILE = "longtail.json"
 HEAD_FILE = "head.safetensors"
 ENCODER_DIR = "encoder"
 FORMAT_VERSION = 1
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _weight_files(directory: Path) -> list[Path]:
@@ -73,7 +64,7 @@ def save_model_dir(
         "longtail_version": __version__,
         **meta,
         "architecture": _architecture(model, meta),
-        "files": {str(p.relative_to(directory)): _sha256(p) for p in _weight_files(directory)},
+        "files": {str(p.relative_to(directory)): file_sha256(p) for p in _weight_files(directory)},
     }
     atomic_write_json(directory / META_FILE, record)
     return directory
@@ -145,7 +136,7 @@ def verify_files(directory: Path, meta: dict[str, Any]) -> None:
             raise LongtailError(
                 f"model directory {directory} is missing {relative}; retrain or copy it again"
             )
-        if _sha256(path) != expected:
+        if file_sha256(path) != expected:
             raise LongtailError(
                 f"{path} does not match the hash in {META_FILE} (modified or half-written); retrain or copy it again"
             )

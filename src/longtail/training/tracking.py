@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from longtail.config import dotted_items
 from longtail.errors import LongtailError
 from longtail.registry import Registry
 
@@ -22,18 +23,12 @@ TRACKERS: Registry[Any] = Registry("tracker")
 _INSTALL = "pip install 'longtail[track]'"
 
 
-def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(values: Mapping[str, Any]) -> dict[str, Any]:
     """``{"train": {"lr": 1e-3}}`` → ``{"train.lr": 1e-3}``; lists and ``None`` become text."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(flatten(value, f"{name}."))
-        elif isinstance(value, (int, float, str, bool)):
-            out[name] = value
-        else:
-            out[name] = str(value)
-    return out
+    return {
+        name: value if isinstance(value, (int, float, str, bool)) else str(value)
+        for name, value in dotted_items(values).items()
+    }
 
 
 @TRACKERS.register("tensorboard")
