@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from cli_helpers import fast_train_args
@@ -65,6 +66,14 @@ def test_resume_refuses_a_checkpoint_from_other_settings(
         str(spam_files["train"]),
         *fast_train_args(tiny_model_dir, tmp_path / "r"),
     ]
+    _interrupted_run(args, monkeypatch)
+    capsys.readouterr()
+    assert main([*args, "--resume", "--seed", "7"]) == 2
+    assert "other data or settings" in capsys.readouterr().err
+
+
+def _interrupted_run(args, monkeypatch):
+    """Train until the first checkpoint is written, then stop as a kill would."""
     real_save = loop.save_checkpoint
 
     def die(*a, **kw):
@@ -74,6 +83,28 @@ def test_resume_refuses_a_checkpoint_from_other_settings(
     monkeypatch.setattr(loop, "save_checkpoint", die)
     assert main(args) == 130
     monkeypatch.setattr(loop, "save_checkpoint", real_save)
+
+
+def test_resume_follows_the_training_data_by_content_not_by_path(
+    spam_files, tiny_model_dir, tmp_path, monkeypatch, capsys
+):
+    train = shutil.copy(spam_files["train"], tmp_path / "edited.csv")
+    args = ["train", "--data", str(train), *fast_train_args(tiny_model_dir, tmp_path / "r")]
+    _interrupted_run(args, monkeypatch)
+    lines = train.read_text(encoding="utf-8").splitlines()
+    text, label = lines[1].rsplit(",", 1)
+    lines[1] = f"{text} thanks,{label}"  # one row edited: same rows, same labels, other text
+    train.write_text("\n".join(lines) + "\n", encoding="utf-8")
     capsys.readouterr()
-    assert main([*args, "--resume", "--seed", "7"]) == 2
+    assert main([*args, "--resume"]) == 2
     assert "other data or settings" in capsys.readouterr().err
+
+    moved = shutil.copy(spam_files["train"], tmp_path / "moved.csv")
+    args = ["train", "--data", str(moved), *fast_train_args(tiny_model_dir, tmp_path / "m")]
+    _interrupted_run(args, monkeypatch)
+    shutil.copytree(tmp_path / "m", tmp_path / "m2")
+    elsewhere = shutil.copy(moved, tmp_path / "elsewhere.csv")
+    capsys.readouterr()
+    resumed = ["train", "--data", str(elsewhere), *fast_train_args(tiny_model_dir, tmp_path / "m2")]
+    assert main([*resumed, "--resume"]) == 0
+    assert "resuming after epoch 1" in capsys.readouterr().out

@@ -7,12 +7,8 @@ import shutil
 import yaml
 
 from longtail.experiments import load_experiment
-from longtail.experiments.settings import (
-    NOT_AFFECTING_RESULTS,
-    cell_settings,
-    changed_settings,
-    data_fingerprint,
-)
+from longtail.experiments.settings import cell_settings, changed_settings
+from longtail.fingerprint import NOT_AFFECTING_RESULTS, data_fingerprint
 
 
 def _spec(tmp_path, train, **base_changes):
@@ -75,13 +71,3 @@ def test_what_changes_results_is_recorded_and_memory_knobs_are_not(tmp_path):
     assert cell_settings(roomy, focal) == settings
     slower = _spec(tmp_path, train, train__lr=1e-5)
     assert changed_settings(settings, cell_settings(slower, focal)) == ["train.lr"]
-
-
-def test_a_name_not_on_disk_is_a_hub_dataset_and_enters_as_written(tmp_path):
-    assert data_fingerprint("stanfordnlp/imdb") == "stanfordnlp/imdb"
-    folder = tmp_path / "arrow"
-    folder.mkdir()
-    (folder / "part-0.arrow").write_bytes(b"one")
-    first = data_fingerprint(str(folder))
-    (folder / "part-0.arrow").write_bytes(b"two")
-    assert first.startswith("sha256:") and data_fingerprint(str(folder)) != first

@@ -31,9 +31,10 @@ from tqdm.auto import tqdm
 
 from longtail.data import stratified_kfold
 from longtail.errors import LongtailError
-from longtail.experiments.settings import cell_settings, changed_settings, file_digest
+from longtail.experiments.settings import cell_settings, changed_settings
 from longtail.experiments.spec import Cell, ExperimentSpec
 from longtail.experiments.summary import summarize, write_summary
+from longtail.fingerprint import file_digest
 from longtail.io_utils import atomic_write_bytes, atomic_write_json
 
 REPORT_FILES = ("report.json", "report.md", "report.html")

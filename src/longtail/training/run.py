@@ -32,6 +32,7 @@ from longtail.decision import (
 )
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
+from longtail.fingerprint import result_settings
 from longtail.models import (
     TextClassifier,
     load_encoder,
@@ -86,11 +87,15 @@ class RunResult:
 
 
 def _fingerprint(config: ExperimentConfig, n_train: int, n_val: int, y_sum: float) -> str:
-    payload = json.dumps(
-        {"config": dump_config(config), "rows": [n_train, n_val, y_sum]},
-        sort_keys=True,
-        default=str,
-    )
+    """What a checkpoint was trained on; ``--resume`` refuses a checkpoint with another one.
+
+    The settings that decide what is learned, with the training and validation files by their
+    content (:func:`longtail.fingerprint.result_settings`; the test file is read after training),
+    and the rows after splitting and augmentation. An edited row refuses the checkpoint; moving the
+    data or the output directory, or switching on gradient checkpointing, does not.
+    """
+    settings = result_settings(config, data_keys=("data.train", "data.validation"))
+    payload = json.dumps({"settings": settings, "rows": [n_train, n_val, y_sum]}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

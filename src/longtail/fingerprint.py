@@ -1,0 +1,93 @@
+"""What decides a result: a config's settings, with the data files entering by their content.
+
+Two places ask "was this trained with the same inputs?": ``longtail compare`` before it reuses a
+finished grid cell (:mod:`longtail.experiments.settings`), and ``longtail train --resume`` before it
+continues from a checkpoint (:func:`longtail.training.run.run_training`). Both answer with
+:func:`result_settings`: the validated config flattened to dotted keys, without the keys that only
+say where files go or how memory is spent (:data:`NOT_AFFECTING_RESULTS`), and with each local data
+file replaced by the SHA-256 of its content. Moving the data or switching on gradient checkpointing
+changes nothing; editing one row of the training file changes the settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from longtail.config import ExperimentConfig, dotted_items, dump_config
+from longtail.io_utils import file_sha256
+
+#: Dotted keys that change where outputs go or how memory is used, never what is learned.
+NOT_AFFECTING_RESULTS = frozenset(
+    {
+        "output",
+        "track",
+        "track_dir",
+        "data.arrow",
+        "data.arrow_cache_dir",
+        "model.gradient_checkpointing",
+        "long_documents.cache_dir",
+        "long_documents.checkpoint",
+        "long_documents.chunk_batch_size",
+        "augment.cache_dir",
+        "augment.quality_plot",
+        "train.eval_batch_size",
+    }
+)
+#: The config keys that name data files; each enters the settings by its content.
+DATA_FILES = ("data.train", "data.validation", "data.test")
+
+
+def result_settings(
+    config: ExperimentConfig, *, data_keys: tuple[str, ...] = DATA_FILES
+) -> dict[str, Any]:
+    """The flat, JSON-normal settings of ``config`` that decide what is learned and measured.
+
+    Args:
+        config: a validated experiment config.
+        data_keys: the data keys that count; the others are left out (a training checkpoint does
+            not depend on the test file, which is read after training).
+    """
+    flat = dotted_items(dump_config(config))
+    settings = {
+        k: v
+        for k, v in flat.items()
+        if k not in NOT_AFFECTING_RESULTS and (k not in DATA_FILES or k in data_keys)
+    }
+    for key in data_keys:
+        if settings.get(key) is not None:
+            settings[key] = data_fingerprint(settings[key])
+    return json.loads(json.dumps(settings, sort_keys=True, default=str))
+
+
+def data_fingerprint(location: str) -> str:
+    """``sha256:<16 hex>`` of a local file or directory's content; anything else as written.
+
+    A name that is not on disk is a hub dataset id: it enters as itself (its revision is the hub's
+    to pin).
+    """
+    path = Path(location)
+    if path.is_file():
+        return "sha256:" + file_digest(path)
+    if path.is_dir():
+        digest = hashlib.sha256()
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(child.relative_to(path).as_posix().encode() + b"\0")
+            digest.update(file_digest(child).encode())
+        return "sha256:" + digest.hexdigest()[:16]
+    return location
+
+
+def file_digest(path: str | Path) -> str:
+    """The first 16 hex digits of a file's SHA-256, read once per process while it is unchanged."""
+    stat = Path(path).stat()
+    return _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@cache
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """``size`` and ``mtime_ns`` are the cache key only: a rewritten file is hashed again."""
+    return file_sha256(path)[:16]

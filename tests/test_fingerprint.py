@@ -1,0 +1,43 @@
+"""Result settings: the config without paths and memory knobs, data files by their content."""
+
+from __future__ import annotations
+
+import shutil
+
+from longtail.config import build_config
+from longtail.fingerprint import NOT_AFFECTING_RESULTS, data_fingerprint, result_settings
+
+
+def _config(tmp_path, train, test=None):
+    data = {"train": str(train)} | ({"test": str(test)} if test else {})
+    return build_config(
+        {"data": data, "model": {"name": "some/encoder"}, "output": str(tmp_path / "run")}
+    )
+
+
+def test_a_name_not_on_disk_is_a_hub_dataset_and_enters_as_written(tmp_path):
+    assert data_fingerprint("stanfordnlp/imdb") == "stanfordnlp/imdb"
+    folder = tmp_path / "arrow"
+    folder.mkdir()
+    (folder / "part-0.arrow").write_bytes(b"one")
+    first = data_fingerprint(str(folder))
+    (folder / "part-0.arrow").write_bytes(b"two")
+    assert first.startswith("sha256:") and data_fingerprint(str(folder)) != first
+
+
+def test_data_keys_left_out_do_not_count_and_paths_never_do(tmp_path):
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\na,x\nb,y\n", encoding="utf-8")
+    test = shutil.copy(train, tmp_path / "test.csv")
+    full = result_settings(_config(tmp_path, train, test))
+    assert full["data.train"] == full["data.test"] == data_fingerprint(str(train))
+    assert not NOT_AFFECTING_RESULTS & full.keys()
+
+    training_only = result_settings(_config(tmp_path, train, test), data_keys=("data.train",))
+    assert "data.test" not in training_only and training_only["data.train"] == full["data.train"]
+    (tmp_path / "test.csv").write_text("text,label\na,y\nb,y\n", encoding="utf-8")
+    assert result_settings(_config(tmp_path, train, test), data_keys=("data.train",)) == (
+        training_only
+    )
+    elsewhere = _config(tmp_path / "moved", shutil.copy(train, tmp_path / "t2.csv"), test)
+    assert result_settings(elsewhere, data_keys=("data.train",)) == training_only
