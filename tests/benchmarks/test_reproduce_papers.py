@@ -8,9 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from longtail.data import TextTable
 from longtail.errors import LongtailError
+from longtail.experiments import load_experiment
 
 _SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "reproduce_papers.py"
 _spec = importlib.util.spec_from_file_location("reproduce_papers", _SCRIPT)
@@ -107,3 +109,19 @@ def test_unknown_or_inapplicable_variant_is_a_one_line_error(tmp_path):
         _grid("gutenberg", tmp_path, ["prefinetune_da_default"])
     with pytest.raises(LongtailError, match="oversampling_tuned is not a variant"):
         _grid("reuters_multilabel", tmp_path, ["oversampling_tuned"])
+
+
+def test_a_setup_without_a_test_split_is_cross_validated_and_the_file_loads(tmp_path):
+    (tmp_path / "train.jsonl").write_text(
+        '{"text": "hi", "label": ["Gunther"]}\n{"text": "yo", "label": []}\n', encoding="utf-8"
+    )
+    grid = _grid("friends_multilabel", tmp_path, None)
+    assert grid["folds"] == 5 and "test" not in grid["base"]["data"]
+    assert grid["base"]["data"]["task"] == "multilabel"
+    assert grid["base"]["long_documents"]["mode"] == "frozen"
+    assert list(grid["variants"]) == list(reproduce.MULTILABEL_VARIANTS)
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(grid, sort_keys=False), encoding="utf-8")
+    spec = load_experiment(path)
+    assert spec.folds == 5 and spec.test == "corrected_t"  # folds share training rows
+    assert _grid("reuters_multilabel", tmp_path, None)["folds"] is None
