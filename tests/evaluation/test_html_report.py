@@ -311,6 +311,11 @@ def test_comparison_per_class_table_has_test_counts_and_marks_few():
     assert "<th>test count</th>" in per_class and '<td class="num">1.8</td>' in per_class
     assert "<td>c&amp;d †</td>" in per_class and "<td>b †</td>" not in per_class
     assert "† 1 class with fewer than 5 test examples per cell" in per_class
+    assert summary["cells"]["folds"] == 5 and "<th>count, folded</th>" in per_class
+    assert "split into 5 folds; each cell trains on about 4/5 of them" in per_class
+    summary["cells"]["folds"] = None
+    fixed = render_comparison_html(summary).split("<h2>Per-class F1")[1].split("<h2>")[0]
+    assert "<th>train count</th>" in fixed and "folded" not in fixed
     gain = (
         render_comparison_html(summary).split('id="fig-compare-f1-gain"')[1].split("</figure>")[0]
     )

@@ -214,9 +214,15 @@ def test_per_class_gain_is_paired_by_cell(tmp_path, tiny_model_dir):
     # spam has 3 test examples in two cells, 5 in the others: 4 on average, marked as noise
     assert summary["test_support"] == {"ham": 48.0, "spam": 4.0}
     table = render_comparison_markdown(summary).split("## Per-class F1")[1]
-    assert re.search(r"^\| class +\| train n \| test n \|", table, re.M)
+    # 2 folds: the count is the folded file's, each cell trains on about half of it
+    assert re.search(r"^\| class +\| n, folded \| test n \|", table, re.M)
+    assert "n, folded: the class's rows in the file split into 2 folds" in table
     assert re.search(r"^\| spam † +\| +24 \| +4 \|", table, re.M) and "ham †" not in table
     assert "† 1 class with fewer than 5 test examples per cell" in table
+    summary["cells"]["folds"] = None  # a fixed split counts its training file
+    fixed = render_comparison_markdown(summary).split("## Per-class F1")[1]
+    assert re.search(r"^\| class +\| train n \| test n \|", fixed, re.M)
+    assert "folded" not in fixed
 
 
 def test_shards_split_the_grid_and_the_last_one_writes_the_whole_comparison(

@@ -28,6 +28,7 @@ from longtail.evaluation.report import (
     FEW_EXAMPLES,
     few_examples,
     few_examples_note,
+    folded_counts_note,
     format_mean_count,
     mark_few,
 )
@@ -192,6 +193,11 @@ def _class_order(summary: Mapping[str, Any]) -> tuple[list[str], dict[str, float
     return labels, counts
 
 
+def _count_header(summary: Mapping[str, Any]) -> str:
+    """A cross-validated grid counts the whole folded file; a fixed split, its training file."""
+    return "count, folded" if (summary.get("cells") or {}).get("folds") else "train count"
+
+
 def _per_class_f1_section(summary: Mapping[str, Any]) -> list[str]:
     variants = [v for v in summary["variants"] if isinstance(v.get("per_class_f1"), Mapping)]
     labels, counts = _class_order(summary)
@@ -201,7 +207,7 @@ def _per_class_f1_section(summary: Mapping[str, Any]) -> list[str]:
     few = few_examples(support)
     header = [
         "label",
-        *(["train count"] if counts else []),
+        *([_count_header(summary)] if counts else []),
         *(["test count"] if support else []),
         *(str(v["name"]) for v in variants),
     ]
@@ -218,6 +224,7 @@ def _per_class_f1_section(summary: Mapping[str, Any]) -> list[str]:
         for i in _best_rows(np.array([_cell(c)[0] for c in cells]), lower_is_better=False):
             row[offset + i] = Markup(f"<strong>{escape(row[offset + i])}</strong>")
         rows.append(row)
+    folds = (summary.get("cells") or {}).get("folds")
     order = "most frequent first" if counts else "in label order"
     return [
         "<h2>Per-class F1 (mean ± SEM)</h2>",
@@ -227,6 +234,11 @@ def _per_class_f1_section(summary: Mapping[str, Any]) -> list[str]:
             + (" Test count: test examples of the class per cell." if support else "")
         ),
         *([note_paragraph(few_examples_note(len(few), "test examples per cell"))] if few else []),
+        *(
+            [note_paragraph(folded_counts_note(folds, "Count, folded", "test count"))]
+            if folds
+            else []
+        ),
     ]
 
 

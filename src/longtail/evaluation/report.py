@@ -57,6 +57,15 @@ def format_mean_count(value: float | None) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
+def folded_counts_note(folds: int, count_column: str, test_column: str) -> str:
+    """Under a cross-validated grid's per-class table: its counts are the whole folded file's."""
+    return (
+        f"{count_column}: the class's rows in the file split into {folds} folds; each cell trains "
+        f"on about {folds - 1}/{folds} of them, less its validation split, and tests on the rest "
+        f"({test_column})."
+    )
+
+
 def few_examples_note(count: int, what: str) -> str:
     """The footnote under a per-class table with ``count`` classes marked †.
 

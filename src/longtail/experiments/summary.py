@@ -16,6 +16,7 @@ from longtail.evaluation.metrics import to_jsonable
 from longtail.evaluation.report import (
     few_examples,
     few_examples_note,
+    folded_counts_note,
     format_mean_count,
     mark_few,
     markdown_table,
@@ -225,9 +226,10 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
     labels = sorted(summary.get("labels", []), key=lambda label: -counts.get(label, 0))
     support = summary.get("test_support") or {}
     few = few_examples(support)
+    folds = (summary.get("cells") or {}).get("folds")
     lines += ["", "## Per-class F1 (classes by training frequency)", ""]
     header = [
-        "class", "train n", *(["test n"] if support else []),
+        "class", "n, folded" if folds else "train n", *(["test n"] if support else []),
         *(v["name"] for v in summary["variants"]),
     ]  # fmt: skip
     rows = [
@@ -240,6 +242,8 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
         for label in labels
     ]
     lines += markdown_table(header, rows)
+    if folds:
+        lines += ["", folded_counts_note(folds, "n, folded", "test n")]
     if few:
         lines += ["", few_examples_note(len(few), "test examples per cell")]
     return "\n".join(lines) + "\n"
