@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import shutil
 
+import longtail.fingerprint as fingerprint
 from longtail.config import build_config
 from longtail.fingerprint import NOT_AFFECTING_RESULTS, data_fingerprint, result_settings
 
 
-def _config(tmp_path, train, test=None):
+def _config(tmp_path, train, test=None, **sections):
     data = {"train": str(train)} | ({"test": str(test)} if test else {})
     return build_config(
         {"data": data, "model": {"name": "some/encoder"}, "output": str(tmp_path / "run")}
+        | sections
     )
 
 
@@ -41,3 +43,20 @@ def test_data_keys_left_out_do_not_count_and_paths_never_do(tmp_path):
     )
     elsewhere = _config(tmp_path / "moved", shutil.copy(train, tmp_path / "t2.csv"), test)
     assert result_settings(elsewhere, data_keys=("data.train",)) == training_only
+
+
+def test_a_null_loss_enters_as_the_default_it_resolves_to(tmp_path, monkeypatch):
+    default = result_settings(_config(tmp_path, "t.csv"), task="multilabel")
+    spelled_out = result_settings(
+        _config(tmp_path, "t.csv", loss={"name": "bce"}), task="multilabel"
+    )
+    assert default == spelled_out and default["train.early_stopping_metric"] == "pr_auc_macro"
+    auto = result_settings(_config(tmp_path, "t.csv"))  # task unknown: every task's default
+    assert (
+        auto["loss@multilabel.name"] == "bce" and auto["loss@binary.weights"] == "effective_number"
+    )
+
+    old_default = {"name": "bce", "pos_weight": "sqrt_ratio", "max_weight": 100.0}
+    monkeypatch.setitem(fingerprint.TASK_DEFAULTS, "loss", lambda task: old_default)
+    before = result_settings(_config(tmp_path, "t.csv"), task="multilabel")
+    assert before["loss.pos_weight"] == "sqrt_ratio" and before != default  # a grid retrains

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from longtail.config import ExperimentConfig, dotted_items, dump_config
+from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.io_utils import file_sha256
+from longtail.tasks import TASKS
 
 #: Dotted keys that change where outputs go or how memory is used, never what is learned.
 NOT_AFFECTING_RESULTS = frozenset(
@@ -37,12 +39,14 @@ NOT_AFFECTING_RESULTS = frozenset(
         "train.eval_batch_size",
     }
 )
+#: Keys whose ``null`` means "the default for the task": they enter as what they resolve to.
+TASK_DEFAULTS = {"loss": default_loss, "train.early_stopping_metric": default_early_stopping_metric}
 #: The config keys that name data files; each enters the settings by its content.
 DATA_FILES = ("data.train", "data.validation", "data.test")
 
 
 def result_settings(
-    config: ExperimentConfig, *, data_keys: tuple[str, ...] = DATA_FILES
+    config: ExperimentConfig, *, data_keys: tuple[str, ...] = DATA_FILES, task: str | None = None
 ) -> dict[str, Any]:
     """The flat, JSON-normal settings of ``config`` that decide what is learned and measured.
 
@@ -50,6 +54,10 @@ def result_settings(
         config: a validated experiment config.
         data_keys: the data keys that count; the others are left out (a training checkpoint does
             not depend on the test file, which is read after training).
+        task: the detected task, when known. A ``null`` loss or early-stopping metric means the
+            task's default (:mod:`longtail.defaults`) and enters as what it resolves to, so a
+            change of default changes the settings. Without ``task`` (and ``data.task: auto``)
+            the defaults of every task enter, as ``loss@multilabel.name`` and so on.
     """
     flat = dotted_items(dump_config(config))
     settings = {
@@ -60,6 +68,13 @@ def result_settings(
     for key in data_keys:
         if settings.get(key) is not None:
             settings[key] = data_fingerprint(settings[key])
+    tasks = (task,) if task else (config.data.task,) if config.data.task != "auto" else TASKS
+    for key, default in TASK_DEFAULTS.items():
+        if key in settings and settings[key] is None:
+            del settings[key]
+            for one in tasks:
+                name = key if len(tasks) == 1 else f"{key}@{one}"
+                settings.update(dotted_items({name: default(one)}))
     return json.loads(json.dumps(settings, sort_keys=True, default=str))
 
 

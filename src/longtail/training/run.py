@@ -30,6 +30,7 @@ from longtail.decision import (
     probabilities,
     tune_thresholds_detailed,
 )
+from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
 from longtail.fingerprint import result_settings
@@ -62,27 +63,6 @@ from longtail.training.tracking import RunTracking
 CHECKPOINT_DIR = "checkpoint"
 
 
-def default_loss(task: str) -> dict[str, Any]:
-    """longtail's recommended default loss; the decision is left to tuned thresholds.
-
-    Single-label: cross-entropy with effective-number class weights (β = 0.999; Cui et al. 2019,
-    arXiv 1901.05555), which re-weights rare classes but saturates for large ones, so a 1:1000 skew
-    does not turn into a 1000× weight. Multilabel: plain BCE, with the head's biases started at the
-    label priors; rare labels are served by per-label thresholds (SCutFBR.1, Yang 2001). Positive
-    weights (``pos_weight: sqrt_ratio``) were the default until two multilabel sets measured them
-    against plain BCE with the same thresholds: no macro-F1 gain on Reuters-21578, and lower
-    macro recall and PR-AUC on the Friends speakers (docs/benchmarks.md). They stay one option
-    away: ``loss.name=bce loss.pos_weight=sqrt_ratio loss.max_weight=100``.
-    """
-    if task == "multilabel":
-        return {"name": "bce"}
-    return {"name": "ce", "weights": "effective_number", "beta": 0.999}
-
-
-def default_early_stopping_metric(task: str) -> str:
-    return "pr_auc_macro" if task == "multilabel" else "f1_macro"
-
-
 @dataclass
 class RunResult:
     output: Path
@@ -90,7 +70,9 @@ class RunResult:
     training: TrainingResult
 
 
-def _fingerprint(config: ExperimentConfig, n_train: int, n_val: int, y_sum: float) -> str:
+def _fingerprint(
+    config: ExperimentConfig, task: str, n_train: int, n_val: int, y_sum: float
+) -> str:
     """What a checkpoint was trained on; ``--resume`` refuses a checkpoint with another one.
 
     The settings that decide what is learned, with the training and validation files by their
@@ -98,7 +80,7 @@ def _fingerprint(config: ExperimentConfig, n_train: int, n_val: int, y_sum: floa
     and the rows after splitting and augmentation. An edited row refuses the checkpoint; moving the
     data or the output directory, or switching on gradient checkpointing, does not.
     """
-    settings = result_settings(config, data_keys=("data.train", "data.validation"))
+    settings = result_settings(config, data_keys=("data.train", "data.validation"), task=task)
     payload = json.dumps({"settings": settings, "rows": [n_train, n_val, y_sum]}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -245,7 +227,9 @@ def _run(
             sampler_labels=data.sampler_labels, sampler_task=data.sampler_task,
             loss_spec=loss_spec, score=_scorer(space.task, space, y_val, metric),
             represent=setup.represent, checkpoint_root=output / CHECKPOINT_DIR, output=output,
-            fingerprint=_fingerprint(config, len(y_train), len(y_val), float(counts.sum())),
+            fingerprint=_fingerprint(
+                config, space.task, len(y_train), len(y_val), float(counts.sum())
+            ),
             on_epoch=tracking.epoch if tracking else None,
         ),
         config,
