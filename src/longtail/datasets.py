@@ -108,6 +108,11 @@ def _flat_label(label: Any, path: Path) -> str:
         return str(label)
     if any("," in str(x) for x in label):
         raise LongtailError(f"{path}: label names contain ','; export multilabel data to .jsonl")
+    if not label:  # read back, an empty cell is a missing label, not "no labels"
+        raise LongtailError(
+            f"{path}: some rows have no labels, which a CSV cell cannot tell from a missing "
+            "label; export multilabel data to .jsonl"
+        )
     return ",".join(str(x) for x in label)
 
 
