@@ -131,6 +131,16 @@ def test_friends_speakers_labels_named_side_characters_not_leads_or_roles(
     assert table.labels == [["Gunther"], ["Carol", "Gunther"], ["Carol"], []]
     assert table.row_numbers == [4, 10, 14, 18]
     assert ds.load_friends_speakers(min_episodes=3).labels == [[], [], [], []]  # Susan: once
+    with pytest.raises(LongtailError, match="min_episodes must be >= 1, got 0"):
+        ds.load_friends_speakers(min_episodes=0)
+    tab = fake_packages / "orangecontrib" / "text" / "datasets" / "friends-transcripts.tab"
+    good = tab.read_text(encoding="utf-8")
+    tab.write_text(good + "01\t05\t0105\tThe One\tGunther\n", encoding="utf-8")  # no Quote
+    with pytest.raises(
+        LongtailError, match="friends-transcripts.tab line 20: 5 fields, expected 6"
+    ):
+        ds.load_friends_speakers()
+    tab.write_text(good, encoding="utf-8")
     with pytest.raises(LongtailError, match="no labels.*export multilabel data to .jsonl"):
         ds.export_dataset("friends_speakers", fake_packages / "friends.csv", min_episodes=2)
     exported = ds.export_dataset("friends_speakers", fake_packages / "f.jsonl", min_episodes=2)

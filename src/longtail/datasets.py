@@ -258,13 +258,21 @@ def load_friends_speakers(min_episodes: int = 5) -> TextTable:
         raise LongtailError(
             f"{path}: expected columns 'Season & Episode', 'Author', 'Quote', got {header}"
         ) from exc
+    if isinstance(min_episodes, bool) or not isinstance(min_episodes, int) or min_episodes < 1:
+        raise LongtailError(
+            f"dataset 'friends_speakers': min_episodes must be >= 1, got {min_episodes!r}"
+        )
     dialogue: dict[str, list[str]] = {}
     speakers: dict[str, set[str]] = {}
     first_row: dict[str, int] = {}
     for number, line in enumerate(lines[3:], start=4):
         fields = line.rstrip("\r").split("\t")
+        if not any(f.strip() for f in fields):
+            continue  # the file separates utterances by blank lines
         if len(fields) != len(header):
-            continue  # blank separator lines
+            raise LongtailError(
+                f"{path} line {number}: {len(fields)} fields, expected {len(header)}"
+            )
         episode = fields[episode_col]
         first_row.setdefault(episode, number)
         dialogue.setdefault(episode, []).append(fields[quote_col].strip())
