@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -68,14 +69,30 @@ def result_settings(
     for key in data_keys:
         if settings.get(key) is not None:
             settings[key] = data_fingerprint(settings[key])
+    settings = resolve_defaults(settings, config, task=task)
+    return json.loads(json.dumps(settings, sort_keys=True, default=str))
+
+
+def resolve_defaults(
+    settings: dict[str, Any],
+    config: ExperimentConfig,
+    *,
+    task: str | None = None,
+    defaults: Mapping[str, Callable[[str], Any]] = TASK_DEFAULTS,
+) -> dict[str, Any]:
+    """``settings`` with each ``null`` key of ``defaults`` replaced by what it resolves to.
+
+    One task (``task``, else an explicit ``data.task``) gives ``loss.name``; ``data.task: auto``
+    without ``task`` gives every task's, as ``loss@multilabel.name``.
+    """
     tasks = (task,) if task else (config.data.task,) if config.data.task != "auto" else TASKS
-    for key, default in TASK_DEFAULTS.items():
+    for key, default in defaults.items():
         if key in settings and settings[key] is None:
             del settings[key]
             for one in tasks:
                 name = key if len(tasks) == 1 else f"{key}@{one}"
                 settings.update(dotted_items({name: default(one)}))
-    return json.loads(json.dumps(settings, sort_keys=True, default=str))
+    return settings
 
 
 def data_fingerprint(location: str) -> str:

@@ -7,7 +7,7 @@ import shutil
 import yaml
 
 from longtail.experiments import load_experiment
-from longtail.experiments.settings import cell_settings, changed_settings
+from longtail.experiments.settings import cell_settings, changed_settings, saved_settings
 from longtail.fingerprint import NOT_AFFECTING_RESULTS, data_fingerprint
 
 
@@ -73,3 +73,18 @@ def test_what_changes_results_is_recorded_and_memory_knobs_are_not(tmp_path):
     assert cell_settings(roomy, focal) == settings
     slower = _spec(tmp_path, train, train__lr=1e-5)
     assert changed_settings(settings, cell_settings(slower, focal)) == ["train.lr"]
+
+
+def test_a_default_saved_as_null_reads_as_the_default_of_its_time(tmp_path):
+    train = _train(tmp_path / "train.csv")
+    for task, retrains in [
+        ("multiclass", []),
+        ("multilabel", ["loss.max_weight", "loss.pos_weight"]),
+    ]:
+        spec = _spec(tmp_path, train, data__task=task)
+        vanilla = spec.cells()[0]  # leaves loss and the early-stopping metric to the defaults
+        current = cell_settings(spec, vanilla)
+        saved = {
+            k: v for k, v in current.items() if not k.startswith(("loss.", "train.early_stopping"))
+        } | {"loss": None, "train.early_stopping_metric": None}  # how they were saved before
+        assert changed_settings(saved_settings(saved, spec, vanilla), current) == retrains

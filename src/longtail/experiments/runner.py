@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from longtail.data import stratified_kfold
 from longtail.errors import LongtailError
-from longtail.experiments.settings import cell_settings, changed_settings
+from longtail.experiments.settings import cell_settings, changed_settings, saved_settings
 from longtail.experiments.spec import Cell, ExperimentSpec
 from longtail.experiments.summary import summarize, write_summary
 from longtail.fingerprint import file_digest
@@ -161,7 +161,9 @@ def run_cell(
     resume = (run_dir / CHECKPOINT_DIR).exists()
     settings_path = run_dir / SETTINGS_FILE
     if resume and settings_path.is_file():
-        interrupted = json.loads(settings_path.read_text(encoding="utf-8"))
+        interrupted = saved_settings(
+            json.loads(settings_path.read_text(encoding="utf-8")), spec, cell
+        )
         if changed := changed_settings(interrupted, settings):
             log(
                 f"settings changed since this cell was interrupted ({', '.join(changed[:4])}); starting over"
@@ -230,7 +232,9 @@ def scan_cells(spec: ExperimentSpec) -> GridState:
             continue
         if "settings" not in record:
             state.unchecked.add(cell)
-        elif changed := changed_settings(record["settings"], cell_settings(spec, cell)):
+        elif changed := changed_settings(
+            saved_settings(record["settings"], spec, cell), cell_settings(spec, cell)
+        ):
             state.stale[cell] = changed
             continue
         report_path = run_dir / "report.json"

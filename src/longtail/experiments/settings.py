@@ -15,10 +15,24 @@ clean-up. A model given as a local directory enters by its path only; retrain by
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.experiments.spec import Cell, ExperimentSpec
-from longtail.fingerprint import result_settings
+from longtail.fingerprint import resolve_defaults, result_settings
+
+#: What a ``null`` loss or early-stopping metric meant in settings saved before they recorded
+#: resolved defaults: the defaults of that time. Since then only the multilabel loss changed
+#: (``pos_weight`` dropped), so only the cells that used it train again.
+DEFAULTS_WHEN_SAVED_AS_NULL = {
+    "loss": lambda task: (
+        {"name": "bce", "pos_weight": "sqrt_ratio", "max_weight": 100.0}
+        if task == "multilabel"
+        else default_loss(task)
+    ),
+    "train.early_stopping_metric": default_early_stopping_metric,
+}
 
 
 def cell_settings(spec: ExperimentSpec, cell: Cell) -> dict[str, Any]:
@@ -27,6 +41,13 @@ def cell_settings(spec: ExperimentSpec, cell: Cell) -> dict[str, Any]:
     settings = result_settings(config)
     settings["grid.folds"], settings["grid.fold_seed"] = spec.folds, spec.fold_seed
     return dict(sorted(settings.items()))
+
+
+def saved_settings(saved: dict[str, Any], spec: ExperimentSpec, cell: Cell) -> dict[str, Any]:
+    """A cell's saved settings, a ``null`` default read as what it meant when it was saved."""
+    config = spec.variant_config(cell.variant)
+    resolved = resolve_defaults(dict(saved), config, defaults=DEFAULTS_WHEN_SAVED_AS_NULL)
+    return json.loads(json.dumps(resolved, sort_keys=True, default=str))
 
 
 def changed_settings(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
