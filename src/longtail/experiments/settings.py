@@ -24,7 +24,8 @@ from longtail.fingerprint import resolve_defaults, result_settings
 
 #: What a ``null`` loss or early-stopping metric meant in settings saved before they recorded
 #: resolved defaults: the defaults of that time. Since then only the multilabel loss changed
-#: (``pos_weight`` dropped), so only the cells that used it train again.
+#: (``pos_weight`` dropped), so only cells that used it train again, and, with ``data.task: auto``
+#: (every task's default enters), every cell that left ``loss`` unset.
 DEFAULTS_WHEN_SAVED_AS_NULL = {
     "loss": lambda task: (
         {"name": "bce", "pos_weight": "sqrt_ratio", "max_weight": 100.0}
