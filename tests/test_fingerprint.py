@@ -47,16 +47,13 @@ def test_data_keys_left_out_do_not_count_and_paths_never_do(tmp_path):
 
 def test_a_null_loss_enters_as_the_default_it_resolves_to(tmp_path, monkeypatch):
     default = result_settings(_config(tmp_path, "t.csv"), task="multilabel")
-    spelled_out = result_settings(
-        _config(tmp_path, "t.csv", loss={"name": "bce"}), task="multilabel"
-    )
+    weighted = {"name": "bce", "pos_weight": "sqrt_ratio", "max_weight": 100.0}
+    spelled_out = result_settings(_config(tmp_path, "t.csv", loss=weighted), task="multilabel")
     assert default == spelled_out and default["train.early_stopping_metric"] == "pr_auc_macro"
     auto = result_settings(_config(tmp_path, "t.csv"))  # task unknown: every task's default
-    assert (
-        auto["loss@multilabel.name"] == "bce" and auto["loss@binary.weights"] == "effective_number"
-    )
+    assert auto["loss@multilabel.pos_weight"] == "sqrt_ratio"
+    assert auto["loss@binary.weights"] == "effective_number"
 
-    old_default = {"name": "bce", "pos_weight": "sqrt_ratio", "max_weight": 100.0}
-    monkeypatch.setitem(fingerprint.TASK_DEFAULTS, "loss", lambda task: old_default)
-    before = result_settings(_config(tmp_path, "t.csv"), task="multilabel")
-    assert before["loss.pos_weight"] == "sqrt_ratio" and before != default  # a grid retrains
+    monkeypatch.setitem(fingerprint.TASK_DEFAULTS, "loss", lambda task: {"name": "bce"})
+    after = result_settings(_config(tmp_path, "t.csv"), task="multilabel")
+    assert "loss.pos_weight" not in after and after != default  # a grid retrains

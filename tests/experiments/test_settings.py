@@ -6,6 +6,8 @@ import shutil
 
 import yaml
 
+import longtail.fingerprint as fingerprint
+from longtail.defaults import default_loss
 from longtail.experiments import load_experiment
 from longtail.experiments.settings import cell_settings, changed_settings, saved_settings
 from longtail.fingerprint import NOT_AFFECTING_RESULTS, data_fingerprint
@@ -75,16 +77,29 @@ def test_what_changes_results_is_recorded_and_memory_knobs_are_not(tmp_path):
     assert changed_settings(settings, cell_settings(slower, focal)) == ["train.lr"]
 
 
-def test_a_default_saved_as_null_reads_as_the_default_of_its_time(tmp_path):
+def test_a_default_saved_as_null_reads_as_the_default_of_its_time(tmp_path, monkeypatch):
     train = _train(tmp_path / "train.csv")
+    specs = {task: _spec(tmp_path, train, data__task=task) for task in ("multiclass", "multilabel")}
+    saved = {}
+    for task, spec in specs.items():
+        vanilla = spec.cells()[0]  # leaves loss and the early-stopping metric to the defaults
+        current = cell_settings(spec, vanilla)
+        saved[task] = {
+            k: v for k, v in current.items() if not k.startswith(("loss.", "train.early_stopping"))
+        } | {"loss": None, "train.early_stopping_metric": None}  # how they were saved before
+        assert changed_settings(saved_settings(saved[task], spec, vanilla), current) == []
+
+    # a release that drops the multilabel pos_weight retrains the multilabel cells only
+    monkeypatch.setitem(
+        fingerprint.TASK_DEFAULTS,
+        "loss",
+        lambda task: {"name": "bce"} if task == "multilabel" else default_loss(task),
+    )
     for task, retrains in [
         ("multiclass", []),
         ("multilabel", ["loss.max_weight", "loss.pos_weight"]),
     ]:
-        spec = _spec(tmp_path, train, data__task=task)
-        vanilla = spec.cells()[0]  # leaves loss and the early-stopping metric to the defaults
-        current = cell_settings(spec, vanilla)
-        saved = {
-            k: v for k, v in current.items() if not k.startswith(("loss.", "train.early_stopping"))
-        } | {"loss": None, "train.early_stopping_metric": None}  # how they were saved before
-        assert changed_settings(saved_settings(saved, spec, vanilla), current) == retrains
+        spec = specs[task]
+        vanilla = spec.cells()[0]
+        now = cell_settings(spec, vanilla)
+        assert changed_settings(saved_settings(saved[task], spec, vanilla), now) == retrains

@@ -18,21 +18,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.experiments.spec import Cell, ExperimentSpec
 from longtail.fingerprint import resolve_defaults, result_settings
 
 #: What a ``null`` loss or early-stopping metric meant in settings saved before they recorded
-#: resolved defaults: the defaults of that time. Since then only the multilabel loss changed
-#: (``pos_weight`` dropped), so only cells that used it train again, and, with ``data.task: auto``
-#: (every task's default enters), every cell that left ``loss`` unset.
+#: resolved defaults: the defaults of that time, written out so that a later change of
+#: :mod:`longtail.defaults` retrains the cells that used the old one and keeps the others.
 DEFAULTS_WHEN_SAVED_AS_NULL = {
     "loss": lambda task: (
         {"name": "bce", "pos_weight": "sqrt_ratio", "max_weight": 100.0}
         if task == "multilabel"
-        else default_loss(task)
+        else {"name": "ce", "weights": "effective_number", "beta": 0.999}
     ),
-    "train.early_stopping_metric": default_early_stopping_metric,
+    "train.early_stopping_metric": lambda task: (
+        "pr_auc_macro" if task == "multilabel" else "f1_macro"
+    ),
 }
 
 
