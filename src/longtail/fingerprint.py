@@ -69,23 +69,23 @@ def result_settings(
     for key in data_keys:
         if settings.get(key) is not None:
             settings[key] = data_fingerprint(settings[key])
-    settings = resolve_defaults(settings, config, task=task)
+    settings = resolve_defaults(settings, task=task)
     return json.loads(json.dumps(settings, sort_keys=True, default=str))
 
 
 def resolve_defaults(
     settings: dict[str, Any],
-    config: ExperimentConfig,
     *,
     task: str | None = None,
     defaults: Mapping[str, Callable[[str], Any]] = TASK_DEFAULTS,
 ) -> dict[str, Any]:
     """``settings`` with each ``null`` key of ``defaults`` replaced by what it resolves to.
 
-    One task (``task``, else an explicit ``data.task``) gives ``loss.name``; ``data.task: auto``
-    without ``task`` gives every task's, as ``loss@multilabel.name``.
+    One task (``task``, else the settings' own explicit ``data.task``) gives ``loss.name``;
+    ``data.task: auto`` without ``task`` gives every task's, as ``loss@multilabel.name``.
     """
-    tasks = (task,) if task else (config.data.task,) if config.data.task != "auto" else TASKS
+    declared = settings.get("data.task", "auto")
+    tasks = (task,) if task else (declared,) if declared != "auto" else TASKS
     for key, default in defaults.items():
         if key in settings and settings[key] is None:
             del settings[key]

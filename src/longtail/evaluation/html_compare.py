@@ -193,11 +193,6 @@ def _class_order(summary: Mapping[str, Any]) -> tuple[list[str], dict[str, float
     return labels, counts
 
 
-def _count_header(summary: Mapping[str, Any]) -> str:
-    """A cross-validated grid counts the whole folded file; a fixed split, its training file."""
-    return "count, folded" if (summary.get("cells") or {}).get("folds") else "train count"
-
-
 def _per_class_f1_section(summary: Mapping[str, Any]) -> list[str]:
     variants = [v for v in summary["variants"] if isinstance(v.get("per_class_f1"), Mapping)]
     labels, counts = _class_order(summary)
@@ -205,9 +200,10 @@ def _per_class_f1_section(summary: Mapping[str, Any]) -> list[str]:
         return []
     support = {str(k): n for k, n in (summary.get("test_support") or {}).items()}
     few = few_examples(support)
+    folds = (summary.get("cells") or {}).get("folds")  # folded: the counts are the whole file's
     header = [
         "label",
-        *([_count_header(summary)] if counts else []),
+        *(["count, folded" if folds else "train count"] if counts else []),
         *(["test count"] if support else []),
         *(str(v["name"]) for v in variants),
     ]
@@ -224,7 +220,6 @@ def _per_class_f1_section(summary: Mapping[str, Any]) -> list[str]:
         for i in _best_rows(np.array([_cell(c)[0] for c in cells]), lower_is_better=False):
             row[offset + i] = Markup(f"<strong>{escape(row[offset + i])}</strong>")
         rows.append(row)
-    folds = (summary.get("cells") or {}).get("folds")
     order = "most frequent first" if counts else "in label order"
     return [
         "<h2>Per-class F1 (mean ± SEM)</h2>",

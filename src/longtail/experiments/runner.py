@@ -161,9 +161,7 @@ def run_cell(
     resume = (run_dir / CHECKPOINT_DIR).exists()
     settings_path = run_dir / SETTINGS_FILE
     if resume and settings_path.is_file():
-        interrupted = saved_settings(
-            json.loads(settings_path.read_text(encoding="utf-8")), spec, cell
-        )
+        interrupted = saved_settings(json.loads(settings_path.read_text(encoding="utf-8")))
         if changed := changed_settings(interrupted, settings):
             log(
                 f"settings changed since this cell was interrupted ({', '.join(changed[:4])}); starting over"
@@ -233,7 +231,7 @@ def scan_cells(spec: ExperimentSpec) -> GridState:
         if "settings" not in record:
             state.unchecked.add(cell)
         elif changed := changed_settings(
-            saved_settings(record["settings"], spec, cell), cell_settings(spec, cell)
+            saved_settings(record["settings"]), cell_settings(spec, cell)
         ):
             state.stale[cell] = changed
             continue

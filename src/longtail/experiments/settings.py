@@ -44,10 +44,9 @@ def cell_settings(spec: ExperimentSpec, cell: Cell) -> dict[str, Any]:
     return dict(sorted(settings.items()))
 
 
-def saved_settings(saved: dict[str, Any], spec: ExperimentSpec, cell: Cell) -> dict[str, Any]:
+def saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
     """A cell's saved settings, a ``null`` default read as what it meant when it was saved."""
-    config = spec.variant_config(cell.variant)
-    resolved = resolve_defaults(dict(saved), config, defaults=DEFAULTS_WHEN_SAVED_AS_NULL)
+    resolved = resolve_defaults(dict(saved), defaults=DEFAULTS_WHEN_SAVED_AS_NULL)
     return json.loads(json.dumps(resolved, sort_keys=True, default=str))
 
 
