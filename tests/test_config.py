@@ -74,7 +74,8 @@ def test_a_parameter_override_turns_a_component_name_into_a_spec(data, override,
 
 
 def test_fbr_defaults_to_scutfbr_for_multilabel_and_multiclass_and_can_be_set():
-    from longtail.config import MULTICLASS_FBR, MULTILABEL_FBR, DecisionConfig
+    from longtail.config import DecisionConfig
+    from longtail.defaults import MULTICLASS_FBR, MULTILABEL_FBR
 
     default = DecisionConfig()
     assert default.resolved_fbr("multilabel") == MULTILABEL_FBR == 0.3

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from longtail.defaults import default_fbr
 from longtail.errors import LongtailError
 
 
@@ -109,10 +110,6 @@ class TrainConfig(_Section):
     seed: int = 0
 
 
-MULTILABEL_FBR = 0.3  # SCutFBR.1 default for multilabel (Yang 2001)
-MULTICLASS_FBR = 0.2  # its multiclass form: a weight may leave 1 only where the class's F >= 0.2
-
-
 class DecisionConfig(_Section):
     """How predictions become decisions: calibration, then thresholds tuned on validation.
 
@@ -136,9 +133,7 @@ class DecisionConfig(_Section):
 
     def resolved_fbr(self, task: str) -> float:
         """The fall-back rate used for ``task`` (see the class docstring)."""
-        if self.fbr is not None:
-            return self.fbr
-        return {"multilabel": MULTILABEL_FBR, "multiclass": MULTICLASS_FBR}.get(task, 0.0)
+        return self.fbr if self.fbr is not None else default_fbr(task)
 
 
 class AugmentConfig(_Section):

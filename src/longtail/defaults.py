@@ -1,7 +1,7 @@
 """longtail's recommended defaults that depend on the task, in one place.
 
-A config leaves ``loss`` and ``train.early_stopping_metric`` unset (``null``) to mean "the default
-for the detected task"; training resolves them here, and :mod:`longtail.fingerprint` records what
+A config leaves ``loss``, ``train.early_stopping_metric`` and ``decision.fbr`` unset (``null``) to
+mean "the default for the detected task"; training resolves them here, and :mod:`longtail.fingerprint` records what
 they resolve to, so a finished grid cell or a checkpoint trained under an older default is not
 taken for one trained under the new one.
 """
@@ -30,3 +30,13 @@ def default_loss(task: str) -> dict[str, Any]:
 
 def default_early_stopping_metric(task: str) -> str:
     return "pr_auc_macro" if task == "multilabel" else "f1_macro"
+
+
+MULTILABEL_FBR = 0.3  # SCutFBR.1 default for multilabel (Yang 2001)
+MULTICLASS_FBR = 0.2  # its multiclass form: a weight may leave 1 only where the class's F >= 0.2
+
+
+def default_fbr(task: str) -> float:
+    """The SCutFBR.1 fall-back rate (Yang 2001, SIGIR): 0.3 for multilabel, 0.2 for multiclass,
+    off (0) for binary; :class:`longtail.config.DecisionConfig` says why."""
+    return {"multilabel": MULTILABEL_FBR, "multiclass": MULTICLASS_FBR}.get(task, 0.0)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from longtail.config import ExperimentConfig, dotted_items, dump_config
-from longtail.defaults import default_early_stopping_metric, default_loss
+from longtail.defaults import default_early_stopping_metric, default_fbr, default_loss
 from longtail.io_utils import file_sha256
 from longtail.tasks import TASKS
 
@@ -41,7 +41,11 @@ NOT_AFFECTING_RESULTS = frozenset(
     }
 )
 #: Keys whose ``null`` means "the default for the task": they enter as what they resolve to.
-TASK_DEFAULTS = {"loss": default_loss, "train.early_stopping_metric": default_early_stopping_metric}
+TASK_DEFAULTS = {
+    "loss": default_loss,
+    "train.early_stopping_metric": default_early_stopping_metric,
+    "decision.fbr": default_fbr,
+}
 #: The config keys that name data files; each enters the settings by its content.
 DATA_FILES = ("data.train", "data.validation", "data.test")
 
@@ -55,9 +59,9 @@ def result_settings(
         config: a validated experiment config.
         data_keys: the data keys that count; the others are left out (a training checkpoint does
             not depend on the test file, which is read after training).
-        task: the detected task, when known. A ``null`` loss or early-stopping metric means the
-            task's default (:mod:`longtail.defaults`) and enters as what it resolves to, so a
-            change of default changes the settings. Without ``task`` (and ``data.task: auto``)
+        task: the detected task, when known. A ``null`` loss, early-stopping metric or
+            ``decision.fbr`` means the task's default (:mod:`longtail.defaults`) and enters as
+            what it resolves to, so a change of default changes the settings. Without ``task`` (and ``data.task: auto``)
             the defaults of every task enter, as ``loss@multilabel.name`` and so on.
     """
     flat = dotted_items(dump_config(config))

@@ -108,3 +108,16 @@ def test_resume_follows_the_training_data_by_content_not_by_path(
     resumed = ["train", "--data", str(elsewhere), *fast_train_args(tiny_model_dir, tmp_path / "m2")]
     assert main([*resumed, "--resume"]) == 0
     assert "resuming after epoch 1" in capsys.readouterr().out
+
+
+def test_resume_may_change_the_decision_made_after_training(
+    spam_files, tiny_model_dir, tmp_path, monkeypatch, capsys
+):
+    args = ["train", "--data", str(spam_files["train"]), *fast_train_args(tiny_model_dir, tmp_path)]
+    _interrupted_run(args, monkeypatch)
+    capsys.readouterr()
+    assert main([*args, "--resume", "decision.objective=recall_floor", "decision.floor=0.9"]) == 0
+    assert "resuming after epoch 1" in capsys.readouterr().out
+    assert (
+        json.loads((tmp_path / "longtail.json").read_text())["config"]["decision"]["floor"] == 0.9
+    )

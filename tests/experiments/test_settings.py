@@ -85,8 +85,10 @@ def test_a_default_saved_as_null_reads_as_the_default_of_its_time(tmp_path, monk
         vanilla = spec.cells()[0]  # leaves loss and the early-stopping metric to the defaults
         current = cell_settings(spec, vanilla)
         saved[task] = {
-            k: v for k, v in current.items() if not k.startswith(("loss.", "train.early_stopping"))
-        } | {"loss": None, "train.early_stopping_metric": None}  # how they were saved before
+            k: v
+            for k, v in current.items()
+            if not k.startswith(("loss.", "train.early_stopping", "decision.fbr"))
+        } | {"loss": None, "train.early_stopping_metric": None, "decision.fbr": None}
         assert changed_settings(saved_settings(saved[task]), current) == []
 
     # a release that drops the multilabel pos_weight retrains the multilabel cells only
@@ -103,3 +105,9 @@ def test_a_default_saved_as_null_reads_as_the_default_of_its_time(tmp_path, monk
         vanilla = spec.cells()[0]
         now = cell_settings(spec, vanilla)
         assert changed_settings(saved_settings(saved[task]), now) == retrains
+
+    # the fall-back rate is a default too: moving it retrains the cells that left it unset
+    monkeypatch.setitem(fingerprint.TASK_DEFAULTS, "decision.fbr", lambda task: 0.5)
+    multiclass = specs["multiclass"]
+    now = cell_settings(multiclass, multiclass.cells()[0])
+    assert changed_settings(saved_settings(saved["multiclass"]), now) == ["decision.fbr"]

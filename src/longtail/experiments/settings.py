@@ -21,8 +21,9 @@ from typing import Any
 from longtail.experiments.spec import Cell, ExperimentSpec
 from longtail.fingerprint import resolve_defaults, result_settings
 
-#: What a ``null`` loss or early-stopping metric meant in settings saved before they recorded
-#: resolved defaults: the defaults of that time, written out so that a later change of
+#: What a ``null`` loss, early-stopping metric or ``decision.fbr`` meant in settings saved before
+#: they recorded resolved defaults: the defaults of that time (every saved setting postdates the
+#: multiclass fall-back rate), written out so that a later change of
 #: :mod:`longtail.defaults` retrains the cells that used the old one and keeps the others.
 DEFAULTS_WHEN_SAVED_AS_NULL = {
     "loss": lambda task: (
@@ -33,6 +34,7 @@ DEFAULTS_WHEN_SAVED_AS_NULL = {
     "train.early_stopping_metric": lambda task: (
         "pr_auc_macro" if task == "multilabel" else "f1_macro"
     ),
+    "decision.fbr": lambda task: {"multilabel": 0.3, "multiclass": 0.2}.get(task, 0.0),
 }
 
 

@@ -78,9 +78,17 @@ def _fingerprint(
     The settings that decide what is learned, with the training and validation files by their
     content (:func:`longtail.fingerprint.result_settings`; the test file is read after training),
     and the rows after splitting and augmentation. An edited row refuses the checkpoint; moving the
-    data or the output directory, or switching on gradient checkpointing, does not.
+    data or the output directory, or switching on gradient checkpointing, does not. ``decision.*``
+    is left out: calibration and thresholds are fitted after training, from the resumed model, so
+    a run may resume with another decision objective.
     """
-    settings = result_settings(config, data_keys=("data.train", "data.validation"), task=task)
+    settings = {
+        key: value
+        for key, value in result_settings(
+            config, data_keys=("data.train", "data.validation"), task=task
+        ).items()
+        if not key.startswith("decision.")
+    }
     payload = json.dumps({"settings": settings, "rows": [n_train, n_val, y_sum]}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
