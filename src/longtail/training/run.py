@@ -8,44 +8,29 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from accelerate.utils import set_seed
 
 from longtail import __version__
-from longtail.cache import (
-    EmbeddingCache,
-    chunking_fingerprint,
-    default_cache_dir,
-    encoder_fingerprint,
-)
 from longtail.config import ExperimentConfig, dump_config
 from longtail.data import LabelSpace
-from longtail.decision import (
-    apply_thresholds,
-    default_thresholds,
-    fit_temperature,
-    probabilities,
-    tune_thresholds_detailed,
-)
+from longtail.decision import apply_thresholds, default_thresholds, probabilities
+from longtail.decision.fit import fit_decision
 from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
 from longtail.fingerprint import result_settings
-from longtail.models import (
-    TextClassifier,
-    load_encoder,
-    load_tokenizer,
-    resolve_model_name,
-    save_model_dir,
-)
+from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
 from longtail.models.encoder import describe_model
 from longtail.models.io import META_FILE
-from longtail.training.augmentation import augment_training_split, describe_augmentation
-from longtail.training.batchers import DocumentBatcher, EmbeddingBatcher, TokenBatcher
-from longtail.training.documents import FrozenEncoderModel, build_document_model, embed_documents
+from longtail.training.augmentation import (
+    AugmentedRows,
+    augment_training_split,
+    describe_augmentation,
+)
 from longtail.training.loop import (
     TokenizedSplit,
     TrainingResult,
@@ -54,11 +39,20 @@ from longtail.training.loop import (
     predict_logits,
     silent,
 )
+from longtail.training.model_setup import (
+    ModelSetup,
+    build_model_setup,
+    document_settings,
+    model_window,
+)
 from longtail.training.phases import PhaseInputs, run_phases
-from longtail.training.prepare import PreparedData, chunk_settings, prepare_data, read_labelled
+from longtail.training.prepare import PreparedData, prepare_data, read_labelled
 from longtail.training.reporting import augmentation_section, write_html
 from longtail.training.strategies import build_strategy
 from longtail.training.tracking import RunTracking
+
+if TYPE_CHECKING:
+    from longtail.predictor import Classifier
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -169,49 +163,26 @@ def _run(
     model_name = resolve_model_name(config.model.name)
     tokenizer = load_tokenizer(model_name, trust_remote_code=config.model.trust_remote_code)
     encoder = load_encoder(model_name, trust_remote_code=config.model.trust_remote_code)
-    window = _model_max_length(tokenizer, encoder)
+    window = model_window(tokenizer, encoder)
     max_length = min(config.model.max_length, window)
     data = prepare_data(config, tokenizer, max_length, window)
-    space, counts = data.space, data.counts
-    train_split, val_split = data.train, data.validation
-    y_train, y_val = train_split.y, val_split.y
-    log(_describe_task(space, counts, len(y_train), len(y_val), data.validation_source))
-
+    space = data.space
+    n_train, n_val = len(data.train.y), len(data.validation.y)
+    log(_describe_task(space, data.counts, n_train, n_val, data.validation_source))
     if data.notice:
         log(data.notice)
     if config.model.gradient_checkpointing:
         encoder.gradient_checkpointing_enable()
-    augmented = None
-    if config.augment.method is not None:
-        with dist.main_process_first():  # one process fills the generation cache, the rest read it
-            augmented = augment_training_split(
-                data.train_texts, np.asarray(train_split.y), train_split.extra, task=space.task,
-                label_names=space.names, config=config, output=output,
-            )  # fmt: skip
-        log(describe_augmentation(augmented.stats, "augmentation of the training split"))
-        new_texts = augmented.texts[augmented.num_original :]
-        data.train = train_split = TokenizedSplit(
-            list(train_split.ids) + list(data.encode(new_texts)), augmented.y, augmented.extra
-        )
-        data.train_texts = augmented.texts
-        data.counts = counts = space.counts(augmented.y)
-        data.sampler_labels = augmented.y
-        y_train = augmented.y
+    augmented = _augment(data, config, dist, output, log)
+    counts, y_train, y_val = data.counts, data.train.y, data.validation.y
     num_logits = 2 if space.task == "binary" else len(space.names)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     set_seed(config.train.seed)
-    setup = _build_model(
-        config,
-        encoder,
-        num_logits,
-        data,
-        model_name=model_name,
-        pad_id=pad_id,
-        window=window,
+    setup = build_model_setup(
+        config, encoder, num_logits, data, model_name=model_name, pad_id=pad_id, window=window,
         log=log,
-    )
+    )  # fmt: skip
     model, trainable, batcher = setup.model, setup.trainable, setup.batcher
-    train_split, val_split = setup.train, setup.validation
     if space.task == "multilabel":
         model.init_head_bias_from_priors(counts / max(len(y_train), 1))
 
@@ -230,7 +201,7 @@ def _run(
     trained = run_phases(
         phases,
         PhaseInputs(
-            trainable=trainable, batcher=batcher, train=train_split, validation=val_split,
+            trainable=trainable, batcher=batcher, train=setup.train, validation=setup.validation,
             train_texts=data.train_texts, space=space, counts=counts,
             sampler_labels=data.sampler_labels, sampler_task=data.sampler_task,
             loss_spec=loss_spec, score=_scorer(space.task, space, y_val, metric),
@@ -244,50 +215,25 @@ def _run(
         resume=resume,
         log=log,
     )  # fmt: skip
-    result = trained.final
     if augmented is not None:
         trained.augmented.insert(0, ("augment", augmented))
 
     device = next(trainable.parameters()).device
     val_logits = gathered_logits(
-        trainable,
-        val_split,
-        batch_size=config.train.eval_batch_size,
-        batcher=batcher,
+        trainable, setup.validation, batch_size=config.train.eval_batch_size, batcher=batcher,
         device=device,
-    )
-    temperature = (
-        fit_temperature(val_logits, y_val, space.task) if config.decision.calibrate else 1.0
-    )
-    val_probs_uncalibrated = probabilities(val_logits, space.task)
-    val_probs = probabilities(val_logits, space.task, temperature=temperature)
-    fallback: list[str] = []
-    untuned: list[str] = []
-    if config.decision.tune_thresholds:
-        tuning = tune_thresholds_detailed(
-            space.task,
-            y_val,
-            val_probs,
-            objective=config.decision.objective,
-            beta=config.decision.beta,
-            floor=config.decision.floor,
-            fbr=config.decision.resolved_fbr(space.task),
-        )
-        thresholds = tuning.thresholds
-        fallback = [space.names[c] for c in tuning.fallback if c < len(space.names)]
-        untuned = [space.names[c] for c in tuning.untuned if c < len(space.names)]
-    else:
-        thresholds = default_thresholds(space.task, len(space.names))
+    )  # fmt: skip
+    decision = fit_decision(space.task, val_logits, y_val, space.names, config.decision)
     meta = {
         "task": space.task,
         "labels": space.to_dict(),
-        "thresholds": np.asarray(thresholds).tolist(),
+        "thresholds": decision.thresholds.tolist(),
         "threshold_objective": config.decision.objective,
-        "threshold_fallback": fallback,  # SCutFBR.1: best validation F below decision.fbr
-        "threshold_untuned": untuned,  # no validation example: the default decision
-        "temperature": float(temperature),
+        "threshold_fallback": decision.fallback,  # SCutFBR.1: best validation F below decision.fbr
+        "threshold_untuned": decision.untuned,  # no validation example: the default decision
+        "temperature": decision.temperature,
         "max_length": max_length,
-        "long_documents": _document_settings(config, window) if data.documents else None,
+        "long_documents": document_settings(config, window) if data.documents else None,
         "extra_features": list(config.data.extra_features),
         "text_column": config.data.text_column,
         "label_column": config.data.label_column,
@@ -295,9 +241,9 @@ def _run(
         "trust_remote_code": config.model.trust_remote_code,
         "config": dump_config(config),
         "training": {
-            "best_epoch": result.best_epoch,
+            "best_epoch": trained.final.best_epoch,
             "early_stopping_metric": metric,
-            "best_score": result.best_score,
+            "best_score": trained.final.best_score,
             "history": trained.history,
             "phases": trained.phases,
             "seconds": round(sum(phase["seconds"] for phase in trained.phases), 1),
@@ -306,18 +252,18 @@ def _run(
     }
     if not dist.is_main_process:
         dist.wait_for_everyone()  # the main process writes the model directory and the report
-        return RunResult(output=output, report={}, training=result)
+        return RunResult(output=output, report={}, training=trained.final)
     save_model_dir(output, model, tokenizer, meta)
 
-    val_pred = apply_thresholds(space.task, val_probs, thresholds)
-    validation_metrics = evaluate_predictions(space.task, y_val, val_probs, val_pred, space.names)
+    val_probs = probabilities(val_logits, space.task, temperature=decision.temperature)
+    val_pred = apply_thresholds(space.task, val_probs, decision.thresholds)
     report: dict[str, Any] = {
         "task": space.task,
         "labels": space.names,
         "thresholds": meta["thresholds"],
-        "threshold_fallback": fallback,
-        "threshold_untuned": untuned,
-        "temperature": float(temperature),
+        "threshold_fallback": decision.fallback,
+        "threshold_untuned": decision.untuned,
+        "temperature": decision.temperature,
         "model": {
             "base_model": meta["base_model"],
             "longtail_version": __version__,
@@ -334,42 +280,25 @@ def _run(
             "train_class_counts": meta["training"]["train_class_counts"],
         },
         "training": meta["training"] | {"config": None},
-        "validation_metrics": validation_metrics,
+        "validation_metrics": evaluate_predictions(
+            space.task, y_val, val_probs, val_pred, space.names
+        ),
     }
     if config.data.test:
         from longtail.predictor import Classifier
 
         classifier = Classifier(model, tokenizer, meta)
-        test_table = read_labelled(config.data.test, config)
-        frozen = data.documents and config.long_documents.mode == "frozen"
-        if frozen and data.encode is not None:
-            # the chunk embeddings come from the same cache as training's, so a grid of variants
-            # and seeds encodes each test document once, not once per cell
-            y_test = classifier.labels.encode(
-                test_table.labels, source=test_table.source, row_numbers=test_table.row_numbers
-            )
-            test_split = setup.represent(test_table.texts, y_test, test_table.extra)
-            trainable.to(device)  # embedding parks the encoder on the CPU
-            test_logits = predict_logits(  # main process only: no gathering
-                trainable,
-                test_split,
-                batch_size=config.train.eval_batch_size,
-                batcher=batcher,
-                device=device,
-            )
-        else:
-            y_test, test_logits = classifier.table_logits(test_table)
-        test_probs = probabilities(test_logits, space.task, temperature=temperature)
+        y_test, test_logits, test_rows = _test_logits(config, data, setup, device, classifier)
+        test_probs = probabilities(test_logits, space.task, temperature=decision.temperature)
         test_metrics = classifier.evaluate_probs(y_test, test_probs)
         shown = (y_test, test_probs, probabilities(test_logits, space.task))
         report.update(split="test", metrics=test_metrics)
-        report["data"]["test"] = config.data.test
-        report["data"]["test_rows"] = len(test_table.texts)
+        report["data"].update(test=config.data.test, test_rows=test_rows)
     else:
-        shown = (y_val, val_probs, val_probs_uncalibrated)
+        shown = (y_val, val_probs, probabilities(val_logits, space.task))
         report.update(
             split="validation (thresholds were tuned on it: optimistic; pass --test-data for an honest estimate)",
-            metrics=validation_metrics,
+            metrics=report["validation_metrics"],
         )
     figures = {}
     if trained.augmented:
@@ -384,7 +313,60 @@ def _run(
         "test" if config.data.test else "validation",
     )
     dist.wait_for_everyone()
-    return RunResult(output=output, report=report, training=result)
+    return RunResult(output=output, report=report, training=trained.final)
+
+
+def _augment(
+    data: PreparedData,
+    config: ExperimentConfig,
+    dist: Any,
+    output: Path,
+    log: Callable[[str], None],
+) -> AugmentedRows | None:
+    """Grow the minority classes of the training split (``augment.*``) in ``data``, in place."""
+    if config.augment.method is None:
+        return None
+    train, space = data.train, data.space
+    with dist.main_process_first():  # one process fills the generation cache, the rest read it
+        augmented = augment_training_split(
+            data.train_texts, np.asarray(train.y), train.extra, task=space.task,
+            label_names=space.names, config=config, output=output,
+        )  # fmt: skip
+    log(describe_augmentation(augmented.stats, "augmentation of the training split"))
+    new_texts = augmented.texts[augmented.num_original :]
+    data.train = TokenizedSplit(
+        list(train.ids) + list(data.encode(new_texts)), augmented.y, augmented.extra
+    )
+    data.train_texts = augmented.texts
+    data.counts = space.counts(augmented.y)
+    data.sampler_labels = augmented.y
+    return augmented
+
+
+def _test_logits(
+    config: ExperimentConfig,
+    data: PreparedData,
+    setup: ModelSetup,
+    device: torch.device,
+    classifier: Classifier,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(y_test, uncalibrated logits, rows)`` of ``data.test``, scored by the trained model."""
+    table = read_labelled(config.data.test, config)
+    if not (data.documents and config.long_documents.mode == "frozen" and data.encode is not None):
+        y_test, logits = classifier.table_logits(table)
+        return y_test, logits, len(table.texts)
+    # the chunk embeddings come from the same cache as training's, so a grid of variants and
+    # seeds encodes each test document once, not once per cell
+    y_test = classifier.labels.encode(
+        table.labels, source=table.source, row_numbers=table.row_numbers
+    )
+    split = setup.represent(table.texts, y_test, table.extra)
+    setup.trainable.to(device)  # embedding parks the encoder on the CPU
+    logits = predict_logits(  # main process only: no gathering
+        setup.trainable, split, batch_size=config.train.eval_batch_size, batcher=setup.batcher,
+        device=device,
+    )  # fmt: skip
+    return y_test, logits, len(table.texts)
 
 
 def _check_remedies(config: ExperimentConfig) -> None:
@@ -400,105 +382,6 @@ def _check_remedies(config: ExperimentConfig) -> None:
             registry.get(str(name))
     if config.aux_loss != "none":
         build_aux_loss(config.aux_loss, task="multiclass")  # checks λ and the temperature
-
-
-@dataclass
-class ModelSetup:
-    """The model to save, the module to train, its batcher, the splits in the form it reads,
-    and ``represent(texts, y, extra)``: new rows (a phase's own data) in that same form."""
-
-    model: Any
-    trainable: Any
-    batcher: Any
-    train: TokenizedSplit
-    validation: TokenizedSplit
-    represent: Callable[[list[str], Any, Any], TokenizedSplit]
-
-
-def _build_model(
-    config: ExperimentConfig,
-    encoder: Any,
-    num_logits: int,
-    data: PreparedData,
-    *,
-    model_name: str,
-    pad_id: int,
-    window: int,
-    log: Callable[[str], None],
-) -> ModelSetup:
-    extra = data.train.extra
-
-    def tokenized(texts: list[str], y: Any, features: Any) -> TokenizedSplit:
-        if data.encode is None:
-            raise LongtailError("this data backend cannot add rows; drop --arrow")
-        return TokenizedSplit(data.encode(texts), y, features)
-
-    if not data.documents:
-        if extra is not None:
-            raise LongtailError(
-                "data.extra_features are joined to a document embedding: use them with "
-                "long_documents.enabled=true"
-            )
-        model = TextClassifier(
-            encoder, num_logits, pooling=config.model.pooling, dropout=config.model.dropout
-        )
-        return ModelSetup(
-            model, model, TokenBatcher(pad_id), data.train, data.validation, tokenized
-        )
-    ld = config.long_documents
-    num_extra = 0 if extra is None else extra.shape[1]
-    model = build_document_model(encoder, num_logits, config, num_extra)
-    if ld.mode == "end_to_end":
-        batcher = DocumentBatcher(pad_id, max_chunks=ld.max_chunks, seed=config.train.seed)
-        return ModelSetup(model, model, batcher, data.train, data.validation, tokenized)
-    cache = EmbeddingCache(
-        Path(ld.cache_dir) if ld.cache_dir else default_cache_dir(),
-        encoder_key=encoder_fingerprint(model_name, encoder),
-        chunking_key=chunking_fingerprint(
-            settings=chunk_settings(config, window),
-            pooling=config.model.pooling, max_chars=ld.max_chars, on_too_long=ld.on_too_long,
-        ),
-        hidden_size=encoder.config.hidden_size,
-    )  # fmt: skip
-    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-
-    def embedded(split: TokenizedSplit, texts: list[str]) -> TokenizedSplit:
-        vectors = embed_documents(
-            model, split.ids, texts, cache=cache, pad_id=pad_id, device=device, log=log
-        )
-        model.to("cpu")
-        return TokenizedSplit(vectors, split.y, split.extra)
-
-    train = embedded(data.train, data.train_texts)
-    validation = embedded(data.validation, data.validation_texts)
-    batcher = EmbeddingBatcher(ld.max_chunks, config.train.seed)
-    return ModelSetup(
-        model, FrozenEncoderModel(model), batcher, train, validation,
-        lambda texts, y, features: embedded(tokenized(texts, y, features), texts),
-    )  # fmt: skip
-
-
-def _document_settings(config: ExperimentConfig, window: int) -> dict[str, Any]:
-    """What predict needs to cut documents exactly as training did."""
-    ld = config.long_documents
-    chunk_length, stride = chunk_settings(config, window)
-    return {
-        "aggregator": ld.aggregator,
-        "mode": ld.mode,
-        "chunk_length": chunk_length,
-        "stride": stride,
-        "max_chars": ld.max_chars,
-        "on_too_long": ld.on_too_long,
-    }
-
-
-def _model_max_length(tokenizer: Any, encoder: Any) -> int:
-    limits = [
-        getattr(encoder.config, "max_position_embeddings", None),
-        getattr(tokenizer, "model_max_length", None),
-    ]
-    usable = [int(v) for v in limits if isinstance(v, int) and 0 < v < 1_000_000]
-    return min(usable) if usable else 512
 
 
 def _spec_name(spec: Any) -> str:

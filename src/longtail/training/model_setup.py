@@ -1,0 +1,128 @@
+"""The model a run trains, in the form its phases read: plain encoder + head, or a document model
+over chunks, end to end or on cached frozen-encoder embeddings (:mod:`longtail.training.documents`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from longtail.cache import (
+    EmbeddingCache,
+    chunking_fingerprint,
+    default_cache_dir,
+    encoder_fingerprint,
+)
+from longtail.config import ExperimentConfig
+from longtail.errors import LongtailError
+from longtail.models import TextClassifier
+from longtail.training.batchers import DocumentBatcher, EmbeddingBatcher, TokenBatcher
+from longtail.training.documents import FrozenEncoderModel, build_document_model, embed_documents
+from longtail.training.loop import TokenizedSplit
+from longtail.training.prepare import PreparedData, chunk_settings
+
+
+@dataclass
+class ModelSetup:
+    """The model to save, the module to train, its batcher, the splits in the form it reads,
+    and ``represent(texts, y, extra)``: new rows (a phase's own data) in that same form."""
+
+    model: Any
+    trainable: Any
+    batcher: Any
+    train: TokenizedSplit
+    validation: TokenizedSplit
+    represent: Callable[[list[str], Any, Any], TokenizedSplit]
+
+
+def build_model_setup(
+    config: ExperimentConfig,
+    encoder: Any,
+    num_logits: int,
+    data: PreparedData,
+    *,
+    model_name: str,
+    pad_id: int,
+    window: int,
+    log: Callable[[str], None],
+) -> ModelSetup:
+    """The classifier for ``config`` over ``encoder``; with long documents in frozen mode the
+    training and validation documents are embedded here, once, through the shared cache."""
+    extra = data.train.extra
+
+    def tokenized(texts: list[str], y: Any, features: Any) -> TokenizedSplit:
+        if data.encode is None:
+            raise LongtailError("this data backend cannot add rows; drop --arrow")
+        return TokenizedSplit(data.encode(texts), y, features)
+
+    if not data.documents:
+        if extra is not None:
+            raise LongtailError(
+                "data.extra_features are joined to a document embedding: use them with "
+                "long_documents.enabled=true"
+            )
+        model = TextClassifier(
+            encoder, num_logits, pooling=config.model.pooling, dropout=config.model.dropout
+        )
+        return ModelSetup(
+            model, model, TokenBatcher(pad_id), data.train, data.validation, tokenized
+        )
+    ld = config.long_documents
+    num_extra = 0 if extra is None else extra.shape[1]
+    model = build_document_model(encoder, num_logits, config, num_extra)
+    if ld.mode == "end_to_end":
+        batcher = DocumentBatcher(pad_id, max_chunks=ld.max_chunks, seed=config.train.seed)
+        return ModelSetup(model, model, batcher, data.train, data.validation, tokenized)
+    cache = EmbeddingCache(
+        Path(ld.cache_dir) if ld.cache_dir else default_cache_dir(),
+        encoder_key=encoder_fingerprint(model_name, encoder),
+        chunking_key=chunking_fingerprint(
+            settings=chunk_settings(config, window),
+            pooling=config.model.pooling, max_chars=ld.max_chars, on_too_long=ld.on_too_long,
+        ),
+        hidden_size=encoder.config.hidden_size,
+    )  # fmt: skip
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+    def embedded(split: TokenizedSplit, texts: list[str]) -> TokenizedSplit:
+        vectors = embed_documents(
+            model, split.ids, texts, cache=cache, pad_id=pad_id, device=device, log=log
+        )
+        model.to("cpu")
+        return TokenizedSplit(vectors, split.y, split.extra)
+
+    train = embedded(data.train, data.train_texts)
+    validation = embedded(data.validation, data.validation_texts)
+    batcher = EmbeddingBatcher(ld.max_chunks, config.train.seed)
+    return ModelSetup(
+        model, FrozenEncoderModel(model), batcher, train, validation,
+        lambda texts, y, features: embedded(tokenized(texts, y, features), texts),
+    )  # fmt: skip
+
+
+def document_settings(config: ExperimentConfig, window: int) -> dict[str, Any]:
+    """What predict needs to cut documents exactly as training did."""
+    ld = config.long_documents
+    chunk_length, stride = chunk_settings(config, window)
+    return {
+        "aggregator": ld.aggregator,
+        "mode": ld.mode,
+        "chunk_length": chunk_length,
+        "stride": stride,
+        "max_chars": ld.max_chars,
+        "on_too_long": ld.on_too_long,
+    }
+
+
+def model_window(tokenizer: Any, encoder: Any) -> int:
+    """The longest input the encoder takes: its position embeddings or the tokenizer's limit."""
+    limits = [
+        getattr(encoder.config, "max_position_embeddings", None),
+        getattr(tokenizer, "model_max_length", None),
+    ]
+    usable = [int(v) for v in limits if isinstance(v, int) and 0 < v < 1_000_000]
+    return min(usable) if usable else 512
