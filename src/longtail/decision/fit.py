@@ -6,14 +6,18 @@ Order matters: thresholds are tuned on the *calibrated* probabilities, so the sa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from safetensors.numpy import load, save
 
 from longtail.decision.calibration import fit_temperature, probabilities
 from longtail.decision.thresholds import default_thresholds, tune_thresholds_detailed
+from longtail.io_utils import atomic_write_bytes
 
 if TYPE_CHECKING:
     from longtail.config import DecisionConfig
@@ -59,3 +63,30 @@ def fit_decision(
         fallback=[names[c] for c in tuning.fallback if c < len(names)],
         untuned=[names[c] for c in tuning.untuned if c < len(names)],
     )
+
+
+@dataclass(frozen=True)
+class DecisionInputs:
+    """The uncalibrated logits and labels a decision is fitted on (validation) and scored on
+    (test, when the run has one): all a different ``decision.*`` needs, without retraining."""
+
+    val_logits: np.ndarray
+    val_y: np.ndarray
+    test_logits: np.ndarray | None = None
+    test_y: np.ndarray | None = None
+
+
+def save_decision_inputs(inputs: DecisionInputs, path: str | os.PathLike[str]) -> Path:
+    """Write ``inputs`` to ``path`` as safetensors, atomically."""
+    arrays = {
+        name: np.ascontiguousarray(value)
+        for name, value in vars(inputs).items()
+        if value is not None
+    }
+    return atomic_write_bytes(path, save(arrays))
+
+
+def load_decision_inputs(path: str | os.PathLike[str]) -> DecisionInputs:
+    """Read what :func:`save_decision_inputs` wrote (safetensors: no code is unpickled)."""
+    arrays = load(Path(path).read_bytes())
+    return DecisionInputs(**arrays)

@@ -6,7 +6,8 @@ Layout of the output directory::
     folds/manifest.json              which file and label counts the folds were cut from
     cells/<variant>/<key>.json       one finished cell: its metrics and per-class F1 (atomic)
     cells/<variant>/<key>/           the cell's run directory (reports; the model only with
-                                     keep_models: true)
+                                     keep_models: true; the logits when a variant differing
+                                     only in decision.* is decided from them, see .redecide)
     augment-cache/                   generated texts shared by every cell
     comparison.{json,md,html}        the summary
 
@@ -31,6 +32,12 @@ from tqdm.auto import tqdm
 
 from longtail.data import stratified_kfold
 from longtail.errors import LongtailError
+from longtail.experiments.redecide import (
+    DECISION_INPUTS,
+    decide_from,
+    has_decision_twin,
+    trained_twin,
+)
 from longtail.experiments.settings import cell_settings, changed_settings, saved_settings
 from longtail.experiments.spec import Cell, ExperimentSpec
 from longtail.experiments.summary import summarize, write_summary
@@ -152,6 +159,7 @@ def _cell_config(
 def run_cell(
     spec: ExperimentSpec, cell: Cell, folds: list[dict[str, str]] | None, log: Callable[[str], None]
 ) -> dict[str, Any]:
+    from longtail.decision.fit import save_decision_inputs
     from longtail.training.run import CHECKPOINT_DIR, run_training
 
     result_path, run_dir = _cell_paths(spec, cell)
@@ -169,7 +177,38 @@ def run_cell(
             resume = False  # run_training(overwrite=True) drops the old checkpoint
     atomic_write_json(settings_path, settings)
     result = run_training(config, resume=resume, overwrite=True, log=log)
-    report = result.report
+    record = _record(spec, cell, result.report, settings, time.perf_counter() - started)
+    kept = REPORT_FILES
+    if result.decision_inputs is not None and has_decision_twin(spec, cell):
+        save_decision_inputs(result.decision_inputs, run_dir / DECISION_INPUTS)
+        kept += (DECISION_INPUTS,)
+    if not spec.keep_models:
+        for child in run_dir.iterdir():
+            if child.name not in kept:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    atomic_write_json(result_path, record)
+    return record
+
+
+def decide_cell(spec: ExperimentSpec, cell: Cell, twin: Cell) -> dict[str, Any]:
+    """Finish ``cell`` from ``twin``'s saved logits (:mod:`.redecide`) instead of training it."""
+    started = time.perf_counter()
+    result_path, run_dir = _cell_paths(spec, cell)
+    report = decide_from(spec, cell, twin, _cell_paths(spec, twin)[1], run_dir)
+    record = _record(spec, cell, report, cell_settings(spec, cell), time.perf_counter() - started)
+    record["decided_from"] = twin.variant
+    atomic_write_json(result_path, record)
+    return record
+
+
+def _record(
+    spec: ExperimentSpec,
+    cell: Cell,
+    report: dict[str, Any],
+    settings: dict[str, Any],
+    seconds: float,
+) -> dict[str, Any]:
+    """What a finished cell saves: its metrics, per-class F1 and support, and its settings."""
     metrics = report["metrics"]
     record = {
         "variant": cell.variant, "seed": cell.seed, "fold": cell.fold, "key": cell.key,
@@ -178,7 +217,7 @@ def run_cell(
         "per_class_f1": {row["label"]: row.get("f1") for row in metrics.get("per_class", [])},
         "per_class_support": _per_class_support(report),
         "best_epoch": report["training"].get("best_epoch"),
-        "seconds": round(time.perf_counter() - started, 1),
+        "seconds": round(seconds, 1),
         "settings": settings,
     }  # fmt: skip
     missing = [m for m, v in record["metrics"].items() if not isinstance(v, (int, float))]
@@ -187,11 +226,6 @@ def run_cell(
             f"{spec.source}: metric {missing[0]!r} is not in the report of {cell.name}; "
             "use names from report.json's metrics, e.g. f1_macro, pr_auc_macro, mcc"
         )
-    if not spec.keep_models:
-        for child in run_dir.iterdir():
-            if child.name not in REPORT_FILES:
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-    atomic_write_json(result_path, record)
     return record
 
 
@@ -317,11 +351,14 @@ def run_comparison(
         cell_log = (
             (lambda m, c=cell: bar.write(f"  [{c.name}] {m}")) if verbose else (lambda _m: None)
         )
-        record = run_cell(spec, cell, folds, cell_log)
+        run_dirs = {c: _cell_paths(spec, c)[1] for c in done}
+        twin = trained_twin(spec, cell, done, run_dirs)
+        record = decide_cell(spec, cell, twin) if twin else run_cell(spec, cell, folds, cell_log)
         done[cell] = record
         bar.update(1)
         headline = ", ".join(f"{m} {record['metrics'][m]:.4f}" for m in spec.metrics[:3])
-        bar.write(f"{cell.name}: {headline} ({record['seconds']:.0f}s)")
+        how = f"decided from {twin.variant}'s training" if twin else f"{record['seconds']:.0f}s"
+        bar.write(f"{cell.name}: {headline} ({how})")
     bar.close()
     if shard:  # other shards may have finished cells meanwhile
         done = load_done(spec)

@@ -18,7 +18,7 @@ from longtail import __version__
 from longtail.config import ExperimentConfig, dump_config
 from longtail.data import LabelSpace
 from longtail.decision import apply_thresholds, default_thresholds, probabilities
-from longtail.decision.fit import fit_decision
+from longtail.decision.fit import DecisionInputs, fit_decision
 from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
@@ -62,6 +62,8 @@ class RunResult:
     output: Path
     report: dict[str, Any]
     training: TrainingResult
+    #: what another ``decision.*`` is fitted and scored on (``None`` on non-main ranks)
+    decision_inputs: DecisionInputs | None = None
 
 
 def _fingerprint(
@@ -294,7 +296,9 @@ def _run(
         shown = (y_test, test_probs, probabilities(test_logits, space.task))
         report.update(split="test", metrics=test_metrics)
         report["data"].update(test=config.data.test, test_rows=test_rows)
+        scored = (test_logits, np.asarray(y_test))
     else:
+        scored = (None, None)
         shown = (y_val, val_probs, probabilities(val_logits, space.task))
         report.update(
             split="validation (thresholds were tuned on it: optimistic; pass --test-data for an honest estimate)",
@@ -313,7 +317,8 @@ def _run(
         "test" if config.data.test else "validation",
     )
     dist.wait_for_everyone()
-    return RunResult(output=output, report=report, training=trained.final)
+    inputs = DecisionInputs(val_logits, np.asarray(y_val), *scored)
+    return RunResult(output=output, report=report, training=trained.final, decision_inputs=inputs)
 
 
 def _augment(

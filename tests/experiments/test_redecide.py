@@ -1,0 +1,95 @@
+"""Variants that differ only in decision.* share one training per (fold, seed)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from test_compare import HAM, SPAM, _experiment
+
+from longtail.cli import main
+from longtail.experiments import runner
+from longtail.experiments.redecide import DECISION_INPUTS
+
+VARIANTS = {
+    "at_half": {"decision": {"calibrate": False, "tune_thresholds": False}},
+    "tuned": {},
+    "recall": {"decision": {"objective": "recall_floor", "floor": 0.9}},
+    "focal": {"loss": {"name": "focal", "gamma": 2.0}},
+}
+
+
+def _noisy(tmp_path: Path, tiny_model_dir: Path) -> Path:
+    """The grid of test_compare on data a model cannot get right: spam rows draw only a few
+    more spam words than ham rows, so the metrics are far from 1 and the decisions matter."""
+    rng = np.random.default_rng(0)
+    train = tmp_path / "noisy.csv"
+    with train.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        for i in range(160):
+            spam = i < 40
+            words = [
+                rng.choice(SPAM if rng.random() < (0.4 if spam else 0.25) else HAM)
+                for _ in range(8)
+            ]
+            writer.writerow([" ".join(words), "spam" if spam else "ham"])
+    path = _experiment(tmp_path, tiny_model_dir, variants=VARIANTS)
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    spec["base"]["data"]["train"] = str(train)
+    spec["metrics"] = ["f1_macro", "mcc", "pr_auc_macro", "recall_macro"]
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _records(grid):
+    return {
+        path.relative_to(grid / "cells").with_suffix("").as_posix(): json.loads(path.read_text())
+        for path in (grid / "cells").glob("*/*.json")
+    }
+
+
+def test_decision_only_variants_are_decided_from_one_training(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    trained = []
+    real = runner.run_cell
+    monkeypatch.setattr(
+        runner, "run_cell", lambda spec, cell, *a: trained.append(cell.name) or real(spec, cell, *a)
+    )
+    path = _noisy(tmp_path, tiny_model_dir)
+    assert main(["compare", str(path)]) == 0
+    assert "decided from at_half's training" in capsys.readouterr().out
+    assert sorted(trained) == [f"{v}/fold{f}-seed0" for v in ("at_half", "focal") for f in (0, 1)]
+    grid = tmp_path / "grid"
+    records = _records(grid)
+    for variant in ("tuned", "recall"):
+        assert records[f"{variant}/fold0-seed0"]["decided_from"] == "at_half"
+    assert "decided_from" not in records["focal/fold0-seed0"]
+    assert (grid / "cells/at_half/fold0-seed0" / DECISION_INPUTS).is_file()
+    assert not (grid / "cells/focal/fold0-seed0" / DECISION_INPUTS).exists()  # no twin: not kept
+    report = json.loads((grid / "cells/recall/fold1-seed0/report.json").read_text())
+    assert report["decided_from"] == "at_half" and report["split"] == "test"
+    assert report["metrics"]["f1_macro"] == records["recall/fold1-seed0"]["metrics"]["f1_macro"]
+
+    # the same numbers as training the variant: a grid of "tuned" alone trains it
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    spec |= {"variants": {"tuned": {}}, "output": str(alone / "grid")}
+    (alone / "experiment.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    assert main(["compare", str(alone / "experiment.yaml")]) == 0
+    for fold in (0, 1):
+        by_training = _records(alone / "grid")[f"tuned/fold{fold}-seed0"]
+        decided = records[f"tuned/fold{fold}-seed0"]
+        assert "decided_from" not in by_training
+        for metric, value in by_training["metrics"].items():
+            assert decided["metrics"][metric] == pytest.approx(value, abs=1e-6), metric
+        assert decided["per_class_f1"] == pytest.approx(by_training["per_class_f1"], abs=1e-6)
+        assert 0.3 < decided["metrics"]["f1_macro"] < 0.95  # a task where decisions matter
+    half, tuned = (records[f"{v}/fold0-seed0"]["metrics"] for v in ("at_half", "tuned"))
+    assert half != tuned
