@@ -19,7 +19,7 @@ def default_loss(task: str) -> dict[str, Any]:
     does not turn into a 1000× weight. Multilabel: BCE with square-root positive weights, clipped
     at 100 and normalised to keep the gradient scale bounded, the head's biases started at the
     label priors. Against plain BCE with the same per-label thresholds the weight is ahead on the
-    full Reuters-21578 data (macro-F1 in each of three seeds) and behind on a 1,500-document
+    full Reuters-21578 data (macro-F1 in each of four seeds) and behind on a 1,500-document
     sample of it and on the Friends speakers with a frozen encoder (docs/benchmarks.md); plain
     BCE is one option away: ``loss.name=bce``.
     """
