@@ -77,6 +77,12 @@ def result_settings(
     return json.loads(json.dumps(settings, sort_keys=True, default=str))
 
 
+def training_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` without ``decision.*``: calibration and thresholds are fitted after training,
+    so these are what decide the trained model alone (a checkpoint, a shared grid training)."""
+    return {k: v for k, v in settings.items() if not k.startswith("decision.")}
+
+
 def resolve_defaults(
     settings: dict[str, Any],
     *,

@@ -19,20 +19,17 @@ run, or delete the trained twin's cells to share.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from longtail.evaluation import evaluate_predictions, write_report
 from longtail.experiments.settings import cell_settings, saved_settings
 from longtail.experiments.spec import Cell, ExperimentSpec
+from longtail.fingerprint import training_settings
 
 #: A trained cell's validation and test logits and labels, in its run directory.
 DECISION_INPUTS = "decision_inputs.safetensors"
-
-
-def training_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """``settings`` without ``decision.*``: what decides the trained model alone."""
-    return {k: v for k, v in settings.items() if not k.startswith("decision.")}
 
 
 def has_decision_twin(spec: ExperimentSpec, cell: Cell) -> bool:
@@ -50,7 +47,7 @@ def trained_twin(
     spec: ExperimentSpec,
     cell: Cell,
     done: dict[Cell, dict[str, Any]],
-    run_dirs: dict[Cell, Path],
+    run_dir: Callable[[Cell], Path],
 ) -> Cell | None:
     """A finished, trained cell whose model ``cell`` would train again, with its logits on disk."""
     mine = training_settings(cell_settings(spec, cell))
@@ -59,8 +56,8 @@ def trained_twin(
             continue
         if "settings" not in record or record.get("decided_from"):
             continue  # unchecked, or itself decided: only a trained cell holds the logits
-        run_dir = run_dirs[other]
-        if not ((run_dir / DECISION_INPUTS).is_file() and (run_dir / "report.json").is_file()):
+        directory = run_dir(other)
+        if not ((directory / DECISION_INPUTS).is_file() and (directory / "report.json").is_file()):
             continue
         if training_settings(saved_settings(record["settings"])) == mine:
             return other

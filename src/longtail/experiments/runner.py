@@ -351,8 +351,7 @@ def run_comparison(
         cell_log = (
             (lambda m, c=cell: bar.write(f"  [{c.name}] {m}")) if verbose else (lambda _m: None)
         )
-        run_dirs = {c: _cell_paths(spec, c)[1] for c in done}
-        twin = trained_twin(spec, cell, done, run_dirs)
+        twin = trained_twin(spec, cell, done, lambda c: _cell_paths(spec, c)[1])
         record = decide_cell(spec, cell, twin) if twin else run_cell(spec, cell, folds, cell_log)
         done[cell] = record
         bar.update(1)

@@ -22,7 +22,7 @@ from longtail.decision.fit import DecisionInputs, fit_decision
 from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
-from longtail.fingerprint import result_settings
+from longtail.fingerprint import result_settings, training_settings
 from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
 from longtail.models.encoder import describe_model
 from longtail.models.io import META_FILE
@@ -78,13 +78,9 @@ def _fingerprint(
     is left out: calibration and thresholds are fitted after training, from the resumed model, so
     a run may resume with another decision objective.
     """
-    settings = {
-        key: value
-        for key, value in result_settings(
-            config, data_keys=("data.train", "data.validation"), task=task
-        ).items()
-        if not key.startswith("decision.")
-    }
+    settings = training_settings(
+        result_settings(config, data_keys=("data.train", "data.validation"), task=task)
+    )
     payload = json.dumps({"settings": settings, "rows": [n_train, n_val, y_sum]}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
