@@ -14,7 +14,7 @@ import pytest
 
 from longtail.decision import apply_thresholds
 from longtail.errors import LongtailError
-from longtail.evaluation import evaluate_predictions, plots
+from longtail.evaluation import evaluate_predictions, figure_data
 from longtail.evaluation.html_report import (
     RunArrays,
     render_comparison_html,
@@ -206,7 +206,7 @@ def test_per_class_table_marks_classes_with_few_examples():
 def test_binary_pr_dot_is_the_threshold_point():
     report, arrays = make_run("binary")
     truth = arrays.y_true == 1
-    point = plots.threshold_point(truth, arrays.probs[:, 1], 0.35)
+    point = figure_data.threshold_point(truth, arrays.probs[:, 1], 0.35)
     positive = report["metrics"]["per_class"][1]
     assert point.precision == pytest.approx(positive["precision"])
     assert point.recall == pytest.approx(positive["recall"])

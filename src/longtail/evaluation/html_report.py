@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from longtail.errors import LongtailError
-from longtail.evaluation import plots
+from longtail.evaluation import figure_data, plots
 from longtail.evaluation.html_compare import COMPARISON_FIGURES, render_comparison_html
 from longtail.evaluation.html_page import (
     contents_nav,
@@ -34,6 +34,7 @@ from longtail.evaluation.html_page import (
     skipped_figure,
     write_html_report,
 )
+from longtail.evaluation.metrics import ECE_BINS
 from longtail.evaluation.report import (  # the same headline and number test as report.md
     HEADLINE_METRICS,
     MAX_CONFUSION_CLASSES,
@@ -173,11 +174,11 @@ def _decisions(a: RunArrays) -> np.ndarray:
 def _run_figures(metrics: Mapping[str, Any], a: RunArrays) -> list[tuple[str, str, str]]:
     truth, decided, figures = _one_vs_rest(a), _decisions(a), []
     figures += _curve_figures(a, truth, decided)
-    after = plots.reliability_bins(*plots.calibration_inputs(a.task, a.y_true, a.probs))
+    after = figure_data.reliability_bins(*figure_data.calibration_inputs(a.task, a.y_true, a.probs))
     before = None
     if a.probs_uncalibrated is not None:
-        before = plots.reliability_bins(
-            *plots.calibration_inputs(a.task, a.y_true, a.probs_uncalibrated)
+        before = figure_data.reliability_bins(
+            *figure_data.calibration_inputs(a.task, a.y_true, a.probs_uncalibrated)
         )
     what = {
         "binary": f"P({a.labels[1]}) against how often the example is {a.labels[1]}",
@@ -185,7 +186,7 @@ def _run_figures(metrics: Mapping[str, Any], a: RunArrays) -> list[tuple[str, st
         "multilabel": "every label probability, pooled, against its 0/1 truth",
     }[a.task]
     caption = (
-        f"Reliability diagram ({plots.ECE_BINS} equal-width bins): {what}; "
+        f"Reliability diagram ({ECE_BINS} equal-width bins): {what}; "
         "the bottom panel is the share of examples per bin."
     )
     if before is None:
@@ -246,7 +247,7 @@ def _curve_figures(
         (a.train_class_counts or {}).get(a.labels[c], 0) if a.train_class_counts else positives[c]
         for c in candidates
     ]
-    drawn = [candidates[i] for i in plots.classes_to_draw(counts)]
+    drawn = [candidates[i] for i in figure_data.classes_to_draw(counts)]
     notes = []
     if len(drawn) < len(candidates):
         notes.append(
@@ -265,7 +266,7 @@ def _curve_figures(
         "it need not lie on the one-vs-rest curve",
     }[a.task]
     names = [a.labels[c] for c in drawn]
-    points = [plots.operating_point(truth[:, c], decided[:, c]) for c in drawn]
+    points = [figure_data.operating_point(truth[:, c], decided[:, c]) for c in drawn]
     y, p = truth[:, drawn], a.probs[:, drawn]
     scope = f"positive class {a.labels[1]!r}" if a.task == "binary" else "one-vs-rest per class"
     pr = figure_block(

@@ -2,8 +2,8 @@
 
 Every ``plot_*`` function builds its own :class:`matplotlib.figure.Figure` on an Agg canvas and
 never touches pyplot's global state, so a report can be drawn inside a training run or a thread.
-The numbers a figure shows come from small public helpers (:func:`operating_point`,
-:func:`reliability_bins`, ...) so tests can check them against plain NumPy.
+The numbers a figure shows come from :mod:`longtail.evaluation.figure_data` (operating points,
+reliability bins), pure NumPy that tests check on their own.
 
 SVG is kept small and self-contained: text stays text (``svg.fonttype: none``), the Dublin Core
 metadata block (with its external URIs) is dropped, and dense scatters are rasterised. User strings
@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -25,99 +24,13 @@ from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
 
 from longtail.errors import LongtailError
-from longtail.evaluation.metrics import ECE_BINS
+from longtail.evaluation.figure_data import MAX_CURVES, OperatingPoint, ReliabilityBins
 
 FORMATS: tuple[str, ...] = ("svg", "png")
-MAX_CURVES = 20
 MAX_NAME = 28  # characters of a label shown in a legend or on an axis
 RASTERIZE_ABOVE = 400  # scatter points drawn as one embedded bitmap beyond this many
 _SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "longtail", "svg.image_inline": True}
 _NO_METADATA = {"Format": None, "Type": None, "Creator": None, "Date": None}
-
-
-class OperatingPoint(NamedTuple):
-    """Where a decision sits on the PR and ROC planes (``zero_division=0`` like the metrics)."""
-
-    precision: float
-    recall: float
-    fpr: float
-
-
-@dataclass(frozen=True)
-class ReliabilityBins:
-    """Equal-width ``(lo, hi]`` bins of a reliability diagram (the binning of the report's ECE).
-
-    Attributes:
-        edges: ``(B + 1,)`` bin edges from 0 to 1.
-        count: ``(B,)`` examples per bin.
-        confidence: ``(B,)`` mean predicted probability per bin (NaN where empty).
-        accuracy: ``(B,)`` observed frequency of the event per bin (NaN where empty).
-        ece: the count-weighted mean of ``|accuracy - confidence|``.
-    """
-
-    edges: np.ndarray
-    count: np.ndarray
-    confidence: np.ndarray
-    accuracy: np.ndarray
-    ece: float
-
-
-def operating_point(truth: np.ndarray, decided: np.ndarray) -> OperatingPoint:
-    """Precision, recall and false-positive rate of 0/1 ``decided`` against 0/1 ``truth``."""
-    t = np.asarray(truth).astype(bool).reshape(-1)
-    d = np.asarray(decided).astype(bool).reshape(-1)
-    tp, fp = float(np.sum(t & d)), float(np.sum(~t & d))
-    pos, neg = float(t.sum()), float((~t).sum())
-    return OperatingPoint(
-        tp / (tp + fp) if tp + fp else 0.0, tp / pos if pos else 0.0, fp / neg if neg else 0.0
-    )
-
-
-def threshold_point(truth: np.ndarray, scores: np.ndarray, threshold: float) -> OperatingPoint:
-    """The operating point of ``score >= threshold`` (the rule of ``apply_thresholds``)."""
-    return operating_point(truth, np.asarray(scores, dtype=np.float64) >= float(threshold))
-
-
-def reliability_bins(
-    confidences: np.ndarray, outcomes: np.ndarray, n_bins: int = ECE_BINS
-) -> ReliabilityBins:
-    """Bin probabilities like :func:`~longtail.evaluation.metrics.expected_calibration_error`."""
-    conf = np.asarray(confidences, dtype=np.float64).reshape(-1)
-    hit = np.asarray(outcomes, dtype=np.float64).reshape(-1)
-    if conf.size == 0 or conf.shape != hit.shape:
-        raise LongtailError(f"reliability bins need equal, non-empty arrays, got {conf.size}")
-    which = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
-    count = np.bincount(which, minlength=n_bins)
-    conf_sum = np.bincount(which, conf, n_bins)
-    hit_sum = np.bincount(which, hit, n_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_conf, accuracy = conf_sum / count, hit_sum / count
-    ece = float(np.abs(hit_sum - conf_sum).sum() / conf.size)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    return ReliabilityBins(edges, count, mean_conf, accuracy, ece)
-
-
-def calibration_inputs(
-    task: str, y_true: np.ndarray, probs: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(confidence, outcome)`` pairs for a reliability diagram.
-
-    Binary: P(positive) vs "is positive"; multiclass: the top-label confidence vs "argmax is
-    right"; multilabel: every label probability vs its 0/1 truth, pooled.
-    """
-    p, y = np.asarray(probs, dtype=np.float64), np.asarray(y_true)
-    if task == "binary":
-        return p[:, 1], (y == 1).astype(np.float64)
-    if task == "multiclass":
-        return p.max(axis=1), (p.argmax(axis=1) == y).astype(np.float64)
-    return p.reshape(-1), (y > 0.5).astype(np.float64).reshape(-1)
-
-
-def classes_to_draw(counts: Sequence[float], max_classes: int = MAX_CURVES) -> list[int]:
-    """Indices of the classes to draw: all of them, or the ``max_classes`` rarest (stable order)."""
-    order = np.argsort(np.asarray(counts, dtype=np.float64), kind="stable")
-    chosen = order[:max_classes] if len(order) > max_classes else order
-    return sorted(int(i) for i in chosen)
 
 
 def plot_pr_curves(
