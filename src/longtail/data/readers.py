@@ -1,5 +1,6 @@
 """Read labelled text tables from CSV, TSV, JSON Lines, Parquet or a saved Hugging Face dataset.
 
+The text formats are parsed here; Parquet and saved datasets by :mod:`longtail.data.columnar`.
 Every problem with the file is a one-line :class:`~longtail.errors.LongtailError` naming the
 file, the row or column, and the fix.
 
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from longtail.data.columnar import Records, is_saved_dataset, read_parquet, read_saved_dataset
 from longtail.errors import LongtailError
 
 SUPPORTED_FORMATS = (
@@ -209,14 +211,19 @@ def _names(columns: Sequence[str]) -> str:
     return ", ".join(repr(c) for c in columns) or "(none)"
 
 
-def _read_records(path: Path) -> tuple[list[str], list[dict[str, Any]], list[int]]:
+def _read_records(path: Path) -> Records:
     if path.is_dir():
-        return _read_hf_dataset(path)
+        if not is_saved_dataset(path):
+            raise LongtailError(
+                f"{path} is a directory but not a Hugging Face dataset saved with save_to_disk; "
+                f"supported: {SUPPORTED_FORMATS}"
+            )
+        return read_saved_dataset(path)
     suffixes = [s.lower() for s in path.suffixes]
     compression = suffixes.pop() if suffixes and suffixes[-1] in (".gz", ".bz2") else None
     suffix = suffixes[-1] if suffixes else ""
     if suffix == ".parquet" and compression is None:
-        return _read_parquet(path)
+        return read_parquet(path)
     if suffix not in _TEXT_SUFFIXES:
         raise LongtailError(
             f"{path}: unknown file format {''.join(path.suffixes) or '(no extension)'!r}; "
@@ -306,9 +313,7 @@ def _loads(path: Path, text: str, line: int | None = None) -> Any:
         ) from exc
 
 
-def _parse_delimited(
-    path: Path, text: str, delimiter: str
-) -> tuple[list[str], list[dict[str, Any]], list[int]]:
+def _parse_delimited(path: Path, text: str, delimiter: str) -> Records:
     csv.field_size_limit(2**31 - 1)  # long documents exceed the 128 KiB default
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -342,7 +347,7 @@ def _parse_delimited(
     return header, records, rows
 
 
-def _parse_jsonl(path: Path, text: str) -> tuple[list[str], list[dict[str, Any]], list[int]]:
+def _parse_jsonl(path: Path, text: str) -> Records:
     records: list[dict[str, Any]] = []
     rows: list[int] = []
     columns: dict[str, None] = {}
@@ -362,7 +367,7 @@ def _parse_jsonl(path: Path, text: str) -> tuple[list[str], list[dict[str, Any]]
     return list(columns), records, rows
 
 
-def _parse_json_array(path: Path, text: str) -> tuple[list[str], list[dict[str, Any]], list[int]]:
+def _parse_json_array(path: Path, text: str) -> Records:
     data = _loads(path, text)
     if not isinstance(data, list):
         raise LongtailError(f"{path}: expected a JSON array of objects; fix the file")
@@ -374,68 +379,3 @@ def _parse_json_array(path: Path, text: str) -> tuple[list[str], list[dict[str, 
             )
         columns.update(dict.fromkeys(record))
     return list(columns), list(data), list(range(1, len(data) + 1))
-
-
-def _read_parquet(path: Path) -> tuple[list[str], list[dict[str, Any]], list[int]]:
-    import pyarrow.parquet as pq
-
-    try:
-        names = pq.read_schema(path).names
-    except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise LongtailError(f"{path}: cannot read Parquet ({exc}); re-export the file") from exc
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise LongtailError(
-            f"{path}: duplicate column name(s) {_names(dupes)}; give every column a unique name"
-        )
-    try:
-        data = pq.read_table(path).to_pydict()
-    except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise LongtailError(f"{path}: cannot read Parquet ({exc}); re-export the file") from exc
-    return _from_columns(names, data)
-
-
-def _read_hf_dataset(path: Path) -> tuple[list[str], list[dict[str, Any]], list[int]]:
-    dict_file = path / "dataset_dict.json"
-    if dict_file.exists():
-        try:
-            splits = [str(s) for s in json.loads(dict_file.read_text(encoding="utf-8"))["splits"]]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise LongtailError(f"{dict_file} is damaged ({exc}); save the dataset again") from exc
-        raise LongtailError(
-            f"{path} is a DatasetDict with splits {', '.join(splits)}; "
-            f"pass one split directory, e.g. {path / (splits[0] if splits else 'train')}"
-        )
-    if not (path / "state.json").exists():
-        raise LongtailError(
-            f"{path} is a directory but not a Hugging Face dataset saved with save_to_disk; "
-            f"supported: {SUPPORTED_FORMATS}"
-        )
-    import datasets
-
-    try:
-        dataset = datasets.load_from_disk(str(path))
-    except Exception as exc:  # datasets raises many types for a damaged directory
-        raise LongtailError(f"{path}: cannot load Hugging Face dataset ({exc})") from exc
-    data = dataset.to_dict()
-    for name, feature in dataset.features.items():
-        data[name] = _class_label_names(feature, data[name])
-    return _from_columns(list(dataset.column_names), data)
-
-
-def _class_label_names(feature: Any, values: list[Any]) -> list[Any]:
-    """Replace ClassLabel integers (and lists of them) by the class names."""
-    if hasattr(feature, "int2str"):
-        return [None if v is None else feature.int2str(v) for v in values]
-    inner = getattr(feature, "feature", None)
-    if inner is not None and hasattr(inner, "int2str"):
-        return [None if v is None else [inner.int2str(x) for x in v] for v in values]
-    return values
-
-
-def _from_columns(
-    columns: list[str], data: dict[str, list[Any]]
-) -> tuple[list[str], list[dict[str, Any]], list[int]]:
-    n = len(data[columns[0]]) if columns else 0
-    records = [{c: data[c][i] for c in columns} for i in range(n)]
-    return columns, records, list(range(1, n + 1))
