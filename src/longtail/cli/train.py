@@ -211,7 +211,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from longtail.training.loop import distributed_state
+    from longtail.training.accelerator import distributed_state
     from longtail.training.run import run_training
 
     config = config_from_args(args)

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from longtail.config import TrainConfig
 from longtail.errors import LongtailError
+from longtail.training.accelerator import distributed_state, make_accelerator, silent
 from longtail.training.batchers import TokenBatcher, to_device
 from longtail.training.batching import LengthGroupedBatchSampler, inference_batches
 from longtail.training.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
@@ -56,55 +57,6 @@ class TrainingResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     stopped_early: bool = False
     seconds: float = 0.0
-
-
-def silent(_message: str) -> None:
-    """Processes other than the main one keep quiet."""
-
-
-def resolve_mixed_precision(requested: str) -> str:
-    """``auto`` → bf16 on GPUs that support it, fp16 on older GPUs, full precision on CPU."""
-    if requested != "auto":
-        return requested
-    if torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "no"
-
-
-def _cpu_only() -> bool:
-    mps = getattr(torch.backends, "mps", None)
-    return not torch.cuda.is_available() and not (mps is not None and mps.is_available())
-
-
-def distributed_state():
-    """accelerate's process-wide view: rank, world size, main process, barriers.
-
-    Launched with ``accelerate launch --multi_gpu --num_processes N`` (or ``torchrun``), every
-    process runs the same command; on machines without an accelerator the processes talk over
-    gloo (accelerate's MULTI_CPU), which is how the distributed path is tested here.
-    """
-    from accelerate import PartialState
-
-    return PartialState(cpu=_cpu_only())
-
-
-def make_accelerator(config: TrainConfig):
-    """A fresh ``Accelerator`` for this run.
-
-    accelerate keeps its mixed-precision choice in a process-wide singleton and refuses a second
-    ``Accelerator`` with another choice; a Python session (or a grid of runs) may train several
-    models with different settings, so the singleton is reset first. The distributed state
-    (process group, ranks) is kept.
-    """
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state(reset_partial_state=False)
-    return Accelerator(
-        cpu=_cpu_only(),
-        mixed_precision=resolve_mixed_precision(config.mixed_precision),
-        gradient_accumulation_steps=config.grad_accum,
-    )
 
 
 def _as_split(data: Any) -> TokenizedSplit:

@@ -26,6 +26,7 @@ from longtail.fingerprint import result_settings, training_settings
 from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
 from longtail.models.encoder import describe_model
 from longtail.models.io import META_FILE
+from longtail.training.accelerator import distributed_state, silent
 from longtail.training.augmentation import (
     AugmentedRows,
     augment_training_split,
@@ -34,10 +35,8 @@ from longtail.training.augmentation import (
 from longtail.training.loop import (
     TokenizedSplit,
     TrainingResult,
-    distributed_state,
     gathered_logits,
     predict_logits,
-    silent,
 )
 from longtail.training.model_setup import (
     ModelSetup,
