@@ -62,6 +62,12 @@ def test_decision_only_variants_are_decided_from_one_training(
         runner, "run_cell", lambda spec, cell, *a: trained.append(cell.name) or real(spec, cell, *a)
     )
     path = _noisy(tmp_path, tiny_model_dir)
+    assert main(["compare", str(path), "--dry-run"]) == 0
+    planned = capsys.readouterr().out
+    assert "tuned/fold1-seed0  (decided from at_half's training)" in planned
+    assert "recall/fold0-seed0  (decided from at_half's training)" in planned
+    assert "focal/fold0-seed0\n" in planned and "at_half/fold0-seed0\n" in planned
+    assert "8 cells, 0 done, 4 to decide from a twin's training" in planned
     assert main(["compare", str(path)]) == 0
     assert "decided from at_half's training" in capsys.readouterr().out
     assert sorted(trained) == [f"{v}/fold{f}-seed0" for v in ("at_half", "focal") for f in (0, 1)]
@@ -93,3 +99,15 @@ def test_decision_only_variants_are_decided_from_one_training(
         assert 0.3 < decided["metrics"]["f1_macro"] < 0.95  # a task where decisions matter
     half, tuned = (records[f"{v}/fold0-seed0"]["metrics"] for v in ("at_half", "tuned"))
     assert half != tuned
+
+    # a decision-only variant added to the finished grid trains: its twin kept no logits
+    spec["variants"]["at_half"] = VARIANTS["at_half"]
+    (alone / "experiment.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["compare", str(alone / "experiment.yaml"), "--dry-run"]) == 0
+    planned = capsys.readouterr().out
+    assert (
+        "at_half/fold0-seed0  (trains: tuned's finished cell trained the same model but kept "
+        "no logits)" in planned
+    )
+    assert "4 cells, 2 done; output" in planned

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from typing import Any
 
 from longtail.errors import LongtailError
@@ -50,19 +51,20 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 def run(args: argparse.Namespace) -> int:
     from longtail.experiments import load_experiment, run_comparison, runner
+    from longtail.experiments.redecide import plan_decisions
 
     shard = parse_shard(args.shard)
     spec = load_experiment(args.experiment, output=args.output, baseline=args.baseline)
     if args.dry_run:
         state = runner.scan_cells(spec)
         cells = runner.shard_cells(spec.cells(), shard)
+        plan = plan_decisions(spec, cells, state.done, partial(runner.cell_run_dir, spec))
         for cell in cells:
-            mark = "  (done)" if cell in state.done else ""
-            if cell in state.stale:
-                mark = f"  (settings changed: {', '.join(state.stale[cell][:4])}; runs again)"
-            print(f"{cell.name}{mark}")
+            print(f"{cell.name}{_mark(cell, state, plan)}")
+        decided = f", {len(plan.decided)} to decide from a twin's training" if plan.decided else ""
         print(
-            f"{len(cells)} cells, {sum(c in state.done for c in cells)} done; output {spec.output}"
+            f"{len(cells)} cells, {sum(c in state.done for c in cells)} done{decided}; "
+            f"output {spec.output}"
         )
         for line in runner.describe_state(state, cells, spec.output):
             print(line)
@@ -71,3 +73,18 @@ def run(args: argparse.Namespace) -> int:
     print((spec.output / "comparison.md").read_text(encoding="utf-8"))
     print(f"comparison written to {spec.output} (comparison.html, .md, .json)")
     return 0
+
+
+def _mark(cell: Any, state: Any, plan: Any) -> str:
+    """What ``compare`` will do with one cell, as the dry run lists it."""
+    if cell in state.done:
+        return "  (done)"
+    mark = ""
+    if cell in state.stale:
+        mark = f"  (settings changed: {', '.join(state.stale[cell][:4])}; runs again)"
+    if cell in plan.decided:
+        return f"{mark}  (decided from {plan.decided[cell].variant}'s training)"
+    if cell in plan.no_logits:
+        twin = plan.no_logits[cell].variant
+        return f"{mark}  (trains: {twin}'s finished cell trained the same model but kept no logits)"
+    return mark

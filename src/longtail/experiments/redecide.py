@@ -12,14 +12,16 @@ was decided from (``decided_from``) and its run directory holds ``report.json`` 
 
 Decision: a trained cell keeps its logits (:data:`DECISION_INPUTS`, safetensors) only when the
 experiment file has such a twin variant, because for millions of test rows × hundreds of labels
-they are large. A variant added later to a finished grid therefore trains; add it before the
-run, or delete the trained twin's cells to share.
+they are large. A variant added later to a finished grid therefore trains (``compare
+--dry-run`` says so, :func:`plan_decisions`); add it before the run, or delete the trained twin's
+cells to share.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +52,73 @@ def trained_twin(
     run_dir: Callable[[Cell], Path],
 ) -> Cell | None:
     """A finished, trained cell whose model ``cell`` would train again, with its logits on disk."""
-    mine = training_settings(cell_settings(spec, cell))
-    for other, record in done.items():
-        if other.variant == cell.variant or (other.seed, other.fold) != (cell.seed, cell.fold):
-            continue
-        if "settings" not in record or record.get("decided_from"):
-            continue  # unchecked, or itself decided: only a trained cell holds the logits
+    for other in _finished_twins(spec, cell, done):
         directory = run_dir(other)
-        if not ((directory / DECISION_INPUTS).is_file() and (directory / "report.json").is_file()):
-            continue
-        if training_settings(saved_settings(record["settings"])) == mine:
+        if (directory / DECISION_INPUTS).is_file() and (directory / "report.json").is_file():
             return other
     return None
+
+
+@dataclass
+class DecisionPlan:
+    """What a run of the pending cells will do about shared trainings (``compare --dry-run``)."""
+
+    #: pending cell -> the variant's cell it will be decided from (finished, or trained earlier)
+    decided: dict[Cell, Cell] = field(default_factory=dict)
+    #: pending cell -> a finished twin that kept no logits (trained before a twin variant
+    #: existed), so the cell trains
+    no_logits: dict[Cell, Cell] = field(default_factory=dict)
+
+
+def plan_decisions(
+    spec: ExperimentSpec,
+    cells: list[Cell],
+    done: dict[Cell, dict[str, Any]],
+    run_dir: Callable[[Cell], Path],
+) -> DecisionPlan:
+    """Which of ``cells`` (in run order) will be decided rather than trained, and from what.
+
+    Mirrors the runner: a cell is decided from a finished twin with logits on disk, or from a
+    twin that trains earlier in the same run. With ``--shard`` a twin in another shard is
+    unknown until it finishes, so such a cell is planned to train.
+    """
+    plan = DecisionPlan()
+    trains: list[tuple[Cell, dict[str, Any]]] = []
+    for cell in cells:
+        if cell in done:
+            continue
+        twin = trained_twin(spec, cell, done, run_dir)
+        mine = training_settings(cell_settings(spec, cell))
+        if twin is None:
+            twin = next(
+                (o for o, theirs in trains if _same_split(o, cell) and theirs == mine), None
+            )
+        if twin is not None:
+            plan.decided[cell] = twin
+            continue
+        trains.append((cell, mine))
+        finished = next(iter(_finished_twins(spec, cell, done)), None)
+        if finished is not None:
+            plan.no_logits[cell] = finished
+    return plan
+
+
+def _same_split(a: Cell, b: Cell) -> bool:
+    return a.variant != b.variant and (a.seed, a.fold) == (b.seed, b.fold)
+
+
+def _finished_twins(
+    spec: ExperimentSpec, cell: Cell, done: dict[Cell, dict[str, Any]]
+) -> Iterator[Cell]:
+    """Finished, trained cells of the same fold and seed that trained ``cell``'s model."""
+    mine = training_settings(cell_settings(spec, cell))
+    for other, record in done.items():
+        if not _same_split(other, cell) or "settings" not in record:
+            continue  # another split, or unchecked
+        if record.get("decided_from"):
+            continue  # itself decided: only a trained cell holds the logits
+        if training_settings(saved_settings(record["settings"])) == mine:
+            yield other
 
 
 def decide_from(

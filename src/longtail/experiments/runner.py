@@ -24,6 +24,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,11 @@ def prepare_folds(
 def _cell_paths(spec: ExperimentSpec, cell: Cell) -> tuple[Path, Path]:
     base = spec.output / "cells" / cell.variant
     return base / f"{cell.key}.json", base / cell.key
+
+
+def cell_run_dir(spec: ExperimentSpec, cell: Cell) -> Path:
+    """The directory holding a cell's run (report, and for a trained twin its logits)."""
+    return _cell_paths(spec, cell)[1]
 
 
 def _cell_config(
@@ -351,7 +357,7 @@ def run_comparison(
         cell_log = (
             (lambda m, c=cell: bar.write(f"  [{c.name}] {m}")) if verbose else (lambda _m: None)
         )
-        twin = trained_twin(spec, cell, done, lambda c: _cell_paths(spec, c)[1])
+        twin = trained_twin(spec, cell, done, partial(cell_run_dir, spec))
         record = decide_cell(spec, cell, twin) if twin else run_cell(spec, cell, folds, cell_log)
         done[cell] = record
         bar.update(1)
