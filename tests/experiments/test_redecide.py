@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ import yaml
 from test_compare import HAM, SPAM, _experiment
 
 from longtail.cli import main
-from longtail.experiments import runner
+from longtail.experiments import redecide, runner
 from longtail.experiments.redecide import DECISION_INPUTS
 
 VARIANTS = {
@@ -77,18 +79,21 @@ def test_decision_only_variants_are_decided_from_one_training(
         assert records[f"{variant}/fold0-seed0"]["decided_from"] == "at_half"
     assert "decided_from" not in records["focal/fold0-seed0"]
     assert (grid / "cells/at_half/fold0-seed0" / DECISION_INPUTS).is_file()
-    assert not (grid / "cells/focal/fold0-seed0" / DECISION_INPUTS).exists()  # no twin: not kept
+    assert (grid / "cells/focal/fold0-seed0" / DECISION_INPUTS).is_file()  # no twin, but small
     report = json.loads((grid / "cells/recall/fold1-seed0/report.json").read_text())
     assert report["decided_from"] == "at_half" and report["split"] == "test"
     assert report["metrics"]["f1_macro"] == records["recall/fold1-seed0"]["metrics"]["f1_macro"]
 
-    # the same numbers as training the variant: a grid of "tuned" alone trains it
+    # the same numbers as training the variant: a grid of "tuned" alone trains it; its logits
+    # are "large" here, so none are kept
+    monkeypatch.setattr(redecide, "KEEP_LOGITS_UP_TO", 0)
     alone = tmp_path / "alone"
     alone.mkdir()
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     spec |= {"variants": {"tuned": {}}, "output": str(alone / "grid")}
     (alone / "experiment.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
     assert main(["compare", str(alone / "experiment.yaml")]) == 0
+    assert not list((alone / "grid/cells").glob(f"*/*/{DECISION_INPUTS}"))
     for fold in (0, 1):
         by_training = _records(alone / "grid")[f"tuned/fold{fold}-seed0"]
         decided = records[f"tuned/fold{fold}-seed0"]
@@ -100,7 +105,7 @@ def test_decision_only_variants_are_decided_from_one_training(
     half, tuned = (records[f"{v}/fold0-seed0"]["metrics"] for v in ("at_half", "tuned"))
     assert half != tuned
 
-    # a decision-only variant added to the finished grid trains: its twin kept no logits
+    # a decision-only variant added to a finished grid whose twin kept no logits trains
     spec["variants"]["at_half"] = VARIANTS["at_half"]
     (alone / "experiment.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
     capsys.readouterr()
@@ -111,3 +116,50 @@ def test_decision_only_variants_are_decided_from_one_training(
         "no logits)" in planned
     )
     assert "4 cells, 2 done; output" in planned
+
+
+def test_a_decision_variant_added_to_a_finished_grid_is_decided(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """Small logits are kept without a twin in the file, so a later threshold objective is free."""
+    path = _noisy(tmp_path, tiny_model_dir)
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    spec["variants"] = {"focal": VARIANTS["focal"]}
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    assert main(["compare", str(path)]) == 0
+
+    spec["variants"]["focal_recall"] = VARIANTS["focal"] | VARIANTS["recall"]
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    capsys.readouterr()
+    dry_run = subprocess.run(
+        [sys.executable, "-c", NO_TORCH_DRY_RUN, str(path)], capture_output=True, text=True
+    )
+    assert dry_run.returncode == 0, dry_run.stderr
+    assert "focal_recall/fold1-seed0  (decided from focal's training)" in dry_run.stdout
+    assert "4 cells, 2 done, 2 to decide from a twin's training" in dry_run.stdout
+
+    trained = []
+    monkeypatch.setattr(runner, "run_cell", lambda spec, cell, *a: trained.append(cell.name))
+    assert main(["compare", str(path)]) == 0
+    assert trained == []
+    cells = tmp_path / "grid/cells"
+    for fold in (0, 1):
+        focal, recall = (
+            json.loads((cells / f"{v}/fold{fold}-seed0/report.json").read_text())
+            for v in ("focal", "focal_recall")
+        )
+        assert recall["decided_from"] == "focal" and "decided_from" not in focal
+        # the recall floor holds on the validation split it was fitted on
+        assert recall["validation_metrics"]["positive_recall"] >= 0.9
+        # the same model, so the same ranking
+        assert recall["metrics"]["pr_auc_macro"] == pytest.approx(focal["metrics"]["pr_auc_macro"])
+
+
+#: ``compare --dry-run`` in a fresh interpreter, failing if it imported torch (it must start fast)
+NO_TORCH_DRY_RUN = """
+import sys
+from longtail.cli import main
+code = main(["compare", sys.argv[1], "--dry-run"])
+assert "torch" not in sys.modules, "compare --dry-run imported torch"
+sys.exit(code)
+"""

@@ -75,6 +75,11 @@ class DecisionInputs:
     test_logits: np.ndarray | None = None
     test_y: np.ndarray | None = None
 
+    @property
+    def nbytes(self) -> int:
+        """What the arrays take in memory, about their size on disk."""
+        return sum(value.nbytes for value in vars(self).values() if value is not None)
+
 
 def save_decision_inputs(inputs: DecisionInputs, path: str | os.PathLike[str]) -> Path:
     """Write ``inputs`` to ``path`` as safetensors, atomically."""

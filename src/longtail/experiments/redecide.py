@@ -10,11 +10,12 @@ the same metrics as training it (tested), in well under a second. Its record nam
 was decided from (``decided_from``) and its run directory holds ``report.json`` / ``report.md``
 (no HTML report: the model was not kept to draw it).
 
-Decision: a trained cell keeps its logits (:data:`DECISION_INPUTS`, safetensors) only when the
-experiment file has such a twin variant, because for millions of test rows × hundreds of labels
-they are large. A variant added later to a finished grid therefore trains (``compare
---dry-run`` says so, :func:`plan_decisions`); add it before the run, or delete the trained twin's
-cells to share.
+Decision: a trained cell keeps its logits (:data:`DECISION_INPUTS`, safetensors) when the
+experiment file has such a twin variant, and otherwise only while they are small
+(:data:`KEEP_LOGITS_UP_TO` bytes: 20,000 validation and test rows × 100 labels), so that a
+decision-only variant added to a finished grid is decided too. For millions of test rows ×
+hundreds of labels they are large, and a variant added later to such a grid trains (``compare
+--dry-run`` says so, :func:`plan_decisions`); add it before the run to share.
 """
 
 from __future__ import annotations
@@ -23,15 +24,25 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from longtail.evaluation import evaluate_predictions, write_report
 from longtail.experiments.settings import cell_settings, saved_settings
 from longtail.experiments.spec import Cell, ExperimentSpec
 from longtail.fingerprint import training_settings
 
+if TYPE_CHECKING:  # torch is imported only when a cell is decided (compare --dry-run starts fast)
+    from longtail.decision.fit import DecisionInputs
+
 #: A trained cell's validation and test logits and labels, in its run directory.
 DECISION_INPUTS = "decision_inputs.safetensors"
+#: Logits up to this size are kept even without a twin variant in the file (8 MiB).
+KEEP_LOGITS_UP_TO = 8 * 2**20
+
+
+def keeps_decision_inputs(spec: ExperimentSpec, cell: Cell, inputs: DecisionInputs) -> bool:
+    """Whether a trained cell saves its logits: for a twin in the file, or while they are small."""
+    return inputs.nbytes <= KEEP_LOGITS_UP_TO or has_decision_twin(spec, cell)
 
 
 def has_decision_twin(spec: ExperimentSpec, cell: Cell) -> bool:

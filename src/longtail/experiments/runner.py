@@ -36,7 +36,7 @@ from longtail.errors import LongtailError
 from longtail.experiments.redecide import (
     DECISION_INPUTS,
     decide_from,
-    has_decision_twin,
+    keeps_decision_inputs,
     trained_twin,
 )
 from longtail.experiments.settings import cell_settings, changed_settings, saved_settings
@@ -185,7 +185,9 @@ def run_cell(
     result = run_training(config, resume=resume, overwrite=True, log=log)
     record = _record(spec, cell, result.report, settings, time.perf_counter() - started)
     kept = REPORT_FILES
-    if result.decision_inputs is not None and has_decision_twin(spec, cell):
+    if result.decision_inputs is not None and keeps_decision_inputs(
+        spec, cell, result.decision_inputs
+    ):
         save_decision_inputs(result.decision_inputs, run_dir / DECISION_INPUTS)
         kept += (DECISION_INPUTS,)
     if not spec.keep_models:
