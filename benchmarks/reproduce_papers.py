@@ -75,7 +75,8 @@ CROSS_VALIDATED = {"friends_multilabel": 5}
 _UNFREEZING = ("lp_ft", "prefinetune_da")
 MULTILABEL_VARIANTS = {
     "bce_at_0.5": {"loss": {"name": "bce"}, **PAPER},
-    "bce_thresholds": {"loss": {"name": "bce"}},  # the decision alone, no re-weighting
+    # the decision alone, no re-weighting: longtail's multilabel default since 2026-11-24
+    "bce_thresholds": {"loss": {"name": "bce"}},
     "weighted_bce_thresholds": {
         "loss": {"name": "bce", "pos_weight": "sqrt_ratio", "max_weight": 100.0}
     },

@@ -47,18 +47,20 @@ def test_data_keys_left_out_do_not_count_and_paths_never_do(tmp_path):
 
 def test_a_null_loss_enters_as_the_default_it_resolves_to(tmp_path, monkeypatch):
     default = result_settings(_config(tmp_path, "t.csv"), task="multilabel")
-    weighted = {"name": "bce", "pos_weight": "sqrt_ratio", "max_weight": 100.0}
-    spelled_out = result_settings(_config(tmp_path, "t.csv", loss=weighted), task="multilabel")
+    spelled_out = result_settings(
+        _config(tmp_path, "t.csv", loss={"name": "bce"}), task="multilabel"
+    )
     assert default == spelled_out and default["train.early_stopping_metric"] == "pr_auc_macro"
     assert default["decision.fbr"] == 0.3
     fbr_set = result_settings(_config(tmp_path, "t.csv", decision={"fbr": 0.3}), task="multilabel")
     assert fbr_set == default
     auto = result_settings(_config(tmp_path, "t.csv"))  # task unknown: every task's default
-    assert auto["loss@multilabel.pos_weight"] == "sqrt_ratio"
+    assert auto["loss@multilabel.name"] == "bce" and "loss@multilabel.pos_weight" not in auto
     assert auto["loss@binary.weights"] == "effective_number"
     assert (auto["decision.fbr@binary"], auto["decision.fbr@multiclass"]) == (0.0, 0.2)
     assert "decision.fbr" not in auto
 
-    monkeypatch.setitem(fingerprint.TASK_DEFAULTS, "loss", lambda task: {"name": "bce"})
+    weighted = {"name": "bce", "pos_weight": "sqrt_ratio", "max_weight": 100.0}
+    monkeypatch.setitem(fingerprint.TASK_DEFAULTS, "loss", lambda task: weighted)
     after = result_settings(_config(tmp_path, "t.csv"), task="multilabel")
-    assert "loss.pos_weight" not in after and after != default  # a grid retrains
+    assert after["loss.pos_weight"] == "sqrt_ratio" and after != default  # a grid retrains

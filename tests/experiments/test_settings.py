@@ -80,31 +80,32 @@ def test_what_changes_results_is_recorded_and_memory_knobs_are_not(tmp_path):
 def test_a_default_saved_as_null_reads_as_the_default_of_its_time(tmp_path, monkeypatch):
     train = _train(tmp_path / "train.csv")
     specs = {task: _spec(tmp_path, train, data__task=task) for task in ("multiclass", "multilabel")}
-    saved = {}
+    saved, current = {}, {}
     for task, spec in specs.items():
         vanilla = spec.cells()[0]  # leaves loss and the early-stopping metric to the defaults
-        current = cell_settings(spec, vanilla)
+        current[task] = cell_settings(spec, vanilla)
         saved[task] = {
             k: v
-            for k, v in current.items()
+            for k, v in current[task].items()
             if not k.startswith(("loss.", "train.early_stopping", "decision.fbr"))
         } | {"loss": None, "train.early_stopping_metric": None, "decision.fbr": None}
-        assert changed_settings(saved_settings(saved[task]), current) == []
 
-    # a release that drops the multilabel pos_weight retrains the multilabel cells only
-    monkeypatch.setitem(
-        fingerprint.TASK_DEFAULTS,
-        "loss",
-        lambda task: {"name": "bce"} if task == "multilabel" else default_loss(task),
-    )
+    # saved as null before the multilabel default dropped pos_weight (2026-11-24): read as the
+    # weighted BCE of that time, so today's default (plain BCE) retrains the multilabel cells only
     for task, retrains in [
         ("multiclass", []),
         ("multilabel", ["loss.max_weight", "loss.pos_weight"]),
     ]:
-        spec = specs[task]
-        vanilla = spec.cells()[0]
-        now = cell_settings(spec, vanilla)
-        assert changed_settings(saved_settings(saved[task]), now) == retrains
+        assert changed_settings(saved_settings(saved[task]), current[task]) == retrains
+    weighted = {"name": "bce", "pos_weight": "sqrt_ratio", "max_weight": 100.0}
+    monkeypatch.setitem(
+        fingerprint.TASK_DEFAULTS,
+        "loss",
+        lambda task: weighted if task == "multilabel" else default_loss(task),
+    )
+    for task, spec in specs.items():  # under the default of their time, nothing retrains
+        now = cell_settings(spec, spec.cells()[0])
+        assert changed_settings(saved_settings(saved[task]), now) == []
 
     # the fall-back rate is a default too: moving it retrains the cells that left it unset
     monkeypatch.setitem(fingerprint.TASK_DEFAULTS, "decision.fbr", lambda task: 0.5)
