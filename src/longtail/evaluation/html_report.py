@@ -6,7 +6,8 @@ network load. Every user string (labels, titles, warnings) is HTML-escaped. On l
 writes ``data-figures-ok`` / ``data-figures-total`` on ``<body>`` and copies script errors into
 ``<pre id="js-errors">``, so a headless browser can check that every figure rendered.
 
-A run report draws from a :class:`RunArrays` (the predictions behind the report's metrics); a
+A run report draws from a :class:`~longtail.evaluation.run_arrays.RunArrays` (the predictions
+behind the report's metrics); a
 comparison report from the summary dict of ``longtail compare`` (see
 :func:`render_comparison_html` in :mod:`.html_compare`; shared page parts in :mod:`.html_page`).
 Missing optional parts skip their section.
@@ -15,7 +16,6 @@ Missing optional parts skip their section.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -43,7 +43,7 @@ from longtail.evaluation.report import (  # the same headline and number test as
     format_value,
     mark_few,
 )
-from longtail.tasks import TASKS
+from longtail.evaluation.run_arrays import RunArrays
 
 # Figure ids, in page order (a run also gets fig-extra-1, fig-extra-2, ... for its extra figures).
 RUN_FIGURES: tuple[str, ...] = (
@@ -65,67 +65,6 @@ __all__ = [
     "render_run_html",
     "write_html_report",
 ]
-
-
-@dataclass
-class RunArrays:
-    """What the run report draws from (validation or test predictions).
-
-    Attributes:
-        task: ``"binary"``, ``"multiclass"`` or ``"multilabel"``.
-        labels: class names; binary: ``[negative, positive]``.
-        y_true: ``(n,)`` class indices, or ``(n, C)`` 0/1 for multilabel.
-        probs: ``(n, K)`` calibrated probabilities (``K = 2`` for binary, ``C`` otherwise);
-            binary column 1 is the positive class.
-        thresholds: the decision per class as :mod:`longtail.decision` stores it: binary one
-            threshold on P(positive), multilabel one threshold per label, multiclass one weight per
-            class (``argmax p * w``); ``None`` for the defaults (0.5, or plain argmax).
-        probs_uncalibrated: the probabilities before temperature scaling, same shape.
-        train_class_counts: training examples per label.
-        history: per epoch ``{"epoch", "step", "train_loss", "val_score"}``, optional ``"phase"``.
-        extra_figures: title -> PNG (or JPEG) bytes, embedded as they are.
-    """
-
-    task: str
-    labels: list[str]
-    y_true: np.ndarray
-    probs: np.ndarray
-    thresholds: list[float] | None
-    probs_uncalibrated: np.ndarray | None = None
-    train_class_counts: dict[str, int] | None = None
-    history: list[dict] | None = None
-    extra_figures: dict[str, bytes] | None = None
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise LongtailError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASKS)}")
-        self.labels = [str(x) for x in self.labels]
-        self.probs = np.asarray(self.probs, dtype=np.float64)
-        self.y_true = np.asarray(self.y_true)
-        n, k = self.probs.shape if self.probs.ndim == 2 else (0, 0)
-        if n == 0 or k != len(self.labels) or (self.task == "binary" and k != 2):
-            raise LongtailError(
-                f"probs must be (n, {len(self.labels)}) for labels {self.labels[:5]}, "
-                f"got {self.probs.shape}"
-            )
-        if not np.all(np.isfinite(self.probs)):
-            raise LongtailError("probs hold NaN or infinite values")
-        expected = (n, k) if self.task == "multilabel" else (n,)
-        if self.y_true.shape != expected:
-            raise LongtailError(f"y_true has shape {self.y_true.shape}, expected {expected}")
-        if self.task != "multilabel" and (self.y_true.min() < 0 or self.y_true.max() >= k):
-            raise LongtailError(f"y_true holds class indices outside [0, {k})")
-        if self.probs_uncalibrated is not None:
-            self.probs_uncalibrated = np.asarray(self.probs_uncalibrated, dtype=np.float64)
-            if self.probs_uncalibrated.shape != self.probs.shape:
-                raise LongtailError("probs_uncalibrated must have the same shape as probs")
-        if self.thresholds is not None:
-            self.thresholds = [float(t) for t in np.asarray(self.thresholds).reshape(-1)]
-            want = 1 if self.task == "binary" else k
-            if len(self.thresholds) != want:
-                raise LongtailError(
-                    f"{len(self.thresholds)} thresholds for a {self.task} task; expected {want}"
-                )
 
 
 def render_run_html(report: Mapping[str, Any], arrays: RunArrays) -> str:
@@ -153,26 +92,8 @@ def render_run_html(report: Mapping[str, Any], arrays: RunArrays) -> str:
     return html_document(title, parts)
 
 
-def _one_vs_rest(a: RunArrays) -> np.ndarray:
-    if a.task == "multilabel":
-        return a.y_true > 0.5
-    return np.eye(len(a.labels), dtype=bool)[a.y_true.astype(np.int64)]
-
-
-def _decisions(a: RunArrays) -> np.ndarray:
-    """``(n, C)`` bool: what the run's decision rule predicts for each class."""
-    p, k = a.probs, len(a.labels)
-    if a.task == "binary":
-        positive = p[:, 1] >= (a.thresholds[0] if a.thresholds else 0.5)
-        return np.stack([~positive, positive], axis=1)
-    if a.task == "multilabel":
-        return p >= np.asarray(a.thresholds or [0.5] * k)[None, :]
-    weights = np.asarray(a.thresholds or [1.0] * k)
-    return np.eye(k, dtype=bool)[np.argmax(p * weights[None, :], axis=1)]
-
-
 def _run_figures(metrics: Mapping[str, Any], a: RunArrays) -> list[tuple[str, str, str]]:
-    truth, decided, figures = _one_vs_rest(a), _decisions(a), []
+    truth, decided, figures = a.one_vs_rest(), a.decided(), []
     figures += _curve_figures(a, truth, decided)
     after = figure_data.reliability_bins(*figure_data.calibration_inputs(a.task, a.y_true, a.probs))
     before = None

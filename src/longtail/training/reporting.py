@@ -11,7 +11,8 @@ import torch
 
 from longtail.config import ExperimentConfig
 from longtail.data import LabelSpace
-from longtail.evaluation.html_report import RunArrays, render_run_html, write_html_report
+from longtail.evaluation.html_report import render_run_html, write_html_report
+from longtail.evaluation.run_arrays import RunArrays
 from longtail.io_utils import atomic_write_bytes
 from longtail.training.augmentation import AugmentedRows, quality_check
 from longtail.training.loop import predict_logits
