@@ -73,6 +73,32 @@ def test_a_parameter_override_turns_a_component_name_into_a_spec(data, override,
     assert apply_overrides(data, [override]) == expected
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["loss.pos_weight=sqrt_ratio"],
+            "loss sets loss.pos_weight but no loss.name; .*loss.name=bce",
+        ),
+        (["sampler.num_samples=10"], "sampler sets sampler.num_samples but no sampler.name"),
+        (
+            ["long_documents.aggregator.heads=4"],
+            "long_documents.aggregator sets long_documents.aggregator.heads but no "
+            "long_documents.aggregator.name; name the aggregator, e.g. .*=attention",
+        ),
+    ],
+)
+def test_a_component_with_parameters_but_no_name_is_refused(overrides, message):
+    """On an unset component, ``key.param=value`` cannot mean "the default with this change"
+    (the loss default depends on the task): a one-line error before any data is read."""
+    with pytest.raises(LongtailError, match=message):
+        build_config(apply_overrides({}, overrides), source="command line")
+    key = overrides[0].rsplit(".", 1)[0]
+    name = {"loss": "bce", "sampler": "oversample"}.get(key, "attention")
+    named = build_config(apply_overrides({}, [f"{key}.name={name}", *overrides]))
+    assert named.model_dump()["loss"] in (None, {"name": "bce", "pos_weight": "sqrt_ratio"})
+
+
 def test_fbr_defaults_to_scutfbr_for_multilabel_and_multiclass_and_can_be_set():
     from longtail.config import DecisionConfig
     from longtail.defaults import MULTICLASS_FBR, MULTILABEL_FBR

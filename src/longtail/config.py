@@ -223,13 +223,43 @@ def _describe(error: ValidationError, source: str) -> LongtailError:
     return LongtailError(f"{source}: {key}: {first['msg']} (got {_short_repr(first.get('input'))})")
 
 
+#: A registered name per component key, for the error when a spec has parameters but no name.
+_NAME_EXAMPLES = {
+    "loss": "bce (multilabel) or loss.name=ce (single-label)",
+    "sampler": "oversample",
+    "strategy": "drw",
+    "sam": "sam",
+    "aux_loss": "supcon",
+    "augment.method": "eda",
+    "long_documents.aggregator": "attention",
+}
+
+
 def build_config(data: dict[str, Any], source: str = "config") -> ExperimentConfig:
     try:
-        return ExperimentConfig.model_validate(data)
+        config = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
         raise _describe(exc, source) from None
     except RecursionError:
         raise LongtailError(f"{source}: a value is nested too deeply; flatten it") from None
+    _check_spec_names(config, source)
+    return config
+
+
+def _check_spec_names(config: ExperimentConfig, source: str) -> None:
+    """A component given as parameters needs its name: ``loss.pos_weight=sqrt_ratio`` on an
+    unset loss is not "the default loss with this parameter", since the default depends on the
+    task (:mod:`longtail.defaults`). Refused here, before any data or model is loaded."""
+    for key in sorted(_spec_keys()):
+        value: Any = config
+        for part in key.split("."):
+            value = getattr(value, part)
+        if isinstance(value, dict) and not isinstance(value.get("name"), str):
+            params = ", ".join(f"{key}.{k}" for k in value if k != "name") or "no parameters"
+            raise LongtailError(
+                f"{source}: {key} sets {params} but no {key}.name; name the {key.split('.')[-1]}, "
+                f"e.g. {key}.name={_NAME_EXAMPLES.get(key, '<name>')}"
+            )
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
