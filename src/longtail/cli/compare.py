@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from longtail.errors import LongtailError
+
+if TYPE_CHECKING:  # the experiments package is imported when the command runs
+    from longtail.experiments.redecide import DecisionPlan
+    from longtail.experiments.runner import GridState
+    from longtail.experiments.spec import Cell
 
 
 def add_parser(subparsers: Any) -> None:
@@ -75,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _mark(cell: Any, state: Any, plan: Any) -> str:
+def _mark(cell: Cell, state: GridState, plan: DecisionPlan) -> str:
     """What ``compare`` will do with one cell, as the dry run lists it."""
     if cell in state.done:
         return "  (done)"
