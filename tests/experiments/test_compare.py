@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
+import longtail.fingerprint as fingerprint
 from longtail.cli import main
 from longtail.errors import LongtailError
 from longtail.experiments import load_experiment, runner
@@ -299,6 +300,23 @@ def test_cells_whose_settings_changed_are_retrained_and_named(
         "vanilla/seed0": ["data.test"], "focal/seed0": ["data.test"]
     }  # fmt: skip
     _data(tmp_path / "test.csv", n=40, seed=1)  # restored: nothing to run
+
+    # data.task: auto records every task's default loss; a finished binary cell ignores the others
+    assert json.loads((cells / "vanilla" / "seed0.json").read_text())["task"] == "binary"
+    spec = load_experiment(path)
+    vanilla = next(c for c in spec.cells() if c.variant == "vanilla")
+    assert "loss@multilabel.name" in runner.cell_settings(spec, vanilla)
+    binary_default = fingerprint.TASK_DEFAULTS["loss"]
+    monkeypatch.setitem(
+        fingerprint.TASK_DEFAULTS,
+        "loss",
+        lambda task: {"name": "asymmetric"} if task == "multilabel" else binary_default(task),
+    )
+    assert runner.scan_cells(load_experiment(path)).stale == {}
+    monkeypatch.setitem(fingerprint.TASK_DEFAULTS, "loss", lambda task: {"name": "focal"})
+    stale = runner.scan_cells(load_experiment(path)).stale
+    assert list(stale) == [vanilla] and all("@binary" in k for k in stale[vanilla])
+    monkeypatch.setitem(fingerprint.TASK_DEFAULTS, "loss", binary_default)
 
     # a cell saved before settings were recorded is reused, and the log says it is unchecked
     record_path = cells / "vanilla" / "seed0.json"

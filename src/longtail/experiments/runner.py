@@ -39,7 +39,12 @@ from longtail.experiments.redecide import (
     keeps_decision_inputs,
     trained_twin,
 )
-from longtail.experiments.settings import cell_settings, changed_settings, saved_settings
+from longtail.experiments.settings import (
+    cell_settings,
+    changed_settings,
+    for_task,
+    saved_settings,
+)
 from longtail.experiments.spec import Cell, ExperimentSpec
 from longtail.experiments.summary import summarize, write_summary
 from longtail.fingerprint import file_digest
@@ -220,7 +225,7 @@ def _record(
     metrics = report["metrics"]
     record = {
         "variant": cell.variant, "seed": cell.seed, "fold": cell.fold, "key": cell.key,
-        "split": report.get("split"),
+        "task": report.get("task"), "split": report.get("split"),
         "metrics": {m: metrics.get(m) for m in spec.metrics},
         "per_class_f1": {row["label"]: row.get("f1") for row in metrics.get("per_class", [])},
         "per_class_support": _per_class_support(report),
@@ -235,6 +240,14 @@ def _record(
             "use names from report.json's metrics, e.g. f1_macro, pr_auc_macro, mcc"
         )
     return record
+
+
+def _report_task(run_dir: Path) -> str | None:
+    """The task a finished cell trained, from its report (cells saved before records held it)."""
+    try:
+        return json.loads((run_dir / "report.json").read_text(encoding="utf-8")).get("task")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _per_class_support(report: dict[str, Any]) -> dict[str, int]:
@@ -272,8 +285,9 @@ def scan_cells(spec: ExperimentSpec) -> GridState:
             continue
         if "settings" not in record:
             state.unchecked.add(cell)
-        elif changed := changed_settings(
-            saved_settings(record["settings"]), cell_settings(spec, cell)
+        elif changed := for_task(
+            changed_settings(saved_settings(record["settings"]), cell_settings(spec, cell)),
+            record.get("task") or _report_task(run_dir),
         ):
             state.stale[cell] = changed
             continue

@@ -55,3 +55,17 @@ def saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
 def changed_settings(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Dotted keys whose value differs (or that one side lacks), sorted."""
     return sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
+
+
+def for_task(changed: list[str], task: str | None) -> list[str]:
+    """``changed`` without the other tasks' defaults, for a cell known to have trained ``task``.
+
+    With ``data.task: auto`` the settings hold every task's default (``loss@multilabel.name``,
+    see :func:`longtail.fingerprint.resolve_defaults`), since the task is detected from the
+    data only when the cell trains. A finished cell's report says which task it was, and a
+    change in another task's default did not touch it: a binary cell does not retrain because
+    the multilabel default loss changed.
+    """
+    if task is None:
+        return changed
+    return [k for k in changed if "@" not in k or k.partition("@")[2].split(".")[0] == task]
