@@ -242,12 +242,14 @@ def _record(
     return record
 
 
-def _report_task(run_dir: Path) -> str | None:
-    """The task a finished cell trained, from its report (cells saved before records held it)."""
+def _saved_report(run_dir: Path) -> dict[str, Any]:
+    """A finished cell's ``report.json`` (``{}`` when missing or unreadable), for what records
+    saved by older versions lack: the task, the per-class support."""
     try:
-        return json.loads((run_dir / "report.json").read_text(encoding="utf-8")).get("task")
-    except (OSError, ValueError, AttributeError):
-        return None
+        report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return report if isinstance(report, dict) else {}
 
 
 def _per_class_support(report: dict[str, Any]) -> dict[str, int]:
@@ -283,20 +285,22 @@ def scan_cells(spec: ExperimentSpec) -> GridState:
         except ValueError:
             path.unlink()  # a torn file cannot exist (atomic writes), but never trust one
             continue
+        report = None  # older records lack the task or the support: read at most once, lazily
         if "settings" not in record:
             state.unchecked.add(cell)
-        elif changed := for_task(
-            changed_settings(saved_settings(record["settings"]), cell_settings(spec, cell)),
-            record.get("task") or _report_task(run_dir),
+        elif changed := changed_settings(
+            saved_settings(record["settings"]), cell_settings(spec, cell)
         ):
-            state.stale[cell] = changed
-            continue
-        report_path = run_dir / "report.json"
-        if "per_class_support" not in record and report_path.is_file():
-            try:  # a cell saved before the support was recorded: its report still has it
-                report = json.loads(report_path.read_text(encoding="utf-8"))
-            except ValueError:
-                report = {}
+            task = record.get("task")
+            if task is None and any("@" in key for key in changed):
+                report = _saved_report(run_dir)
+                task = report.get("task")
+            if changed := for_task(changed, task):
+                state.stale[cell] = changed
+                continue
+        if "per_class_support" not in record and (run_dir / "report.json").is_file():
+            # a cell saved before the support was recorded: its report still has it
+            report = _saved_report(run_dir) if report is None else report
             record["per_class_support"] = _per_class_support(report)
         state.done[cell] = record
     return state
