@@ -63,11 +63,8 @@ def trained_twin(
     run_dir: Callable[[Cell], Path],
 ) -> Cell | None:
     """A finished, trained cell whose model ``cell`` would train again, with its logits on disk."""
-    for other in _finished_twins(spec, cell, done):
-        directory = run_dir(other)
-        if (directory / DECISION_INPUTS).is_file() and (directory / "report.json").is_file():
-            return other
-    return None
+    mine = training_settings(cell_settings(spec, cell))
+    return next((o for o in _finished_twins(cell, mine, done) if _has_logits(run_dir(o))), None)
 
 
 @dataclass
@@ -98,19 +95,17 @@ def plan_decisions(
     for cell in cells:
         if cell in done:
             continue
-        twin = trained_twin(spec, cell, done, run_dir)
         mine = training_settings(cell_settings(spec, cell))
-        if twin is None:
-            twin = next(
-                (o for o, theirs in trains if _same_split(o, cell) and theirs == mine), None
-            )
+        finished = list(_finished_twins(cell, mine, done))
+        twin = next((o for o in finished if _has_logits(run_dir(o))), None) or next(
+            (o for o, theirs in trains if _same_split(o, cell) and theirs == mine), None
+        )
         if twin is not None:
             plan.decided[cell] = twin
             continue
         trains.append((cell, mine))
-        finished = next(iter(_finished_twins(spec, cell, done)), None)
-        if finished is not None:
-            plan.no_logits[cell] = finished
+        if finished:
+            plan.no_logits[cell] = finished[0]
     return plan
 
 
@@ -119,10 +114,9 @@ def _same_split(a: Cell, b: Cell) -> bool:
 
 
 def _finished_twins(
-    spec: ExperimentSpec, cell: Cell, done: dict[Cell, dict[str, Any]]
+    cell: Cell, mine: dict[str, Any], done: dict[Cell, dict[str, Any]]
 ) -> Iterator[Cell]:
-    """Finished, trained cells of the same fold and seed that trained ``cell``'s model."""
-    mine = training_settings(cell_settings(spec, cell))
+    """Finished, trained cells of ``cell``'s fold and seed whose training settings are ``mine``."""
     for other, record in done.items():
         if not _same_split(other, cell) or "settings" not in record:
             continue  # another split, or unchecked
@@ -130,6 +124,10 @@ def _finished_twins(
             continue  # itself decided: only a trained cell holds the logits
         if training_settings(saved_settings(record["settings"])) == mine:
             yield other
+
+
+def _has_logits(directory: Path) -> bool:
+    return (directory / DECISION_INPUTS).is_file() and (directory / "report.json").is_file()
 
 
 def decide_from(
