@@ -98,6 +98,11 @@ def test_opt_in_variant_runs_only_when_named(tmp_path):
     on_top = combined["variants"]["prefinetune_da_default"]
     # the default's loss and decision, plus pre-FT DA
     assert on_top == {"strategy": "prefinetune_da"}
+    assert "class_balanced" not in default["variants"]
+    balanced = _grid("r8", tmp_path, ["vanilla", "class_balanced"])["variants"]["class_balanced"]
+    # the balance without oversampling's longer epochs, decided by argmax like vanilla
+    assert balanced["sampler"] == "class_balanced"
+    assert balanced["decision"] == default["variants"]["vanilla"]["decision"]
 
 
 def test_unknown_or_inapplicable_variant_is_a_one_line_error(tmp_path):
