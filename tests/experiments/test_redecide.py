@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,9 @@ import pytest
 import yaml
 from test_compare import HAM, SPAM, _experiment
 
+import longtail.fingerprint as fingerprint
 from longtail.cli import main
-from longtail.experiments import redecide, runner
+from longtail.experiments import load_experiment, redecide, runner
 from longtail.experiments.redecide import DECISION_INPUTS
 
 VARIANTS = {
@@ -137,6 +139,23 @@ def test_a_decision_variant_added_to_a_finished_grid_is_decided(
     assert dry_run.returncode == 0, dry_run.stderr
     assert "focal_recall/fold1-seed0  (decided from focal's training)" in dry_run.stdout
     assert "4 cells, 2 done, 2 to decide from a twin's training" in dry_run.stdout
+
+    # another task's default changed since focal trained: its binary training is still the twin
+    spec_now = load_experiment(path)
+    recall_cell = next(c for c in spec_now.cells() if c.variant == "focal_recall")
+    assert "train.early_stopping_metric@multilabel" in runner.cell_settings(spec_now, recall_cell)
+    binary_metric = fingerprint.TASK_DEFAULTS["train.early_stopping_metric"]
+    monkeypatch.setitem(
+        fingerprint.TASK_DEFAULTS,
+        "train.early_stopping_metric",
+        lambda task: "recall_macro" if task == "multilabel" else binary_metric(task),
+    )
+    state = runner.scan_cells(load_experiment(path))
+    assert state.stale == {}
+    plan = redecide.plan_decisions(
+        spec_now, spec_now.cells(), state.done, partial(runner.cell_run_dir, spec_now)
+    )
+    assert sorted(c.name for c in plan.decided) == [f"focal_recall/fold{f}-seed0" for f in (0, 1)]
 
     trained = []
     monkeypatch.setattr(runner, "run_cell", lambda spec, cell, *a: trained.append(cell.name))

@@ -27,7 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from longtail.evaluation import evaluate_predictions, write_report
-from longtail.experiments.settings import cell_settings, saved_settings
+from longtail.experiments.settings import (
+    cell_settings,
+    changed_settings,
+    for_task,
+    saved_settings,
+)
 from longtail.experiments.spec import Cell, ExperimentSpec
 from longtail.fingerprint import training_settings
 
@@ -116,13 +121,19 @@ def _same_split(a: Cell, b: Cell) -> bool:
 def _finished_twins(
     cell: Cell, mine: dict[str, Any], done: dict[Cell, dict[str, Any]]
 ) -> Iterator[Cell]:
-    """Finished, trained cells of ``cell``'s fold and seed whose training settings are ``mine``."""
+    """Finished, trained cells of ``cell``'s fold and seed whose training settings are ``mine``.
+
+    As in :func:`~longtail.experiments.runner.scan_cells`, a twin that recorded its task is
+    compared on that task's defaults only: a change of the multilabel default loss leaves a
+    binary twin's training the one this cell would do.
+    """
     for other, record in done.items():
         if not _same_split(other, cell) or "settings" not in record:
             continue  # another split, or unchecked
         if record.get("decided_from"):
             continue  # itself decided: only a trained cell holds the logits
-        if training_settings(saved_settings(record["settings"])) == mine:
+        theirs = training_settings(saved_settings(record["settings"]))
+        if not for_task(changed_settings(theirs, mine), record.get("task")):
             yield other
 
 

@@ -294,7 +294,7 @@ def scan_cells(spec: ExperimentSpec) -> GridState:
             task = record.get("task")
             if task is None and any("@" in key for key in changed):
                 report = _saved_report(run_dir)
-                task = report.get("task")
+                task = record["task"] = report.get("task")  # for twin matching too
             if changed := for_task(changed, task):
                 state.stale[cell] = changed
                 continue
