@@ -103,6 +103,8 @@ def test_opt_in_variant_runs_only_when_named(tmp_path):
     # the balance without oversampling's longer epochs, decided by argmax like vanilla
     assert balanced["sampler"] == "class_balanced"
     assert balanced["decision"] == default["variants"]["vanilla"]["decision"]
+    tuned = _grid("r8", tmp_path, ["class_balanced_tuned"])["variants"]["class_balanced_tuned"]
+    assert tuned == {k: v for k, v in balanced.items() if k != "decision"}
 
 
 def test_unknown_or_inapplicable_variant_is_a_one_line_error(tmp_path):
