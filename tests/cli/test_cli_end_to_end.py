@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 from cli_helpers import fast_train_args, make_rows, write_csv
@@ -167,6 +168,24 @@ def test_yaml_config_with_overrides_and_multiclass(tmp_path, tiny_model_dir):
     }
     assert meta["config"]["sampler"] == "class_balanced"
     assert len(meta["training"]["history"]) == 1
+
+
+def test_an_oversampled_epoch_says_what_it_costs(tmp_path, tiny_model_dir, capsys):
+    # 3 classes, the largest 80 % of the rows: an oversampled epoch is about 2.4x the data
+    rows = [
+        (t, lab if lab == "spam" else ("other" if i % 8 == 0 else "ham"))
+        for i, (t, lab) in enumerate(make_rows(120, 0.1, 4))
+    ]
+    data = write_csv(tmp_path / "skewed.csv", rows)
+    argv = ["train", "--data", str(data), "--sampler", "oversample",
+            *fast_train_args(tiny_model_dir, tmp_path / "run"), "--epochs", "1"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr()
+    note = re.search(r"sampler: an epoch draws (\d+) rows, ([\d.]+)x the (\d+) training rows",
+                     printed.out + printed.err)  # fmt: skip
+    assert note is not None, printed.err[-2000:]
+    drawn, factor, rows_in = int(note[1]), float(note[2]), int(note[3])
+    assert drawn % 3 == 0 and factor >= 2.0 and drawn / rows_in == pytest.approx(factor, abs=0.05)
 
 
 def test_multilabel_delimited_labels(tmp_path, tiny_model_dir):

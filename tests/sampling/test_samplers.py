@@ -8,7 +8,13 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from longtail.errors import LongtailError
-from longtail.sampling import SAMPLERS, EpochSampler, build_sampler, label_groups
+from longtail.sampling import (
+    SAMPLERS,
+    EpochSampler,
+    build_sampler,
+    epoch_length_note,
+    label_groups,
+)
 from longtail.sampling import base as sampling_base
 
 CLASS_SIZES = [400, 80, 15, 5]
@@ -192,3 +198,20 @@ def test_bad_input_is_a_longtail_error(spec: object, y: np.ndarray, task: str) -
 def test_a_sampler_object_passes_through() -> None:
     sampler = build_sampler("sqrt", y=_multiclass(), task="multiclass", seed=0)
     assert build_sampler(sampler, y=_multiclass(), task="multiclass", seed=1) is sampler
+
+
+def test_an_oversampled_epoch_much_longer_than_the_data_is_noted() -> None:
+    # 8 classes, one of 50 rows and seven of 5: oversampling draws 8 x 50 = 400 rows from 85
+    y = np.repeat(np.arange(8), [50] + [5] * 7)
+    over = build_sampler("oversample", y=y, task="multiclass", seed=0)
+    note = epoch_length_note(over, len(y))
+    assert note is not None and "400 rows, 4.7x the 85 training rows" in note
+    assert "class_balanced" in note
+    assert (
+        epoch_length_note(build_sampler("class_balanced", y=y, task="multiclass"), len(y)) is None
+    )
+    assert epoch_length_note(None, len(y)) is None
+    # a mild imbalance stays quiet: 2 x 50 = 100 rows from 95
+    mild = np.repeat([0, 1], [50, 45])
+    mild_over = build_sampler("oversample", y=mild, task="binary")
+    assert len(mild_over) == 100 and epoch_length_note(mild_over, len(mild)) is None

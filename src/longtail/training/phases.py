@@ -23,7 +23,7 @@ from torch import nn
 from longtail.config import ExperimentConfig
 from longtail.data import LabelSpace
 from longtail.losses import LOSSES, build_aux_loss, build_loss
-from longtail.sampling import build_sampler
+from longtail.sampling import build_sampler, epoch_length_note
 from longtail.training.augmentation import (
     AugmentedRows,
     balanced_augmented_rows,
@@ -145,6 +145,8 @@ def run_phases(
                 if phase.data == "train"
                 else None
             )
+            if note := epoch_length_note(sampler, len(sampler_labels)):
+                log(note)
             train_config = _phase_train_config(config, phase)
             if len(phases) > 1:
                 log(
