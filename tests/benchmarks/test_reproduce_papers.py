@@ -132,3 +132,31 @@ def test_a_setup_without_a_test_split_is_cross_validated_and_the_file_loads(tmp_
     spec = load_experiment(path)
     assert spec.folds == 5 and spec.test == "corrected_t"  # folds share training rows
     assert _grid("reuters_multilabel", tmp_path, None)["folds"] is None
+
+
+def _single_label_table(counts: dict[str, int]) -> TextTable:
+    labels = [label for label, n in counts.items() for _ in range(n)]
+    return TextTable(
+        texts=[f"doc {i}" for i in range(len(labels))],
+        labels=labels,
+        row_numbers=list(range(1, len(labels) + 1)),
+        source="synthetic.jsonl",
+    )
+
+
+def test_matched_steps_epochs_follow_the_oversampled_epoch_length():
+    # oversampling draws 3 classes x 10 rows = 30 per epoch from 20 rows: 1.5x vanilla's steps
+    skewed = _single_label_table({"a": 10, "b": 5, "c": 5})
+    assert reproduce.oversampling_epochs(skewed, 2) == 3
+    assert reproduce.oversampling_epochs(skewed, 4) == 6
+    # R8-like: 4 of 5 rows in one of 2 classes -> an oversampled epoch is 8 / 5 = 1.6x
+    assert reproduce.oversampling_epochs(_single_label_table({"x": 80, "y": 20}), 5) == 8
+    balanced = _single_label_table({"a": 7, "b": 7})
+    assert reproduce.oversampling_epochs(balanced, 2) == 2
+
+
+def test_matched_steps_variant_is_opt_in_and_is_the_whole_default(tmp_path):
+    assert reproduce.MATCHED_STEPS not in _grid("20ng_step", tmp_path, None)["variants"]
+    chosen = _grid("20ng_step", tmp_path, ["longtail_default", reproduce.MATCHED_STEPS])
+    # nothing but the epochs (filled in by main from the data) differs from the default
+    assert chosen["variants"][reproduce.MATCHED_STEPS] == chosen["variants"]["longtail_default"]
