@@ -1,36 +1,25 @@
 """Figures for the HTML report: pure functions from arrays to SVG text (or PNG bytes).
 
-Every ``plot_*`` function builds its own :class:`matplotlib.figure.Figure` on an Agg canvas and
-never touches pyplot's global state, so a report can be drawn inside a training run or a thread.
-The numbers a figure shows come from :mod:`longtail.evaluation.figure_data` (operating points,
-reliability bins), pure NumPy that tests check on their own.
-
-SVG is kept small and self-contained: text stays text (``svg.fonttype: none``), the Dublin Core
-metadata block (with its external URIs) is dropped, and dense scatters are rasterised. User strings
-are passed to matplotlib with ``$`` escaped, so a label is never parsed as mathtext; the SVG writer
-escapes ``<`` and ``&`` itself.
+Every ``plot_*`` function draws on a canvas of its own from
+:mod:`longtail.evaluation.figure_canvas` (never pyplot's global state, so a report can be drawn
+inside a training run or a thread), which also writes the SVG or PNG. The numbers a figure shows
+come from :mod:`longtail.evaluation.figure_data` (operating points, reliability bins), pure NumPy
+that tests check on their own. Dense scatters are rasterised, to keep the SVG small; user strings
+reach matplotlib with ``$`` escaped, and the SVG writer escapes ``<`` and ``&`` itself.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_auc_score, roc_curve
 
-from longtail.errors import LongtailError
+from longtail.evaluation import figure_canvas as canvas
 from longtail.evaluation.figure_data import MAX_CURVES, OperatingPoint, ReliabilityBins
 
-FORMATS: tuple[str, ...] = ("svg", "png")
-MAX_NAME = 28  # characters of a label shown in a legend or on an axis
 RASTERIZE_ABOVE = 400  # scatter points drawn as one embedded bitmap beyond this many
-_SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "longtail", "svg.image_inline": True}
-_NO_METADATA = {"Format": None, "Type": None, "Creator": None, "Date": None}
 
 
 def plot_pr_curves(
@@ -49,18 +38,23 @@ def plot_pr_curves(
         points: the operating point to mark per class (``None`` = no mark).
         fmt: ``"svg"`` (text) or ``"png"`` (bytes).
     """
-    fig, ax = _figure(6.8 + (1.8 if len(names) > 8 else 0.0), 4.6)
-    for k, colour in zip(range(len(names)), _colours(len(names)), strict=True):
+    fig, ax = canvas.axes_figure(6.8 + (1.8 if len(names) > 8 else 0.0), 4.6)
+    for k, colour in zip(range(len(names)), canvas.colours(len(names)), strict=True):
         precision, recall, _ = precision_recall_curve(truth[:, k], scores[:, k])
         ax.plot(
-            recall, precision, color=colour, lw=1.3, drawstyle="steps-post", label=_name(names[k])
+            recall,
+            precision,
+            color=colour,
+            lw=1.3,
+            drawstyle="steps-post",
+            label=canvas.label_text(names[k]),
         )
         point = points[k] if points is not None else None
         if point is not None:
             ax.plot(point.recall, point.precision, "o", color=colour, ms=6, mec="black", mew=0.8)
     ax.set(xlabel="recall", ylabel="precision", xlim=(-0.02, 1.02), ylim=(-0.02, 1.05))
-    _legend(ax, len(names))
-    return _export(fig, fmt)
+    canvas.legend(ax, len(names))
+    return canvas.export(fig, fmt)
 
 
 def plot_roc_curves(
@@ -71,26 +65,28 @@ def plot_roc_curves(
     fmt: str = "svg",
 ) -> str | bytes:
     """One-vs-rest ROC curves with the AUC in the legend and the operating point as a dot."""
-    fig, ax = _figure(6.8 + (1.8 if len(names) > 8 else 0.0), 4.6)
+    fig, ax = canvas.axes_figure(6.8 + (1.8 if len(names) > 8 else 0.0), 4.6)
     ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1)
-    for k, colour in zip(range(len(names)), _colours(len(names)), strict=True):
+    for k, colour in zip(range(len(names)), canvas.colours(len(names)), strict=True):
         fpr, tpr, _ = roc_curve(truth[:, k], scores[:, k])
         auc = roc_auc_score(truth[:, k], scores[:, k])
-        ax.plot(fpr, tpr, color=colour, lw=1.3, label=f"{_name(names[k])} (AUC {auc:.3f})")
+        ax.plot(
+            fpr, tpr, color=colour, lw=1.3, label=f"{canvas.label_text(names[k])} (AUC {auc:.3f})"
+        )
         point = points[k] if points is not None else None
         if point is not None:
             ax.plot(point.fpr, point.recall, "o", color=colour, ms=6, mec="black", mew=0.8)
     ax.set(xlabel="false-positive rate", ylabel="true-positive rate (recall)")
     ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
-    _legend(ax, len(names))
-    return _export(fig, fmt)
+    canvas.legend(ax, len(names))
+    return canvas.export(fig, fmt)
 
 
 def plot_reliability(
     after: ReliabilityBins, before: ReliabilityBins | None = None, fmt: str = "svg"
 ) -> str | bytes:
     """Reliability diagram (observed frequency vs mean confidence per bin), ECE in the legend."""
-    fig = _new_figure(6.0, 5.2)
+    fig = canvas.new_figure(6.0, 5.2)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     top.plot([0, 1], [0, 1], ls=":", color="grey", lw=1, label="perfect calibration")
     series = [
@@ -123,7 +119,7 @@ def plot_reliability(
     top.set(ylabel="observed frequency", xlim=(0, 1), ylim=(-0.02, 1.02))
     top.legend(loc="upper left", fontsize=8)
     bottom.set(xlabel="predicted probability (bin)", ylabel="share")
-    return _export(fig, fmt)
+    return canvas.export(fig, fmt)
 
 
 def plot_f1_vs_frequency(
@@ -138,31 +134,35 @@ def plot_f1_vs_frequency(
     frequency, and a method for the tail should lift the left end of this plot. With several
     series each class is a dot and each series' line joins its mean F1 at each frequency.
     """
-    fig, ax = _figure(6.8, 4.4)
+    fig, ax = canvas.axes_figure(6.8, 4.4)
     x = np.asarray(counts, dtype=np.float64)
     many = len(x) * len(series) > RASTERIZE_ABOVE
     levels = np.unique(x)
-    for (label, values), colour in zip(series.items(), _colours(len(series)), strict=True):
+    for (label, values), colour in zip(series.items(), canvas.colours(len(series)), strict=True):
         y = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
         ax.plot(x, y, "o", color=colour, ms=5, alpha=0.75, rasterized=many,
-                label=None if len(series) > 1 else _name(label))  # fmt: skip
+                label=None if len(series) > 1 else canvas.label_text(label))  # fmt: skip
         if len(series) > 1:  # one line through the mean F1 at each frequency: classes that share
             # a count (step imbalance) would otherwise be joined by vertical zig-zags
             means = [np.nanmean(y[x == level]) if np.isfinite(y[x == level]).any() else np.nan
                      for level in levels]  # fmt: skip
-            ax.plot(levels, means, "-", color=colour, lw=1.2, label=_name(label))
+            ax.plot(levels, means, "-", color=colour, lw=1.2, label=canvas.label_text(label))
     if len(names) <= MAX_CURVES and len(series) == 1:
         y = np.array([np.nan if v is None else v for v in next(iter(series.values()))])
         for name, xi, yi in zip(names, x, y, strict=True):
             if np.isfinite(yi):
                 ax.annotate(
-                    _name(name, 16), (xi, yi), xytext=(3, 3), textcoords="offset points", fontsize=7
+                    canvas.label_text(name, 16),
+                    (xi, yi),
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                    fontsize=7,
                 )
     ax.set_xscale("log")
     ax.set(xlabel="training examples of the class (log scale)", ylabel="F1", ylim=(-0.03, 1.05))
     if len(series) > 1:
-        _legend(ax, len(series))
-    return _export(fig, fmt)
+        canvas.legend(ax, len(series))
+    return canvas.export(fig, fmt)
 
 
 def plot_confusion_matrix(
@@ -174,11 +174,11 @@ def plot_confusion_matrix(
     norm = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
     k = len(names)
     side = min(3.2 + 0.32 * k, 11.0)
-    fig, ax = _figure(side + 1.2, side)
+    fig, ax = canvas.axes_figure(side + 1.2, side)
     ax.grid(False)
     image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
-    ticks = [_name(n, 18) for n in names]
+    ticks = [canvas.label_text(n, 18) for n in names]
     size = 8 if k <= 15 else 6
     ax.set_xticks(range(k), ticks, rotation=60, ha="right", fontsize=size)
     ax.set_yticks(range(k), ticks, fontsize=size)
@@ -195,7 +195,7 @@ def plot_confusion_matrix(
                     fontsize=7,
                     color="white" if norm[i, j] > 0.55 else "black",
                 )
-    return _export(fig, fmt)
+    return canvas.export(fig, fmt)
 
 
 def plot_label_bars(
@@ -207,7 +207,7 @@ def plot_label_bars(
 ) -> str | bytes:
     """Multilabel summary: support per label (top) and precision/recall per label (bottom)."""
     k = len(names)
-    fig = _new_figure(min(4.0 + 0.38 * k, 16.0), 5.6)
+    fig = canvas.new_figure(min(4.0 + 0.38 * k, 16.0), 5.6)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1.6])
     x = np.arange(k)
     top.bar(x, support, color="tab:grey")
@@ -215,10 +215,10 @@ def plot_label_bars(
     bottom.bar(x - 0.2, precision, width=0.4, color="tab:blue", label="precision")
     bottom.bar(x + 0.2, recall, width=0.4, color="tab:orange", label="recall")
     bottom.set(ylabel="score", ylim=(0, 1.05))
-    _class_ticks(bottom, names)
+    canvas.class_ticks(bottom, names)
     bottom.set_ylim(0, 1.2)
     bottom.legend(fontsize=8, loc="upper right", ncols=2)
-    return _export(fig, fmt)
+    return canvas.export(fig, fmt)
 
 
 def plot_training_curves(history: Sequence[Mapping[str, Any]], fmt: str = "svg") -> str | bytes:
@@ -228,9 +228,9 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], fmt: str = "svg")
         b > a for a, b in zip(epochs, epochs[1:], strict=False)
     )
     x = np.asarray(epochs, dtype=np.float64) if increasing else np.arange(1.0, len(history) + 1)
-    fig, ax = _figure(6.8, 4.0)
-    loss = _floats(row.get("train_loss") for row in history)
-    score = _floats(row.get("val_score") for row in history)
+    fig, ax = canvas.axes_figure(6.8, 4.0)
+    loss = canvas.float_array(row.get("train_loss") for row in history)
+    score = canvas.float_array(row.get("val_score") for row in history)
     ax.plot(x, loss, "o-", color="tab:red", ms=4, label="train loss")
     ax.set(xlabel="epoch" if increasing else "epoch (counted across phases)", ylabel="train loss")
     right = ax.twinx()
@@ -246,7 +246,7 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], fmt: str = "svg")
                 ax.text(
                     (x[start] + x[end - 1]) / 2,
                     1.01,
-                    _name(str(phases[start]), 20),
+                    canvas.label_text(str(phases[start]), 20),
                     transform=ax.get_xaxis_transform(),
                     ha="center",
                     va="bottom",
@@ -255,7 +255,7 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], fmt: str = "svg")
             start = end
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     ax.legend(handles=handles, loc="center right", fontsize=8)
-    return _export(fig, fmt)
+    return canvas.export(fig, fmt)
 
 
 def plot_f1_gain(
@@ -270,25 +270,27 @@ def plot_f1_gain(
     drawn as error bars; a missing or NaN error draws no bar.
     """
     k, v = len(names), max(len(gains), 1)
-    fig, ax = _figure(min(4.5 + 0.3 * k * v, 16.0), 4.4)
+    fig, ax = canvas.axes_figure(min(4.5 + 0.3 * k * v, 16.0), 4.4)
     x, width = np.arange(k), 0.8 / v
-    for i, ((label, values), colour) in enumerate(zip(gains.items(), _colours(v), strict=False)):
-        y = _floats(values)
+    for i, ((label, values), colour) in enumerate(
+        zip(gains.items(), canvas.colours(v), strict=False)
+    ):
+        y = canvas.float_array(values)
         spread = (errors or {}).get(label)
         ax.bar(
             x - 0.4 + width * (i + 0.5),
             np.nan_to_num(y),
             width=width,
             color=colour,
-            label=_name(label),
-            yerr=None if spread is None else np.nan_to_num(_floats(spread)),
+            label=canvas.label_text(label),
+            yerr=None if spread is None else np.nan_to_num(canvas.float_array(spread)),
             error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#333333"},
         )
     ax.axhline(0, color="black", lw=0.8)
-    _class_ticks(ax, names)
+    canvas.class_ticks(ax, names)
     ax.set(ylabel="F1 gain over the baseline")
-    _legend(ax, v)
-    return _export(fig, fmt)
+    canvas.legend(ax, v)
+    return canvas.export(fig, fmt)
 
 
 def plot_metric_means(
@@ -311,10 +313,10 @@ def plot_metric_means(
     """
     cols = min(len(metrics), 3)
     rows = -(-len(metrics) // cols)
-    fig = _new_figure(3.0 * cols + 0.8, 0.9 + (0.3 * len(variants) + 0.9) * rows)
+    fig = canvas.new_figure(3.0 * cols + 0.8, 0.9 + (0.3 * len(variants) + 0.9) * rows)
     axes = fig.subplots(rows, cols, squeeze=False).reshape(-1)
     y = np.arange(len(variants))
-    colours = _colours(len(variants))
+    colours = canvas.colours(len(variants))
     for j, ax in enumerate(axes):
         if j >= len(metrics):
             ax.set_visible(False)
@@ -322,73 +324,13 @@ def plot_metric_means(
         for i, colour in enumerate(colours):
             err = sems[i, j] if np.isfinite(sems[i, j]) else None
             ax.errorbar(means[i, j], y[i], xerr=err, fmt="o", color=colour, capsize=3, ms=5)
-        ax.set_yticks(y, [_name(n, 18) for n in variants] if j % cols == 0 else [""] * len(y))
+        ax.set_yticks(
+            y, [canvas.label_text(n, 18) for n in variants] if j % cols == 0 else [""] * len(y)
+        )
         ax.tick_params(axis="y", labelsize=8)
         ax.set_ylim(len(variants) - 0.5, -0.5)
-        ax.set_title(_name(metrics[j]), fontsize=9)
+        ax.set_title(canvas.label_text(metrics[j]), fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(True, axis="x", alpha=0.3, lw=0.5)
         ax.margins(x=0.15)
-    return _export(fig, fmt)
-
-
-def _new_figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _figure(width: float, height: float) -> tuple[Figure, Any]:
-    fig = _new_figure(width, height)
-    ax = fig.add_subplot()
-    ax.grid(True, alpha=0.3, lw=0.5)
-    return fig, ax
-
-
-def _export(fig: Figure, fmt: str) -> str | bytes:
-    if fmt not in FORMATS:
-        raise LongtailError(f"unknown figure format {fmt!r}; valid formats: {', '.join(FORMATS)}")
-    buffer = io.BytesIO()
-    with matplotlib.rc_context(_SVG_RC):
-        if fmt == "svg":
-            fig.savefig(buffer, format="svg", metadata=_NO_METADATA)
-        else:
-            fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
-    return buffer.getvalue().decode("utf-8") if fmt == "svg" else buffer.getvalue()
-
-
-def _class_ticks(ax: Any, names: Sequence[str]) -> None:
-    ticks = [_name(n, 18) for n in names]
-    if len(ticks) > 6 or max((len(t) for t in ticks), default=0) > 8:
-        ax.set_xticks(range(len(ticks)), ticks, rotation=60, ha="right", fontsize=7)
-    else:
-        ax.set_xticks(range(len(ticks)), ticks, fontsize=8)
-
-
-def _legend(ax: Any, entries: int) -> None:
-    if entries > 8:
-        ax.legend(
-            fontsize=7,
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            ncols=1 if entries <= 14 else 2,
-        )
-    elif entries:
-        ax.legend(fontsize=8, loc="best")
-
-
-def _colours(k: int) -> list[Any]:
-    cmap = matplotlib.colormaps["tab10" if k <= 10 else "tab20"]
-    return [cmap(i % cmap.N) for i in range(k)]
-
-
-def _name(text: Any, limit: int = MAX_NAME) -> str:
-    """A user string made safe for matplotlib: shortened, and ``$`` never opens mathtext."""
-    s = " ".join(str(text).split())
-    s = s if len(s) <= limit else s[: limit - 1] + "…"
-    s = " " + s if s.startswith("_") else s  # matplotlib hides legend labels starting with "_"
-    return s.replace("$", r"\$")
-
-
-def _floats(values: Any) -> np.ndarray:
-    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    return canvas.export(fig, fmt)
