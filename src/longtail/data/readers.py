@@ -1,6 +1,7 @@
 """Read labelled text tables from CSV, TSV, JSON Lines, Parquet or a saved Hugging Face dataset.
 
-The text formats are parsed here; Parquet and saved datasets by :mod:`longtail.data.columnar`.
+The text formats are parsed by :mod:`longtail.data.text_files`; Parquet and saved datasets by
+:mod:`longtail.data.columnar`.
 Every problem with the file is a one-line :class:`~longtail.errors.LongtailError` naming the
 file, the row or column, and the fix.
 
@@ -12,11 +13,6 @@ datasets the 1-based record index. ``.gz`` and ``.bz2`` compressed text files ar
 
 from __future__ import annotations
 
-import bz2
-import csv
-import gzip
-import io
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -27,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from longtail.data.columnar import Records, is_saved_dataset, read_parquet, read_saved_dataset
+from longtail.data.text_files import TEXT_SUFFIXES, quoted_names, read_text_records
 from longtail.errors import LongtailError
 
 SUPPORTED_FORMATS = (
     ".csv, .tsv/.tab, .jsonl/.json (optionally .gz or .bz2), .parquet, "
     "or a Hugging Face dataset directory saved with save_to_disk"
 )
-_TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".jsonl": None, ".json": None}
 _FIRST_ROWS = 5
 
 
@@ -132,7 +128,7 @@ def read_table(
         raise LongtailError(f"{path} has no data rows; add one row per example")
     if text_column not in columns:
         raise LongtailError(
-            f"{path} has no column {text_column!r}; available columns: {_names(columns)}; "
+            f"{path} has no column {text_column!r}; available columns: {quoted_names(columns)}; "
             "pass the text column name (--text-column)"
         )
     labels: list[Any] | None = None
@@ -140,7 +136,7 @@ def read_table(
         labels = [rec.get(label_column) for rec in records]
     elif label_column is not None and require_labels:
         raise LongtailError(
-            f"{path} has no label column {label_column!r}; available columns: {_names(columns)}; "
+            f"{path} has no label column {label_column!r}; available columns: {quoted_names(columns)}; "
             "pass the label column name (--label-column)"
         )
     if require_labels and labels is not None:
@@ -174,7 +170,7 @@ def _numeric_columns(
     for j, name in enumerate(wanted):
         if name not in columns:
             raise LongtailError(
-                f"{path} has no extra feature column {name!r}; available columns: {_names(columns)}"
+                f"{path} has no extra feature column {name!r}; available columns: {quoted_names(columns)}"
             )
         for i, (rec, row) in enumerate(zip(records, row_numbers, strict=True)):
             value = rec.get(name)
@@ -207,10 +203,6 @@ def _as_text(value: Any, path: Path, row: int, column: str) -> str:
     return str(value)
 
 
-def _names(columns: Sequence[str]) -> str:
-    return ", ".join(repr(c) for c in columns) or "(none)"
-
-
 def _read_records(path: Path) -> Records:
     if path.is_dir():
         if not is_saved_dataset(path):
@@ -224,158 +216,9 @@ def _read_records(path: Path) -> Records:
     suffix = suffixes[-1] if suffixes else ""
     if suffix == ".parquet" and compression is None:
         return read_parquet(path)
-    if suffix not in _TEXT_SUFFIXES:
+    if suffix not in TEXT_SUFFIXES:
         raise LongtailError(
             f"{path}: unknown file format {''.join(path.suffixes) or '(no extension)'!r}; "
             f"supported: {SUPPORTED_FORMATS}"
         )
-    text = _decode(path, _read_bytes(path, compression))
-    delimiter = _TEXT_SUFFIXES[suffix]
-    if delimiter is not None:
-        return _parse_delimited(path, text, delimiter)
-    if suffix == ".json" and text.lstrip().startswith("["):
-        return _parse_json_array(path, text)
-    return _parse_jsonl(path, text)
-
-
-def _read_bytes(path: Path, compression: str | None) -> bytes:
-    raw = path.read_bytes()  # OSError is turned into a LongtailError by read_table
-    try:
-        if compression == ".gz":
-            return gzip.decompress(raw)
-        if compression == ".bz2":
-            return bz2.decompress(raw)
-    except (OSError, EOFError, ValueError) as exc:
-        raise LongtailError(
-            f"{path}: not a valid {compression} file ({exc}); re-compress it or remove the "
-            f"{compression} extension"
-        ) from exc
-    return raw
-
-
-def _decode(path: Path, raw: bytes) -> str:
-    """UTF-8, with or without a byte-order mark; anything else is an error naming the line."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise LongtailError(
-            f"{path}: the file is UTF-16 (it starts with a UTF-16 byte-order mark); "
-            "re-save it as UTF-8"
-        )
-    if raw.startswith(b"\x1f\x8b"):
-        raise LongtailError(f"{path}: the file is gzip-compressed; name it {path.name}.gz")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise LongtailError(
-            f"{path}: not valid UTF-8 at line {line} (byte offset {exc.start}; "
-            "Latin-1 or Windows-1252 perhaps); re-save the file as UTF-8"
-        ) from exc
-
-
-def _no_duplicate_keys(path: Path, where: str) -> Any:
-    """A ``json.loads`` ``object_pairs_hook`` that refuses a key given twice in one object."""
-
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        record = dict(pairs)
-        if len(record) != len(pairs):
-            keys = [k for k, _ in pairs]
-            dupes = sorted({k for k in keys if keys.count(k) > 1})
-            raise LongtailError(
-                f"{path}{where}: duplicate key(s) {_names(dupes)} in one object; "
-                "give every field a unique name"
-            )
-        return record
-
-    return hook
-
-
-def _loads(path: Path, text: str, line: int | None = None) -> Any:
-    """``json.loads`` whose every failure is a one-line error naming the line of ``path``.
-
-    ``line`` is the JSON Lines line number; ``None`` means ``text`` is the whole file.
-    """
-    where = f" line {line}" if line is not None else ""
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys(path, where))
-    except json.JSONDecodeError as exc:
-        at = where or f" line {exc.lineno}"
-        fix = "each line must be one JSON object" if line is not None else "fix the file"
-        raise LongtailError(
-            f"{path}{at}: not valid JSON ({exc.msg} at column {exc.colno}); {fix}"
-        ) from exc
-    except RecursionError as exc:
-        raise LongtailError(
-            f"{path}{where}: JSON nested too deeply to read; flatten the values"
-        ) from exc
-    except ValueError as exc:  # an integer with more than 4300 digits
-        raise LongtailError(
-            f"{path}{where}: a number is too long to read; put it in quotes as a string"
-        ) from exc
-
-
-def _parse_delimited(path: Path, text: str, delimiter: str) -> Records:
-    csv.field_size_limit(2**31 - 1)  # long documents exceed the 128 KiB default
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader, None)
-        if not header:
-            raise LongtailError(f"{path} is empty; it needs a header row and data rows")
-        header = [h.strip() for h in header]
-        dupes = sorted({h for h in header if header.count(h) > 1})
-        if dupes:
-            raise LongtailError(
-                f"{path} line 1: duplicate column name(s) {_names(dupes)} in the header; "
-                "give every column a unique name"
-            )
-        records: list[dict[str, Any]] = []
-        rows: list[int] = []
-        start = reader.line_num + 1
-        for record in reader:
-            if record and record != [""]:
-                if len(record) != len(header):
-                    raise LongtailError(
-                        f"{path} line {start}: {len(record)} field(s) but the header has "
-                        f"{len(header)}; quote fields that contain {delimiter!r} or newlines"
-                    )
-                records.append(dict(zip(header, record, strict=True)))
-                rows.append(start)
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise LongtailError(
-            f"{path} line {reader.line_num}: malformed row ({exc}); fix the quoting"
-        ) from exc
-    return header, records, rows
-
-
-def _parse_jsonl(path: Path, text: str) -> Records:
-    records: list[dict[str, Any]] = []
-    rows: list[int] = []
-    columns: dict[str, None] = {}
-    # split on "\n" only: str.splitlines() also breaks at U+2028 etc., legal inside JSON strings
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        record = _loads(path, line, number)
-        if not isinstance(record, dict):
-            raise LongtailError(
-                f"{path} line {number}: expected a JSON object like "
-                f'{{"text": ..., "label": ...}}, got {type(record).__name__}'
-            )
-        columns.update(dict.fromkeys(record))
-        records.append(record)
-        rows.append(number)
-    return list(columns), records, rows
-
-
-def _parse_json_array(path: Path, text: str) -> Records:
-    data = _loads(path, text)
-    if not isinstance(data, list):
-        raise LongtailError(f"{path}: expected a JSON array of objects; fix the file")
-    columns: dict[str, None] = {}
-    for number, record in enumerate(data, start=1):
-        if not isinstance(record, dict):
-            raise LongtailError(
-                f"{path} record {number}: expected a JSON object, got {type(record).__name__}"
-            )
-        columns.update(dict.fromkeys(record))
-    return list(columns), list(data), list(range(1, len(data) + 1))
+    return read_text_records(path, suffix, compression)
