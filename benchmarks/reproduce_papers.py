@@ -117,9 +117,8 @@ def oversampling_epochs(train: TextTable, epochs: int) -> int:
     """Epochs of plain (shuffled) sampling that take as many optimizer steps as ``epochs`` of
     oversampling, whose epoch draws every class up to the majority's count; never fewer than
     ``epochs``."""
-    _, y = _single_label(train)
-    task = "multiclass" if int(y.max()) > 1 else "binary"
-    drawn = len(oversample(y=y, task=task, seed=0))
+    space, y = _single_label(train)
+    drawn = len(oversample(y=y, task=space.task, seed=0))
     return max(epochs, round(epochs * drawn / len(y)))
 
 
