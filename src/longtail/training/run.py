@@ -14,7 +14,6 @@ import numpy as np
 import torch
 from accelerate.utils import set_seed
 
-from longtail import __version__
 from longtail.config import ExperimentConfig, dump_config
 from longtail.data import LabelSpace
 from longtail.decision import apply_thresholds, default_thresholds, probabilities
@@ -24,7 +23,6 @@ from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
 from longtail.fingerprint import result_settings, training_settings
 from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
-from longtail.models.encoder import describe_model
 from longtail.models.io import META_FILE
 from longtail.training.accelerator import distributed_state, silent
 from longtail.training.augmentation import (
@@ -47,6 +45,7 @@ from longtail.training.model_setup import (
 from longtail.training.phases import PhaseInputs, run_phases
 from longtail.training.prepare import PreparedData, prepare_data, read_labelled
 from longtail.training.reporting import augmentation_section, write_html
+from longtail.training.run_record import describe_task, model_meta, report_header, spec_name
 from longtail.training.strategies import build_strategy
 from longtail.training.tracking import RunTracking
 
@@ -165,7 +164,7 @@ def _run(
     data = prepare_data(config, tokenizer, max_length, window)
     space = data.space
     n_train, n_val = len(data.train.y), len(data.validation.y)
-    log(_describe_task(space, data.counts, n_train, n_val, data.validation_source))
+    log(describe_task(space, data.counts, n_train, n_val, data.validation_source))
     if data.notice:
         log(data.notice)
     if config.model.gradient_checkpointing:
@@ -187,10 +186,10 @@ def _run(
     phases = build_strategy(config.strategy, epochs=config.train.epochs)
     metric = config.train.early_stopping_metric or default_early_stopping_metric(space.task)
     log(
-        f"model: {model_name}  max_length {max_length}  loss {_spec_name(loss_spec)}  "
-        f"sampler {_spec_name(config.sampler)}  strategy {_spec_name(config.strategy)}"
-        + (f"  sam {_spec_name(config.sam)}" if config.sam != "none" else "")
-        + (f"  aux {_spec_name(config.aux_loss)}" if config.aux_loss != "none" else "")
+        f"model: {model_name}  max_length {max_length}  loss {spec_name(loss_spec)}  "
+        f"sampler {spec_name(config.sampler)}  strategy {spec_name(config.strategy)}"
+        + (f"  sam {spec_name(config.sam)}" if config.sam != "none" else "")
+        + (f"  aux {spec_name(config.aux_loss)}" if config.aux_loss != "none" else "")
     )
     if data.documents and config.long_documents.mode == "frozen" and len(phases) > 1:
         log("long_documents.mode=frozen: the encoder stays frozen in every phase")
@@ -221,32 +220,11 @@ def _run(
         device=device,
     )  # fmt: skip
     decision = fit_decision(space.task, val_logits, y_val, space.names, config.decision)
-    meta = {
-        "task": space.task,
-        "labels": space.to_dict(),
-        "thresholds": decision.thresholds.tolist(),
-        "threshold_objective": config.decision.objective,
-        "threshold_fallback": decision.fallback,  # SCutFBR.1: best validation F below decision.fbr
-        "threshold_untuned": decision.untuned,  # no validation example: the default decision
-        "temperature": decision.temperature,
-        "max_length": max_length,
-        "long_documents": document_settings(config, window) if data.documents else None,
-        "extra_features": list(config.data.extra_features),
-        "text_column": config.data.text_column,
-        "label_column": config.data.label_column,
-        "base_model": describe_model(model_name),
-        "trust_remote_code": config.model.trust_remote_code,
-        "config": dump_config(config),
-        "training": {
-            "best_epoch": trained.final.best_epoch,
-            "early_stopping_metric": metric,
-            "best_score": trained.final.best_score,
-            "history": trained.history,
-            "phases": trained.phases,
-            "seconds": round(sum(phase["seconds"] for phase in trained.phases), 1),
-            "train_class_counts": dict(zip(space.names, counts.tolist(), strict=True)),
-        },
-    }
+    meta = model_meta(
+        config, space, counts, decision, trained, model_name=model_name, max_length=max_length,
+        long_documents=document_settings(config, window) if data.documents else None,
+        early_stopping_metric=metric,
+    )  # fmt: skip
     if not dist.is_main_process:
         dist.wait_for_everyone()  # the main process writes the model directory and the report
         return RunResult(output=output, report={}, training=trained.final)
@@ -254,33 +232,10 @@ def _run(
 
     val_probs = probabilities(val_logits, space.task, temperature=decision.temperature)
     val_pred = apply_thresholds(space.task, val_probs, decision.thresholds)
-    report: dict[str, Any] = {
-        "task": space.task,
-        "labels": space.names,
-        "thresholds": meta["thresholds"],
-        "threshold_fallback": decision.fallback,
-        "threshold_untuned": decision.untuned,
-        "temperature": decision.temperature,
-        "model": {
-            "base_model": meta["base_model"],
-            "longtail_version": __version__,
-            "loss": loss_spec,
-            "sampler": config.sampler,
-            "strategy": config.strategy,
-            "sam": config.sam,
-            "aux_loss": config.aux_loss,
-        },
-        "data": {
-            "train": config.data.train,
-            "train_rows": len(y_train),
-            "validation_rows": len(y_val),
-            "train_class_counts": meta["training"]["train_class_counts"],
-        },
-        "training": meta["training"] | {"config": None},
-        "validation_metrics": evaluate_predictions(
-            space.task, y_val, val_probs, val_pred, space.names
-        ),
-    }
+    report = report_header(
+        meta, config, loss_spec, train_rows=len(y_train), validation_rows=len(y_val),
+        validation_metrics=evaluate_predictions(space.task, y_val, val_probs, val_pred, space.names),
+    )  # fmt: skip
     if config.data.test:
         from longtail.predictor import Classifier
 
@@ -382,25 +337,3 @@ def _check_remedies(config: ExperimentConfig) -> None:
             registry.get(str(name))
     if config.aux_loss != "none":
         build_aux_loss(config.aux_loss, task="multiclass")  # checks λ and the temperature
-
-
-def _spec_name(spec: Any) -> str:
-    if isinstance(spec, str):
-        return spec
-    if isinstance(spec, dict):
-        params = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "name")
-        return f"{spec.get('name')}({params})" if params else str(spec.get("name"))
-    return type(spec).__name__
-
-
-def _describe_task(
-    space: LabelSpace, counts: np.ndarray, n_train: int, n_val: int, source: str
-) -> str:
-    order = np.argsort(-counts)
-    shown = ", ".join(f"{space.names[i]} {int(counts[i])}" for i in order[:8])
-    more = f", … {len(order) - 8} more" if len(order) > 8 else ""
-    positive = f"; positive class '{space.names[1]}'" if space.task == "binary" else ""
-    return (
-        f"task: {space.task} ({len(space.names)} classes{positive}); train {n_train} rows [{shown}{more}]; "
-        f"validation {n_val} rows ({source})"
-    )

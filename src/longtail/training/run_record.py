@@ -1,0 +1,126 @@
+"""What a finished run records: the model directory's metadata, the report's header, the log lines.
+
+:func:`longtail.training.run.run_training` trains; this module only describes what it did, from
+values it hands over. Nothing here reads data or touches the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from longtail import __version__
+from longtail.config import ExperimentConfig, dump_config
+from longtail.data import LabelSpace
+from longtail.decision.fit import FittedDecision
+from longtail.models.encoder import describe_model
+from longtail.training.phases import PhasesResult
+
+
+def model_meta(
+    config: ExperimentConfig,
+    space: LabelSpace,
+    counts: np.ndarray,
+    decision: FittedDecision,
+    trained: PhasesResult,
+    *,
+    model_name: str,
+    max_length: int,
+    long_documents: dict[str, Any] | None,
+    early_stopping_metric: str,
+) -> dict[str, Any]:
+    """``longtail.json``: all a saved model needs to decide on new rows, and how it was trained.
+
+    ``counts`` are the training split's per-class document counts (after augmentation), the ones
+    the loss weights and the per-class F1-vs-frequency figure use.
+    """
+    return {
+        "task": space.task,
+        "labels": space.to_dict(),
+        "thresholds": decision.thresholds.tolist(),
+        "threshold_objective": config.decision.objective,
+        "threshold_fallback": decision.fallback,  # SCutFBR.1: best validation F below decision.fbr
+        "threshold_untuned": decision.untuned,  # no validation example: the default decision
+        "temperature": decision.temperature,
+        "max_length": max_length,
+        "long_documents": long_documents,
+        "extra_features": list(config.data.extra_features),
+        "text_column": config.data.text_column,
+        "label_column": config.data.label_column,
+        "base_model": describe_model(model_name),
+        "trust_remote_code": config.model.trust_remote_code,
+        "config": dump_config(config),
+        "training": {
+            "best_epoch": trained.final.best_epoch,
+            "early_stopping_metric": early_stopping_metric,
+            "best_score": trained.final.best_score,
+            "history": trained.history,
+            "phases": trained.phases,
+            "seconds": round(sum(phase["seconds"] for phase in trained.phases), 1),
+            "train_class_counts": dict(zip(space.names, counts.tolist(), strict=True)),
+        },
+    }
+
+
+def report_header(
+    meta: dict[str, Any],
+    config: ExperimentConfig,
+    loss_spec: Any,
+    *,
+    train_rows: int,
+    validation_rows: int,
+    validation_metrics: dict[str, Any],
+) -> dict[str, Any]:
+    """The report's fields known before the test split is scored: the decision, the model's
+    remedies, the data and the validation metrics. The training section leaves out the config,
+    which the model directory already holds."""
+    return {
+        "task": meta["task"],
+        "labels": list(meta["labels"]["names"]),
+        "thresholds": meta["thresholds"],
+        "threshold_fallback": meta["threshold_fallback"],
+        "threshold_untuned": meta["threshold_untuned"],
+        "temperature": meta["temperature"],
+        "model": {
+            "base_model": meta["base_model"],
+            "longtail_version": __version__,
+            "loss": loss_spec,
+            "sampler": config.sampler,
+            "strategy": config.strategy,
+            "sam": config.sam,
+            "aux_loss": config.aux_loss,
+        },
+        "data": {
+            "train": config.data.train,
+            "train_rows": train_rows,
+            "validation_rows": validation_rows,
+            "train_class_counts": meta["training"]["train_class_counts"],
+        },
+        "training": meta["training"] | {"config": None},
+        "validation_metrics": validation_metrics,
+    }
+
+
+def spec_name(spec: Any) -> str:
+    """A loss / sampler / strategy as the log shows it: ``focal(gamma=2.0)``, or an object's class."""
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, dict):
+        params = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "name")
+        return f"{spec.get('name')}({params})" if params else str(spec.get("name"))
+    return type(spec).__name__
+
+
+def describe_task(
+    space: LabelSpace, counts: np.ndarray, n_train: int, n_val: int, source: str
+) -> str:
+    """The log's first line: the task, the eight largest classes' counts and the split sizes."""
+    order = np.argsort(-counts)
+    shown = ", ".join(f"{space.names[i]} {int(counts[i])}" for i in order[:8])
+    more = f", … {len(order) - 8} more" if len(order) > 8 else ""
+    positive = f"; positive class '{space.names[1]}'" if space.task == "binary" else ""
+    return (
+        f"task: {space.task} ({len(space.names)} classes{positive}); train {n_train} rows [{shown}{more}]; "
+        f"validation {n_val} rows ({source})"
+    )
