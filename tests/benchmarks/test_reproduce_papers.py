@@ -155,8 +155,32 @@ def test_matched_steps_epochs_follow_the_oversampled_epoch_length():
     assert reproduce.oversampling_epochs(balanced, 2) == 2
 
 
-def test_matched_steps_variant_is_opt_in_and_is_the_whole_default(tmp_path):
-    assert reproduce.MATCHED_STEPS not in _grid("20ng_step", tmp_path, None)["variants"]
-    chosen = _grid("20ng_step", tmp_path, ["longtail_default", reproduce.MATCHED_STEPS])
-    # nothing but the epochs (filled in by main from the data) differs from the default
-    assert chosen["variants"][reproduce.MATCHED_STEPS] == chosen["variants"]["longtail_default"]
+def test_matched_steps_variants_are_opt_in_and_differ_from_their_twin_only_in_epochs(tmp_path):
+    default_grid = _grid("20ng_step", tmp_path, None)["variants"]
+    assert not set(reproduce.MATCHED_STEPS) & set(default_grid)
+    twins = {
+        "longtail_default_matched_steps": "longtail_default",
+        "class_balanced_matched_steps": "class_balanced",
+    }
+    assert set(twins) == set(reproduce.MATCHED_STEPS)
+    chosen = _grid("20ng_step", tmp_path, [*twins.values(), *twins])
+    table = _single_label_table({"a": 10, "b": 5, "c": 5})  # oversampled epoch: 1.5x
+    assert reproduce.match_steps(chosen, table, 2) == (
+        "longtail_default_matched_steps, class_balanced_matched_steps: 3 epochs, "
+        "as many steps as 2 of oversampling"
+    )
+    for matched, twin in twins.items():
+        # nothing but the epochs (filled in from the data) differs from the twin
+        assert chosen["variants"][matched] == chosen["variants"][twin] | {"train": {"epochs": 3}}
+    assert "train" not in chosen["variants"]["class_balanced"]  # the twin is left as it was
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(chosen, sort_keys=False), encoding="utf-8")
+    loaded = load_experiment(path).variants["class_balanced_matched_steps"]
+    assert loaded["train"] == {"epochs": 3} and loaded["sampler"] == "class_balanced"
+
+
+def test_match_steps_leaves_a_grid_without_matched_variants_alone(tmp_path):
+    grid = _grid("20ng_step", tmp_path, ["vanilla", "oversampling"])
+    before = yaml.safe_dump(grid)
+    assert reproduce.match_steps(grid, _single_label_table({"a": 10, "b": 5}), 2) is None
+    assert yaml.safe_dump(grid) == before
