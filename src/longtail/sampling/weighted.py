@@ -72,5 +72,9 @@ def class_balanced(
 def square_root(
     *, y: Any, task: str, seed: int, num_samples: int | None = None
 ) -> GroupWeightedSampler:
-    """Row weight ``1/sqrt(n_c)``: class probability ``∝ sqrt(n_c)``."""
+    """Row weight ``1/sqrt(n_c)``: class probability ``∝ sqrt(n_c)``.
+
+    Square-root sampling (Mahajan et al. 2018, "Exploring the Limits of Weakly Supervised
+    Pretraining", ECCV): rare classes are drawn more often than their frequency, the head less
+    than by plain shuffling but far more than by :func:`class_balanced` sampling."""
     return GroupWeightedSampler(label_groups(y, task), 0.5, num_samples, seed)
