@@ -105,10 +105,10 @@ def test_opt_in_variant_runs_only_when_named(tmp_path):
     assert balanced["decision"] == default["variants"]["vanilla"]["decision"]
     tuned = _grid("r8", tmp_path, ["class_balanced_tuned"])["variants"]["class_balanced_tuned"]
     assert tuned == {k: v for k, v in balanced.items() if k != "decision"}
-    chosen = _grid("r52", tmp_path, ["sqrt_sampling_tuned", "sqrt_sampling"])["variants"]
-    assert chosen["sqrt_sampling"]["sampler"] == "sqrt"
-    assert chosen["sqrt_sampling"]["decision"] == default["variants"]["vanilla"]["decision"]
-    assert chosen["sqrt_sampling_tuned"] == {"loss": {"name": "ce"}, "sampler": "sqrt"}
+    square_root = _grid("r52", tmp_path, ["sqrt_sampling_tuned", "sqrt_sampling"])["variants"]
+    assert square_root["sqrt_sampling"]["sampler"] == "sqrt"
+    assert square_root["sqrt_sampling"]["decision"] == default["variants"]["vanilla"]["decision"]
+    assert square_root["sqrt_sampling_tuned"] == {"loss": {"name": "ce"}, "sampler": "sqrt"}
 
 
 def test_unknown_or_inapplicable_variant_is_a_one_line_error(tmp_path):
