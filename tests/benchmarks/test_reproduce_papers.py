@@ -13,6 +13,8 @@ import yaml
 from longtail.data import TextTable
 from longtail.errors import LongtailError
 from longtail.experiments import load_experiment
+from longtail.experiments.settings import cell_settings
+from longtail.fingerprint import training_settings
 
 _SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "reproduce_papers.py"
 _spec = importlib.util.spec_from_file_location("reproduce_papers", _SCRIPT)
@@ -188,3 +190,30 @@ def test_match_steps_leaves_a_grid_without_matched_variants_alone(tmp_path):
     before = yaml.safe_dump(grid)
     assert reproduce.match_steps(grid, _single_label_table({"a": 10, "b": 5}), 2) is None
     assert yaml.safe_dump(grid) == before
+
+
+def test_decision_only_variants_are_decided_from_the_training_they_share(tmp_path):
+    twins = {
+        "vanilla_tuned": "vanilla",
+        "longtail_default_argmax": "longtail_default",
+        "focal_effective_number_tuned": "focal_effective_number",
+    }
+    assert not set(twins) & set(_grid("r52", tmp_path, None)["variants"])  # opt-in
+    chosen = _grid("r52", tmp_path, [*twins.values(), *twins])
+    variants = chosen["variants"]
+    assert variants["vanilla_tuned"] == {"loss": {"name": "ce"}}  # the default's decision
+    assert variants["longtail_default_argmax"] == {"decision": variants["vanilla"]["decision"]}
+    assert variants["focal_effective_number_tuned"]["loss"]["name"] == "focal"
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(chosen, sort_keys=False), encoding="utf-8")
+    spec = load_experiment(path)
+    trains = {
+        cell.variant: training_settings(cell_settings(spec, cell))
+        for cell in spec.cells()
+        if cell.seed == 0
+    }
+    for decided, trained in twins.items():
+        # the same model: compare decides the cell from its twin's logits instead of training it
+        assert trains[decided] == trains[trained]
+        assert spec.variants[decided].get("decision") != spec.variants[trained].get("decision")
+    assert trains["vanilla"] != trains["longtail_default"] != trains["focal_effective_number"]
