@@ -125,7 +125,7 @@ class DecisionConfig(_Section):
     """
 
     calibrate: bool = True
-    objective: Literal["f1", "fbeta", "recall_floor", "precision_floor"] = "f1"
+    objective: Literal["f1", "fbeta", "recall_floor", "precision_floor", "mcc"] = "f1"
     beta: float = Field(1.0, gt=0.0)
     floor: float | None = Field(None, gt=0.0, le=1.0)
     tune_thresholds: bool = True

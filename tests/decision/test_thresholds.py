@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score, fbeta_score, precision_score, recall_score
+from sklearn.metrics import (
+    f1_score,
+    fbeta_score,
+    matthews_corrcoef,
+    precision_score,
+    recall_score,
+)
 
+from longtail.config import DecisionConfig
 from longtail.decision import (
     OBJECTIVES,
     apply_thresholds,
@@ -14,6 +23,7 @@ from longtail.decision import (
     tune_thresholds_detailed,
     untuned_labels,
 )
+from longtail.decision.thresholds import _multiclass_score
 from longtail.errors import LongtailError
 
 
@@ -63,6 +73,15 @@ def test_binary_f1_beats_default_and_equals_brute_force(decimals):
     default = f1_score(y, apply_thresholds("binary", p, default_thresholds("binary", 2)))
     assert tuned > default + 0.1
     assert tuned == pytest.approx(_brute_force(y, p[:, 1], _f(1.0)), abs=1e-12)
+
+
+@pytest.mark.parametrize("decimals", [None, 2])
+def test_binary_mcc_equals_brute_force(decimals):
+    y, p = _binary_problem(seed=6, decimals=decimals)
+    th = tune_thresholds("binary", y, p, objective="mcc")
+    tuned = matthews_corrcoef(y, apply_thresholds("binary", p, th))
+    assert tuned > matthews_corrcoef(y, apply_thresholds("binary", p, [0.5])) + 0.1
+    assert tuned == pytest.approx(_brute_force(y, p[:, 1], matthews_corrcoef), abs=1e-12)
 
 
 def test_threshold_is_midpoint_between_adjacent_scores():
@@ -149,10 +168,31 @@ def test_multiclass_weights_improve_macro_f1_and_are_deterministic():
     assert np.array_equal(default_thresholds("multiclass", 4), np.ones(4))
 
 
-def test_multiclass_keeps_argmax_when_it_is_already_perfect():
+@pytest.mark.parametrize("objective", ["f1", "mcc"])
+def test_multiclass_keeps_argmax_when_it_is_already_perfect(objective):
     y = np.repeat(np.arange(3), 10)
     p = 0.1 + 0.7 * np.eye(3)[y]
-    np.testing.assert_array_equal(tune_thresholds("multiclass", y, p), np.ones(3))
+    np.testing.assert_array_equal(tune_thresholds("multiclass", y, p, objective), np.ones(3))
+
+
+def test_multiclass_mcc_is_sklearns_including_degenerate_predictions():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 300)
+    support = np.bincount(y, minlength=6)  # class 5 never true: only ever predicted
+    for pred in (rng.integers(0, 6, 300), y, np.zeros(300, np.int64), np.full(300, 5)):
+        score, _ = _multiclass_score(y, pred, support, 1.0, "mcc")
+        assert score == pytest.approx(matthews_corrcoef(y, pred), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_multiclass_mcc_weights_beat_argmax_and_the_f1_weights_on_mcc(seed):
+    y, p = _skewed_multiclass(seed=seed)
+    by_mcc = apply_thresholds("multiclass", p, tune_thresholds("multiclass", y, p, "mcc"))
+    by_f1 = apply_thresholds("multiclass", p, tune_thresholds("multiclass", y, p, "f1"))
+    assert matthews_corrcoef(y, by_mcc) > matthews_corrcoef(y, p.argmax(axis=1)) + 0.05
+    # Macro-F1 weights give the majority's rows away: MCC weights keep more of its recall.
+    assert matthews_corrcoef(y, by_mcc) > matthews_corrcoef(y, by_f1) + 0.005
+    assert recall_score(y, by_mcc, average=None)[0] > recall_score(y, by_f1, average=None)[0]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -184,15 +224,16 @@ def test_apply_thresholds_shapes_and_dtypes():
 
 def test_bad_objectives_fail_with_the_valid_list():
     y, p = _skewed_multiclass(n=200)
-    with pytest.raises(LongtailError, match="f1, fbeta, recall_floor, precision_floor"):
+    with pytest.raises(LongtailError, match="f1, fbeta, recall_floor, precision_floor, mcc"):
         tune_thresholds("binary", (y == 1).astype(int), p[:, :2], objective="auc")
-    with pytest.raises(LongtailError, match="multiclass"):
+    with pytest.raises(LongtailError, match="multiclass weights support 'f1', 'fbeta' .* 'mcc'"):
         tune_thresholds("multiclass", y, p, objective="recall_floor", floor=0.5)
     with pytest.raises(LongtailError, match="floor"):
         tune_thresholds("binary", (y == 1).astype(int), p[:, :2], objective="recall_floor")
     with pytest.raises(LongtailError, match="task"):
         tune_thresholds("regression", y, p)
-    assert OBJECTIVES == ("f1", "fbeta", "recall_floor", "precision_floor")
+    assert OBJECTIVES == ("f1", "fbeta", "recall_floor", "precision_floor", "mcc")
+    assert get_args(DecisionConfig.model_fields["objective"].annotation) == OBJECTIVES
 
 
 def test_binary_without_positives_keeps_default():
@@ -220,6 +261,15 @@ def test_fbr_replaces_an_overfitted_rare_label_threshold_by_the_top_score():
     assert guarded.fallback == [0]
     assert guarded.thresholds[0] == pytest.approx(p.max())
     assert apply_thresholds("multilabel", p, guarded.thresholds).sum() == 1  # only the top row
+
+
+def test_fbr_tests_the_f1_at_the_mcc_best_threshold():
+    y, p = _rare_label(rank=40)  # MCC-best predicts the top 40 rows: F1 2 / 41 < 0.3
+    assert tune_thresholds_detailed("multilabel", y, p, "mcc").fallback == []
+    guarded = tune_thresholds_detailed("multilabel", y, p, "mcc", fbr=0.3)
+    assert guarded.fallback == [0] and guarded.thresholds[0] == pytest.approx(p.max())
+    y, p = _rare_label(rank=2)  # F1 2 / 3 at the MCC-best threshold: kept
+    assert tune_thresholds_detailed("multilabel", y, p, "mcc", fbr=0.3).fallback == []
 
 
 def test_fbr_keeps_a_label_whose_validation_f1_is_good_enough():

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, get_args
 
-from longtail.config import apply_overrides, build_config, load_config, set_path
+from longtail.config import (
+    DecisionConfig,
+    apply_overrides,
+    build_config,
+    load_config,
+    set_path,
+)
 from longtail.errors import LongtailError
+
+#: The decision objectives, read from the config (importing longtail.decision would load torch).
+OBJECTIVES = get_args(DecisionConfig.model_fields["objective"].annotation)
 
 # flag dest -> config key
 FLAG_KEYS = {
@@ -117,9 +126,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--loss", help="registered loss name (parameters via loss.NAME=VALUE overrides)")
     p.add_argument("--sampler", help="registered sampler name")
-    p.add_argument(
-        "--threshold-objective", choices=["f1", "fbeta", "recall_floor", "precision_floor"]
-    )
+    p.add_argument("--threshold-objective", choices=OBJECTIVES)
     p.add_argument("--threshold-beta", type=float)
     p.add_argument("--threshold-floor", type=float)
     p.add_argument("--no-calibration", action="store_true", help="skip temperature scaling")

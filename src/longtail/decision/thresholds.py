@@ -30,6 +30,16 @@ SCutFBR: a class's weight may leave 1 only for a value at which its own validati
 least ``fbr``. A class left at 1 with a validation F-beta below ``fbr`` is reported as fallen
 back. A class can still gain rows when a rival lowers its own weight; forbidding that as well
 cost 0.03 macro-F1 on 20 Newsgroups long-tailed and gained nothing on Gutenberg, so it is allowed.
+
+The ``mcc`` objective maximises the Matthews correlation coefficient instead of an F-score
+(Matthews 1975; its multiclass form, one number over the whole confusion matrix, is Gorodkin's
+R_K, 2004). Per label it is the binary MCC, which also counts true negatives; for multiclass
+weights it is the single multiclass MCC, which weighs every row alike, so a large class counts
+as much as its rows do, where macro-F1 counts every class once. It is the objective for a user
+who reports MCC, or who cannot afford the head classes that macro-F1 weights will give away for
+a rare class's gain. SCutFBR stays an F-score test under it: a label falls back when its F1 at
+its MCC-best threshold is below ``fbr``; a class's weight may leave 1 only where its own F1
+is at least ``fbr``.
 """
 
 from __future__ import annotations
@@ -41,7 +51,10 @@ import numpy as np
 from longtail.errors import LongtailError
 from longtail.tasks import TASKS
 
-OBJECTIVES: tuple[str, ...] = ("f1", "fbeta", "recall_floor", "precision_floor")
+OBJECTIVES: tuple[str, ...] = ("f1", "fbeta", "recall_floor", "precision_floor", "mcc")
+#: The objectives that maximise a score, as opposed to the floors, which are constraints: the ones
+#: multiclass weights support and SCutFBR's F-score test applies to.
+SCORE_OBJECTIVES: tuple[str, ...] = ("f1", "fbeta", "mcc")
 DEFAULT_THRESHOLD = 0.5
 # Multiclass weight grid: 81 log-spaced values from 1/100 to 100 (12% steps), 1.0 included exactly.
 WEIGHT_GRID = np.geomspace(1e-2, 1e2, 81)
@@ -113,7 +126,7 @@ def tune_thresholds(
         task: ``"binary"``, ``"multiclass"`` or ``"multilabel"``.
         y_true: validation labels, ``(n,)`` ints or ``(n, C)`` multi-hot.
         probs: validation probabilities ``(n, C)`` (softmax or sigmoid).
-        objective: ``"f1"``, ``"fbeta"`` (uses ``beta``), ``"recall_floor"`` (maximise precision
+        objective: ``"f1"``, ``"fbeta"`` (uses ``beta``), ``"mcc"``, ``"recall_floor"`` (maximise precision
             subject to recall >= ``floor``) or ``"precision_floor"`` (maximise recall subject to
             precision >= ``floor``). Multiclass supports only ``"f1"`` and ``"fbeta"`` (macro).
         beta: the F-beta weight; recall counts ``beta`` times as much as precision.
@@ -153,20 +166,19 @@ def tune_thresholds_detailed(
     if not 0.0 <= fbr <= 1.0:
         raise LongtailError(f"fbr (the SCutFBR fall-back rate) must be in [0, 1], got {fbr}")
     y, p = _check_arrays(task, y_true, probs)
+    beta = beta if objective == "fbeta" else 1.0
     if task == "multiclass":
-        beta = beta if objective == "fbeta" else 1.0
         return _tune_multiclass_weights(y, p, beta, fbr, objective)
     if task == "binary":
         y, p = (y == 1)[:, None], p[:, 1:2]
-    beta = beta if objective == "fbeta" else 1.0
     result = ThresholdTuning(default_thresholds("multilabel", p.shape[1]), objective)
     for c in range(p.shape[1]):
         positives = y[:, c].astype(bool)
         if not positives.any():
             result.untuned.append(1 if task == "binary" else c)
             continue
-        threshold, feasible, score = _best_threshold(positives, p[:, c], objective, beta, floor)
-        if objective in ("f1", "fbeta") and score < fbr:  # SCutFBR.1 (Yang 2001)
+        threshold, feasible, f_score = _best_threshold(positives, p[:, c], objective, beta, floor)
+        if objective in SCORE_OBJECTIVES and f_score < fbr:  # SCutFBR.1 (Yang 2001)
             threshold = float(p[:, c].max())
             result.fallback.append(1 if task == "binary" else c)
         result.thresholds[c] = threshold
@@ -206,8 +218,8 @@ def _best_threshold(
 ) -> tuple[float, bool, float]:
     """Exact search over distinct scores for one binary problem.
 
-    Returns ``(threshold, feasible, value)``; ``value`` is the best F-beta for the F objectives
-    and the optimised quantity (precision or recall) for the floor objectives.
+    Returns ``(threshold, feasible, f_score)``: ``f_score`` is the F-beta at the chosen threshold
+    (F1 under ``mcc``; the floor objectives do not read it), what SCutFBR tests.
     """
     order = np.argsort(-scores, kind="mergesort")
     s, y = scores[order], positives[order]
@@ -217,12 +229,14 @@ def _best_threshold(
     candidates = s[last]  # descending; candidate k predicts positive iff score >= candidates[k]
     precision = tp / (tp + fp)
     recall = tp / positives.sum()
+    b2 = beta * beta
+    fbeta = (1 + b2) * tp / ((1 + b2) * tp + b2 * (positives.sum() - tp) + fp)
     feasible = True
     if objective in ("f1", "fbeta"):
-        b2 = beta * beta
-        fbeta = (1 + b2) * tp / ((1 + b2) * tp + b2 * (positives.sum() - tp) + fp)
         k = int(np.argmax(fbeta))  # ties -> the highest threshold
-        value = float(fbeta[k])
+    elif objective == "mcc":
+        fn, tn = positives.sum() - tp, (~positives).sum() - fp
+        k = int(np.argmax(_mcc(tp * tn - fp * fn, (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))))
     else:
         primary, secondary = (
             (precision, recall) if objective == "recall_floor" else (recall, precision)
@@ -233,17 +247,25 @@ def _best_threshold(
             feasible, ok, primary, secondary = False, np.ones_like(ok), precision, recall
         idx = np.flatnonzero(ok)
         k = int(idx[np.lexsort((secondary[idx], primary[idx]))[-1]])
-        value = float(primary[k])
     if k + 1 < len(candidates):
         mid = 0.5 * (candidates[k] + candidates[k + 1])
-        return float(mid if mid > candidates[k + 1] else candidates[k]), feasible, value
-    return float(candidates[k]), feasible, value
+        return float(mid if mid > candidates[k + 1] else candidates[k]), feasible, float(fbeta[k])
+    return float(candidates[k]), feasible, float(fbeta[k])
+
+
+def _mcc(covariance: np.ndarray | float, variances: np.ndarray | float) -> np.ndarray:
+    """Matthews correlation from its numerator and the product under its square root; 0 where
+    that product is 0 (everything or nothing predicted, or one class only), as scikit-learn."""
+    covariance, variances = np.asarray(covariance, float), np.asarray(variances, float)
+    safe = np.where(variances > 0, variances, 1.0)
+    return np.where(variances > 0, covariance / np.sqrt(safe), 0.0)
 
 
 def _tune_multiclass_weights(
     y: np.ndarray, p: np.ndarray, beta: float, fbr: float, objective: str, passes: int = 3
 ) -> ThresholdTuning:
-    """Coordinate ascent on per-class weights for macro F-beta over :data:`WEIGHT_GRID`.
+    """Coordinate ascent on per-class weights over :data:`WEIGHT_GRID`, for macro F-beta or, under
+    ``objective="mcc"``, the multiclass MCC.
 
     For class ``c`` with the other weights fixed, each row is won either by ``c`` or by its best
     competitor, so every grid value costs ``O(n)``. A weight moves only on a strict improvement,
@@ -256,7 +278,7 @@ def _tune_multiclass_weights(
     weights = np.ones(num_classes)
     support = np.bincount(y, minlength=num_classes)
     present = support > 0
-    best = float(_per_class_fbeta(y, np.argmax(p, axis=1), support, beta)[present].mean())
+    best, _ = _multiclass_score(y, np.argmax(p, axis=1), support, beta, objective)
     rows = np.arange(n)
     for _ in range(passes):
         improved = False
@@ -269,10 +291,10 @@ def _tune_multiclass_weights(
             for g, w in enumerate(WEIGHT_GRID):
                 mine = p[:, c] * w
                 wins = (mine > rival_score) | ((mine == rival_score) & (c < rival))
-                f = _per_class_fbeta(y, np.where(wins, c, rival), support, beta)
+                score, f = _multiclass_score(y, np.where(wins, c, rival), support, beta, objective)
                 if w != 1.0 and f[c] < fbr:
                     continue  # SCutFBR: too poor on validation to earn its own weight
-                scores[g] = float(f[present].mean())
+                scores[g] = score
             if scores.max() > best + _EPS:
                 ties = np.flatnonzero(scores >= scores.max() - _EPS)
                 distance = np.abs(np.log(WEIGHT_GRID[ties]) - np.log(weights[c]))
@@ -286,6 +308,23 @@ def _tune_multiclass_weights(
     fallback = [int(c) for c in np.flatnonzero(kept_poor)]
     untuned = [int(c) for c in np.flatnonzero(~present)]
     return ThresholdTuning(weights, objective, untuned=untuned, fallback=fallback)
+
+
+def _multiclass_score(
+    y: np.ndarray, pred: np.ndarray, support: np.ndarray, beta: float, objective: str
+) -> tuple[float, np.ndarray]:
+    """The objective's value for predictions ``pred`` and every class's F-beta (for SCutFBR).
+
+    Macro F-beta averages over the classes validation holds. The multiclass MCC (Gorodkin 2004)
+    is ``(n·correct - Σ_k predicted_k·true_k) / sqrt((n² - Σ predicted_k²)(n² - Σ true_k²))``.
+    """
+    f = _per_class_fbeta(y, pred, support, beta)
+    if objective != "mcc":
+        return float(f[support > 0].mean()), f
+    n, predicted = float(len(y)), np.bincount(pred, minlength=len(support)).astype(np.float64)
+    true = support.astype(np.float64)
+    covariance = n * float((pred == y).sum()) - float(predicted @ true)
+    return float(_mcc(covariance, (n * n - predicted @ predicted) * (n * n - true @ true))), f
 
 
 def _per_class_fbeta(
@@ -311,10 +350,10 @@ def _check_objective(task: str, objective: str, beta: float, floor: float | None
         raise LongtailError(
             f"unknown threshold objective {objective!r}; valid objectives: {', '.join(OBJECTIVES)}"
         )
-    if task == "multiclass" and objective not in ("f1", "fbeta"):
+    if task == "multiclass" and objective not in SCORE_OBJECTIVES:
         raise LongtailError(
             f"objective {objective!r} is only for binary and multilabel tasks; "
-            "multiclass weights support 'f1' and 'fbeta' (macro)"
+            "multiclass weights support 'f1', 'fbeta' (macro) and 'mcc'"
         )
     if not beta > 0:
         raise LongtailError(f"beta must be > 0, got {beta}")
