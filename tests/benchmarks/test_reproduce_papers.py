@@ -196,6 +196,7 @@ def test_decision_only_variants_are_decided_from_the_training_they_share(tmp_pat
         "vanilla_tuned": "vanilla",
         "longtail_default_argmax": "longtail_default",
         "focal_effective_number_tuned": "focal_effective_number",
+        "longtail_default_mcc": "longtail_default",
     }
     assert not set(twins) & set(_grid("r52", tmp_path, None)["variants"])  # opt-in
     chosen = _grid("r52", tmp_path, [*twins.values(), *twins])
@@ -203,6 +204,7 @@ def test_decision_only_variants_are_decided_from_the_training_they_share(tmp_pat
     assert variants["vanilla_tuned"] == {"loss": {"name": "ce"}}  # the default's decision
     assert variants["longtail_default_argmax"] == {"decision": variants["vanilla"]["decision"]}
     assert variants["focal_effective_number_tuned"]["loss"]["name"] == "focal"
+    assert variants["longtail_default_mcc"] == {"decision": {"objective": "mcc"}}
     path = tmp_path / "experiment.yaml"
     path.write_text(yaml.safe_dump(chosen, sort_keys=False), encoding="utf-8")
     spec = load_experiment(path)
