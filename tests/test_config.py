@@ -109,3 +109,14 @@ def test_fbr_defaults_to_scutfbr_for_multilabel_and_multiclass_and_can_be_set():
     assert default.resolved_fbr("binary") == 0.0
     assert DecisionConfig(fbr=0.1).resolved_fbr("binary") == 0.1
     assert DecisionConfig(fbr=0.0).resolved_fbr("multilabel") == 0.0
+
+
+def test_the_report_states_what_the_thresholds_were_tuned_for():
+    from longtail.config import DecisionConfig
+
+    assert DecisionConfig().tuned_for() == "f1"
+    assert DecisionConfig(objective="mcc").tuned_for() == "mcc"
+    assert DecisionConfig(objective="fbeta", beta=2.0).tuned_for() == "fbeta (beta 2)"
+    floor = DecisionConfig(objective="recall_floor", floor=0.9)
+    assert floor.tuned_for() == "recall_floor (floor 0.9)"
+    assert DecisionConfig(objective="mcc", tune_thresholds=False).tuned_for() is None

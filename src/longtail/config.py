@@ -135,6 +135,17 @@ class DecisionConfig(_Section):
         """The fall-back rate used for ``task`` (see the class docstring)."""
         return self.fbr if self.fbr is not None else default_fbr(task)
 
+    def tuned_for(self) -> str | None:
+        """What the thresholds were tuned for, as a report states it (``fbeta (beta 2)``,
+        ``recall_floor (floor 0.9)``); ``None`` when they are not tuned."""
+        if not self.tune_thresholds:
+            return None
+        if self.objective == "fbeta":
+            return f"fbeta (beta {self.beta:g})"
+        if self.objective.endswith("_floor"):
+            return f"{self.objective} (floor {self.floor})"
+        return self.objective
+
 
 class AugmentConfig(_Section):
     """Minority-class augmentation of the training split (never validation or test rows).

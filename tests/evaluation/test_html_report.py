@@ -212,6 +212,15 @@ def test_binary_pr_dot_is_the_threshold_point():
     assert point.recall == pytest.approx(positive["recall"])
 
 
+def test_the_decision_table_says_what_the_thresholds_were_tuned_for():
+    report, arrays = make_run("multiclass")
+    decision = render_run_html(report | {"threshold_objective": "mcc"}, arrays).split(
+        "<h2>Decision</h2>"
+    )[1]
+    assert "<td>tuned on validation for</td><td>mcc</td>" in decision.replace("\n", "")
+    assert "tuned on validation" not in render_run_html(report, arrays)
+
+
 def test_no_warnings_is_said_plainly():
     html = run_html("multiclass")
     assert '<p class="ok">No warnings.</p>' in html and 'role="alert"' not in html

@@ -129,6 +129,12 @@ def test_threshold_fallback_labels_are_named_in_the_decision_section():
     assert "SCutFBR" not in render_markdown(_report())
 
 
+def test_the_decision_section_says_what_the_thresholds_were_tuned_for():
+    decision = render_markdown(_report() | {"threshold_objective": "mcc"}).split("## Decision")[1]
+    assert "- tuned on validation for: mcc" in decision
+    assert "tuned on validation" not in render_markdown(_report() | {"threshold_objective": None})
+
+
 def test_untuned_labels_are_named_and_many_are_cut_short():
     names = [f"rare{i}" for i in range(12)]
     md = render_markdown(_report() | {"threshold_untuned": names})

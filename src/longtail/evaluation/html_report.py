@@ -321,6 +321,8 @@ def _details(report: Mapping[str, Any]) -> list[str]:
     parts = ["<h2>Decision</h2>"]
     temperature = report.get("temperature")
     rows = [["temperature", format_value(temperature) if temperature is not None else "1.0 (none)"]]
+    if report.get("threshold_objective"):
+        rows.append(["tuned on validation for", str(report["threshold_objective"])])
     parts.append(html_table(["setting", "value"], rows))
     for section in ("data", "model"):
         if isinstance(report.get(section), Mapping) and report[section]:

@@ -223,6 +223,8 @@ def _decision_lines(task: str, labels: list[str], report: Mapping[str, Any]) -> 
     lines = [
         f"- temperature: {format_value(temperature) if temperature is not None else '1.0 (none)'}"
     ]
+    if report.get("threshold_objective"):
+        lines.append(f"- tuned on validation for: {report['threshold_objective']}")
     raw = report.get("thresholds")
     if raw is None:
         return [*lines, "- thresholds: defaults (0.5, or plain argmax for multiclass)"]

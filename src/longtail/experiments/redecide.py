@@ -164,6 +164,7 @@ def decide_from(
     has_test = inputs.test_logits is not None
     report.update(
         thresholds=decision.thresholds.tolist(),
+        threshold_objective=decision_config.tuned_for(),
         threshold_fallback=decision.fallback,
         threshold_untuned=decision.untuned,
         temperature=decision.temperature,

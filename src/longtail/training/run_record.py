@@ -79,6 +79,7 @@ def report_header(
         "task": meta["task"],
         "labels": list(meta["labels"]["names"]),
         "thresholds": meta["thresholds"],
+        "threshold_objective": config.decision.tuned_for(),
         "threshold_fallback": meta["threshold_fallback"],
         "threshold_untuned": meta["threshold_untuned"],
         "temperature": meta["temperature"],
