@@ -126,9 +126,10 @@ def tune_thresholds(
         task: ``"binary"``, ``"multiclass"`` or ``"multilabel"``.
         y_true: validation labels, ``(n,)`` ints or ``(n, C)`` multi-hot.
         probs: validation probabilities ``(n, C)`` (softmax or sigmoid).
-        objective: ``"f1"``, ``"fbeta"`` (uses ``beta``), ``"mcc"``, ``"recall_floor"`` (maximise precision
-            subject to recall >= ``floor``) or ``"precision_floor"`` (maximise recall subject to
-            precision >= ``floor``). Multiclass supports only ``"f1"`` and ``"fbeta"`` (macro).
+        objective: ``"f1"``, ``"fbeta"`` (uses ``beta``), ``"mcc"`` (Matthews correlation),
+            ``"recall_floor"`` (maximise precision subject to recall >= ``floor``) or
+            ``"precision_floor"`` (maximise recall subject to precision >= ``floor``). Multiclass
+            supports ``"f1"`` and ``"fbeta"`` (macro) and ``"mcc"`` (the multiclass MCC).
         beta: the F-beta weight; recall counts ``beta`` times as much as precision.
         floor: the constraint for the ``*_floor`` objectives, in ``[0, 1]``.
         fbr: SCutFBR.1 fall-back rate for ``"f1"``/``"fbeta"`` (0 = off). Binary and
