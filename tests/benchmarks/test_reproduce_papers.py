@@ -166,13 +166,14 @@ def test_matched_steps_variants_are_opt_in_and_differ_from_their_twin_only_in_ep
     twins = {
         "longtail_default_matched_steps": "longtail_default",
         "class_balanced_matched_steps": "class_balanced",
+        "vanilla_matched_steps": "vanilla",
     }
     assert set(twins) == set(reproduce.MATCHED_STEPS)
     chosen = _grid("20ng_step", tmp_path, [*twins.values(), *twins])
     table = _single_label_table({"a": 10, "b": 5, "c": 5})  # oversampled epoch: 1.5x
     assert reproduce.match_steps(chosen, table, 2) == (
-        "longtail_default_matched_steps, class_balanced_matched_steps: 3 epochs, "
-        "as many steps as 2 of oversampling"
+        "longtail_default_matched_steps, class_balanced_matched_steps, vanilla_matched_steps: "
+        "3 epochs, as many steps as 2 of oversampling"
     )
     for matched, twin in twins.items():
         # nothing but the epochs (filled in from the data) differs from the twin
