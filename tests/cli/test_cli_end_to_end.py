@@ -32,6 +32,7 @@ def test_train_predict_evaluate(spam_files, tiny_model_dir, tmp_path, capsys):
     assert meta["temperature"] > 0
     report = json.loads((out / "report.json").read_text())
     assert report["split"] == "test"
+    assert meta["threshold_objective"] == report["threshold_objective"] == "f1"
     metrics = report["metrics"]
     for key in (
         "f1_macro",
@@ -156,12 +157,16 @@ def test_yaml_config_with_overrides_and_multiclass(tmp_path, tiny_model_dir):
                 str(out),
                 "train.epochs=1",
                 "loss.gamma=1.0",
+                "--threshold-objective",
+                "mcc",
             ]
         )
         == 0
     )
     meta = json.loads((out / "longtail.json").read_text())
     assert meta["task"] == "multiclass" and len(meta["thresholds"]) == 3
+    assert meta["threshold_objective"] == "mcc" == meta["config"]["decision"]["objective"]
+    assert "- tuned on validation for: mcc" in (out / "report.md").read_text()
     assert meta["config"]["train"]["epochs"] == 1 and meta["config"]["loss"] == {
         "name": "focal",
         "gamma": 1.0,

@@ -39,7 +39,7 @@ def model_meta(
         "task": space.task,
         "labels": space.to_dict(),
         "thresholds": decision.thresholds.tolist(),
-        "threshold_objective": config.decision.objective,
+        "threshold_objective": config.decision.tuned_for(),  # None: thresholds not tuned
         "threshold_fallback": decision.fallback,  # SCutFBR.1: best validation F below decision.fbr
         "threshold_untuned": decision.untuned,  # no validation example: the default decision
         "temperature": decision.temperature,
@@ -79,7 +79,7 @@ def report_header(
         "task": meta["task"],
         "labels": list(meta["labels"]["names"]),
         "thresholds": meta["thresholds"],
-        "threshold_objective": config.decision.tuned_for(),
+        "threshold_objective": meta["threshold_objective"],
         "threshold_fallback": meta["threshold_fallback"],
         "threshold_untuned": meta["threshold_untuned"],
         "temperature": meta["temperature"],
