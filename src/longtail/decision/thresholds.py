@@ -132,10 +132,11 @@ def tune_thresholds(
             supports ``"f1"`` and ``"fbeta"`` (macro) and ``"mcc"`` (the multiclass MCC).
         beta: the F-beta weight; recall counts ``beta`` times as much as precision.
         floor: the constraint for the ``*_floor`` objectives, in ``[0, 1]``.
-        fbr: SCutFBR.1 fall-back rate for ``"f1"``/``"fbeta"`` (0 = off). Binary and
-            multilabel: a label whose best validation score is below it gets the highest
-            validation score as its threshold. Multiclass: a weight may leave 1 only for a value
-            at which the class's validation score is at least ``fbr``.
+        fbr: SCutFBR.1 fall-back rate for ``"f1"``/``"fbeta"``/``"mcc"`` (0 = off), tested on
+            the F-score (F1 under ``"mcc"``). Binary and multilabel: a label whose F-score at
+            its chosen threshold is below it gets the highest validation score as its
+            threshold. Multiclass: a weight may leave 1 only for a value at which the class's
+            validation F-score is at least ``fbr``.
 
     Returns:
         Thresholds of shape ``(1,)`` (binary) or weights/thresholds of shape ``(C,)``.
@@ -229,14 +230,15 @@ def _best_threshold(
     fp = np.cumsum(~y)[last].astype(np.float64)
     candidates = s[last]  # descending; candidate k predicts positive iff score >= candidates[k]
     precision = tp / (tp + fp)
-    recall = tp / positives.sum()
+    num_positive = positives.sum()
+    recall = tp / num_positive
     b2 = beta * beta
-    fbeta = (1 + b2) * tp / ((1 + b2) * tp + b2 * (positives.sum() - tp) + fp)
+    fbeta = (1 + b2) * tp / ((1 + b2) * tp + b2 * (num_positive - tp) + fp)
     feasible = True
     if objective in ("f1", "fbeta"):
         k = int(np.argmax(fbeta))  # ties -> the highest threshold
     elif objective == "mcc":
-        fn, tn = positives.sum() - tp, (~positives).sum() - fp
+        fn, tn = num_positive - tp, len(positives) - num_positive - fp
         k = int(np.argmax(_mcc(tp * tn - fp * fn, (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))))
     else:
         primary, secondary = (
