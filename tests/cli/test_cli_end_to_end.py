@@ -108,7 +108,10 @@ def test_train_predict_evaluate(spam_files, tiny_model_dir, tmp_path, capsys):
     )
     evaluated = json.loads((eval_dir / "report.json").read_text())
     assert evaluated["metrics"]["f1_macro"] == pytest.approx(metrics["f1_macro"], abs=1e-6)
+    for key in ("threshold_objective", "threshold_fallback", "threshold_untuned"):
+        assert evaluated[key] == meta[key]
     markdown = (eval_dir / "report.md").read_text()
+    assert "- tuned on validation for: f1" in markdown
     assert "## Per class" in markdown and "| spam  |" in markdown and "Confusion matrix" in markdown
 
 

@@ -38,6 +38,11 @@ def run(args: argparse.Namespace) -> int:
         "split": f"evaluation on {args.data}",
         "metrics": metrics,
         "thresholds": classifier.thresholds.tolist(),
+        # How the thresholds were chosen, as the training report says it (models saved before a
+        # field existed lack it, and the report then leaves its line out).
+        "threshold_objective": classifier.meta.get("threshold_objective"),
+        "threshold_fallback": classifier.meta.get("threshold_fallback"),
+        "threshold_untuned": classifier.meta.get("threshold_untuned"),
         "temperature": classifier.temperature,
         "data": {"file": args.data, "rows": len(table.texts)},
         "model": {"directory": str(args.model), "base_model": classifier.meta.get("base_model")},
