@@ -10,6 +10,7 @@ import pytest
 from cli_helpers import fast_train_args, make_rows, write_csv
 
 from longtail.cli import main
+from longtail.training.convergence import still_improving
 
 
 def test_train_predict_evaluate(spam_files, tiny_model_dir, tmp_path, capsys):
@@ -33,6 +34,10 @@ def test_train_predict_evaluate(spam_files, tiny_model_dir, tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     assert report["split"] == "test"
     assert meta["threshold_objective"] == report["threshold_objective"] == "f1"
+    training = meta["training"]
+    rise = still_improving(training["history"], training["early_stopping_metric"])
+    assert training["still_improving"] == rise == report["training"]["still_improving"]
+    assert ("still rose in the last epoch" in (out / "report.md").read_text()) == bool(rise)
     metrics = report["metrics"]
     for key in (
         "f1_macro",

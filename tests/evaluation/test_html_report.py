@@ -221,6 +221,15 @@ def test_the_decision_table_says_what_the_thresholds_were_tuned_for():
     assert "tuned on validation" not in render_run_html(report, arrays)
 
 
+def test_a_model_still_learning_is_an_alert_before_the_headline():
+    report, arrays = make_run("multiclass")
+    rise = {"metric": "mcc", "phase": "finetune", "epochs": 3, "best_before": 0.5, "last": 0.6}
+    html = render_run_html(report | {"training": {"still_improving": rise}}, arrays)
+    alert = '<div class="warning" role="alert">WARNING: validation mcc still rose in the last'
+    assert alert in html and html.index(alert) < html.index("<h2>Headline</h2>")
+    assert "(0.500 before, 0.600 at epoch 3 of 3)" in html
+
+
 def test_no_warnings_is_said_plainly():
     html = run_html("multiclass")
     assert '<p class="ok">No warnings.</p>' in html and 'role="alert"' not in html

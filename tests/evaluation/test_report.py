@@ -84,6 +84,18 @@ def test_warnings_come_first_as_bold_blockquotes():
     assert "WARNING" not in render_markdown(_report())
 
 
+def test_a_model_still_learning_is_warned_about_after_the_metrics_warnings():
+    rise = {"metric": "f1_macro", "phase": "finetune", "epochs": 2, "best_before": 0.219,
+            "last": 0.456}  # fmt: skip
+    report = _report(collapsed=True) | {"training": {"still_improving": rise}}
+    opening = render_markdown(report).split("## Headline")[0]
+    warning = "> **WARNING: validation f1_macro still rose in the last epoch (0.219 before, 0.456"
+    assert opening.index("> **WARNING: predictions collapsed") < opening.index(warning)
+    assert "raise train.epochs" in opening
+    settled = _report() | {"training": {"still_improving": None, "best_epoch": 2}}
+    assert "WARNING" not in render_markdown(settled)
+
+
 def test_binary_headline_shows_positive_class_and_threshold():
     md = render_markdown(_report("binary"))
     headline = md.split("## Headline")[1].split("## Per class")[0]

@@ -15,6 +15,7 @@ import longtail.fingerprint as fingerprint
 from longtail.cli import main
 from longtail.errors import LongtailError
 from longtail.experiments import load_experiment, runner
+from longtail.training.convergence import still_improving
 
 SPAM = "free win prize cash call now claim text reply urgent award won offer mobile money".split()
 HAM = "hi ok see you later home love lunch tomorrow meeting sorry thanks good night".split()
@@ -172,6 +173,19 @@ def test_compare_end_to_end_resumes_after_interruption(
     cell_json.write_text(json.dumps({k: v for k, v in record.items() if k != "per_class_support"}))
     loaded = {c.name: r for c, r in runner.load_done(load_experiment(path)).items()}
     assert loaded["focal/fold0-seed0"]["per_class_support"] == record["per_class_support"]
+    # ... and whether it was still learning from its history: the same answer as when it ran
+    report = json.loads((cell_dir / "report.json").read_text())
+    assert record["still_improving"] == still_improving(
+        report["training"]["history"], report["training"]["early_stopping_metric"]
+    )
+    cell_json.write_text(json.dumps({k: v for k, v in record.items() if k != "still_improving"}))
+    loaded = {c.name: r for c, r in runner.load_done(load_experiment(path)).items()}
+    assert loaded["focal/fold0-seed0"]["still_improving"] == record["still_improving"]
+    last = report["training"]["history"][-1]  # one epoch here; as if it had run two, rising:
+    report["training"]["history"] = [last | {"epoch": 1, "val_score": 0.1}, last | {"epoch": 2, "val_score": 0.5}]  # fmt: skip
+    (cell_dir / "report.json").write_text(json.dumps(report))
+    loaded = {c.name: r for c, r in runner.load_done(load_experiment(path)).items()}
+    assert loaded["focal/fold0-seed0"]["still_improving"]["last"] == 0.5
 
     # --baseline pairs against another variant: only the summary is rewritten, nothing retrains
     def no_training(*_args, **_kwargs):
@@ -224,6 +238,37 @@ def test_per_class_gain_is_paired_by_cell(tmp_path, tiny_model_dir):
     fixed = render_comparison_markdown(summary).split("## Per-class F1")[1]
     assert re.search(r"^\| class +\| train n \| test n \|", fixed, re.M)
     assert "folded" not in fixed
+    assert summary["warnings"] == [] and "WARNING" not in render_comparison_markdown(summary)
+
+
+def test_variants_still_learning_when_training_stopped_are_named_in_the_summary(
+    tmp_path, tiny_model_dir
+):
+    from longtail.evaluation.html_compare import render_comparison_html
+    from longtail.experiments.summary import render_comparison_markdown, summarize
+
+    spec = load_experiment(_experiment(tmp_path, tiny_model_dir, seeds=[0, 1]))
+    rise = {"metric": "f1_macro", "phase": "finetune", "epochs": 2, "best_before": 0.2, "last": 0.4}
+    records = [
+        {"variant": variant, "key": f"fold{fold}-seed{seed}", "metrics": {"f1_macro": 0.5},
+         "per_class_f1": {"ham": 0.9, "spam": 0.1}, "seconds": 1.0,
+         "still_improving": rise if variant == "vanilla" or (fold, seed) == (1, 1) else None}
+        for variant in ("vanilla", "focal") for fold in (0, 1) for seed in (0, 1)
+    ]  # fmt: skip
+    summary = summarize(spec, records, ["ham", "spam"], {"ham": 96, "spam": 24})
+    assert [v["still_improving"] for v in summary["variants"]] == [4, 1]
+    [warning] = summary["warnings"]
+    assert warning.startswith(
+        "still learning when training stopped: vanilla (4 of 4 cells), focal (1 of 4 cells);"
+    )
+    markdown = render_comparison_markdown(summary)
+    assert markdown.index(f"> **WARNING: {warning}**") < markdown.index("| variant")
+    html = render_comparison_html(summary)
+    assert '<div class="warning" role="alert">WARNING: still learning when training' in html
+    assert html.index('role="alert"') < html.index("<h2>Metrics")
+    for record in records:
+        record["still_improving"] = None
+    assert summarize(spec, records, ["ham", "spam"], {"ham": 96, "spam": 24})["warnings"] == []
 
 
 def test_shards_split_the_grid_and_the_last_one_writes_the_whole_comparison(

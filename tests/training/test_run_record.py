@@ -14,13 +14,13 @@ from longtail.training.phases import PhasesResult
 from longtail.training.run_record import describe_task, model_meta, report_header, spec_name
 
 
-def _record(task: str = "multiclass") -> tuple[dict, dict, dict]:
+def _record(task: str = "multiclass", scores: tuple = (0.4, 0.5)) -> tuple[dict, dict, dict]:
     names = ["neg", "pos"] if task == "binary" else ["a", "b", "c"]
     space = LabelSpace(task, names)
     config = build_config({"data": {"train": "train.csv"}, "loss": {"name": "focal", "gamma": 2.0}})
     trained = PhasesResult(
         final=TrainingResult(best_epoch=2, best_score=0.5),
-        history=[{"epoch": 1, "score": 0.4}, {"epoch": 2, "score": 0.5}],
+        history=[{"epoch": i, "val_score": s, "phase": "fine_tune"} for i, s in enumerate(scores)],
         phases=[{"name": "probe", "seconds": 1.25}, {"name": "fine_tune", "seconds": 2.5}],
     )
     decision = FittedDecision(1.5, np.full(len(names), 0.3), fallback=[], untuned=["a"])
@@ -61,6 +61,15 @@ def test_report_header_leaves_the_config_to_the_model_directory_without_touching
         "train_class_counts": {"a": 10, "b": 11, "c": 12},
     }
     assert header["validation_metrics"] == {"f1_macro": 0.5}
+
+
+def test_a_run_still_learning_at_its_last_epoch_is_recorded_for_the_report():
+    meta, header, _ = _record(scores=(0.4, 0.5))
+    rise = {"metric": "f1_macro", "phase": "fine_tune", "epochs": 2, "best_before": 0.4,
+            "last": 0.5}  # fmt: skip
+    assert meta["training"]["still_improving"] == rise == header["training"]["still_improving"]
+    meta, header, _ = _record(scores=(0.4, 0.5, 0.45))
+    assert meta["training"]["still_improving"] is None is header["training"]["still_improving"]
 
 
 def test_describe_task_names_the_largest_classes_first_and_counts_the_rest():

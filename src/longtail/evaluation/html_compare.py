@@ -23,6 +23,7 @@ from longtail.evaluation.html_page import (
     html_document,
     html_table,
     note_paragraph,
+    warnings_section,
 )
 from longtail.evaluation.report import (
     FEW_EXAMPLES,
@@ -62,6 +63,8 @@ def render_comparison_html(summary: Mapping[str, Any]) -> str:
     title = str(summary.get("title") or "longtail comparison")
     metrics = _metric_names(summary)
     parts = [f"<h1>{escape(title)}</h1>", *_comparison_meta(summary)]
+    if summary.get("warnings"):  # a page without any says nothing (older summaries have none)
+        parts.append(warnings_section(summary["warnings"]))
     if metrics:
         parts += ["<h2>Metrics (mean ± SEM over runs)</h2>", _metric_table(summary, metrics)]
         parts += _delta_section(summary, metrics)

@@ -84,6 +84,16 @@ def note_paragraph(text: str) -> str:
     return f'<p class="note">{escape(text)}</p>'
 
 
+def warnings_section(warnings: Sequence[Any]) -> str:
+    """The page's warnings, each an ARIA alert; "No warnings." when there are none."""
+    if not warnings:
+        return '<p class="ok">No warnings.</p>'
+    items = "".join(
+        f'<div class="warning" role="alert">WARNING: {escape(str(w))}</div>' for w in warnings
+    )
+    return f'<section id="warnings">{items}</section>'
+
+
 def html_table(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
     """A table; cells are escaped unless :class:`Markup`, numbers are right-aligned."""
 

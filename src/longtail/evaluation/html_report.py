@@ -15,7 +15,7 @@ Missing optional parts skip their section.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
@@ -32,6 +32,7 @@ from longtail.evaluation.html_page import (
     html_table,
     note_paragraph,
     skipped_figure,
+    warnings_section,
     write_html_report,
 )
 from longtail.evaluation.metrics import ECE_BINS
@@ -42,6 +43,7 @@ from longtail.evaluation.report import (  # the same headline and number test as
     few_examples_note,
     format_value,
     mark_few,
+    report_warnings,
 )
 from longtail.evaluation.run_arrays import RunArrays
 
@@ -83,7 +85,7 @@ def render_run_html(report: Mapping[str, Any], arrays: RunArrays) -> str:
     split = report.get("split")
     title = f"longtail evaluation: {arrays.task}" + (f", {split} split" if split else "")
     parts = [f"<h1>{escape(title)}</h1>", _summary_line(metrics, arrays)]
-    parts.append(_warnings(metrics.get("warnings") or []))
+    parts.append(warnings_section(report_warnings(report)))
     parts += ["<h2>Headline</h2>", html_table(["metric", "value"], _headline_rows(metrics, arrays))]
     figures = _run_figures(metrics, arrays)
     parts += ["<h2>Figures</h2>", contents_nav(figures), *(f for _, _, f in figures)]
@@ -256,15 +258,6 @@ def _summary_line(metrics: Mapping[str, Any], a: RunArrays) -> str:
         f"<code>{escape(str(metrics.get('majority_class')))}</code> "
         f"at {format_value(metrics.get('majority_rate'))}.</p>"
     )
-
-
-def _warnings(warnings: Sequence[Any]) -> str:
-    if not warnings:
-        return '<p class="ok">No warnings.</p>'
-    items = "".join(
-        f'<div class="warning" role="alert">WARNING: {escape(str(w))}</div>' for w in warnings
-    )
-    return f'<section id="warnings">{items}</section>'
 
 
 def _headline_rows(metrics: Mapping[str, Any], a: RunArrays) -> list[list[Any]]:

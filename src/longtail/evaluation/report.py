@@ -19,6 +19,7 @@ import numpy as np
 from longtail.errors import LongtailError
 from longtail.evaluation.metrics import to_jsonable
 from longtail.io_utils import atomic_write_json, atomic_write_text
+from longtail.training.convergence import still_improving_note
 
 MAX_CONFUSION_CLASSES = 30
 HEADLINE_METRICS = (
@@ -79,6 +80,16 @@ def few_examples_note(count: int, what: str) -> str:
     )
 
 
+def report_warnings(report: Mapping[str, Any]) -> list[str]:
+    """The warnings a report opens with: the metrics' (a class never predicted, ...), then the
+    training's (:func:`longtail.training.convergence.still_improving`)."""
+    warnings = [str(w) for w in (report.get("metrics") or {}).get("warnings") or []]
+    info = (report.get("training") or {}).get("still_improving")
+    if info:
+        warnings.append(still_improving_note(info))
+    return warnings
+
+
 def write_report(report: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Write ``out_dir/report.json`` and ``out_dir/report.md`` atomically.
 
@@ -103,7 +114,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     split = report.get("split")
     title = f"# longtail evaluation: {task}" + (f", {split} split" if split else "")
     lines = [title, ""]
-    for warning in metrics.get("warnings") or []:
+    for warning in report_warnings(report):
         lines += [f"> **WARNING: {_cell(warning)}**", ""]
     lines += [
         f"{metrics['num_examples']} examples, {len(labels)} classes; majority class "

@@ -49,6 +49,7 @@ from longtail.experiments.spec import Cell, ExperimentSpec
 from longtail.experiments.summary import summarize, write_summary
 from longtail.fingerprint import file_digest
 from longtail.io_utils import atomic_write_bytes, atomic_write_json
+from longtail.training.convergence import still_improving
 
 REPORT_FILES = ("report.json", "report.md", "report.html")
 SETTINGS_FILE = "cell-settings.json"  # in a cell's run directory while it trains
@@ -230,6 +231,7 @@ def _record(
         "per_class_f1": {row["label"]: row.get("f1") for row in metrics.get("per_class", [])},
         "per_class_support": _per_class_support(report),
         "best_epoch": report["training"].get("best_epoch"),
+        "still_improving": _still_improving(report),
         "seconds": round(seconds, 1),
         "settings": settings,
     }  # fmt: skip
@@ -250,6 +252,15 @@ def _saved_report(run_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return report if isinstance(report, dict) else {}
+
+
+def _still_improving(report: dict[str, Any]) -> dict[str, Any] | None:
+    """Whether the cell's model was still learning when training stopped, from its history (so
+    reports written before the training section recorded it answer too)."""
+    training = report.get("training") or {}
+    return still_improving(
+        training.get("history") or [], str(training.get("early_stopping_metric"))
+    )
 
 
 def _per_class_support(report: dict[str, Any]) -> dict[str, int]:
@@ -302,6 +313,9 @@ def scan_cells(spec: ExperimentSpec) -> GridState:
             # a cell saved before the support was recorded: its report still has it
             report = _saved_report(run_dir) if report is None else report
             record["per_class_support"] = _per_class_support(report)
+        if "still_improving" not in record and (run_dir / "report.json").is_file():
+            report = _saved_report(run_dir) if report is None else report
+            record["still_improving"] = _still_improving(report)
         state.done[cell] = record
     return state
 

@@ -23,6 +23,7 @@ from longtail.evaluation.report import (
 )
 from longtail.experiments.stats import holm_bonferroni, mean_sem, paired_comparison
 from longtail.io_utils import atomic_write_json, atomic_write_text
+from longtail.training.convergence import MIN_GAIN
 
 
 def _test_support(
@@ -74,6 +75,7 @@ def summarize(
                 for label in labels
             },
             "seconds": round(sum(c.get("seconds", 0.0) for c in cells.values()), 1),
+            "still_improving": sum(1 for c in cells.values() if c.get("still_improving")),
         }
         if name != spec.baseline:
             shared = sorted(cells.keys() & base.keys())
@@ -119,9 +121,25 @@ def summarize(
             "cells": {"folds": spec.folds, "seeds": list(spec.seeds), "complete": complete},
             "test": spec.test,
             "variants": variants,
+            "warnings": _still_learning_warnings(variants),
             "environment": _environment(spec),
         }
     )
+
+
+def _still_learning_warnings(variants: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One warning naming the variants whose cells were still learning when training stopped
+    (:func:`longtail.training.convergence.still_improving`): a ranking of such models says what
+    the remedies do to models that have not learnt their task yet."""
+    late = [v for v in variants if v.get("still_improving")]
+    if not late:
+        return []
+    named = ", ".join(f"{v['name']} ({v['still_improving']} of {v['n']} cells)" for v in late)
+    return [
+        f"still learning when training stopped: {named}; the validation score rose by at least "
+        f"{MIN_GAIN} in the last epoch, so these models may be undertrained. Rerun with more "
+        "train.epochs (early stopping keeps the best epoch) before trusting the ranking."
+    ]
 
 
 def _environment(spec: Any) -> dict[str, Any]:
@@ -194,6 +212,8 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
     ]
     if not cells.get("complete", True):
         lines += ["> **The grid is not complete: rerun the same command to finish it.**", ""]
+    for warning in summary.get("warnings") or []:
+        lines += [f"> **WARNING: {warning}**", ""]
     header = ["variant", "n", *metrics]
     rows = [
         [v["name"], str(v["n"]), *(_cell(v["metrics"].get(m)) for m in metrics)]

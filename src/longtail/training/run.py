@@ -30,6 +30,7 @@ from longtail.training.augmentation import (
     augment_training_split,
     describe_augmentation,
 )
+from longtail.training.convergence import still_improving_note
 from longtail.training.loop import (
     TokenizedSplit,
     TrainingResult,
@@ -225,6 +226,8 @@ def _run(
         long_documents=document_settings(config, window) if data.documents else None,
         early_stopping_metric=metric,
     )  # fmt: skip
+    if meta["training"]["still_improving"]:
+        log(f"note: {still_improving_note(meta['training']['still_improving'])}")
     if not dist.is_main_process:
         dist.wait_for_everyone()  # the main process writes the model directory and the report
         return RunResult(output=output, report={}, training=trained.final)

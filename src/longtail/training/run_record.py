@@ -15,6 +15,7 @@ from longtail.config import ExperimentConfig, dump_config
 from longtail.data import LabelSpace
 from longtail.decision.fit import FittedDecision
 from longtail.models.encoder import describe_model
+from longtail.training.convergence import still_improving
 from longtail.training.phases import PhasesResult
 
 
@@ -56,6 +57,8 @@ def model_meta(
             "early_stopping_metric": early_stopping_metric,
             "best_score": trained.final.best_score,
             "history": trained.history,
+            # the last epoch beat every earlier one by a clear margin: it may be undertrained
+            "still_improving": still_improving(trained.history, early_stopping_metric),
             "phases": trained.phases,
             "seconds": round(sum(phase["seconds"] for phase in trained.phases), 1),
             "train_class_counts": dict(zip(space.names, counts.tolist(), strict=True)),
