@@ -16,10 +16,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-#: The least rise of the validation score in the last epoch that counts as "still learning". The
-#: scores are macro-F1, MCC or PR-AUC in [0, 1]: a point is more than the epoch-to-epoch jitter
-#: of a converged run on a validation split of a few hundred rows, and less than any rise that
-#: changes a comparison.
+#: The least rise of the validation score in the last epoch that counts as "still learning" (the
+#: scores are macro-F1, MCC or PR-AUC, in [0, 1]). Measured on the R52 sample (101 validation
+#: rows, validation macro-F1): over the last 20 epochs of the four 45-epoch runs the median change
+#: from one epoch to the next was 0.000-0.005, and no epoch beat the earlier best by 0.01; the
+#: default's five 2-epoch runs rose by 0.09-0.28 in their second epoch.
 MIN_GAIN = 0.01
 
 
