@@ -115,7 +115,9 @@ def test_train_predict_evaluate(spam_files, tiny_model_dir, tmp_path, capsys):
     assert evaluated["metrics"]["f1_macro"] == pytest.approx(metrics["f1_macro"], abs=1e-6)
     for key in ("threshold_objective", "threshold_fallback", "threshold_untuned"):
         assert evaluated[key] == meta[key]
+    assert evaluated["training"]["still_improving"] == rise
     markdown = (eval_dir / "report.md").read_text()
+    assert ("still rose in the last epoch" in markdown) == bool(rise)
     assert "- tuned on validation for: f1" in markdown
     assert "## Per class" in markdown and "| spam  |" in markdown and "Confusion matrix" in markdown
 

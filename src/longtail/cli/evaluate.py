@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         "threshold_fallback": classifier.meta.get("threshold_fallback"),
         "threshold_untuned": classifier.meta.get("threshold_untuned"),
         "temperature": classifier.temperature,
+        # a model still learning when its training stopped is warned about here too
+        "training": {"still_improving": classifier.meta.get("training", {}).get("still_improving")},
         "data": {"file": args.data, "rows": len(table.texts)},
         "model": {"directory": str(args.model), "base_model": classifier.meta.get("base_model")},
     }

@@ -259,7 +259,7 @@ def _still_improving(report: dict[str, Any]) -> dict[str, Any] | None:
     reports written before the training section recorded it answer too)."""
     training = report.get("training") or {}
     return still_improving(
-        training.get("history") or [], str(training.get("early_stopping_metric"))
+        training.get("history") or [], str(training.get("early_stopping_metric") or "score")
     )
 
 
