@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cases import CASES, Case, Env, problems, run_case, train_reference_run
+from cases import Case, Env, problems, run_case, train_reference_run
+from catalogue import ALL_CASES
 
 
 @pytest.fixture(scope="module")
@@ -15,12 +16,12 @@ def trained_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def test_case_ids_are_unique_and_enough() -> None:
-    ids = [case.id for case in CASES]
+    ids = [case.id for case in ALL_CASES]
     assert len(ids) == len(set(ids))
-    assert len(CASES) >= 40
+    assert len(ALL_CASES) >= 40
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda case: case.id)
 def test_case(case: Case, tmp_path: Path, tiny_model_dir: Path, trained_run: Path) -> None:
     env = Env(tmp_path, tiny_model_dir, trained_run)
     outcome = run_case(case, env)
