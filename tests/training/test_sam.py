@@ -209,3 +209,26 @@ def test_every_level_runs_one_pass_per_radius_even_without_minority_rows():
         assert torch.allclose(g, p.grad, atol=1e-7)
     for p, s in zip(model.parameters(), start, strict=True):
         assert torch.equal(p.detach(), s)
+
+
+@pytest.mark.parametrize("name", ["sam", "asymmetric_sam"])
+def test_the_weights_are_restored_bit_for_bit_after_large_ascents(name):
+    """Undoing ``w + ε`` by subtraction rounds ((w + ε) - ε != w in float32 for most weights);
+    the step copies the saved weights back, so they are exact on every machine."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 64), nn.Tanh(), nn.Linear(64, 2))
+    x = torch.randn(32, 16)
+    target = (torch.arange(32) % 5 == 0).long()
+    sam = build_sam(
+        {"name": name, "rho": 0.7, **({"minority_rho": 1.3} if name != "sam" else {})},
+        class_counts=np.array([26, 6]),
+        task="binary",
+    )
+    before = [p.detach().clone() for p in model.parameters()]
+    shifted: list[float] = []
+    _step(sam, model, x, target, record=shifted)
+    assert max(shifted) > 0.5  # the ascent did move the weights far
+    shifts = [0.01 * torch.randn_like(b) for b in before]  # ascents of this size round:
+    assert not all(torch.equal((b + e) - e, b) for b, e in zip(before, shifts, strict=True))
+    for p, b in zip(model.parameters(), before, strict=True):
+        assert torch.equal(p.detach(), b)

@@ -12,7 +12,9 @@ How one step works here, with the rows of the batch split into radius groups (on
 1. one forward pass at ``w``; for each group ``g`` the gradient ``g_g`` of that group's share of
    the loss (rows of other groups contribute nothing);
 2. for each group: move to ``w + ρ_g g_g / ‖g_g‖``, forward, backward of the group's share of the
-   loss (gradients accumulate), move back;
+   loss (gradients accumulate), move back by copying the saved ``w`` (as the reference
+   implementations of Foret et al. and davda54's ``sam.py`` do: subtracting ``ε`` again rounds,
+   so the weights would drift from ``w`` in the last bits, differently on each machine);
 3. the optimizer steps with the accumulated gradient — the gradient of the whole batch's loss,
    each row evaluated at the worst point of *its own* class's radius.
 
@@ -142,11 +144,14 @@ class SharpnessAwareMinimization:
             for p in params:
                 p.grad = None
         del outputs
+        saved: dict[int, torch.Tensor] = {}  # w of each parameter an ascent moves, copied once
         for i, ((radius, grads), (_, rows)) in enumerate(zip(ascents, groups, strict=True)):
             shifts = self._ascent(params, grads, radius)
             with torch.no_grad():
-                for p, e in zip(params, shifts, strict=True):
+                for j, (p, e) in enumerate(zip(params, shifts, strict=True)):
                     if e is not None:
+                        if j not in saved:
+                            saved[j] = p.detach().clone()
                         p.add_(e)
             outputs = forward()
             share = self._share(outputs, rows, batch, loss_of_rows)
@@ -154,9 +159,9 @@ class SharpnessAwareMinimization:
             with context():
                 backward(share)
             with torch.no_grad():
-                for p, e in zip(params, shifts, strict=True):
+                for j, (p, e) in enumerate(zip(params, shifts, strict=True)):
                     if e is not None:
-                        p.sub_(e)
+                        p.copy_(saved[j])
         return full.detach()
 
     @staticmethod
