@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import shutil
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +21,7 @@ from typing import Any
 
 from longtail.augment.back_translation import check_model_source
 from longtail.errors import LongtailError
+from longtail.io_utils import make_staging_directory
 
 Messages = list[dict[str, str]]
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -283,8 +283,7 @@ def _save_atomically(model: Any, tokenizer: Any, target: Path) -> None:
             )
             return
         quantizer.remove_quantization_config(model)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = make_staging_directory(target)  # umask modes, unlike mkdtemp's private 0700
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

@@ -9,7 +9,6 @@ kill at any moment leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from longtail.errors import LongtailError
-from longtail.io_utils import atomic_write_json, replace_directory
+from longtail.io_utils import atomic_write_json, make_staging_directory, replace_directory
 
 STATE_FILE = "state.json"
 
@@ -60,8 +59,7 @@ def save_checkpoint(
     best_weights: dict[str, torch.Tensor] | None,
 ) -> None:
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    staging = make_staging_directory(directory)  # umask modes; a killed save's staging removed
     save_file(_cpu_state(model), str(staging / "model.safetensors"))
     if best_weights is not None:
         save_file(best_weights, str(staging / "best.safetensors"))
