@@ -211,3 +211,22 @@ def test_write_multilabel_csv_reads_back_as_multilabel(tmp_path: Path) -> None:
     assert space.decode(space.encode(again.labels)) == [["cocoa"], ["a", "b"]]
     with pytest.raises(LongtailError, match="cannot write format '.xlsx'"):
         ds.write_table(table, tmp_path / "x.xlsx")
+
+
+@pytest.mark.parametrize("name", ["data.csv", "data.tsv"])
+def test_data_files_keep_formula_like_text_exactly(tmp_path: Path, name: str) -> None:
+    """Training data is not a spreadsheet report: no ``'`` is added (see longtail.safe_text)."""
+    texts = ["=1+1 is two", "+44 20 7946 0000 call now", "-5 stars, awful", "@team see you"]
+    labels = ["=bad", "-1", "+1", "@home"]
+    source = tmp_path / "in.csv"
+    path = ds.write_table(
+        read_table(ds.write_table(_table(texts, labels), source)), tmp_path / name
+    )
+    again = read_table(path)
+    assert again.texts == texts and [str(x) for x in again.labels] == labels
+
+
+def _table(texts: list[str], labels: list[str]):
+    from longtail.data import TextTable
+
+    return TextTable(texts, labels, list(range(2, len(texts) + 2)), "memory", ["text", "label"])

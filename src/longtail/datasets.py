@@ -76,6 +76,10 @@ def write_table(table: TextTable, path: str | os.PathLike[str]) -> Path:
 
     CSV/TSV hold multilabel rows as ``","``-joined names (read back with ``task="multilabel"``);
     JSON Lines keep lists as lists. ``.gz`` compresses. The write is atomic.
+
+    Texts and labels are written exactly, even those starting with ``=``, ``+``, ``-`` or ``@``:
+    this is data to train on, and a spreadsheet-safe ``'`` would change it (see
+    :mod:`longtail.safe_text`). Import it into a spreadsheet as text, not by opening it.
     """
     path = Path(path)
     suffixes = [s.lower() for s in path.suffixes]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -164,3 +166,59 @@ def test_config_values_are_one_line_json_cut_only_where_asked():
     cut = html_inline(value)
     assert len(cut) == 400 and cut == full[:399] + "…"
     assert format_inline(0.5) == "0.5000" and format_inline(float("nan")) == "n/a"
+
+
+_HOSTILE = ["<script>alert(1)</script>", "a|b", "**bold**", "[x](javascript:alert(1))"]
+
+
+def _hostile_report() -> dict:
+    rng = np.random.default_rng(1)
+    names = [*_HOSTILE, "not_spam"]
+    y = rng.choice(len(names), size=200)
+    p = 0.1 + 0.6 * np.eye(len(names))[y]
+    p = p / p.sum(axis=1, keepdims=True)
+    return {
+        "task": "multiclass",
+        "labels": names,
+        "metrics": evaluate_predictions("multiclass", y, p, p.argmax(axis=1), names),
+        "thresholds": {name: 1.0 for name in names},
+        "threshold_untuned": [_HOSTILE[0]],
+        "data": {"test_file": "<img src=x onerror=alert(1)>.csv", "text_column": "body|text"},
+        "model": {"encoder": "tiny-bert"},
+    }
+
+
+def test_user_strings_in_the_markdown_cannot_become_markup_or_cells():
+    md = render_markdown(_hostile_report())
+    assert "<script" not in md and "<img" not in md and not re.search(r"(?<!\\)\]\(", md)
+    assert "&lt;script>alert(1)&lt;/script>" in md and "\\*\\*bold\\*\\*" in md
+    assert "| not_spam " in md  # ordinary labels read as they are
+    assert "- text_column: body\\|text" in md
+    for line in md.splitlines():  # every table row has as many cells as its header
+        if line.startswith("|"):
+            cells = line.replace("\\|", "").count("|") - 1
+            assert cells in (2, 7, 6), line  # metric/value, per-class, confusion (5 + 1)
+
+
+def test_rendered_markdown_shows_the_labels_as_text():
+    """Rendered by a CommonMark renderer with GFM tables (GitHub) and by Python-Markdown
+    (TensorBoard's text plugin): no tag, link or emphasis from a label; the labels read as text."""
+    import html
+
+    md = render_markdown(_hostile_report())
+    renderers = []
+    markdown_it = pytest.importorskip("markdown_it")
+    renderers.append(markdown_it.MarkdownIt("commonmark").enable(["table"]).render)
+    with contextlib.suppress(ImportError):
+        import markdown
+
+        renderers.append(lambda text: markdown.markdown(text, extensions=["tables"]))
+    for render in renderers:
+        page = render(md)
+        for tag in ("<script", "<img", "<a ", "<strong>bold", "<em>"):
+            assert tag not in page
+        text = html.unescape(page)
+        for label in _HOSTILE:
+            assert label in text
+        rows = [row for row in page.split("<tr>")[1:] if "not_spam" in row]
+        assert rows and all(row.count("<td") in (7, 6) for row in rows[:1])

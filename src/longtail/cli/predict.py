@@ -6,12 +6,14 @@ import argparse
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from longtail.cli.args import positive_int
 from longtail.errors import LongtailError
+from longtail.io_utils import atomic_writer
+from longtail.paths import refuse_overwriting_inputs
+from longtail.safe_text import spreadsheet_cell
 
 CHUNK_ROWS = 2048
 
@@ -24,11 +26,11 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--output", required=True, help="predictions file: .jsonl or .csv")
     p.add_argument("--text-column", help="default: the column the model was trained with")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=positive_int, default=128, help="rows per batch")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
         "--explain",
-        type=int,
+        type=positive_int,
         metavar="K",
         help="long-document models: add the K chunks that weigh most in each prediction (JSONL)",
     )
@@ -62,7 +64,9 @@ def _format(records: list[dict[str, Any]], as_csv: bool, names: list[str], heade
     for r in records:
         label = r["prediction"]
         label = "|".join(label) if isinstance(label, list) else label
-        writer.writerow([r["row"], label, *[r["probabilities"][n] for n in names]])
+        # a report people open in a spreadsheet: a label like "=cmd|..." must not run
+        cells = [r["row"], spreadsheet_cell(label), *[r["probabilities"][n] for n in names]]
+        writer.writerow(cells)
     return buffer.getvalue()
 
 
@@ -75,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() not in (".jsonl", ".csv"):
         raise LongtailError(f"--output {output}: use a .jsonl or .csv file name")
+    refuse_overwriting_inputs(output, {"--data": args.data})
     classifier = Classifier.load(args.model)
     column = args.text_column or classifier.meta.get("text_column", "text")
     table = read_table(
@@ -89,11 +94,9 @@ def run(args: argparse.Namespace) -> int:
         raise LongtailError(
             "--explain K needs K >= 1 and a .jsonl --output (explanations are nested)"
         )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
     progress = tqdm(total=len(table.texts), unit="rows", disable=args.no_progress, desc="predict")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+    try:  # umask modes (a replaced file keeps its mode); a killed predict's temporary removed
+        with atomic_writer(output, "w", encoding="utf-8", newline="") as handle:
             for start in range(0, len(table.texts), CHUNK_ROWS):
                 texts = table.texts[start : start + CHUNK_ROWS]
                 extra = None if table.extra is None else table.extra[start : start + CHUNK_ROWS]
@@ -111,10 +114,6 @@ def run(args: argparse.Namespace) -> int:
                     for record, reason in zip(records, reasons, strict=True):
                         record["explanation"] = reason
                 handle.write(_format(records, as_csv, classifier.label_names, header=start == 0))
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     finally:
         progress.close()
     print(f"wrote {len(table.texts)} predictions to {output}")

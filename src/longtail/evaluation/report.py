@@ -4,6 +4,8 @@ A report is a plain dict with keys ``task``, ``labels``, ``metrics`` (from
 :func:`longtail.evaluation.metrics.evaluate_predictions`), ``thresholds`` (a list, or a mapping
 label -> value), ``temperature``, ``data`` and ``model`` (free dicts) and optionally ``split``.
 Warnings go first in the Markdown, as bold blockquotes, so a collapsed model cannot be missed.
+Every user string in the Markdown (labels, file and column names, warnings that quote them) goes
+through :func:`longtail.safe_text.markdown_text`, so a label cannot inject markup or table cells.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from longtail.errors import LongtailError
 from longtail.evaluation.metrics import to_jsonable
 from longtail.io_utils import atomic_write_json, atomic_write_text
+from longtail.safe_text import markdown_text
 from longtail.training.convergence import still_improving_note
 
 MAX_CONFUSION_CLASSES = 30
@@ -112,13 +115,13 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     task = str(report["task"])
     labels = [str(x) for x in report.get("labels") or [r["label"] for r in metrics["per_class"]]]
     split = report.get("split")
-    title = f"# longtail evaluation: {task}" + (f", {split} split" if split else "")
+    title = f"# longtail evaluation: {_md(task)}" + (f", {_md(split)} split" if split else "")
     lines = [title, ""]
     for warning in report_warnings(report):
-        lines += [f"> **WARNING: {_cell(warning)}**", ""]
+        lines += [f"> **WARNING: {_md(warning)}**", ""]
     lines += [
         f"{metrics['num_examples']} examples, {len(labels)} classes; majority class "
-        f"{metrics['majority_class']!r} at {format_value(metrics['majority_rate'])}.",
+        f"{_md(repr(metrics['majority_class']))} at {format_value(metrics['majority_rate'])}.",
         "",
         "## Headline",
         "",
@@ -165,7 +168,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     for section in ("data", "model"):
         if report.get(section):
             lines += ["", f"## {section.capitalize()}", ""]
-            lines += [f"- {k}: {format_inline(v)}" for k, v in dict(report[section]).items()]
+            lines += [
+                f"- {_md(k)}: {_md(format_inline(v))}" for k, v in dict(report[section]).items()
+            ]
     lines += _phase_lines(report) + _augmentation_lines(report)
     return "\n".join(lines) + "\n"
 
@@ -197,7 +202,7 @@ def _augmentation_lines(report: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
     for name, entry in dict(report.get("augmentation") or {}).items():
         stats = entry.get("stats") or {}
-        lines += ["", f"## Augmentation: {name} ({stats.get('method')})", ""]
+        lines += ["", f"## Augmentation: {_md(name)} ({_md(stats.get('method'))})", ""]
         rows = [
             [
                 str(c.get("class")),
@@ -219,9 +224,9 @@ def _augmentation_lines(report: Mapping[str, Any]) -> list[str]:
         if overall:
             lines += [
                 "",
-                f"- embedding check ({quality.get('method')}, {quality.get('figure')}): "
+                f"- embedding check ({_md(quality.get('method'))}, {_md(quality.get('figure'))}): "
                 + ", ".join(
-                    f"{k} {format_value(v)}"
+                    f"{_md(k)} {format_value(v)}"
                     for k, v in overall.items()
                     if isinstance(v, (int, float))
                 ),
@@ -235,14 +240,17 @@ def _decision_lines(task: str, labels: list[str], report: Mapping[str, Any]) -> 
         f"- temperature: {format_value(temperature) if temperature is not None else '1.0 (none)'}"
     ]
     if report.get("threshold_objective"):
-        lines.append(f"- tuned on validation for: {report['threshold_objective']}")
+        lines.append(f"- tuned on validation for: {_md(report['threshold_objective'])}")
     raw = report.get("thresholds")
     if raw is None:
         return [*lines, "- thresholds: defaults (0.5, or plain argmax for multiclass)"]
     if task == "binary":
         value = _as_list(raw)
         positive = labels[1] if len(labels) > 1 else "positive"
-        return [*lines, f"- predict {positive!r} iff P({positive}) >= {format_value(value[0])}"]
+        return [
+            *lines,
+            f"- predict {_md(repr(positive))} iff P({_md(positive)}) >= {format_value(value[0])}",
+        ]
     kind = "weight (argmax of p * w)" if task == "multiclass" else "threshold"
     if isinstance(raw, Mapping):
         pairs = [[str(k), format_value(v)] for k, v in raw.items()]
@@ -275,12 +283,14 @@ _FALLBACK = {
 def _first_names(names: Sequence[Any], shown: int = 10) -> str:
     """``a, b, c`` or ``a, …, j and 5 more``."""
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(str(name) for name in names[:shown]) + more
+    return ", ".join(_md(name) for name in names[:shown]) + more
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A Markdown table with padded columns, so it lines up in a terminal too."""
-    cells = [[_cell(c) for c in header]] + [[_cell(c) for c in row] for row in rows]
+    """A Markdown table with padded columns, so it lines up in a terminal too. Every cell is
+    escaped (:func:`longtail.safe_text.markdown_text`): numbers and plain words stay as they are,
+    a label's ``|`` or ``<script>`` cannot break the table or become markup."""
+    cells = [[_md(c) for c in header]] + [[_md(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     numeric = [all(is_number(row[i]) for row in cells[1:]) for i in range(len(header))]
 
@@ -311,8 +321,10 @@ def format_value(value: Any) -> str:
     return str(value) if isinstance(value, int | np.integer) else f"{float(value):.4f}"
 
 
-def _cell(value: Any) -> str:
-    return " ".join(str(value).split()).replace("|", "\\|")
+def _md(value: Any) -> str:
+    """User text inside a line or a table cell: one line, ``|`` escaped, no markup (see
+    :func:`longtail.safe_text.markdown_text`)."""
+    return markdown_text(value)
 
 
 def format_inline(value: Any, max_chars: int | None = None) -> str:

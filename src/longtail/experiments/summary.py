@@ -23,6 +23,7 @@ from longtail.evaluation.report import (
 )
 from longtail.experiments.stats import holm_bonferroni, mean_sem, paired_comparison
 from longtail.io_utils import atomic_write_json, atomic_write_text
+from longtail.safe_text import markdown_text
 from longtail.training.convergence import MIN_GAIN
 
 
@@ -196,31 +197,35 @@ def _test_label(summary: Mapping[str, Any]) -> str:
 
 
 def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
+    """The tables of ``comparison.md``; names from the user's files (the experiment file, variants,
+    labels, the encoder) are escaped (:func:`longtail.safe_text.markdown_text`), tables by
+    :func:`longtail.evaluation.report.markdown_table`."""
+    md = markdown_text
     metrics = list(summary["metrics"])
     cells = summary.get("cells", {})
     env = summary.get("environment", {})
     lines = [
-        f"# {summary['title']}",
+        f"# {md(summary['title'])}",
         "",
         f"{_count(len(cells.get('seeds', [])), 'seed')} × "
         f"{_count(cells['folds'], 'fold') if cells.get('folds') else '1 fixed split'}; "
-        f"encoder {env.get('encoder')}, {env.get('epochs')} epochs, {env.get('hardware')}; "
+        f"encoder {md(env.get('encoder'))}, {env.get('epochs')} epochs, {md(env.get('hardware'))}; "
         f"training time {summary.get('wall_seconds', 0):.0f} s. Mean ± SEM over cells; Δ and p-values "
-        f"({_test_label(summary)}, paired by {'fold and seed' if cells.get('folds') else 'seed'}) "
-        f"against **{summary['baseline']}**.",
+        f"({md(_test_label(summary))}, paired by {'fold and seed' if cells.get('folds') else 'seed'}) "
+        f"against **{md(summary['baseline'])}**.",
         "",
     ]
     if not cells.get("complete", True):
         lines += ["> **The grid is not complete: rerun the same command to finish it.**", ""]
     for warning in summary.get("warnings") or []:
-        lines += [f"> **WARNING: {warning}**", ""]
+        lines += [f"> **WARNING: {md(warning)}**", ""]
     header = ["variant", "n", *metrics]
     rows = [
         [v["name"], str(v["n"]), *(_cell(v["metrics"].get(m)) for m in metrics)]
         for v in summary["variants"]
     ]
     lines += markdown_table(header, rows)
-    lines += ["", f"## Against the baseline ({summary['baseline']})", ""]
+    lines += ["", f"## Against the baseline ({md(summary['baseline'])})", ""]
     rows = []
     for v in summary["variants"]:
         for m, c in (v.get("vs_baseline") or {}).items():
