@@ -9,10 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from longtail.cli.args import positive_int
 from longtail.errors import LongtailError
 from longtail.io_utils import atomic_writer
-from longtail.paths import refuse_overwriting_inputs
 from longtail.safe_text import spreadsheet_cell
 
 CHUNK_ROWS = 2048
@@ -26,11 +24,11 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--output", required=True, help="predictions file: .jsonl or .csv")
     p.add_argument("--text-column", help="default: the column the model was trained with")
-    p.add_argument("--batch-size", type=positive_int, default=128, help="rows per batch")
+    p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
         "--explain",
-        type=positive_int,
+        type=int,
         metavar="K",
         help="long-document models: add the K chunks that weigh most in each prediction (JSONL)",
     )
@@ -79,7 +77,6 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() not in (".jsonl", ".csv"):
         raise LongtailError(f"--output {output}: use a .jsonl or .csv file name")
-    refuse_overwriting_inputs(output, {"--data": args.data})
     classifier = Classifier.load(args.model)
     column = args.text_column or classifier.meta.get("text_column", "text")
     table = read_table(
