@@ -49,7 +49,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_model_dir, tmp_pa
     ]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    state = killed / "checkpoint" / "state.json"
+    state = tmp_path / ".killed.partial" / "checkpoint" / "state.json"  # beside the output
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:
         if state.exists() and json.loads(state.read_text())["epoch"] >= 1:

@@ -102,7 +102,7 @@ def test_resume_follows_the_training_data_by_content_not_by_path(
     moved = shutil.copy(spam_files["train"], tmp_path / "moved.csv")
     args = ["train", "--data", str(moved), *fast_train_args(tiny_model_dir, tmp_path / "m")]
     _interrupted_run(args, monkeypatch)
-    shutil.copytree(tmp_path / "m", tmp_path / "m2")
+    shutil.copytree(tmp_path / ".m.partial", tmp_path / ".m2.partial")  # where it waits
     elsewhere = shutil.copy(moved, tmp_path / "elsewhere.csv")
     capsys.readouterr()
     resumed = ["train", "--data", str(elsewhere), *fast_train_args(tiny_model_dir, tmp_path / "m2")]
@@ -113,11 +113,12 @@ def test_resume_follows_the_training_data_by_content_not_by_path(
 def test_resume_may_change_the_decision_made_after_training(
     spam_files, tiny_model_dir, tmp_path, monkeypatch, capsys
 ):
-    args = ["train", "--data", str(spam_files["train"]), *fast_train_args(tiny_model_dir, tmp_path)]
+    run = tmp_path / "run"
+    args = ["train", "--data", str(spam_files["train"]), *fast_train_args(tiny_model_dir, run)]
     _interrupted_run(args, monkeypatch)
     capsys.readouterr()
     assert main([*args, "--resume", "decision.objective=recall_floor", "decision.floor=0.9"]) == 0
     assert "resuming after epoch 1" in capsys.readouterr().out
     assert (
-        json.loads((tmp_path / "longtail.json").read_text())["config"]["decision"]["floor"] == 0.9
+        json.loads((run / "longtail.json").read_text())["config"]["decision"]["floor"] == 0.9
     )

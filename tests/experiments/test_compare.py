@@ -376,12 +376,14 @@ def test_cells_whose_settings_changed_are_retrained_and_named(
 
 
 def test_an_interrupted_cell_with_other_settings_starts_over(tmp_path, tiny_model_dir, monkeypatch):
+    from longtail.training import output as run_output
     from longtail.training import run as training_run
 
     spec = load_experiment(_experiment(tmp_path, tiny_model_dir))
     cell = spec.cells()[1]  # focal/fold0-seed0
     _, run_dir = runner._cell_paths(spec, cell)
-    (run_dir / training_run.CHECKPOINT_DIR).mkdir(parents=True)
+    (run_output.partial_directory(run_dir) / run_output.CHECKPOINT_DIR).mkdir(parents=True)
+    settings_path = runner.cell_settings_path(run_dir)
     seen = []
 
     def stop(config, *, resume, overwrite, log):
@@ -392,8 +394,8 @@ def test_an_interrupted_cell_with_other_settings_starts_over(tmp_path, tiny_mode
     folds = runner.prepare_folds(spec, log=lambda _m: None)[2]
     settings = runner.cell_settings(spec, cell)
     for saved in (settings, settings | {"loss.gamma": 5.0}):
-        (run_dir / runner.SETTINGS_FILE).write_text(json.dumps(saved))
+        settings_path.write_text(json.dumps(saved))
         with pytest.raises(KeyboardInterrupt):
             runner.run_cell(spec, cell, folds, log=lambda _m: None)
     assert seen == [True, False]  # same settings resume; changed settings start over
-    assert json.loads((run_dir / runner.SETTINGS_FILE).read_text()) == settings
+    assert json.loads(settings_path.read_text()) == settings

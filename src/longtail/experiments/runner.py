@@ -52,7 +52,7 @@ from longtail.io_utils import atomic_write_bytes, atomic_write_json
 from longtail.training.convergence import still_improving
 
 REPORT_FILES = ("report.json", "report.md", "report.html")
-SETTINGS_FILE = "cell-settings.json"  # in a cell's run directory while it trains
+SETTINGS_FILE = "cell-settings.json"  # beside a cell's run directory while it trains
 
 
 def _write_jsonl(
@@ -142,6 +142,11 @@ def prepare_folds(
     return space.names, counts, files
 
 
+def cell_settings_path(run_dir: Path) -> Path:
+    """Where an unfinished cell's settings wait, beside its run directory (which is replaced)."""
+    return run_dir.with_name(f"{run_dir.name}.{SETTINGS_FILE}")
+
+
 def _cell_paths(spec: ExperimentSpec, cell: Cell) -> tuple[Path, Path]:
     base = spec.output / "cells" / cell.variant
     return base / f"{cell.key}.json", base / cell.key
@@ -172,14 +177,15 @@ def run_cell(
     spec: ExperimentSpec, cell: Cell, folds: list[dict[str, str]] | None, log: Callable[[str], None]
 ) -> dict[str, Any]:
     from longtail.decision.fit import save_decision_inputs
-    from longtail.training.run import CHECKPOINT_DIR, run_training
+    from longtail.training.output import resumable_directory
+    from longtail.training.run import run_training
 
     result_path, run_dir = _cell_paths(spec, cell)
     config = _cell_config(spec, cell, folds, run_dir)
     settings = cell_settings(spec, cell)
     started = time.perf_counter()
-    resume = (run_dir / CHECKPOINT_DIR).exists()
-    settings_path = run_dir / SETTINGS_FILE
+    resume = resumable_directory(run_dir) is not None
+    settings_path = cell_settings_path(run_dir)
     if resume and settings_path.is_file():
         interrupted = saved_settings(json.loads(settings_path.read_text(encoding="utf-8")))
         if changed := changed_settings(interrupted, settings):
@@ -201,6 +207,7 @@ def run_cell(
             if child.name not in kept:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
     atomic_write_json(result_path, record)
+    settings_path.unlink(missing_ok=True)  # the record holds the settings now
     return record
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,6 @@ from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
 from longtail.fingerprint import result_settings, training_settings
 from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
-from longtail.models.io import META_FILE
 from longtail.training.accelerator import distributed_state, silent
 from longtail.training.augmentation import (
     AugmentedRows,
@@ -43,6 +42,7 @@ from longtail.training.model_setup import (
     document_settings,
     model_window,
 )
+from longtail.training.output import CHECKPOINT_DIR, check_paths_outside, open_run_directory
 from longtail.training.phases import PhaseInputs, run_phases
 from longtail.training.prepare import PreparedData, prepare_data, read_labelled
 from longtail.training.reporting import augmentation_section, write_html
@@ -53,12 +53,10 @@ from longtail.training.tracking import RunTracking
 if TYPE_CHECKING:
     from longtail.predictor import Classifier
 
-CHECKPOINT_DIR = "checkpoint"
-
 
 @dataclass
 class RunResult:
-    output: Path
+    output: Path  # the run directory (while training: the partial one it is written into)
     report: dict[str, Any]
     training: TrainingResult
     #: what another ``decision.*`` is fitted and scored on (``None`` on non-main ranks)
@@ -82,20 +80,6 @@ def _fingerprint(
     )
     payload = json.dumps({"settings": settings, "rows": [n_train, n_val, y_sum]}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def _prepare_output(output: Path, *, resume: bool, overwrite: bool, is_main: bool) -> None:
-    existing = (output / META_FILE).exists() or (output / CHECKPOINT_DIR).exists()
-    if existing and not (resume or overwrite):
-        raise LongtailError(
-            f"{output} already holds a run; pass --resume to continue it or --overwrite to start over"
-        )
-    if not is_main:
-        return
-    if overwrite and not resume:
-        shutil.rmtree(output / CHECKPOINT_DIR, ignore_errors=True)
-        (output / META_FILE).unlink(missing_ok=True)
-    output.mkdir(parents=True, exist_ok=True)
 
 
 def _scorer(
@@ -126,35 +110,64 @@ def run_training(
         raise LongtailError("no training data: pass --data FILE (or data.train in the config)")
     if not config.output:
         raise LongtailError("no output directory: pass --output DIR (or output: in the config)")
-    output = Path(config.output)
     _check_remedies(config)
+    _check_input_files(config)
+    check_paths_outside(
+        Path(config.output),
+        {
+            "--data": config.data.train, "--validation-data": config.data.validation,
+            "--test-data": config.data.test, "--cache-dir": config.long_documents.cache_dir,
+            "--augment-cache-dir": config.augment.cache_dir, "--track-dir": config.track_dir,
+            "--arrow-cache-dir": config.data.arrow_cache_dir,
+        },
+    )  # fmt: skip
     dist = distributed_state()
     if (
         not dist.is_main_process
     ):  # data-parallel: every rank trains, only the main one speaks and writes
         log = silent
-    _prepare_output(output, resume=resume, overwrite=overwrite, is_main=dist.is_main_process)
-    dist.wait_for_everyone()
+    with open_run_directory(
+        config.output, resume=resume, overwrite=overwrite, is_main=dist.is_main_process
+    ) as run_dir:
+        dist.wait_for_everyone()
+        work = run_dir.work
+        tracking = RunTracking(
+            config.track, directory=Path(config.track_dir) if config.track_dir else work / "tracking",
+            run_name=run_dir.output.name, is_main=dist.is_main_process,
+        )  # fmt: skip
+        try:
+            result = _run(config, work, dist, tracking, resume=resume, log=log)
+        finally:
+            tracking.finish()
+        run_dir.commit()  # the old run (if any) stays whole until this rename
+        dist.wait_for_everyone()
+    result.output = run_dir.output
+    return result
 
-    tracking = RunTracking(
-        config.track, directory=Path(config.track_dir) if config.track_dir else output / "tracking",
-        run_name=output.name, is_main=dist.is_main_process,
-    )  # fmt: skip
-    try:
-        return _run(config, output, dist, tracking, resume=resume, log=log)
-    finally:
-        tracking.finish()
+
+def _check_input_files(config: ExperimentConfig) -> None:
+    """A missing training, validation or test file fails before the model is even loaded."""
+    for flag, path in (
+        ("--data", config.data.train),
+        ("--validation-data", config.data.validation),
+        ("--test-data", config.data.test),
+    ):
+        with contextlib.suppress(OSError, ValueError):  # an unusable path: the reader says why
+            if not path or Path(path).exists():
+                continue
+            raise LongtailError(f"{path}: no such file or directory; check the path ({flag})")
 
 
 def _run(
     config: ExperimentConfig,
-    output: Path,
+    work: Path,
     dist: Any,
     tracking: RunTracking,
     *,
     resume: bool,
     log: Callable[[str], None],
 ) -> RunResult:
+    """The run, writing into ``work`` (the partial directory, swapped in by the caller)."""
     tracking.parameters(dump_config(config))
     set_seed(config.train.seed)  # the new head's initialisation, then each epoch reseeds itself
     model_name = resolve_model_name(config.model.name)
@@ -164,13 +177,14 @@ def _run(
     max_length = min(config.model.max_length, window)
     data = prepare_data(config, tokenizer, max_length, window)
     space = data.space
+    test_table = _read_test(config, space)  # a bad test file fails now, not after training
     n_train, n_val = len(data.train.y), len(data.validation.y)
     log(describe_task(space, data.counts, n_train, n_val, data.validation_source))
     if data.notice:
         log(data.notice)
     if config.model.gradient_checkpointing:
         encoder.gradient_checkpointing_enable()
-    augmented = _augment(data, config, dist, output, log)
+    augmented = _augment(data, config, dist, work, log)
     counts, y_train, y_val = data.counts, data.train.y, data.validation.y
     num_logits = 2 if space.task == "binary" else len(space.names)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -202,7 +216,7 @@ def _run(
             train_texts=data.train_texts, space=space, counts=counts,
             sampler_labels=data.sampler_labels, sampler_task=data.sampler_task,
             loss_spec=loss_spec, score=_scorer(space.task, space, y_val, metric),
-            represent=setup.represent, checkpoint_root=output / CHECKPOINT_DIR, output=output,
+            represent=setup.represent, checkpoint_root=work / CHECKPOINT_DIR, output=work,
             fingerprint=_fingerprint(
                 config, space.task, len(y_train), len(y_val), float(counts.sum())
             ),
@@ -230,8 +244,8 @@ def _run(
         log(f"note: {still_improving_note(meta['training']['still_improving'])}")
     if not dist.is_main_process:
         dist.wait_for_everyone()  # the main process writes the model directory and the report
-        return RunResult(output=output, report={}, training=trained.final)
-    save_model_dir(output, model, tokenizer, meta)
+        return RunResult(output=work, report={}, training=trained.final)
+    save_model_dir(work, model, tokenizer, meta)
 
     val_probs = probabilities(val_logits, space.task, temperature=decision.temperature)
     val_pred = apply_thresholds(space.task, val_probs, decision.thresholds)
@@ -243,7 +257,9 @@ def _run(
         from longtail.predictor import Classifier
 
         classifier = Classifier(model, tokenizer, meta)
-        y_test, test_logits, test_rows = _test_logits(config, data, setup, device, classifier)
+        y_test, test_logits, test_rows = _test_logits(
+            config, test_table, data, setup, device, classifier
+        )
         test_probs = probabilities(test_logits, space.task, temperature=decision.temperature)
         test_metrics = classifier.evaluate_probs(y_test, test_probs)
         shown = (y_test, test_probs, probabilities(test_logits, space.task))
@@ -260,18 +276,18 @@ def _run(
     figures = {}
     if trained.augmented:
         report["augmentation"], figures = augmentation_section(
-            trained.augmented, setup, config, space, output, device, log
+            trained.augmented, setup, config, space, work, device, log
         )
-    write_report(report, output)
-    write_html(report, space, *shown, meta, figures, output)
+    write_report(report, work)
+    write_html(report, space, *shown, meta, figures, work)
     tracking.final(
         report["metrics"],
-        [output / name for name in ("report.json", "report.md", "report.html")],
+        [work / name for name in ("report.json", "report.md", "report.html")],
         "test" if config.data.test else "validation",
     )
     dist.wait_for_everyone()
     inputs = DecisionInputs(val_logits, np.asarray(y_val), *scored)
-    return RunResult(output=output, report=report, training=trained.final, decision_inputs=inputs)
+    return RunResult(output=work, report=report, training=trained.final, decision_inputs=inputs)
 
 
 def _augment(
@@ -301,15 +317,24 @@ def _augment(
     return augmented
 
 
+def _read_test(config: ExperimentConfig, space: LabelSpace) -> Any:
+    """The test table, read and its labels checked against training's before the first step."""
+    if not config.data.test:
+        return None
+    table = read_labelled(config.data.test, config)
+    space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
+    return table
+
+
 def _test_logits(
     config: ExperimentConfig,
+    table: Any,
     data: PreparedData,
     setup: ModelSetup,
     device: torch.device,
     classifier: Classifier,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(y_test, uncalibrated logits, rows)`` of ``data.test``, scored by the trained model."""
-    table = read_labelled(config.data.test, config)
+    """``(y_test, uncalibrated logits, rows)`` of the test ``table``, scored by the trained model."""
     if not (data.documents and config.long_documents.mode == "frozen" and data.encode is not None):
         y_test, logits = classifier.table_logits(table)
         return y_test, logits, len(table.texts)
