@@ -20,7 +20,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,10 @@ import torch
 from torch import nn
 
 from longtail.io_utils import atomic_write_bytes
+from longtail.locks import hold_lock
 
 _TENSOR = "embeddings"
+LOCK_FILE = ".lock"  # shared while runs write, exclusive while `longtail cache clear` deletes
 _SAFE_KEY = re.compile(r"[0-9A-Za-z_.]+")
 _ENTRY = re.compile(r"[0-9a-f]{64}\.safetensors")
 _TEMP = re.compile(r"\.[0-9a-f]{64}\.safetensors\..*\.tmp")
@@ -169,6 +171,25 @@ class EmbeddingCache:
                 stacklevel=2,
             )
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the cache's shared lock while filling it, so ``cache clear`` cannot run beside.
+
+        Runs fill a cache together (entries are written atomically); only a clear is kept out.
+        A cache root that cannot be created is no reason to stop: :meth:`put` warns about it.
+        """
+        with contextlib.ExitStack() as stack:
+            with contextlib.suppress(OSError):
+                stack.enter_context(
+                    hold_lock(
+                        self.root / LOCK_FILE,
+                        shared=True,
+                        busy=f"embedding cache {self.root} is being cleared (pid {{pid}}); wait "
+                        "for `longtail cache clear` to finish",
+                    )
+                )
+            yield
+
     def get_many(self, texts: Sequence[str]) -> list[torch.Tensor | None]:
         return [self.get(text) for text in texts]
 
@@ -222,6 +243,17 @@ def clear_cache(
         ``{"removed": files, "bytes": bytes freed}``.
     """
     root = Path(root).expanduser() if root is not None else default_cache_dir()
+    if not root.is_dir():
+        return {"removed": 0, "bytes": 0}
+    busy = (
+        f"embedding cache {root} is being written by a longtail run (pid {{pid}}); clear it "
+        "when the run has finished"
+    )
+    with hold_lock(root / LOCK_FILE, busy=busy):
+        return _clear_unlocked(root, older_than_days)
+
+
+def _clear_unlocked(root: Path, older_than_days: float | None) -> dict[str, int]:
     cutoff = None if older_than_days is None else time.time() - older_than_days * 86_400
     removed = freed = 0
     for _, path in _cache_files(root):

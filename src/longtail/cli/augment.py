@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from longtail.errors import LongtailError
+from longtail.paths import refuse_overwriting_inputs
 
 _FORMATS = {".csv": ",", ".tsv": "\t", ".jsonl": None}
 
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() not in _FORMATS:
         raise LongtailError(f"--output {output}: use a .csv, .tsv or .jsonl file name")
+    refuse_overwriting_inputs(output, {"--data": args.data})
     augmenter = build_augmenter({"name": args.method, **parse_params(args.params)})
     table = read_table(args.data, text_column=args.text_column, label_column=args.label_column)
     space = LabelSpace.fit(

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from longtail.paths import refuse_overwriting_inputs
+
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -33,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from longtail.errors import LongtailError
     from longtail.io_utils import atomic_write_json
 
+    refuse_overwriting_inputs(args.output, {"--data": args.data})
+    refuse_overwriting_inputs(f"{args.output}.manifest.json", {"--data": args.data})
     table = read_table(args.data, text_column=args.text_column, label_column=args.label_column)
     space = LabelSpace.fit(table.labels, source=table.source)
     if space.task == "multilabel":

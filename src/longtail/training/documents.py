@@ -8,6 +8,7 @@ the aggregator and head on those embeddings, for many epochs in seconds.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -84,15 +85,17 @@ def embed_documents(
     missing = [i for i, hit in enumerate(found) if hit is None]
     log(f"chunk embeddings: {len(texts) - len(missing)} of {len(texts)} documents from the cache")
     bar = tqdm(total=len(missing), desc="embed chunks", unit="doc", leave=False, disable=None)
-    for start in range(0, len(missing), docs_per_batch):
-        rows = missing[start : start + docs_per_batch]
-        input_ids, mask, doc_index = pack_documents([docs[i] for i in rows], pad_id)
-        embeddings = model.embed_chunks(input_ids.to(device), mask.to(device)).float().cpu()
-        for position, row in enumerate(rows):
-            found[row] = embeddings[doc_index == position].clone()
-        if cache is not None:
-            cache.put_many([texts[i] for i in rows], [found[i] for i in rows])
-        bar.update(len(rows))
+    writing = cache.writing() if cache is not None and missing else contextlib.nullcontext()
+    with writing:  # `longtail cache clear` is refused meanwhile
+        for start in range(0, len(missing), docs_per_batch):
+            rows = missing[start : start + docs_per_batch]
+            input_ids, mask, doc_index = pack_documents([docs[i] for i in rows], pad_id)
+            embeddings = model.embed_chunks(input_ids.to(device), mask.to(device)).float().cpu()
+            for position, row in enumerate(rows):
+                found[row] = embeddings[doc_index == position].clone()
+            if cache is not None:
+                cache.put_many([texts[i] for i in rows], [found[i] for i in rows])
+            bar.update(len(rows))
     bar.close()
     return list(found)
 
