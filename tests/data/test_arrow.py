@@ -150,3 +150,19 @@ def test_tokens_are_memory_mapped_with_lengths(tmp_path, tiny_model_dir):
     assert tokens[0] == tokenizer("see you at lunch tomorrow")["input_ids"]
     assert tokens.lengths.tolist() == [len(tokens[0]), len(tokens[1])]
     assert tokens.table.cache_files, "token ids must live in an on-disk Arrow file"
+
+
+def test_missing_words_and_binary_ties_agree_with_the_in_memory_path(tmp_path):
+    def fit(rows, name):
+        path = tmp_path / name
+        path.write_text("".join(json.dumps({"text": t, "label": lab}) + "\n" for t, lab in rows))
+        table = load_arrow_table(
+            path, text_column="text", label_column="label", cache_dir=str(tmp_path / "cache")
+        )
+        kwargs = {"task": None, "label_delimiter": None, "positive_label": None}
+        return fit_and_encode_arrow(table, label_column="label", source=name, **kwargs)[0]
+
+    with pytest.raises(LongtailError, match="'NaN' or 'None', read as missing"):
+        fit([("a", "x"), ("b", "None"), ("c", "y")], "none.jsonl")
+    tie = [("a", "b"), ("b", "a"), ("c", "b"), ("d", "a")]
+    assert fit(tie, "tie.jsonl").names == LabelSpace.fit([lab for _, lab in tie]).names

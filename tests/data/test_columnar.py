@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import datasets
@@ -75,3 +76,29 @@ def test_damaged_dataset_dict_says_save_again(tmp_path: Path) -> None:
     (tmp_path / "dataset_dict.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(LongtailError, match=r"dataset_dict\.json is damaged .*save the dataset"):
         read_saved_dataset(tmp_path)
+
+
+def _class_label_dataset(tmp_path: Path, labels: list[int]) -> Path:
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["ham", "spam"])}
+    )
+    data = {"text": [f"t{i}" for i in range(len(labels))], "label": labels}
+    path = tmp_path / "ds"
+    datasets.Dataset.from_dict(data, features=features).save_to_disk(str(path))
+    return path
+
+
+def test_classlabel_minus_one_is_a_missing_label(tmp_path: Path) -> None:
+    _, records, _ = read_saved_dataset(_class_label_dataset(tmp_path, [0, -1, 1]))
+    assert [r["label"] for r in records] == ["ham", None, "spam"]
+
+
+def test_classlabel_id_out_of_range_names_the_record(tmp_path: Path) -> None:
+    path = _class_label_dataset(tmp_path, [0, 1, 1])
+    # written with a valid id, then read with a ClassLabel of one name fewer
+    info_file = path / "dataset_info.json"
+    info = json.loads(info_file.read_text(encoding="utf-8"))
+    info["features"]["label"]["names"] = ["ham"]
+    info_file.write_text(json.dumps(info), encoding="utf-8")
+    with pytest.raises(LongtailError, match=r"record 2: class id 1 is out of range"):
+        read_saved_dataset(path)

@@ -240,3 +240,50 @@ def test_bad_gzip(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl.gz"
     path.write_bytes(b"not gzip")
     assert "gz" in _error(path)
+
+
+@pytest.mark.parametrize("word", ["NaN", "NA", "nan", "N/A", "null", "None", "#N/A", " NULL "])
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_words_for_missing_are_missing_labels_in_delimited_files(tmp_path, word, suffix):
+    rows = [*ROWS, {"text": "x", "label": word}]
+    path = _write_delimited(tmp_path / f"d{suffix}", "," if suffix == ".csv" else "\t", rows)
+    with pytest.raises(LongtailError, match=r"1 row\(s\) have no value in label column 'label' "
+                       r"\(rows 6\); '.+' is read as missing.*rename it"):  # fmt: skip
+        read_table(path)
+
+
+@pytest.mark.parametrize("label", ["none", "na", "Null", "NaN-free", "n.a."])
+def test_words_that_pandas_keeps_stay_class_names(tmp_path, label):
+    path = _write_delimited(tmp_path / "d.csv", ",", [*ROWS, {"text": "x", "label": label}])
+    assert read_table(path).labels[-1] == label
+
+
+def test_missing_words_are_missing_in_json_and_parquet_too(tmp_path):
+    jsonl = tmp_path / "d.jsonl"
+    jsonl.write_text(_jsonl([*ROWS, {"text": "x", "label": "None"}, {"text": "y", "label": None}]))
+    with pytest.raises(
+        LongtailError, match=r"2 row\(s\).*\(rows 4, 5\); 'None' is read as missing"
+    ):
+        read_table(jsonl)
+    parquet = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"text": ["a", "b", "c"], "label": ["x", "nan", "y"]}), parquet)
+    with pytest.raises(LongtailError, match=r"\(rows 2\); 'nan' is read as missing"):
+        read_table(parquet)
+
+
+def test_texts_spelling_missing_words_are_still_texts(tmp_path):
+    path = _write_delimited(tmp_path / "d.csv", ",", [{"text": "N/A", "label": "ham"}])
+    assert read_table(path).texts == ["N/A"]
+
+
+def test_predict_reads_rows_whatever_their_label_cells_hold(tmp_path):
+    path = _write_delimited(tmp_path / "d.csv", ",", [*ROWS, {"text": "x", "label": "NaN"}])
+    table = read_table(path, label_column=None, require_labels=False)
+    assert table.labels is None and len(table) == 4
+
+
+def test_text_column_equal_to_label_column_is_refused(tmp_path):
+    path = _write_delimited(tmp_path / "d.csv", ",")
+    with pytest.raises(LongtailError, match="text column and the label column are both 'label'"):
+        read_table(path, text_column="label", label_column="label")
+    assert read_table(path, text_column="label", label_column=None).texts[0] == "spam"

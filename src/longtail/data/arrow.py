@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from longtail.data.labels import LabelSpace, is_missing, normalize_label
+from longtail.data.labels import LabelSpace, normalize_label
+from longtail.data.readers import is_missing_label
 from longtail.errors import LongtailError
 
 MAX_AUTO_VALIDATION_ROWS = 20_000
@@ -219,21 +220,22 @@ def fit_and_encode_arrow(
     counted = pc.value_counts(values)
     raw_uniques = counted.field("values").to_pylist()
     raw_counts = counted.field("counts").to_numpy()
-    if any(is_missing(v) for v in raw_uniques):
-        raise LongtailError(f"{source}: some rows have an empty or NaN label; fill them in")
-    names = [normalize_label(v) for v in raw_uniques]
-    if multilabel:
-        space = LabelSpace.fit([sorted(set(names))], task="multilabel", source=source)
-    else:
-        if positive_label is None and len(set(names)) == 2:
-            totals: dict[str, int] = {}
-            for name, count in zip(names, raw_counts.tolist(), strict=True):
-                totals[name] = totals.get(name, 0) + count
-            fewest = min(totals.values())  # the minority is positive; ties: the later name
-            positive_label = sorted(n for n in totals if totals[n] == fewest)[-1]
-        space = LabelSpace.fit(
-            sorted(set(names)), task=task, positive_label=positive_label, source=source
+    if any(is_missing_label(v) for v in raw_uniques):
+        raise LongtailError(
+            f"{source}: some rows have an empty, null or NaN label (or a label such as 'NaN' "
+            "or 'None', read as missing); fill them in"
         )
+    names = [normalize_label(v) for v in raw_uniques]
+    totals: dict[str, int] = {}
+    for name, count in zip(names, raw_counts.tolist(), strict=True):
+        totals[name] = totals.get(name, 0) + count
+    space = LabelSpace.from_counts(
+        totals,
+        "multilabel" if multilabel else task,
+        label_delimiter=(label_delimiter or ",") if multilabel else None,
+        positive_label=positive_label,
+        source=source,
+    )
     index_of_name = {name: i for i, name in enumerate(space.names)}
     unique_to_class = np.array([index_of_name[n] for n in names], dtype=np.int64)
     positions = pc.index_in(values, value_set=pa.array(raw_uniques, type=values.type)).to_numpy(

@@ -67,18 +67,37 @@ def read_saved_dataset(path: Path) -> Records:
         raise LongtailError(f"{path}: cannot load Hugging Face dataset ({exc})") from exc
     data = dataset.to_dict()
     for name, feature in dataset.features.items():
-        data[name] = _class_names(feature, data[name])
+        data[name] = _class_names(feature, data[name], path)
     return _records(list(dataset.column_names), data)
 
 
-def _class_names(feature: Any, values: list[Any]) -> list[Any]:
-    """Replace ClassLabel integers (and lists of them) by the class names."""
+def _class_names(feature: Any, values: list[Any], path: Path) -> list[Any]:
+    """Replace ClassLabel integers (and lists of them) by the class names.
+
+    ``-1`` is ``datasets``' "no label" (the test split of GLUE, for one) and becomes ``None``, a
+    missing label; an integer past the last name is refused, naming the record.
+    """
     if hasattr(feature, "int2str"):
-        return [None if v is None else feature.int2str(v) for v in values]
+        return [_class_name(feature, v, path, i) for i, v in enumerate(values, start=1)]
     inner = getattr(feature, "feature", None)
     if inner is not None and hasattr(inner, "int2str"):
-        return [None if v is None else [inner.int2str(x) for x in v] for v in values]
+        return [
+            None if v is None else [_class_name(inner, x, path, i) for x in v]
+            for i, v in enumerate(values, start=1)
+        ]
     return values
+
+
+def _class_name(feature: Any, value: Any, path: Path, record: int) -> str | None:
+    if value is None or value < 0:
+        return None
+    if value >= feature.num_classes:
+        raise LongtailError(
+            f"{path} record {record}: class id {value} is out of range: the ClassLabel has "
+            f"{feature.num_classes} names ({', '.join(feature.names[:5])}); fix the label or the "
+            "dataset's features"
+        )
+    return feature.int2str(value)
 
 
 def _records(columns: list[str], data: dict[str, list[Any]]) -> Records:

@@ -11,22 +11,36 @@ Conventions (see :mod:`longtail.tasks`):
 * Binary: ``names[1]`` is the positive class: ``positive_label`` if given, else the minority class
   (ties → the later name in sorted order). Multiclass / multilabel: names sorted (numerically when
   every name is an integer).
-* Multilabel rows may have zero labels (an empty list); ``None``/NaN/``""`` are missing labels.
+* Multilabel rows may have zero labels (an empty list); ``None``/NaN/``""`` and the strings of
+  :data:`~longtail.data.readers.MISSING_LABEL_STRINGS` (``"NaN"``, ``"None"``, ...) are missing
+  labels, alone or inside a list.
+* Label columns with nothing to learn are refused (:mod:`longtail.data.label_checks`).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from longtail.data.readers import format_rows, is_missing
+from longtail.data.label_checks import (
+    check_delimiter_used,
+    check_multilabel_counts,
+    check_not_ids,
+    check_not_regression,
+    preview,
+    warn_label_variants,
+)
+from longtail.data.readers import (
+    format_rows,
+    is_missing_label,
+    missing_label_message,
+)
 from longtail.errors import LongtailError
 from longtail.tasks import TASKS
 
@@ -54,9 +68,7 @@ def _sort_names(names: set[str]) -> list[str]:
     return sorted(names)
 
 
-def _preview(names: Sequence[str], limit: int = 20) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
-    return shown if len(names) <= limit else f"{shown}, ... ({len(names)} in all)"
+_preview = preview
 
 
 @dataclass
@@ -119,6 +131,11 @@ class LabelSpace:
         labels = [_parse_json_list(v) for v in labels]
         if task is not None and task not in TASKS:
             raise LongtailError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
+        if label_delimiter is not None and not label_delimiter:
+            raise LongtailError(
+                f"{source}: the label delimiter is empty; give the character that separates "
+                "a row's labels (e.g. --label-delimiter '|'), or leave it out for one label per row"
+            )
         _check_missing(labels, source, rows)
         has_lists = any(isinstance(v, _LIST_TYPES) for v in labels)
         multilabel = has_lists or label_delimiter is not None or task == "multilabel"
@@ -130,18 +147,53 @@ class LabelSpace:
             )
         if multilabel:
             delimiter = label_delimiter or DEFAULT_DELIMITER
-            counts = Counter(n for v in labels for n in _split(v, delimiter))
-            space_task = "multilabel"
+            if label_delimiter is not None and not has_lists:
+                check_delimiter_used(labels, label_delimiter, source)
+            sets = _label_sets(labels, delimiter, source, rows)
+            counts = Counter(n for names in sets for n in names)
         else:
             delimiter = None
             counts = Counter(normalize_label(v) for v in labels)
-            space_task = task or ("binary" if len(counts) == 2 else "multiclass")
+            check_not_regression(counts, source)
+            check_not_ids(counts, len(labels), source)
+        space = cls.from_counts(
+            counts,
+            "multilabel" if multilabel else task,
+            label_delimiter=delimiter,
+            positive_label=positive_label,
+            source=source,
+        )
+        if multilabel:
+            check_multilabel_counts(counts, len(labels), source)
+        warn_label_variants(space.names, source)
+        return space
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: Mapping[str, int],
+        task: str | None = None,
+        label_delimiter: str | None = None,
+        positive_label: Any = None,
+        source: str = "labels",
+    ) -> LabelSpace:
+        """The label space of classes counted already (normalised names → rows or occurrences).
+
+        What :meth:`fit` does once it has counted, for callers that count without Python rows
+        (:mod:`longtail.data.arrow`). ``task`` ``None`` means binary for 2 names, else multiclass.
+
+        Raises:
+            LongtailError: On fewer than two classes, a binary task without exactly two, or an
+                unknown or misplaced ``positive_label``.
+        """
+        counts = Counter({name: int(n) for name, n in counts.items() if n})
         if len(counts) < 2:
             only = f"only one class {next(iter(counts))!r}" if counts else "no labels at all"
             raise LongtailError(
                 f"{only} in {source}; a classifier needs at least two classes; "
                 "check the label column"
             )
+        space_task = task or ("binary" if len(counts) == 2 else "multiclass")
         if space_task == "binary" and len(counts) != 2:
             raise LongtailError(
                 f"task 'binary' needs exactly 2 classes but {source} has {len(counts)}: "
@@ -155,7 +207,7 @@ class LabelSpace:
         names = _sort_names(set(counts))
         if space_task == "binary":
             names = _binary_order(names, counts, positive_label, source)
-        return cls(space_task, names, delimiter)
+        return cls(space_task, names, label_delimiter if space_task == "multilabel" else None)
 
     def encode(
         self,
@@ -173,8 +225,9 @@ class LabelSpace:
         _check_missing(labels, source, rows)
         if self.task == "multilabel":
             y = np.zeros((len(labels), self.num_classes), dtype=np.float32)
-            for i, value in enumerate(labels):
-                for name in _split(value, self.label_delimiter or DEFAULT_DELIMITER):
+            delimiter = self.label_delimiter or DEFAULT_DELIMITER
+            for i, names in enumerate(_label_sets(labels, delimiter, source, rows)):
+                for name in names:
                     y[i, self._lookup(name, source, rows[i])] = 1.0
             return y
         out = np.empty(len(labels), dtype=np.int64)
@@ -243,11 +296,50 @@ def _parse_json_list(value: Any) -> Any:
 
 
 def _split(value: Any, delimiter: str) -> list[str]:
+    """One row's labels, in order, without repeats. Blank pieces of a delimited string
+    (``"a|b|"``, ``"a||b"``) are formatting, not labels, and are skipped."""
     if isinstance(value, _LIST_TYPES):
-        parts = [normalize_label(v) for v in value if not _missing(v)]
+        parts = [normalize_label(v) for v in value]
     else:
         parts = normalize_label(value).split(delimiter)
     return list(dict.fromkeys(p.strip() for p in parts if p.strip()))
+
+
+def _label_sets(
+    labels: Sequence[Any], delimiter: str, source: str, rows: Sequence[int]
+) -> list[list[str]]:
+    """Each row's labels (:func:`_split`), refusing a missing value among them.
+
+    A ``null``/NaN/``""`` inside a JSON list, or a piece like ``NaN`` or ``None`` of a delimited
+    string (:data:`~longtail.data.readers.MISSING_LABEL_STRINGS`), is a missing label as it would
+    be on its own: the row's other labels may be incomplete, so it is an error, not skipped.
+    An empty list ``[]`` is a row with no labels.
+    """
+    sets, bad, values = [], [], []
+    for i, value in enumerate(labels):
+        if isinstance(value, _LIST_TYPES):
+            members = list(value)
+            empty = [m for m in members if _missing(m)]
+        else:
+            members = normalize_label(value).split(delimiter)
+            empty = [m for m in members if m.strip() and _missing(m)]
+        if empty:
+            bad.append(rows[i])
+            values.append(empty[0])
+        sets.append(_split(value, delimiter))
+    if bad:
+        shown = ", ".join(sorted({_short(v) for v in values}))
+        raise LongtailError(
+            f"{source}: {len(bad)} row(s) have a missing value ({shown}) among their labels "
+            f"(rows {format_rows(bad)}); remove it, or fill in the label ([] is a row with no labels)"
+        )
+    return sets
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "null"
+    return repr(value.strip()) if isinstance(value, str) else repr(value)
 
 
 def _check_missing(labels: Sequence[Any], source: str, rows: Sequence[int]) -> None:
@@ -261,18 +353,17 @@ def _check_missing(labels: Sequence[Any], source: str, rows: Sequence[int]) -> N
                 f"{source} row {rows[i]}: the label is {kind}; give a string, a number, or "
                 "(multilabel) a list of strings"
             )
-    missing = [rows[i] for i, v in enumerate(labels) if _missing(v)]
+    missing = [i for i, v in enumerate(labels) if _missing(v)]
     if missing:
         raise LongtailError(
-            f"{source}: {len(missing)} row(s) have no label (rows {format_rows(missing)}); "
-            "fill in the labels or remove those rows"
+            missing_label_message(
+                source, [labels[i] for i in missing], [rows[i] for i in missing], None
+            )
         )
 
 
 def _missing(value: Any) -> bool:
-    if isinstance(value, (float, np.floating)):
-        return math.isnan(float(value))
-    return not isinstance(value, _LIST_TYPES) and is_missing(value)
+    return not isinstance(value, _LIST_TYPES) and is_missing_label(value)
 
 
 def _binary_order(

@@ -72,15 +72,52 @@ class TextTable:
         )
 
 
+#: Label cells that spell "no value": pandas' default ``na_values`` for ``read_csv`` (what a file
+#: written by ``DataFrame.to_csv``, R, Excel or ``str(None)`` holds where a label is missing),
+#: matched case-sensitively after stripping, as pandas does. So ``None``, ``NaN``, ``N/A`` and
+#: ``null`` are missing labels in every format, while ``none``, ``na`` or ``Null`` stay class names:
+#: a real class called "None" is renamed to ``none`` to keep it. Texts are not affected: a text
+#: reading "N/A" is still a text.
+MISSING_LABEL_STRINGS = frozenset(
+    {
+        "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+        "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+    }
+)  # fmt: skip
+
+
 def is_missing(value: Any) -> bool:
     """True for ``None``, NaN and blank strings: a row without a value."""
     if value is None:
         return True
-    if isinstance(value, float):
-        return math.isnan(value)
+    if isinstance(value, (float, np.floating)):
+        return math.isnan(float(value))
     if isinstance(value, str):
         return not value.strip()
     return False
+
+
+def is_missing_label(value: Any) -> bool:
+    """:func:`is_missing`, or a string in :data:`MISSING_LABEL_STRINGS` (``"NaN"``, ``"None"``)."""
+    return is_missing(value) or (isinstance(value, str) and value.strip() in MISSING_LABEL_STRINGS)
+
+
+def missing_label_message(
+    source: str | os.PathLike[str], values: Sequence[Any], rows: Sequence[int], column: str | None
+) -> str:
+    """The one-line error for labels that are missing: ``values`` (one per row in ``rows``)."""
+    where = f"no value in label column {column!r}" if column else "no label"
+    spelled = sorted({v.strip() for v in values if isinstance(v, str) and v.strip()})
+    read_as = (
+        f"; {quoted_names(spelled)} {'is' if len(spelled) == 1 else 'are'} read as missing, "
+        "like an empty cell (a class really named so: rename it, e.g. to 'none')"
+        if spelled
+        else ""
+    )
+    return (
+        f"{source}: {len(rows)} row(s) have {where} (rows {format_rows(rows)}){read_as}; "
+        "fill in the labels or remove those rows"
+    )
 
 
 def format_rows(rows: Sequence[int], limit: int = _FIRST_ROWS) -> str:
@@ -111,9 +148,16 @@ def read_table(
 
     Raises:
         LongtailError: For a missing file, unknown format, bad encoding, malformed rows,
-            unknown columns, no rows, or (with ``require_labels``) missing labels.
+            unknown columns, a text column that is the label column, no rows, or (with
+            ``require_labels``) missing labels (see :data:`MISSING_LABEL_STRINGS`).
     """
     path = Path(path)
+    if label_column is not None and label_column == text_column:
+        raise LongtailError(
+            f"{path}: the text column and the label column are both {text_column!r}, so the "
+            "model would be shown its own labels; pass the text column (--text-column) and the "
+            "label column (--label-column) by their different names"
+        )
     try:
         exists = path.exists()
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte, ...
@@ -140,12 +184,14 @@ def read_table(
             "pass the label column name (--label-column)"
         )
     if require_labels and labels is not None:
-        missing = [row for row, value in zip(row_numbers, labels, strict=True) if is_missing(value)]
+        missing = [i for i, value in enumerate(labels) if is_missing_label(value)]
         if missing:
             raise LongtailError(
-                f"{path}: {len(missing)} row(s) have no value in label column {label_column!r} "
-                f"(rows {format_rows(missing)}); fill in the labels or remove those rows"
-            )
+                missing_label_message(
+                    path, [labels[i] for i in missing], [row_numbers[i] for i in missing],
+                    label_column,
+                )
+            )  # fmt: skip
     texts = [
         _as_text(rec.get(text_column), path, row, text_column)
         for rec, row in zip(records, row_numbers, strict=True)
