@@ -67,6 +67,7 @@ def fit_labels(table: Any, config: ExperimentConfig) -> tuple[LabelSpace, np.nda
         label_delimiter=data.label_delimiter,
         positive_label=data.positive_label,
         source=table.source,
+        row_numbers=table.row_numbers,
     )
     return space, space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
 
