@@ -40,3 +40,30 @@ def test_a_key_twice_in_one_object_names_the_line_and_the_key(tmp_path):
 def test_quoted_names_lists_names_or_says_none():
     assert quoted_names(["a", "b c"]) == "'a', 'b c'"
     assert quoted_names([]) == "(none)"
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        ('text,label\n"hi,ham\nfree cash,spam\n', 2),  # opened in the first field
+        ('text,label\nhi,ham\nok,"spam\nfree cash,spam\n', 3),  # in the label: fields still match
+        ('text,label\nhi,ham\n"oops', 3),  # at the very end, no newline
+        ('text,label\n"two\nlines",ham\n"x,spam\n', 4),  # after a valid multi-line field
+    ],
+)
+def test_an_unterminated_quote_names_the_line_it_opens(tmp_path, content, line):
+    path = tmp_path / "q.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(LongtailError, match=rf"q\.csv line {line}: unterminated quote.*close"):
+        read_text_records(path, ".csv", None)
+
+
+def test_closed_escaped_and_mid_field_quotes_are_read_as_before(tmp_path):
+    path = tmp_path / "q.tsv"
+    path.write_text('text\tlabel\n"say ""hi""\n twice"\tham\n5" screen\tspam\n', encoding="utf-8")
+    _, records, rows = read_text_records(path, ".tsv", None)
+    assert records == [
+        {"text": 'say "hi"\n twice', "label": "ham"},
+        {"text": '5" screen', "label": "spam"},
+    ]
+    assert rows == [2, 4]

@@ -291,7 +291,7 @@ CASES: list[Case] = [
          "line 3: 3 field(s) but the header has 2"),
     Case("train-bad-quoting", "an unterminated quote swallows the rest of the file",
          lambda e: e.train(e.write("quote.csv", 'text,label\n"hi,ham\nfree cash,spam\n')),
-         "1 field(s) but the header has 2"),
+         "quote.csv line 2: unterminated quote"),
     Case("train-malformed-jsonl", "a broken JSON line (line number)",
          lambda e: e.train(e.write("bad.jsonl", '{"text": "hi", "label": "ham"}\n{"text": "a",\n')),
          "bad.jsonl line 2: not valid JSON"),

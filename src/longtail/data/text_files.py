@@ -3,8 +3,8 @@
 :func:`read_text_records` returns the same ``(columns, records, row_numbers)`` triple as
 :mod:`longtail.data.columnar` does for Parquet and saved datasets; :func:`longtail.data.read_table`
 picks the reader. Every problem is a one-line :class:`~longtail.errors.LongtailError` naming the
-file and line: a UTF-16 or non-UTF-8 file, a broken compressed file, a malformed CSV row, a JSON
-line that does not parse, a key given twice in one object.
+file and line: a UTF-16 or non-UTF-8 file, a broken compressed file, a malformed CSV row, a
+quote never closed, a JSON line that does not parse, a key given twice in one object.
 """
 
 from __future__ import annotations
@@ -134,22 +134,64 @@ def _parse_delimited(path: Path, text: str, delimiter: str) -> Records:
             )
         records: list[dict[str, Any]] = []
         rows: list[int] = []
-        start = reader.line_num + 1
+        start = last_start = reader.line_num + 1
         for record in reader:
             if record and record != [""]:
                 if len(record) != len(header):
+                    _refuse_open_quote(path, text, start, reader.line_num, delimiter)
                     raise LongtailError(
                         f"{path} line {start}: {len(record)} field(s) but the header has "
                         f"{len(header)}; quote fields that contain {delimiter!r} or newlines"
                     )
                 records.append(dict(zip(header, record, strict=True)))
                 rows.append(start)
-            start = reader.line_num + 1
+            last_start, start = start, reader.line_num + 1
+        # Python's csv reader ends a quote left open at the end of the file silently; the last
+        # record then holds the rest of the file.
+        _refuse_open_quote(path, text, last_start, reader.line_num, delimiter)
     except csv.Error as exc:
         raise LongtailError(
             f"{path} line {reader.line_num}: malformed row ({exc}); fix the quoting"
         ) from exc
     return header, records, rows
+
+
+def _refuse_open_quote(path: Path, text: str, first: int, last: int, delimiter: str) -> None:
+    """Raise if the record on lines ``first``..``last`` opens a quote it never closes."""
+    lines = io.StringIO(text, newline="").readlines()
+    opened = _open_quote_line(lines[first - 1 : last], delimiter)
+    if opened is not None:
+        line = first + opened
+        raise LongtailError(
+            f"{path} line {line}: unterminated quote: a field opened with '\"' on this line is "
+            "never closed, so the rest of the file was read into it; close the quote (a quote "
+            "inside a quoted field is written '\"\"')"
+        )
+
+
+def _open_quote_line(lines: Sequence[str], delimiter: str) -> int | None:
+    """The 0-based index of the line whose quote is still open at the end, as Python's csv
+    reader (not strict) reads quotes: a quote opens a field only at its start; inside, ``""`` is a
+    quote character and a lone quote closes the field."""
+    quoted, field_start, opened = False, True, None
+    for number, line in enumerate(lines):
+        i = 0
+        while i < len(line):
+            char = line[i]
+            if quoted:
+                if char == '"':
+                    if line[i + 1 : i + 2] == '"':
+                        i += 1
+                    else:
+                        quoted = False
+                field_start = False
+            elif char == '"' and field_start:
+                quoted, opened = True, number
+                field_start = False
+            else:
+                field_start = char in (delimiter, "\n", "\r")
+            i += 1
+    return opened if quoted else None
 
 
 def _parse_jsonl(path: Path, text: str) -> Records:
