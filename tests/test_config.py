@@ -120,3 +120,31 @@ def test_the_report_states_what_the_thresholds_were_tuned_for():
     floor = DecisionConfig(objective="recall_floor", floor=0.9)
     assert floor.tuned_for() == "recall_floor (floor 0.9)"
     assert DecisionConfig(objective="mcc", tune_thresholds=False).tuned_for() is None
+
+
+def test_every_unknown_key_is_named_in_one_line():
+    with pytest.raises(LongtailError) as info:
+        build_config(apply_overrides({}, ["train.lrr=1", "train.epochz=2"]), source="cli")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "cli: 2 unknown keys: 'train.lrr' (did you mean 'train.lr'?), "
+        "'train.epochz' (did you mean 'train.epochs'?); valid keys: train.epochs"
+    )
+    assert "data.train" not in message  # only the sections the keys are in
+
+
+def test_unknown_keys_in_two_sections_of_a_file(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text("data:\n  txt_column: body\ntrain:\n  lrr: 1\nbogus: 1\n", encoding="utf-8")
+    with pytest.raises(LongtailError, match=r"3 unknown keys: 'data\.txt_column' .*'train\.lrr' "
+                       r".*'bogus'; valid keys: data\.train.*decision"):  # fmt: skip
+        build_config(load_config(path), source=str(path))
+
+
+def test_empty_label_delimiter_and_text_column_as_label_column_are_refused():
+    with pytest.raises(LongtailError, match=r"data\.label_delimiter: the label delimiter is empty"):
+        build_config({"data": {"label_delimiter": ""}})
+    with pytest.raises(LongtailError, match=r"^cli: data: text_column and label_column are both "):
+        build_config({"data": {"text_column": "label"}}, source="cli")
+    assert build_config({"data": {"label_delimiter": " "}}).data.label_delimiter == " "

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from longtail.defaults import default_fbr
 from longtail.errors import LongtailError
@@ -42,6 +42,26 @@ class DataConfig(_Section):
     arrow: bool = False
     arrow_cache_dir: str | None = None
     extra_features: list[str] = Field(default_factory=list)
+
+    @field_validator("label_delimiter")
+    @classmethod
+    def _delimiter_not_empty(cls, value: str | None) -> str | None:
+        if value == "":
+            raise ValueError(
+                "the label delimiter is empty; give the character that separates a row's "
+                "labels (e.g. --label-delimiter '|'), or leave it out for one label per row"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _text_is_not_the_label(self) -> DataConfig:
+        if self.text_column == self.label_column:
+            raise ValueError(
+                f"text_column and label_column are both {self.text_column!r}, so the model would "
+                "be shown its own labels; pass the text column (--text-column) and the label "
+                "column (--label-column) by their different names"
+            )
+        return self
 
 
 class ModelConfig(_Section):
@@ -221,17 +241,43 @@ def _key_hint(key: str) -> str:
     return f"{hint}; did you mean {close[0]!r}?" if close else hint
 
 
+def _unknown_keys(keys: list[str], source: str) -> LongtailError:
+    """Every unknown key in one line, each with its closest valid key when there are several."""
+    if len(keys) == 1:
+        return LongtailError(f"{source}: unknown key {keys[0]!r}; {_key_hint(keys[0])}")
+    valid = _valid_keys(ExperimentConfig)
+    named = []
+    for key in keys:
+        close = difflib.get_close_matches(key, valid, n=1)
+        named.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+    sections = tuple(key.split(".")[0] + "." for key in keys)
+    same = (
+        valid if any("." not in k for k in keys) else [k for k in valid if k.startswith(sections)]
+    )
+    return LongtailError(
+        f"{source}: {len(keys)} unknown keys: {', '.join(named)}; valid keys: {', '.join(same)}"
+    )
+
+
 def _describe(error: ValidationError, source: str) -> LongtailError:
-    first = error.errors()[0]
+    errors = error.errors()
+    unknown = [
+        ".".join(str(part) for part in e["loc"]) for e in errors if e["type"] == "extra_forbidden"
+    ]
+    if unknown:
+        return _unknown_keys(list(dict.fromkeys(unknown)), source)
+    first = errors[0]
     key = ".".join(str(part) for part in first["loc"])
-    if first["type"] == "extra_forbidden":
-        return LongtailError(f"{source}: unknown key {key!r}; {_key_hint(key)}")
     if not key:
         return LongtailError(
             f"{source}: the top level must be a mapping of sections (data:, train:, ...), "
             f"got {_short_repr(first.get('input'))}"
         )
-    return LongtailError(f"{source}: {key}: {first['msg']} (got {_short_repr(first.get('input'))})")
+    message = first["msg"].removeprefix("Value error, ")
+    got = first.get("input")  # a check across a section's keys: the section is not repeated
+    cross = first["type"] == "value_error" and isinstance(got, dict)
+    got = "" if cross else f" (got {_short_repr(got)})"
+    return LongtailError(f"{source}: {key}: {message}{got}")
 
 
 #: A registered name per component key, for the error when a spec has parameters but no name.
