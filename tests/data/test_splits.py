@@ -124,3 +124,15 @@ def test_kfold_warns_on_small_classes() -> None:
     y = np.repeat([0, 1], [20, 3])
     with pytest.warns(UserWarning, match="fewer than 5"):
         stratified_kfold(y, "binary", n_splits=5, names=["a", "b"])
+
+
+def test_mostly_one_example_classes_never_report_negative_training_rows() -> None:
+    # 36 one-example classes and 2 classes of 2 (a column of near-unique values): 40 rows ask for
+    # 4 validation rows, but only the 4 rows of the 2 splittable classes can go there
+    y = np.array([*range(36), 36, 36, 37, 37])
+    with (
+        pytest.warns(UserWarning, match="only one example"),
+        pytest.raises(StratificationError, match="takes 4 validation rows from the 4 rows") as info,
+    ):
+        stratified_split(y, "multiclass", val_fraction=0.1, seed=0, source="s.csv")
+    assert str(info.value).startswith("s.csv: ") and "leaving 0 of them" in str(info.value)

@@ -102,10 +102,18 @@ def stratified_split(
     per_row = counts[y.astype(np.int64)]  # each row's class size
     splittable = np.flatnonzero(per_row >= 2)
     m = len(splittable)
-    if n_val < n_classes or m - n_val < n_classes:
+    if n_val < n_classes:
         raise StratificationError(
-            f"val_fraction {val_fraction} gives {n_val} validation and {m - n_val} training rows "
-            f"but there are {n_classes} classes; each part needs one row per class; change "
+            f"{where}val_fraction {val_fraction} gives {n_val} validation row(s) but there are "
+            f"{n_classes} classes; each part needs one row per class; raise val_fraction or pass "
+            "--validation-data"
+        )
+    if m - n_val < n_classes:
+        # rows of one-example classes stay in training, so validation is taken from the m others
+        raise StratificationError(
+            f"{where}val_fraction {val_fraction} takes {n_val} validation rows from the {m} rows "
+            f"of the {n_classes} class(es) with two or more examples, leaving {max(m - n_val, 0)} "
+            "of them for training; each part needs one row per class; add examples, lower "
             "val_fraction or pass --validation-data"
         )
     splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
