@@ -42,6 +42,7 @@ class Env:
     tmp: Path
     tiny_model: Path
     trained_run: Path
+    memo: dict[str, object] = field(default_factory=dict)  # what a build leaves for its check
 
     def path(self, name: str) -> Path:
         return self.tmp / name
@@ -94,6 +95,7 @@ class Case:
     expect: str  # a substring of the error line (for a success: of stdout or a warning line)
     code: int = 2
     warnings: bool = False  # ``warning: `` lines allowed before the outcome
+    check: Callable[[Env], str | None] | None = None  # after the run: a problem, or None
 
 
 @dataclass
@@ -169,6 +171,8 @@ def problems(case: Case, outcome: Outcome, env: Env) -> list[str]:
     found = []
     if outcome.crash:
         return [f"exception escaped main():\n{outcome.crash}"]
+    if case.check is not None and (problem := case.check(env)):
+        found.append(problem)
     if outcome.code != case.code:
         found.append(f"exit code {outcome.code}, expected {case.code}")
     lines = outcome.stderr.splitlines()

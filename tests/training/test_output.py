@@ -123,8 +123,20 @@ def test_inputs_and_caches_inside_the_output_are_refused(tmp_path: Path) -> None
 def test_a_second_run_on_the_same_output_fails_at_once(tmp_path: Path) -> None:
     run = tmp_path / "run"
     with open_run_directory(run, resume=False, overwrite=False):
-        with pytest.raises(
-            LongtailError, match=f"in use by another longtail run \\(pid {os.getpid()}\\)"
-        ), open_run_directory(run, resume=False, overwrite=True):
+        with (
+            pytest.raises(
+                LongtailError, match=f"in use by another longtail run \\(pid {os.getpid()}\\)"
+            ),
+            open_run_directory(run, resume=False, overwrite=True),
+        ):
             pass
         assert partial_directory(run).is_dir(), "the refused run removed nothing of the first"
+
+
+def test_folders_made_for_a_failed_run_are_removed(tmp_path: Path) -> None:
+    with (
+        pytest.raises(LongtailError),
+        open_run_directory(tmp_path / "a" / "b" / "run", resume=False, overwrite=False),
+    ):
+        raise LongtailError("bad data")
+    assert list(tmp_path.iterdir()) == []

@@ -168,16 +168,40 @@ def open_run_directory(
         if is_main
         else contextlib.nullcontext()
     )
-    with locked:
-        check_output(output, resume=resume, overwrite=overwrite)
-        made = is_main and _make_work_directory(output, work, resume=resume)
-        states = _checkpoint_states(work)
+    check_output(output, resume=resume, overwrite=overwrite)  # before anything is made
+    parents = _make_parents(output) if is_main else []
+    try:
+        with locked:
+            check_output(output, resume=resume, overwrite=overwrite)  # again, now it is ours
+            made = is_main and _make_work_directory(output, work, resume=resume)
+            states = _checkpoint_states(work)
+            try:
+                yield RunDirectory(output=output, work=work, is_main=is_main)
+            except BaseException:
+                if made and _checkpoint_states(work) == states:  # nothing this run could resume
+                    shutil.rmtree(work, ignore_errors=True)
+                raise
+    except BaseException:
+        for parent in reversed(parents):  # folders made for this run, if it left them empty
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        raise
+
+
+def _make_parents(output: Path) -> list[Path]:
+    """Make the folders above ``output`` that are missing; returns them, outermost first."""
+    missing = [p for p in reversed(output.absolute().parents) if not p.exists()]
+    for folder in missing:
         try:
-            yield RunDirectory(output=output, work=work, is_main=is_main)
-        except BaseException:
-            if made and _checkpoint_states(work) == states:  # nothing this run could resume
-                shutil.rmtree(work, ignore_errors=True)
-            raise
+            folder.mkdir()
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise LongtailError(
+                f"--output {output}: cannot create {folder} ({exc.strerror or exc}); choose "
+                "another --output"
+            ) from None
+    return missing
 
 
 def _make_work_directory(output: Path, work: Path, *, resume: bool) -> bool:
