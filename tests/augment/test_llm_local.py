@@ -91,3 +91,30 @@ def test_smollm2_paraphrases_real_sms_spam(tmp_path_factory: pytest.TempPathFact
         assert all(
             " ".join(t.split()).casefold() != " ".join(source.split()).casefold() for t in new
         )
+
+
+def test_the_dequantised_model_cache_honours_the_umask(tmp_path: Path) -> None:
+    """Saved through a staging directory ``0777 & ~umask`` (not mkdtemp's private 0700), so a
+    cache shared by a group stays usable; the staging directory is gone afterwards."""
+    import os
+    import stat
+
+    from longtail.augment.llm_backends import _save_atomically
+
+    class Saves:
+        def save_pretrained(self, directory: Path) -> None:
+            (Path(directory) / f"{type(self).__name__}.json").write_text("{}")
+
+    class Model(Saves):
+        def parameters(self):
+            return iter(())
+
+    target = tmp_path / "cache" / "smollm2-abc"
+    old = os.umask(0o022)
+    try:
+        _save_atomically(Model(), Saves(), target)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755
+    assert sorted(p.name for p in target.iterdir()) == ["Model.json", "Saves.json"]
+    assert [p.name for p in target.parent.iterdir()] == ["smollm2-abc"]
