@@ -48,7 +48,7 @@ from longtail.training.prepare import PreparedData, prepare_data, read_labelled
 from longtail.training.reporting import augmentation_section, write_html
 from longtail.training.run_record import describe_task, model_meta, report_header, spec_name
 from longtail.training.strategies import build_strategy
-from longtail.training.tracking import RunTracking
+from longtail.training.tracking import RunTracking, relocate_mlflow_store
 
 if TYPE_CHECKING:
     from longtail.predictor import Classifier
@@ -140,6 +140,8 @@ def run_training(
         finally:
             tracking.finish()
         run_dir.commit()  # the old run (if any) stays whole until this rename
+        if tracking.names and not config.track_dir and dist.is_main_process:
+            relocate_mlflow_store(run_dir.output / "tracking", work, run_dir.output)
         dist.wait_for_everyone()
     result.output = run_dir.output
     return result

@@ -10,6 +10,7 @@ Only the main process logs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,28 @@ from longtail.registry import Registry
 
 TRACKERS: Registry[Any] = Registry("tracker")
 _INSTALL = "pip install 'longtail[track]'"
+
+
+def relocate_mlflow_store(directory: Path, old: Path, new: Path) -> None:
+    """Point the SQLite MLflow store in ``directory`` at ``new`` after its run moved from ``old``.
+
+    A run writes into its partial directory and is renamed into place when complete
+    (:mod:`longtail.training.output`); MLflow records absolute artifact paths, which the rename
+    would leave pointing at the partial directory. Only longtail's own store (``mlflow.db``, made
+    when ``$MLFLOW_TRACKING_URI`` is unset) is rewritten, and only paths under ``old``.
+    """
+    import sqlite3
+
+    database = directory / "mlflow.db"
+    if not database.is_file():
+        return
+    before, after = f"{old.resolve()}{os.sep}", f"{new.resolve()}{os.sep}"
+    with contextlib.closing(sqlite3.connect(database)) as connection, connection:
+        for table, column in (("experiments", "artifact_location"), ("runs", "artifact_uri")):
+            connection.execute(
+                f"UPDATE {table} SET {column} = replace({column}, ?, ?) WHERE instr({column}, ?)",
+                (before, after, before),
+            )
 
 
 def flatten(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,6 +96,7 @@ class RunTracking:
         self, names: Sequence[str], *, directory: Path, run_name: str, is_main: bool
     ) -> None:
         self.trackers = []
+        self.names = list(dict.fromkeys(names))
         self.step = 0
         if not is_main:
             return
