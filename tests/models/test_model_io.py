@@ -8,6 +8,15 @@ from longtail.errors import LongtailError
 from longtail.models import TextClassifier, load_model_dir, save_model_dir
 from longtail.models.encoder import offline_default_path, resolve_model_name
 
+# what longtail.json needs besides what save_model_dir adds (run_record.model_meta writes more)
+META = {
+    "task": "multiclass",
+    "labels": {"task": "multiclass", "names": ["a", "b", "c"], "label_delimiter": None},
+    "thresholds": [1, 1, 1],
+    "temperature": 1.0,
+    "max_length": 32,
+}
+
 
 @pytest.fixture
 def saved(tiny_model_dir, tmp_path):
@@ -15,9 +24,7 @@ def saved(tiny_model_dir, tmp_path):
         AutoModel.from_pretrained(tiny_model_dir), 3, pooling="mean", dropout=0.0
     )
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    save_model_dir(
-        tmp_path / "m", model, tokenizer, {"task": "multiclass", "thresholds": [1, 1, 1]}
-    )
+    save_model_dir(tmp_path / "m", model, tokenizer, META)
     return model, tokenizer, tmp_path / "m"
 
 

@@ -28,15 +28,24 @@ from longtail.io_utils import atomic_write_json, file_sha256, replace_directory
 from longtail.models.classifier import TextClassifier
 from longtail.models.encoder import _quiet_transformers, load_encoder, load_tokenizer
 from longtail.models.hierarchical import HierarchicalClassifier
+from longtail.models.meta import FORMAT_VERSION, validate_meta
 
 META_FILE = "longtail.json"
 HEAD_FILE = "head.safetensors"
 ENCODER_DIR = "encoder"
-FORMAT_VERSION = 1
+
+
+#: Files of a tokenizer's vocabulary; a tokenizer directory has at least one. Without any,
+#: ``AutoTokenizer`` builds an empty tokenizer that maps every word to [UNK], silently.
+VOCABULARY_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model",
+                    "sentencepiece.bpe.model", "tokenizer.model")  # fmt: skip
 
 
 def _weight_files(directory: Path) -> list[Path]:
-    return sorted([directory / HEAD_FILE, *(directory / ENCODER_DIR).glob("*.safetensors")])
+    """The files ``longtail.json`` hashes: the head and everything in ``encoder/`` (weights, config
+    and tokenizer). Directories written before the tokenizer was hashed list only weights."""
+    encoder = [p for p in (directory / ENCODER_DIR).rglob("*") if p.is_file()]
+    return sorted([directory / HEAD_FILE, *encoder])
 
 
 def save_model_dir(
@@ -107,6 +116,7 @@ def _build(encoder: torch.nn.Module, arch: dict[str, Any]) -> torch.nn.Module:
 
 
 def read_meta(directory: str | Path) -> dict[str, Any]:
+    """``longtail.json`` of a model directory, validated (:mod:`longtail.models.meta`)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise LongtailError(
@@ -119,18 +129,24 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
             "finish the run with `longtail train ... --resume` or retrain"
         )
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        raw = json.loads(meta_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise LongtailError(f"{meta_path} is corrupted ({exc}); retrain the model") from None
-    if meta.get("format_version") != FORMAT_VERSION:
         raise LongtailError(
-            f"{meta_path}: unsupported format_version {meta.get('format_version')!r}"
-        )
-    return meta
+            f"{meta_path} is corrupted ({exc}); retrain the model or copy the directory again"
+        ) from None
+    except RecursionError:
+        raise LongtailError(
+            f"{meta_path} is nested too deeply to be a longtail.json; retrain the model"
+        ) from None
+    except OSError as exc:
+        raise LongtailError(
+            f"cannot read {meta_path} ({exc.strerror}); check its permissions"
+        ) from None
+    return validate_meta(raw, str(meta_path))
 
 
 def verify_files(directory: Path, meta: dict[str, Any]) -> None:
-    for relative, expected in meta.get("files", {}).items():
+    for relative, expected in meta["files"].items():
         path = directory / relative
         if not path.is_file():
             raise LongtailError(
@@ -152,13 +168,21 @@ def load_model_dir(
         verify_files(directory, meta)
     arch = meta["architecture"]
     encoder_dir = str(directory / ENCODER_DIR)
-    trust = bool(meta.get("trust_remote_code", False))
+    if not any((directory / ENCODER_DIR / name).is_file() for name in VOCABULARY_FILES):
+        raise LongtailError(
+            f"{directory / ENCODER_DIR} has no tokenizer vocabulary ({', '.join(VOCABULARY_FILES[:3])}, "
+            "...); copy the model directory again or retrain"
+        )
+    trust = meta["trust_remote_code"]
     encoder = load_encoder(encoder_dir, trust_remote_code=trust)
     model = _build(encoder, arch)
     head = load_file(str(directory / HEAD_FILE))
-    missing, unexpected = model.load_state_dict(
-        {k: v.to(torch.float32) for k, v in head.items()}, strict=False
-    )
+    try:
+        missing, unexpected = model.load_state_dict(
+            {k: v.to(torch.float32) for k, v in head.items()}, strict=False
+        )
+    except RuntimeError:  # a tensor of another shape: the labels or sizes were edited
+        missing, unexpected = [], ["(size mismatch)"]
     if unexpected or any(not name.startswith("encoder.") for name in missing):
         raise LongtailError(
             f"{directory / HEAD_FILE} does not fit the architecture in {META_FILE}; retrain or copy it again"
