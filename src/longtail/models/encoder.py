@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -48,25 +47,57 @@ def _quiet_transformers() -> None:
     logging.getLogger("transformers").setLevel(logging.ERROR)
 
 
+#: Weight files that are pickles: loading one can run any code, so longtail never does.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+_CONVERT = (
+    "convert them once, in an environment where you trust the file: "
+    "AutoModel.from_pretrained(path).save_pretrained(path, safe_serialization=True)"
+)
+
+
+def _refuse_pickle(directory: Path) -> None:
+    """A directory with pickled weights and no safetensors: say why, and how to convert."""
+    if not directory.is_dir() or any(directory.glob("*.safetensors")):
+        return
+    pickled = sorted(p.name for p in directory.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if pickled:
+        raise LongtailError(
+            f"{directory} holds its weights only as pickle ({', '.join(pickled)}); longtail "
+            f"never unpickles (loading a pickle can run any code): {_CONVERT}"
+        )
+
+
 def _load(kind: str, loader: Any, name: str, **kwargs: Any) -> Any:
     _quiet_transformers()
-    looks_local = name.startswith((".", "/", "~")) or os.sep in name and Path(name).exists()
-    if looks_local and not Path(name).expanduser().exists():
+    path = Path(name).expanduser()
+    local = path.exists()
+    if not local and name.startswith((".", "/", "~")):
         raise LongtailError(
             f"model directory {name} does not exist; pass a local path or a hub name"
         )
+    if local and kind == "encoder":
+        _refuse_pickle(path)
+    if not local:
+        from longtail.models.hub import hub_load_options
+
+        kwargs.update(hub_load_options(name))
     try:
-        return loader(str(Path(name).expanduser()) if looks_local else name, **kwargs)
+        return loader(str(path) if local else name, **kwargs)
     except OSError as exc:
-        raise LongtailError(
-            f"cannot load the {kind} from {name!r}: {' '.join(str(exc).split())[:300]}"
-        ) from None
+        detail = " ".join(str(exc).split())
+        if kind == "encoder" and "safetensors" in detail and not local:
+            raise LongtailError(
+                f"hub model {name!r} has no safetensors weights (only pickle, which longtail "
+                f"never loads: it can run any code); {_CONVERT}, then pass that directory"
+            ) from None
+        raise LongtailError(f"cannot load the {kind} from {name!r}: {detail[:300]}") from None
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
             raise LongtailError(
                 f"{name!r} needs custom code; pass --trust-remote-code if you trust its author"
             ) from None
-        raise LongtailError(f"cannot load the {kind} from {name!r}: {exc}") from None
+        detail = " ".join(str(exc).split())[:300]
+        raise LongtailError(f"cannot load the {kind} from {name!r}: {detail}") from None
 
 
 def load_tokenizer(name: str, *, trust_remote_code: bool = False) -> Any:
