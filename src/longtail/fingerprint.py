@@ -105,6 +105,25 @@ def resolve_defaults(
     return settings
 
 
+def describe_changes(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any], *, limit: int = 4
+) -> str:
+    """The keys whose values differ, as ``train.lr was 5e-05, now 0.5``; ``""`` when none do.
+
+    ``before`` is ``None`` for a record that kept only a fingerprint (nothing to name).
+    """
+    if before is None:
+        return ""
+    keys = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
+    shown = [f"{k} was {_shown(before.get(k))}, now {_shown(after.get(k))}" for k in keys[:limit]]
+    more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
+    return "; ".join(shown) + more
+
+
+def _shown(value: Any) -> str:
+    return "unset" if value is None else json.dumps(value, default=str)
+
+
 def data_fingerprint(location: str) -> str:
     """``sha256:<16 hex>`` of a local file or directory's content; anything else as written.
 

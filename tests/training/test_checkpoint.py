@@ -64,3 +64,88 @@ def test_corrupted_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(LongtailError, match="cannot be resumed"):
         load_checkpoint(tmp_path / "ckpt", model=model, optimizer=opt, scheduler=sched)
     assert json.loads((tmp_path / "ckpt" / "state.json").read_text())["epoch"] == 1
+
+
+def _saved(tmp_path, state=None):
+    model, opt, sched = _setup()
+    model(torch.randn(2, 4)).sum().backward()
+    opt.step()
+    sched.step()
+    state = state or {"epoch": 1, "step": 1, "best_score": float("-inf"), "best_epoch": 0,
+                      "bad_epochs": 1, "stopped_early": False, "fingerprint": "abc",
+                      "history": [{"epoch": 1, "step": 1, "train_loss": 0.5, "val_score": 0.1}]}  # fmt: skip
+    save_checkpoint(tmp_path / "ckpt", model=model, optimizer=opt, scheduler=sched, state=state,
+                    best_weights=None)  # fmt: skip
+    return tmp_path / "ckpt"
+
+
+def test_loop_state_round_trips_minus_infinity_and_extra_keys(tmp_path):
+    from longtail.training.checkpoint import read_loop_state
+
+    ckpt = _saved(tmp_path)
+    state = json.loads((ckpt / "state.json").read_text())
+    (ckpt / "state.json").write_text(json.dumps(state | {"from_a_newer_release": 1}))
+    loaded = read_loop_state(ckpt)
+    assert loaded.best_score == float("-inf") and loaded.history[0].val_score == 0.1
+    assert loaded.train_config is None
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"epoch": "1"}, "field 'epoch'"),
+        ({"epoch": None}, "field 'epoch'"),
+        ({"fingerprint": 5}, "field 'fingerprint'"),
+        ({"history": [{"epoch": 1}]}, "field 'history.0.step'"),
+        ({"history": {}}, "field 'history'"),
+        ({"step": -1}, "field 'step'"),
+    ],
+)
+def test_bad_state_json_names_the_file_and_field(tmp_path, change, expected):
+    from longtail.training.checkpoint import read_loop_state
+
+    ckpt = _saved(tmp_path)
+    state = json.loads((ckpt / "state.json").read_text())
+    (ckpt / "state.json").write_text(json.dumps(state | change))
+    with pytest.raises(LongtailError) as info:
+        read_loop_state(ckpt)
+    message = str(info.value)
+    assert "state.json" in message and expected in message and f"delete {ckpt}" in message
+
+
+@pytest.mark.parametrize("content", ["[]", "null", "{", '{"epoch": 1}'])
+def test_state_json_not_an_object_or_missing_fields(tmp_path, content):
+    from longtail.training.checkpoint import read_loop_state
+
+    ckpt = _saved(tmp_path)
+    (ckpt / "state.json").write_text(content)
+    with pytest.raises(LongtailError, match=r"state.json is damaged .* delete"):
+        read_loop_state(ckpt)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("optimizer.json", "[]", "optimizer.json is damaged (expected a JSON object"),
+        ("optimizer.json", '{"param_groups": [{"lr": "x", "params": [0, 1]}], "scalars": {}}',
+         "optimizer.json is damaged (field 'param_groups.0.lr'"),
+        ("optimizer.json", '{"param_groups": [], "scalars": {}}',
+         "optimizer.safetensors is damaged"),
+        ("scheduler.json", '{"base_lrs": [0.1], "last_epoch": "one"}',
+         "scheduler.json is damaged (field 'last_epoch'"),
+        ("scheduler.json", '{"base_lrs": [0.1, 0.2], "last_epoch": 1}',
+         "2 learning rates for 1 parameter groups"),
+        ("optimizer.safetensors", "garbage", "optimizer.safetensors is damaged"),
+        ("scheduler.json", None, "scheduler.json is damaged (the file is missing)"),
+    ],
+)  # fmt: skip
+def test_damaged_optimizer_and_scheduler_files_are_named(tmp_path, name, content, expected):
+    ckpt = _saved(tmp_path)
+    if content is None:
+        (ckpt / name).unlink()
+    else:
+        (ckpt / name).write_text(content)
+    model, opt, sched = _setup()
+    with pytest.raises(LongtailError) as info:
+        load_checkpoint(ckpt, model=model, optimizer=opt, scheduler=sched)
+    assert expected in str(info.value) and "delete" in str(info.value)

@@ -4,15 +4,23 @@ Model and optimizer tensors go to safetensors; everything else (optimizer hyper-
 scheduler counters, the training history) to JSON. A checkpoint directory is staged next to its
 final place and swapped in with a rename, and ``state.json`` (written last) marks it complete, so a
 kill at any moment leaves the previous checkpoint intact.
+
+On ``--resume`` each file is checked before it is applied (``state.json`` against
+:class:`LoopState`, the optimizer's and scheduler's JSON against their shape), so a damaged or
+hand-edited checkpoint fails with one line naming the file and saying to delete the checkpoint,
+never with a ``KeyError`` or a PyTorch message half-way through restoring.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from safetensors.torch import load_file, save_file
 
 from longtail.errors import LongtailError
@@ -75,6 +83,138 @@ def has_checkpoint(directory: str | Path) -> bool:
     return (Path(directory) / STATE_FILE).is_file()
 
 
+class _Loose(BaseModel):
+    # strict: a string where a number belongs is an error; extra keys are kept (a newer longtail
+    # may record more, and older ones still resume from it)
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class HistoryEntry(_Loose):
+    epoch: int = Field(ge=1)
+    step: int = Field(ge=0)
+    train_loss: float
+    val_score: float
+
+
+class LoopState(_Loose):
+    """``state.json`` as :func:`~longtail.training.loop.train_model` writes it after each epoch."""
+
+    epoch: int = Field(ge=0)
+    step: int = Field(ge=0)
+    best_score: float  # -inf until an epoch scores
+    best_epoch: int = Field(ge=0)
+    bad_epochs: int = Field(ge=0)
+    stopped_early: bool = False
+    fingerprint: str
+    history: list[HistoryEntry] = Field(default_factory=list)
+    #: the phase's train.* settings, to name what changed when the fingerprint differs
+    train_config: dict[str, Any] | None = None
+
+
+class _ParamGroup(_Loose):
+    params: list[int]
+    lr: float
+
+
+class _OptimizerFile(_Loose):
+    param_groups: list[_ParamGroup]
+    scalars: dict[str, dict[str, Any]]
+
+
+class _SchedulerFile(_Loose):
+    base_lrs: list[float]
+    last_epoch: int = Field(ge=-1)
+
+
+def _unusable(path: Path, directory: Path, reason: str) -> LongtailError:
+    reason = " ".join(reason.split())[:200]
+    return LongtailError(
+        f"{path} is damaged ({reason}), so checkpoint {directory} cannot be resumed; "
+        f"delete {directory} to start over"
+    )
+
+
+def _read_json_object(path: Path, directory: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _unusable(path, directory, "the file is missing") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise _unusable(path, directory, str(exc) or type(exc).__name__) from None
+    if not isinstance(data, dict):
+        raise _unusable(path, directory, f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _validated(schema: type[BaseModel], data: dict[str, Any], path: Path, directory: Path) -> Any:
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise _unusable(path, directory, f"field {field!r}: {first['msg']}") from None
+
+
+def read_state(directory: str | Path) -> dict[str, Any]:
+    """``state.json`` of a checkpoint as a dict (a JSON object, otherwise unchecked)."""
+    directory = Path(directory)
+    return _read_json_object(directory / STATE_FILE, directory)
+
+
+def read_loop_state(directory: str | Path) -> LoopState:
+    """``state.json`` checked against :class:`LoopState` (one line naming the file otherwise)."""
+    directory = Path(directory)
+    path = directory / STATE_FILE
+    return _validated(LoopState, _read_json_object(path, directory), path, directory)
+
+
+@contextlib.contextmanager
+def _restoring(path: Path, directory: Path) -> Iterator[None]:
+    """safetensors, shape and key errors while restoring from ``path``: one line naming it."""
+    try:
+        yield
+    except LongtailError:
+        raise
+    except Exception as exc:
+        raise _unusable(path, directory, str(exc) or type(exc).__name__) from None
+
+
+def restore_checkpoint(
+    directory: str | Path,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+) -> dict[str, torch.Tensor] | None:
+    """Restore model, optimizer and scheduler in place from ``directory``; returns the best
+    weights (``None`` when no epoch improved). Every file is checked before it is applied."""
+    directory = Path(directory)
+    path = directory / "model.safetensors"
+    with _restoring(path, directory):
+        model.load_state_dict(load_file(str(path)))
+    path = directory / "optimizer.json"
+    extra = _read_json_object(path, directory)
+    _validated(_OptimizerFile, extra, path, directory)
+    path = directory / "optimizer.safetensors"
+    with _restoring(path, directory):
+        optimizer.load_state_dict(_unflatten_optimizer(load_file(str(path)), extra))
+    path = directory / "scheduler.json"
+    schedule = _read_json_object(path, directory)
+    checked = _validated(_SchedulerFile, schedule, path, directory)
+    if len(checked.base_lrs) != len(optimizer.param_groups):
+        raise _unusable(
+            path, directory, f"{len(checked.base_lrs)} learning rates for "
+            f"{len(optimizer.param_groups)} parameter groups",
+        )  # fmt: skip
+    with _restoring(path, directory):
+        scheduler.load_state_dict(schedule)
+    path = directory / "best.safetensors"
+    if not path.is_file():
+        return None
+    with _restoring(path, directory):
+        return load_file(str(path))
+
+
 def load_checkpoint(
     directory: str | Path,
     *,
@@ -82,23 +222,11 @@ def load_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
-    """Restore model/optimizer/scheduler in place; returns ``(state, best_weights)``."""
-    directory = Path(directory)
-    try:
-        state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-        model.load_state_dict(load_file(str(directory / "model.safetensors")))
-        extra = json.loads((directory / "optimizer.json").read_text(encoding="utf-8"))
-        optimizer.load_state_dict(
-            _unflatten_optimizer(load_file(str(directory / "optimizer.safetensors")), extra)
-        )
-        scheduler.load_state_dict(
-            json.loads((directory / "scheduler.json").read_text(encoding="utf-8"))
-        )
-        best_path = directory / "best.safetensors"
-        best = load_file(str(best_path)) if best_path.is_file() else None
-    except Exception as exc:  # safetensors, JSON and shape errors alike mean: unusable
-        raise LongtailError(
-            f"checkpoint {directory} cannot be resumed ({' '.join(str(exc).split())[:200]}); "
-            "delete it to start over"
-        ) from None
-    return state, best
+    """Restore model/optimizer/scheduler in place; returns ``(state, best_weights)``.
+
+    ``state`` is ``state.json`` unchecked; :func:`read_loop_state` checks it for the loop.
+    """
+    state = read_state(directory)
+    return state, restore_checkpoint(
+        directory, model=model, optimizer=optimizer, scheduler=scheduler
+    )
