@@ -1,8 +1,9 @@
 """Label columns that parse but cannot be learned from, refused before training.
 
-:meth:`longtail.data.LabelSpace.fit` calls these on training labels: a label delimiter that
-splits nothing, continuous numbers (a regression target), a different label in every row (an id
-column), and multilabel targets where a label (or the whole label set) is the same in every row.
+:meth:`longtail.data.LabelSpace.fit` calls these on training labels, and
+:func:`longtail.data.arrow_labels.fit_and_encode_arrow` on their counts (``--arrow``): a label
+delimiter that splits nothing, continuous numbers (a regression target), a different label in
+every row (an id column), and multilabel targets where a label (or the whole label set) is the same in every row.
 Each is a one-line :class:`~longtail.errors.LongtailError` naming the file and the fix. Labels
 that look like one class written two ways (``Spam``/``spam``, ``1``/``1.0``) are a warning: they
 may be meant apart, but usually are not.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from longtail.errors import LongtailError
 
@@ -24,12 +25,40 @@ def preview(names: Sequence[str], limit: int = 20) -> str:
     return shown if len(names) <= limit else f"{shown}, ... ({len(names)} in all)"
 
 
+def check_delimiter_not_empty(delimiter: str | None, source: str) -> None:
+    """An empty delimiter would split every label into characters."""
+    if delimiter is not None and not delimiter:
+        raise LongtailError(
+            f"{source}: the label delimiter is empty; give the character that separates "
+            "a row's labels (e.g. --label-delimiter '|'), or leave it out for one label per row"
+        )
+
+
+def check_multilabel_task(
+    task: str | None, has_lists: bool, delimiter: str | None, source: str
+) -> None:
+    """Labels that are lists, or a delimiter, make the task multilabel: another task is refused."""
+    if task in (None, "multilabel"):
+        return
+    why = "some labels are lists" if has_lists else f"label_delimiter={delimiter!r}"
+    raise LongtailError(
+        f"{source}: task {task!r} was given but {why} (multilabel); "
+        "use task 'multilabel' or give one label per row"
+    )
+
+
 def check_delimiter_used(labels: Sequence[Any], delimiter: str, source: str) -> None:
     """A delimiter found in no label splits nothing: the delimiter is wrong, or the task is
     single-label (and training it as multilabel would hide that)."""
     if any(delimiter in str(v) for v in labels):
         return
-    examples = preview(list(dict.fromkeys(str(v).strip() for v in labels)), limit=3)
+    raise_unused_delimiter(list(dict.fromkeys(str(v).strip() for v in labels)), delimiter, source)
+
+
+def raise_unused_delimiter(distinct: Sequence[str], delimiter: str, source: str) -> NoReturn:
+    """The error of :func:`check_delimiter_used`, from the distinct (stripped) labels in order of
+    first appearance: for callers that count labels instead of holding them."""
+    examples = preview(list(distinct), limit=3)
     raise LongtailError(
         f"{source}: the label delimiter {delimiter!r} occurs in no label (labels such as "
         f"{examples}); give the character that separates a row's labels, or drop "

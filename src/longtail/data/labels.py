@@ -29,8 +29,10 @@ from typing import Any
 import numpy as np
 
 from longtail.data.label_checks import (
+    check_delimiter_not_empty,
     check_delimiter_used,
     check_multilabel_counts,
+    check_multilabel_task,
     check_not_ids,
     check_not_regression,
     preview,
@@ -131,21 +133,12 @@ class LabelSpace:
         labels = [_parse_json_list(v) for v in labels]
         if task is not None and task not in TASKS:
             raise LongtailError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
-        if label_delimiter is not None and not label_delimiter:
-            raise LongtailError(
-                f"{source}: the label delimiter is empty; give the character that separates "
-                "a row's labels (e.g. --label-delimiter '|'), or leave it out for one label per row"
-            )
+        check_delimiter_not_empty(label_delimiter, source)
         _check_missing(labels, source, rows)
         has_lists = any(isinstance(v, _LIST_TYPES) for v in labels)
         multilabel = has_lists or label_delimiter is not None or task == "multilabel"
-        if multilabel and task not in (None, "multilabel"):
-            why = "some labels are lists" if has_lists else f"label_delimiter={label_delimiter!r}"
-            raise LongtailError(
-                f"{source}: task {task!r} was given but {why} (multilabel); "
-                "use task 'multilabel' or give one label per row"
-            )
         if multilabel:
+            check_multilabel_task(task, has_lists, label_delimiter, source)
             delimiter = label_delimiter or DEFAULT_DELIMITER
             if label_delimiter is not None and not has_lists:
                 check_delimiter_used(labels, label_delimiter, source)
