@@ -43,7 +43,12 @@ def test_default_dir_from_environment(
 def test_missing_dir_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["cache", "info", "--dir", str(tmp_path / "nowhere")]) == 0
     assert "entries: 0" in capsys.readouterr().out
-    code = main(["cache", "clear", "--dir", str(tmp_path), "--older-than-days", "-1"])
-    assert code == 2 and "error: --older-than-days" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # refused while parsing the flags
+        main(["cache", "clear", "--dir", str(tmp_path), "--older-than-days", "-1"])
+    assert refused.value.code == 2
+    assert "argument --older-than-days: must be a number >= 0" in capsys.readouterr().err
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    assert main(["cache", "info", "--dir", str(tmp_path / "a-file")]) == 2
+    assert "is a file, not a cache directory" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["cache", "purge"])

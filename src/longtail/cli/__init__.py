@@ -82,5 +82,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted; rerun the same command with --resume to continue", file=sys.stderr)
+        print(f"interrupted; {interrupted_advice(args)}", file=sys.stderr)
         return 130
+
+
+def interrupted_advice(args: argparse.Namespace) -> str:
+    """What Ctrl-C left behind and how to go on, for the command that was interrupted.
+
+    Only ``train`` has ``--resume``; ``compare`` picks up its finished cells by itself. Every
+    other command writes its outputs atomically (a temporary file renamed when complete), so an
+    interrupted one leaves its output files as they were.
+    """
+    if args.command == "train":
+        return "rerun the same command with --resume to continue from the last finished epoch"
+    if args.command == "compare":
+        return "rerun the same command to continue: finished cells are reused, not retrained"
+    if args.command == "demo":
+        return "rerun the same command to start the demo again"
+    if args.command == "cache" and args.action == "clear":
+        return "the entries removed so far are gone, the others are intact; rerun to finish"
+    output = getattr(args, "output", None)
+    kept = f"{output} was left as it was" if output else "no output file was written"
+    return f"{kept} (outputs are replaced only when complete); rerun the same command"

@@ -7,7 +7,10 @@ but files named like cache entries. It prints what it removed.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
+
+from longtail.cli.args import non_negative_number
 
 
 def _size(n_bytes: int) -> str:
@@ -29,7 +32,7 @@ def add_parser(subparsers: Any) -> None:
     clear.add_argument("--dir", default=None, help=dir_help)
     clear.add_argument(
         "--older-than-days",
-        type=float,
+        type=non_negative_number,
         default=None,
         help="only delete entries not written for this many days",
     )
@@ -41,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from longtail.errors import LongtailError
 
     root = args.dir if args.dir is not None else default_cache_dir()
+    if Path(root).expanduser().exists() and not Path(root).expanduser().is_dir():
+        raise LongtailError(f"--dir {root} is a file, not a cache directory; pass the directory")
     if args.action == "info":
         info = cache_info(root)
         print(f"cache: {info['root']}")

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from longtail.cli.args import positive_int
+
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser("evaluate", help="evaluate a trained model on a labelled file")
@@ -14,7 +16,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--output", required=True, help="directory for report.json and report.md")
     p.add_argument("--text-column", help="default: the column the model was trained with")
     p.add_argument("--label-column", help="default: the column the model was trained with")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=positive_int, default=128, help="rows per batch")
     p.set_defaults(handler=run)
 
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from longtail.cli.args import whole_number
 from longtail.errors import LongtailError
 
 
@@ -16,7 +17,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--model", required=True, help="model directory written by `longtail train`")
     p.add_argument("--onnx", action="store_true", help="export to ONNX (the only format so far)")
     p.add_argument("--output", required=True, help="the .onnx file to write")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 17; default 17)")
+    p.add_argument(
+        "--opset", type=whole_number(17), default=17, help="ONNX opset (>= 17; default 17)"
+    )
     p.set_defaults(handler=run)
 
 

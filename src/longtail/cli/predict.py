@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from longtail.cli.args import positive_int
 from longtail.errors import LongtailError
 from longtail.io_utils import atomic_writer
 from longtail.safe_text import spreadsheet_cell
@@ -24,11 +25,11 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--output", required=True, help="predictions file: .jsonl or .csv")
     p.add_argument("--text-column", help="default: the column the model was trained with")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=positive_int, default=128, help="rows per batch")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
         "--explain",
-        type=int,
+        type=positive_int,
         metavar="K",
         help="long-document models: add the K chunks that weigh most in each prediction (JSONL)",
     )

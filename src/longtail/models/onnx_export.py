@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,20 @@ def _write_tokenizer(tokenizer: Any, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def check_writable(output: Path) -> None:
+    """Refuse an ``output`` whose folder cannot be created or written, before the slow export."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=output.parent):
+            pass
+    except OSError as exc:
+        blocking = next((p for p in output.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{blocking} is a file" if blocking else exc.strerror or type(exc).__name__
+        raise LongtailError(
+            f"--output {output}: cannot write in {output.parent} ({reason}); choose another place"
+        ) from None
+
+
 def export_onnx(model_dir: str | Path, output: str | Path, *, opset: int = MIN_OPSET) -> Path:
     """Export ``model_dir`` to ``output`` (``.onnx``) plus its JSON and tokenizer sidecars.
 
@@ -193,6 +208,7 @@ def export_onnx(model_dir: str | Path, output: str | Path, *, opset: int = MIN_O
         raise LongtailError(f"--output {output}: use a file name ending in .onnx")
     if opset < MIN_OPSET:
         raise LongtailError(f"--opset {opset}: use {MIN_OPSET} or higher")
+    check_writable(output)
     require_onnx()
     model, tokenizer, meta = load_model_dir(model_dir)
     if meta["architecture"].get("kind", "text") != "text":

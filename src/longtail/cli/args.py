@@ -1,0 +1,40 @@
+"""argparse ``type=`` checks for numeric flags: nonsense (0 rows per batch, -3 days) is refused
+while parsing, as one ``error:`` line naming the flag (see :class:`~longtail.cli.OneLineErrorParser`),
+instead of running slowly or failing later."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """A ``type=`` for an integer flag of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"whole number >= {minimum}"
+    return parse
+
+
+def non_negative_number(text: str) -> float:
+    """A ``type=`` for a finite float flag ``>= 0``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if math.isnan(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+positive_int = whole_number(1)
+non_negative_int = whole_number(0)
