@@ -3,10 +3,10 @@
 :meth:`longtail.data.LabelSpace.fit` calls these on training labels, and
 :func:`longtail.data.arrow_labels.fit_and_encode_arrow` on their counts (``--arrow``): a label
 delimiter that splits nothing, continuous numbers (a regression target), a different label in
-every row (an id column), and multilabel targets where a label (or the whole label set) is the same in every row.
-Each is a one-line :class:`~longtail.errors.LongtailError` naming the file and the fix. Labels
-that look like one class written two ways (``Spam``/``spam``, ``1``/``1.0``) are a warning: they
-may be meant apart, but usually are not.
+every row (an id column), and multilabel targets where a label (or the whole label set) is the
+same in every row. Each is a one-line :class:`~longtail.errors.LongtailError` naming the file and
+the fix. Labels that look like one class written two ways (``Spam``/``spam``, ``1``/``1.0``) are a
+warning: they may be meant apart, but usually are not.
 """
 
 from __future__ import annotations
