@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from cli_helpers import fast_train_args, make_rows
+import pytest
+from cli_helpers import fast_train_args, make_rows, write_csv
 
 from longtail.cli import main
 
@@ -40,3 +41,39 @@ def test_arrow_multilabel_jsonl(tmp_path, tiny_model_dir):
     meta = json.loads((out / "longtail.json").read_text())
     assert meta["task"] == "multilabel" and meta["labels"]["names"] == ["flagged", "ham", "spam"]
     assert len(meta["thresholds"]) == 3
+
+
+def _jsonl(path, rows, label):
+    lines = [json.dumps({"text": t, "label": label(i, lab)}) for i, (t, lab) in enumerate(rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# name -> (file name, rows -> file, extra flags): label columns that train refuses
+_BAD_LABELS = {
+    "delimiter-in-no-label": ("d.csv", lambda p, rows: write_csv(p, rows), ["--label-delimiter", "|"]),
+    "regression-target": ("r.csv", lambda p, rows: write_csv(p, [(t, f"{(i * 0.1373) % 5:.3f}") for i, (t, _) in enumerate(rows)]), []),
+    "id-column": ("ids.csv", lambda p, rows: write_csv(p, [(t, str(1000 + i)) for i, (t, _) in enumerate(rows)]), []),
+    "label-in-every-row": ("all.jsonl", lambda p, rows: _jsonl(p, rows, lambda i, lab: [lab, "all"]), []),
+    "label-in-every-row-delimited": ("all.csv", lambda p, rows: write_csv(p, [(t, f"{lab}|all|") for t, lab in rows]), ["--label-delimiter", "|"]),
+    "identical-label-sets": ("same.jsonl", lambda p, rows: _jsonl(p, rows, lambda i, lab: ["a", "b"]), []),
+    "task-binary-but-delimited": ("b.csv", lambda p, rows: write_csv(p, [(t, f"{lab}|x") for t, lab in rows]), ["--label-delimiter", "|", "--task", "binary"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_LABELS))
+def test_arrow_refuses_bad_label_columns_with_the_in_memory_error(
+    case, tmp_path, tiny_model_dir, capsys
+):
+    name, write, flags = _BAD_LABELS[case]
+    data = write(tmp_path / name, make_rows(40, 0.25, 5))
+    errors = []
+    for arrow in ([], ["--arrow", "--arrow-cache-dir", str(tmp_path / "cache")]):
+        out = tmp_path / ("arrow" if arrow else "memory")
+        args = ["train", "--data", str(data), *flags, *arrow, *fast_train_args(tiny_model_dir, out)]
+        assert main(args) == 2
+        errors.append(capsys.readouterr().err.strip())
+        assert not out.exists()
+    memory, arrow = errors
+    assert memory.startswith("error: ") and "\n" not in memory, memory
+    assert arrow == memory

@@ -166,3 +166,130 @@ def test_missing_words_and_binary_ties_agree_with_the_in_memory_path(tmp_path):
         fit([("a", "x"), ("b", "None"), ("c", "y")], "none.jsonl")
     tie = [("a", "b"), ("b", "a"), ("c", "b"), ("d", "a")]
     assert fit(tie, "tie.jsonl").names == LabelSpace.fit([lab for _, lab in tie]).names
+
+
+def _jsonl(path, labels):
+    path.write_text("".join(json.dumps({"text": f"t{i}", "label": lab}) + "\n" for i, lab in enumerate(labels)))  # fmt: skip
+    return path
+
+
+def _arrow_fit(path, tmp_path, **kwargs):
+    table = load_arrow_table(
+        path, text_column="text", label_column="label", cache_dir=str(tmp_path / "cache")
+    )
+    options = {"task": None, "label_delimiter": None, "positive_label": None} | kwargs
+    return fit_and_encode_arrow(table, label_column="label", source=str(path), **options)
+
+
+def _memory_fit(path, **kwargs):
+    memory = read_table(path, text_column="text", label_column="label")
+    return LabelSpace.fit(memory.labels, source=str(path), row_numbers=memory.row_numbers, **kwargs)
+
+
+_SPAM = ["spam" if i % 4 == 0 else "ham" for i in range(40)]
+# (file name, labels, keyword arguments of the fit): label columns both paths must refuse alike
+_REFUSED = {
+    "delimiter-in-no-label": ("d.csv", _SPAM, {"label_delimiter": "|"}),
+    "regression-target": ("r.csv", [f"{(i * 0.1373) % 5:.3f}" for i in range(40)], {}),
+    "regression-target-jsonl": ("r.jsonl", [round((i * 0.1373) % 5, 3) for i in range(40)], {}),
+    "id-column": ("ids.csv", [str(1000 + i) for i in range(40)], {}),
+    "label-in-every-row": ("all.jsonl", [[lab, "all"] for lab in _SPAM], {}),
+    "label-in-every-row-delimited": (
+        "all.csv",
+        [f"{lab}|all|" for lab in _SPAM],
+        {"label_delimiter": "|"},
+    ),  # fmt: skip
+    "identical-label-sets": ("same.jsonl", [["a", "b"]] * 40, {}),
+    "one-class": ("one.csv", ["ham"] * 40, {}),
+    "binary-task-but-lists": ("lists.jsonl", [[lab] for lab in _SPAM], {"task": "binary"}),
+    "empty-delimiter": ("e.csv", _SPAM, {"label_delimiter": ""}),
+    "unknown-positive-label": ("p.csv", _SPAM, {"positive_label": "eggs"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_REFUSED))
+def test_arrow_refuses_what_fit_refuses_with_the_same_message(tmp_path, case):
+    name, labels, kwargs = _REFUSED[case]
+    path = tmp_path / name
+    if name.endswith(".csv"):
+        _csv(path, [(f"t{i}", lab) for i, lab in enumerate(labels)])
+    else:
+        _jsonl(path, labels)
+    with pytest.raises(LongtailError) as memory:
+        _memory_fit(path, **kwargs)
+    with pytest.raises(LongtailError) as arrow:
+        _arrow_fit(path, tmp_path, **kwargs)
+    assert str(arrow.value) == str(memory.value)
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (
+            ["1" if i % 2 else "1.0" for i in range(20)] + ["0"] * 20,
+            "labels '1' and '1.0' look like one class",
+        ),  # fmt: skip
+        (
+            ["Spam" if i % 2 else "spam" for i in range(20)] + ["ham"] * 20,
+            "labels 'Spam' and 'spam'",
+        ),  # fmt: skip
+    ],
+)
+def test_labels_written_two_ways_warn_on_both_paths(tmp_path, labels, message):
+    path = _csv(tmp_path / "v.csv", [(f"t{i}", lab) for i, lab in enumerate(labels)])
+    with pytest.warns(UserWarning, match=message):
+        expected = _memory_fit(path)
+    with pytest.warns(UserWarning, match=message):
+        space, _ = _arrow_fit(path, tmp_path)
+    assert space.names == expected.names
+
+
+def test_blank_pieces_are_skipped_like_in_memory(tmp_path):
+    labels = ["earn|", "grain||wheat", "earn | earn", "|wheat", "grain"]
+    path = _csv(tmp_path / "b.csv", [(f"t{i}", lab) for i, lab in enumerate(labels)])
+    space, y = _arrow_fit(path, tmp_path, label_delimiter="|")
+    expected = _memory_fit(path, label_delimiter="|")
+    assert space.names == expected.names == ["earn", "grain", "wheat"]
+    np.testing.assert_array_equal(y[np.arange(len(labels))], expected.encode(labels))
+    assert y.counts().tolist() == [2, 2, 2], "a label repeated in a row counts once"
+    blank = _csv(tmp_path / "blank.csv", [("a", "earn"), ("b", "  "), ("c", "grain")])
+    with pytest.raises(LongtailError, match="read as missing"):
+        _arrow_fit(blank, tmp_path, label_delimiter="|")
+
+
+def test_slices_give_the_same_labels_as_one_pass(tmp_path, monkeypatch):
+    from longtail.data import arrow_labels
+
+    rows = [["b"], ["c", "a"], [], ["a", "a", "b"], ["c"], ["b", "d"], ["a"]]
+    path = _jsonl(tmp_path / "m.jsonl", rows)
+    whole_space, whole = _arrow_fit(path, tmp_path)
+    single = _csv(tmp_path / "s.csv", [(f"t{i}", f"{(i * 7) % 5:.1f}") for i in range(23)])
+    whole_single = _arrow_fit(single, tmp_path)
+    monkeypatch.setattr(arrow_labels, "BATCH_ROWS", 2)
+    space, sliced = _arrow_fit(path, tmp_path)
+    assert space.names == whole_space.names == LabelSpace.fit(rows).names
+    np.testing.assert_array_equal(sliced[np.arange(len(rows))], LabelSpace.fit(rows).encode(rows))
+    np.testing.assert_array_equal(sliced.indptr, whole.indptr)
+    sliced_single = _arrow_fit(single, tmp_path)
+    assert sliced_single[0].names == whole_single[0].names
+    assert sliced_single[1].tolist() == whole_single[1].tolist()
+
+
+def test_validation_is_encoded_with_the_training_space_not_fitted(tmp_path):
+    from longtail.data.arrow import encode_arrow
+
+    train = _jsonl(tmp_path / "train.jsonl", [["a", "b"], ["b"], ["c"], ["a"]])
+    space, _ = _arrow_fit(train, tmp_path)
+    # every validation row holds 'b' and none holds 'c': fine for evaluation, refused for training
+    val = _jsonl(tmp_path / "val.jsonl", [["b"], ["a", "b"], ["b"]])
+    table = load_arrow_table(val, text_column="text", label_column="label", cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    y = encode_arrow(table, space, label_column="label", source="val.jsonl")
+    assert y[np.arange(3)].tolist() == [[0, 1, 0], [1, 1, 0], [0, 1, 0]]
+    bad = _jsonl(tmp_path / "bad.jsonl", [["b"], ["a", "zebra"]])
+    table = load_arrow_table(bad, text_column="text", label_column="label", cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    with pytest.raises(LongtailError, match="bad.jsonl record 2: unknown label 'zebra'"):
+        encode_arrow(table, space, label_column="label", source="bad.jsonl")
+    binary, _ = _arrow_fit(_csv(tmp_path / "bin.csv", [(f"t{i}", lab) for i, lab in enumerate(_SPAM)]), tmp_path)  # fmt: skip
+    one_class = _csv(tmp_path / "neg.csv", [("a", "ham"), ("b", "ham")])
+    table = load_arrow_table(one_class, text_column="text", label_column="label", cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    assert encode_arrow(table, binary, label_column="label", source="neg.csv").tolist() == [0, 0]

@@ -7,7 +7,11 @@ small numbers: one label index (or a few label ids for multilabel, as CSR) and o
 Batches fetch their token ids from the memory-mapped table.
 
 Decisions:
-- Labels are counted with Arrow compute, never materialised as Python objects.
+- Labels are counted and checked with Arrow compute, slice by slice, never materialised as Python
+  objects (:mod:`longtail.data.arrow_labels`); the training file is checked as
+  :meth:`~longtail.data.LabelSpace.fit` checks it, a validation file is only encoded.
+- CSV/TSV label cells are read as the text they hold, as the in-memory reader does: pandas would
+  make ``1.0`` and ``1`` one float and ``NaN`` a null, hiding labels written two ways.
 - Multilabel labels are kept as CSR (``SparseMultiHot``), densified per batch: 5M rows × 485
   labels would be 9.7 GB dense.
 - Without ``--validation-data`` the validation split is stratified (by class, or by a row's rarest
@@ -19,15 +23,28 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from longtail.data.labels import LabelSpace, normalize_label
-from longtail.data.readers import is_missing_label
+from longtail.data.arrow_labels import (  # re-exported: the Arrow path's one import
+    SparseMultiHot,
+    encode_arrow,
+    fit_and_encode_arrow,
+)
 from longtail.errors import LongtailError
+
+__all__ = [
+    "MAX_AUTO_VALIDATION_ROWS",
+    "ArrowTokens",
+    "SparseMultiHot",
+    "drop_empty_arrow",
+    "encode_arrow",
+    "fit_and_encode_arrow",
+    "load_arrow_table",
+    "tokenize_arrow",
+]
 
 MAX_AUTO_VALIDATION_ROWS = 20_000
 _BUILDERS = {
@@ -69,6 +86,9 @@ def load_arrow_table(
                 raise LongtailError(f"{path} holds splits {', '.join(table)}; pass {path}/<split>")
         else:
             builder, options = _builder(path)
+            if builder == "csv" and label_column:
+                # label cells as written ("1.0", "NaN"), as the in-memory reader reads them
+                options |= {"converters": {label_column: str}, "keep_default_na": False}
             table = datasets.load_dataset(
                 builder, data_files=str(path), split="train", cache_dir=cache_dir, **options
             )
@@ -113,144 +133,6 @@ def drop_empty_arrow(table, *, text_column: str, strict: bool, source: str):
     if len(table) == 0:
         raise LongtailError(f"{source}: no rows with text")
     return table
-
-
-@dataclass
-class SparseMultiHot:
-    """Multilabel targets as CSR: row ``i``'s labels are ``indices[indptr[i]:indptr[i + 1]]``."""
-
-    indptr: np.ndarray
-    indices: np.ndarray
-    num_classes: int
-    ndim: int = 2
-
-    def __len__(self) -> int:
-        return len(self.indptr) - 1
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (len(self), self.num_classes)
-
-    def __getitem__(self, rows: Any) -> np.ndarray:
-        """Dense float32 multi-hot rows for an index array, a list or a slice."""
-        rows = (
-            np.arange(len(self))[rows]
-            if isinstance(rows, slice)
-            else np.asarray(rows, dtype=np.int64)
-        )
-        out = np.zeros((len(rows), self.num_classes), dtype=np.float32)
-        starts, stops = self.indptr[rows], self.indptr[rows + 1]
-        row_of = np.repeat(np.arange(len(rows)), stops - starts)
-        cols = (
-            self.indices[
-                np.concatenate([np.arange(a, b) for a, b in zip(starts, stops, strict=True)])
-            ]
-            if len(rows)
-            else []
-        )
-        out[row_of, cols] = 1.0
-        return out
-
-    def take(self, rows: np.ndarray) -> SparseMultiHot:
-        rows = np.asarray(rows, dtype=np.int64)
-        lengths = self.indptr[rows + 1] - self.indptr[rows]
-        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        gather = (
-            np.concatenate([np.arange(self.indptr[r], self.indptr[r + 1]) for r in rows])
-            if len(rows)
-            else np.zeros(0, np.int64)
-        )
-        return SparseMultiHot(indptr, self.indices[gather.astype(np.int64)], self.num_classes)
-
-    def counts(self) -> np.ndarray:
-        return np.bincount(self.indices, minlength=self.num_classes).astype(np.int64)
-
-    def rarest_label_groups(self) -> np.ndarray:
-        """Per row, its rarest positive label (ties: lower index); rows without labels: group C."""
-        counts = self.counts()
-        order = np.argsort(counts, kind="stable")
-        rank = np.empty(self.num_classes, dtype=np.int64)
-        rank[order] = np.arange(self.num_classes)
-        ranks = rank[self.indices]
-        best = np.full(len(self), self.num_classes, dtype=np.int64)
-        nonempty = np.flatnonzero(np.diff(self.indptr) > 0)
-        if len(nonempty):
-            best[nonempty] = np.minimum.reduceat(ranks, self.indptr[nonempty])
-        return np.append(order, self.num_classes)[best]
-
-
-def _label_values(table, label_column: str, delimiter: str | None, multilabel: bool):
-    """The label column as an Arrow array of single labels (flattened for multilabel)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    column = table.data.column(label_column).combine_chunks()
-    if multilabel and pa.types.is_list(column.type):
-        return column, pc.list_flatten(column)
-    if multilabel:
-        split = pc.split_pattern(pc.cast(column, pa.string()), pattern=delimiter or ",")
-        split = pc.list_flatten(split)
-        return None, pc.utf8_trim_whitespace(split)
-    return None, column
-
-
-def fit_and_encode_arrow(
-    table,
-    *,
-    label_column: str,
-    task: str | None,
-    label_delimiter: str | None,
-    positive_label: Any,
-    source: str,
-) -> tuple[LabelSpace, np.ndarray | SparseMultiHot]:
-    """Fit a :class:`LabelSpace` from Arrow value counts and encode every row, without Python rows."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    column = table.data.column(label_column).combine_chunks()
-    if column.null_count:
-        first = (np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[:5] + 1).tolist()
-        raise LongtailError(
-            f"{source}: {column.null_count} row(s) have no label (records {first}); fill them in"
-        )
-    multilabel = (
-        task == "multilabel" or label_delimiter is not None or pa.types.is_list(column.type)
-    )
-    lists, values = _label_values(table, label_column, label_delimiter, multilabel)
-    counted = pc.value_counts(values)
-    raw_uniques = counted.field("values").to_pylist()
-    raw_counts = counted.field("counts").to_numpy()
-    if any(is_missing_label(v) for v in raw_uniques):
-        raise LongtailError(
-            f"{source}: some rows have an empty, null or NaN label (or a label such as 'NaN' "
-            "or 'None', read as missing); fill them in"
-        )
-    names = [normalize_label(v) for v in raw_uniques]
-    totals: dict[str, int] = {}
-    for name, count in zip(names, raw_counts.tolist(), strict=True):
-        totals[name] = totals.get(name, 0) + count
-    space = LabelSpace.from_counts(
-        totals,
-        "multilabel" if multilabel else task,
-        label_delimiter=(label_delimiter or ",") if multilabel else None,
-        positive_label=positive_label,
-        source=source,
-    )
-    index_of_name = {name: i for i, name in enumerate(space.names)}
-    unique_to_class = np.array([index_of_name[n] for n in names], dtype=np.int64)
-    positions = pc.index_in(values, value_set=pa.array(raw_uniques, type=values.type)).to_numpy(
-        zero_copy_only=False
-    )
-    encoded = unique_to_class[positions.astype(np.int64)]
-    if not multilabel:
-        return space, encoded
-    if lists is not None:
-        lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
-    else:
-        split = pc.split_pattern(pc.cast(column, pa.string()), pattern=label_delimiter or ",")
-        lengths = pc.list_value_length(split).to_numpy(zero_copy_only=False)
-    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    return space, SparseMultiHot(indptr, encoded, len(space.names))
 
 
 class ArrowTokens(Sequence):

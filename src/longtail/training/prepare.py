@@ -15,6 +15,7 @@ from longtail.data.arrow import (
     ArrowTokens,
     SparseMultiHot,
     drop_empty_arrow,
+    encode_arrow,
     fit_and_encode_arrow,
     load_arrow_table,
     tokenize_arrow,
@@ -259,11 +260,9 @@ def prepare_arrow(config: ExperimentConfig, tokenizer: Any, max_length: int) -> 
     )
     if data.validation:
         val_table = load(data.validation)
-        val_space, y_val_raw = fit_and_encode_arrow(
-            val_table, label_column=data.label_column, task=space.task, label_delimiter=data.label_delimiter,
-            positive_label=space.names[1] if space.task == "binary" else None, source=data.validation,
-        )  # fmt: skip
-        y_val = _reindex(_dense(y_val_raw), val_space, space, data.validation)
+        y_val = _dense(
+            encode_arrow(val_table, space, label_column=data.label_column, source=data.validation)
+        )
         val_ids = ArrowTokens(
             tokenize_arrow(
                 val_table, tokenizer, text_column=data.text_column, max_length=max_length
@@ -285,21 +284,6 @@ def prepare_arrow(config: ExperimentConfig, tokenizer: Any, max_length: int) -> 
         sampler_task="multiclass" if sparse else space.task,
         validation_source=source + " (Arrow, memory-mapped)",
     )
-
-
-def _reindex(y: np.ndarray, found: LabelSpace, space: LabelSpace, source: str) -> np.ndarray:
-    """Validation labels encoded with the training label space (unknown labels are an error)."""
-    unknown = sorted(set(found.names) - set(space.names))
-    if unknown:
-        raise LongtailError(
-            f"{source}: label {unknown[0]!r} does not occur in the training data; known labels: {', '.join(space.names)}"
-        )
-    position = np.array([space.names.index(name) for name in found.names])
-    if space.task == "multilabel":
-        out = np.zeros((len(y), len(space.names)), dtype=np.float32)
-        out[:, position] = y
-        return out
-    return position[np.asarray(y, dtype=np.int64)]
 
 
 def prepare_data(
