@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -177,3 +178,48 @@ def test_bad_inputs_raise():
         evaluate_predictions("multiclass", y, p, pred[:-1], None)
     with pytest.raises(LongtailError, match="outside"):
         evaluate_predictions("multiclass", y, p, pred + 10, None)
+
+
+def _no_python_warnings(*args):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = evaluate_predictions(*args)
+    assert [f"{w.category.__name__}: {w.message}" for w in caught] == []
+    json.dumps(m, allow_nan=False)
+    return m
+
+
+@pytest.mark.parametrize(
+    ("truth", "predicted"),
+    [(0, 0), (0, "mixed"), (0, 1), (1, "mixed"), (1, 1), (1, 0)],
+    ids=["absent-never-predicted", "absent-predicted", "absent-always-predicted",
+         "in-every-row", "in-every-row-always-predicted", "in-every-row-never-predicted"],
+)  # fmt: skip
+def test_a_constant_label_column_warns_nothing_and_keeps_the_conventions(truth, predicted):
+    """A label absent from a validation split, or on in all its rows (column 2 here)."""
+    y, p, pred = _multilabel(n=80, seed=3)
+    y[:, 2] = truth
+    if predicted != "mixed":
+        pred[:, 2] = predicted
+    m = _no_python_warnings("multilabel", y, p, pred, list("abcd"))
+    row = m["per_class"][2]
+    assert row["support"] == (80 if truth else 0) and row["roc_auc"] is None
+    assert row["pr_auc"] == (pytest.approx(skm.average_precision_score(y[:, 2], p[:, 2])) if truth else None)  # fmt: skip
+    active = [c for c in range(4) if y[:, c].any() or pred[:, c].any()]
+    assert m["mcc"] == pytest.approx(np.mean([_mcc_reference(y[:, c], pred[:, c]) for c in active]))
+    defined = [c for c in range(4) if 0 < y[:, c].sum() < 80]
+    assert m["roc_auc_macro"] == pytest.approx(skm.roc_auc_score(y[:, defined], p[:, defined]))
+    assert m["f1_macro"] == pytest.approx(skm.f1_score(y, pred, labels=active, average="macro", zero_division=0))  # fmt: skip
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+@pytest.mark.parametrize("predicted", ["same-class", "mixed"])
+def test_one_class_in_single_label_truth_warns_nothing(task, predicted):
+    y, p, pred = _single_label(task, n=60, seed=5)
+    y[:] = 0
+    if predicted == "same-class":
+        pred[:] = 0
+    m = _no_python_warnings(task, y, p, pred, None)
+    assert m["mcc"] == 0.0 == _mcc_reference(y, pred)
+    assert m["roc_auc_macro"] is None and m["per_class"][1]["pr_auc"] is None
+    assert m["pr_auc_macro"] == pytest.approx(skm.average_precision_score(y == 0, p[:, 0]))

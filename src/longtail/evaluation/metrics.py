@@ -9,7 +9,13 @@ Conventions (decided once, used everywhere):
   without positives (or, for ROC-AUC, without negatives) gets ``None`` and the macro mean runs over
   the classes where it is defined (``None`` if there are none).
 * Multilabel MCC is the macro mean of per-label MCC (scikit-learn's ``matthews_corrcoef`` per
-  column, 0 where undefined): a label-balanced summary, in the spirit of macro-F1.
+  column, 0 where undefined): a label-balanced summary, in the spirit of macro-F1. MCC is
+  undefined when the truth or the prediction is one value (its denominator is 0).
+* A constant column in the evaluated data (a label absent from a validation split, or on in every
+  row; one class only in single-label truth) is no error: the conventions above give it ``None``
+  AUCs and MCC 0, and scikit-learn's warnings about it (``UndefinedMetricWarning``, "a single
+  label was found", 0/0) are silenced. No warning of our own: the per-class table shows such a
+  label already (support 0, or support = every example, with n/a AUCs).
 * ``micro_f1_without_majority`` (Shi et al., 2022, LIDTA, PMLR 183) is micro-F1 over every class but
   the majority one; single-label only. For binary with a majority negative class it is positive F1.
 * ECE (Guo et al., 2017, arXiv 1706.04599) uses 15 equal-width bins ``(lo, hi]`` (0 falls in the
@@ -22,10 +28,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
+from warnings import catch_warnings, filterwarnings
 
 import numpy as np
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -83,6 +92,24 @@ def evaluate_predictions(
     predicted = pred if multilabel else np.eye(num_classes, dtype=np.int64)[pred]
     active = np.flatnonzero((truth.sum(axis=0) > 0) | (predicted.sum(axis=0) > 0)).tolist()
     active = active or list(range(num_classes))  # nothing true, nothing predicted: judge them all
+    with _quiet_constant_columns():
+        out = _scores(task, y, p, pred, truth, names, active)
+    out["warnings"] = collapse_warnings(out, pred, multilabel)
+    return to_jsonable(out)
+
+
+def _scores(
+    task: str,
+    y: np.ndarray,
+    p: np.ndarray,
+    pred: np.ndarray,
+    truth: np.ndarray,
+    names: list[str],
+    active: list[int],
+) -> dict[str, Any]:
+    """The metrics of :func:`evaluate_predictions` (validated arrays), without its warnings."""
+    multilabel = task == "multilabel"
+    n, num_classes = p.shape
     per_class = _per_class(y, pred, truth, p, names)
     support = np.array([row["support"] for row in per_class])
     majority = int(np.argmax(support))
@@ -113,12 +140,12 @@ def evaluate_predictions(
         "per_class": per_class,
     }
     if multilabel:
-        out["mcc"] = float(np.mean([matthews_corrcoef(y[:, c], pred[:, c]) for c in active]))
+        out["mcc"] = float(np.mean([_mcc(y[:, c], pred[:, c]) for c in active]))
         _, pattern_counts = np.unique(y, axis=0, return_counts=True)
         out["baseline_accuracy"] = pattern_counts.max() / n
     else:
         out["balanced_accuracy"] = float(np.mean([r["recall"] for r in per_class if r["support"]]))
-        out["mcc"] = matthews_corrcoef(y, pred)
+        out["mcc"] = _mcc(y, pred)
         out["micro_f1_without_majority"] = micro_f1_without_majority(y, pred, num_classes)
         out["confusion_matrix"] = confusion_matrix(y, pred, labels=range(num_classes)).tolist()
     if task == "binary":
@@ -126,8 +153,23 @@ def evaluate_predictions(
         out["positive_label"] = names[1]
         for key in ("f1", "precision", "recall", "pr_auc"):
             out[f"positive_{key}"] = positive[key]
-    out["warnings"] = collapse_warnings(out, pred, multilabel)
-    return to_jsonable(out)
+    return out
+
+
+def _mcc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Matthews correlation, 0 where it is undefined: truth or prediction of one value only."""
+    if np.unique(y_true).size < 2 or np.unique(y_pred).size < 2:
+        return 0.0
+    return float(matthews_corrcoef(y_true, y_pred))
+
+
+@contextmanager
+def _quiet_constant_columns() -> Iterator[None]:
+    """Silence what scikit-learn says about a constant column (see the module docstring), only."""
+    with catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        filterwarnings("ignore", category=UndefinedMetricWarning)
+        filterwarnings("ignore", message="A single label was found", category=UserWarning)
+        yield
 
 
 def micro_f1_without_majority(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
