@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from longtail.cli.args import non_negative_int
 from longtail.errors import LongtailError
 from longtail.paths import refuse_overwriting_inputs
 
@@ -39,9 +40,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--method", required=True, help="eda, back_translation or llm")
     p.add_argument("--target-ratio", type=float, required=True, help="in (0, 1]")
     p.add_argument("--output", required=True, help="output file: .csv, .tsv or .jsonl")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--cache-dir", help="reuse generated texts across runs (SQLite cache here)")
-    p.add_argument("--min-words", type=int, default=3, help="drop generated rows shorter than this")
+    p.add_argument(
+        "--min-words",
+        type=non_negative_int,
+        default=3,
+        help="drop generated rows shorter than this",
+    )
     p.add_argument(
         "params", nargs="*", metavar="KEY=VALUE", help="method options, e.g. num_aug=4 alpha_sr=0.1"
     )

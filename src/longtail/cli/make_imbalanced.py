@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from longtail.cli.args import non_negative_int
 from longtail.paths import refuse_overwriting_inputs
 
 
@@ -19,7 +20,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--kind", required=True, choices=["step", "long_tailed", "remove"])
     p.add_argument("--ratio", type=float, required=True, help="in (0, 1]: e.g. 0.1")
     p.add_argument("--minority-label", help="remove: the class to thin out (default: the smallest)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument(
         "--output",
         required=True,
