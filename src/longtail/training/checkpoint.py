@@ -23,7 +23,9 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from safetensors.torch import load_file, save_file
 
+from longtail.config import TrainConfig
 from longtail.errors import LongtailError
+from longtail.fingerprint import NOT_AFFECTING_RESULTS, describe_changes
 from longtail.io_utils import atomic_write_json, make_staging_directory, replace_directory
 
 STATE_FILE = "state.json"
@@ -213,6 +215,42 @@ def restore_checkpoint(
         return None
     with _restoring(path, directory):
         return load_file(str(path))
+
+
+def train_settings(config: TrainConfig) -> dict[str, Any]:
+    """The ``train.*`` settings a checkpoint records, to name what changed on ``--resume``."""
+    values = config.model_dump(mode="json")
+    return {f"train.{k}": v for k, v in values.items() if f"train.{k}" not in NOT_AFFECTING_RESULTS}
+
+
+def resume_checkpoint(
+    directory: str | Path,
+    *,
+    fingerprint: str,
+    settings: dict[str, Any],
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+) -> tuple[LoopState, dict[str, torch.Tensor] | None]:
+    """``(state, best_weights)`` of a checkpoint written for ``fingerprint``, restored in place.
+
+    The fingerprint is compared before anything is restored: a checkpoint of other settings may
+    not even fit this optimizer (another lr or layer_decay regroups its parameters, which
+    PyTorch reports as "a different number of parameter groups"). ``settings``
+    (:func:`train_settings`) name what differs when the checkpoint recorded its own.
+    """
+    saved = read_loop_state(directory)
+    if saved.fingerprint != fingerprint:
+        changed = describe_changes(saved.train_config, settings)
+        if saved.train_config is not None and not changed:
+            changed = "train.* is the same: the data or another section differs"
+        raise LongtailError(
+            f"checkpoint {directory} was written for other data or settings"
+            f"{f' ({changed})' if changed else ''}; resume with the same settings, or drop "
+            "--resume (with --overwrite) or choose another --output"
+        )
+    best = restore_checkpoint(directory, model=model, optimizer=optimizer, scheduler=scheduler)
+    return saved, best
 
 
 def load_checkpoint(

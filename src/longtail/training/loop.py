@@ -23,15 +23,14 @@ from tqdm.auto import tqdm
 
 from longtail.config import TrainConfig
 from longtail.errors import LongtailError
-from longtail.fingerprint import NOT_AFFECTING_RESULTS, describe_changes
 from longtail.training.accelerator import distributed_state, make_accelerator, silent
 from longtail.training.batchers import TokenBatcher, to_device
 from longtail.training.batching import LengthGroupedBatchSampler, inference_batches
 from longtail.training.checkpoint import (
     has_checkpoint,
-    read_loop_state,
-    restore_checkpoint,
+    resume_checkpoint,
     save_checkpoint,
+    train_settings,
 )
 from longtail.training.optim import build_optimizer, linear_schedule
 
@@ -194,12 +193,6 @@ class _StepFunction:
         )
 
 
-def _resume_settings(config: TrainConfig) -> dict[str, Any]:
-    """The ``train.*`` settings a checkpoint records, to name what changed on ``--resume``."""
-    values = config.model_dump(mode="json")
-    return {f"train.{k}": v for k, v in values.items() if f"train.{k}" not in NOT_AFFECTING_RESULTS}
-
-
 def train_model(
     model: nn.Module,
     loss_fn: nn.Module,
@@ -281,20 +274,10 @@ def train_model(
     history: list[dict[str, Any]] = []
     best_weights: dict[str, torch.Tensor] | None = None
     if resume and checkpoint_dir is not None and has_checkpoint(checkpoint_dir):
-        # the settings first: a checkpoint of other settings may not even fit this optimizer
-        # (another lr or layer_decay regroups its parameters)
-        saved = read_loop_state(checkpoint_dir)
-        if saved.fingerprint != fingerprint:
-            changed = describe_changes(saved.train_config, _resume_settings(config))
-            if saved.train_config is not None and not changed:
-                changed = "train.* is the same: the data or another section differs"
-            raise LongtailError(
-                f"checkpoint {checkpoint_dir} was written for other data or settings"
-                f"{f' ({changed})' if changed else ''}; resume with the same settings, or drop "
-                "--resume (with --overwrite) or choose another --output"
-            )
-        best_weights = restore_checkpoint(
+        saved, best_weights = resume_checkpoint(
             checkpoint_dir,
+            fingerprint=fingerprint,
+            settings=train_settings(config),
             model=accelerator.unwrap_model(model),
             optimizer=optimizer,
             scheduler=scheduler,
@@ -397,7 +380,7 @@ def train_model(
                     **state,
                     "fingerprint": fingerprint,
                     "history": history,
-                    "train_config": _resume_settings(config),
+                    "train_config": train_settings(config),
                 },
                 best_weights=best_weights,
             )
