@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from longtail.cli.args import positive_int
+from longtail.paths import refuse_overwriting_inputs
 
 
 def add_parser(subparsers: Any) -> None:
@@ -25,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from longtail.evaluation import write_report
     from longtail.predictor import Classifier
 
+    refuse_overwriting_inputs(args.output, {"--data": args.data, "--model": args.model})
     classifier = Classifier.load(args.model)
     table = read_table(
         args.data,

@@ -12,6 +12,7 @@ from typing import Any
 from longtail.cli.args import positive_int
 from longtail.errors import LongtailError
 from longtail.io_utils import atomic_writer
+from longtail.paths import refuse_overwriting_inputs
 from longtail.safe_text import spreadsheet_cell
 
 CHUNK_ROWS = 2048
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() not in (".jsonl", ".csv"):
         raise LongtailError(f"--output {output}: use a .jsonl or .csv file name")
+    refuse_overwriting_inputs(output, {"--data": args.data})
     classifier = Classifier.load(args.model)
     column = args.text_column or classifier.meta.get("text_column", "text")
     table = read_table(
