@@ -148,3 +148,13 @@ def test_empty_label_delimiter_and_text_column_as_label_column_are_refused():
     with pytest.raises(LongtailError, match=r"^cli: data: text_column and label_column are both "):
         build_config({"data": {"text_column": "label"}}, source="cli")
     assert build_config({"data": {"label_delimiter": " "}}).data.label_delimiter == " "
+
+
+def test_seed_outside_numpys_range_is_refused():
+    from longtail.config import build_config
+    from longtail.errors import LongtailError
+
+    for bad in (-1, 2**32):
+        with pytest.raises(LongtailError, match="train.seed"):
+            build_config({"data": {"train": "t.csv"}, "train": {"seed": bad}})
+    assert build_config({"data": {"train": "t.csv"}, "train": {"seed": 2**32 - 1}}).train.seed

@@ -127,7 +127,7 @@ class TrainConfig(_Section):
     early_stopping_metric: str | None = None
     patience: int | None = Field(2, ge=1)
     group_by_length: bool = True
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)  # numpy's seeds: 0 <= seed < 2**32
 
 
 class DecisionConfig(_Section):

@@ -90,3 +90,23 @@ def test_model_errors(tmp_path):
     broken = BackTranslationAugmenter(str(tmp_path), str(tmp_path))  # exists but holds no model
     with pytest.raises(LongtailError, match="cannot load translation model"):
         broken.augment(["win cash now"], 1, seed=0)
+
+
+def test_pickled_translation_weights_are_refused(tiny_marian, tmp_path):
+    """A seq2seq directory with only pytorch_model.bin is never unpickled."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    from longtail.augment.back_translation import load_seq2seq
+
+    pickled = tmp_path / "pickled"  # as an old hub repository: the same model as a pickle
+    shutil.copytree(tiny_marian, pickled)
+    weights = load_file(str(pickled / "model.safetensors"))
+    (pickled / "model.safetensors").unlink()
+    torch.save(weights, pickled / "pytorch_model.bin")
+    assert (pickled / "pytorch_model.bin").exists() and not (pickled / "model.safetensors").exists()
+    with pytest.raises(LongtailError, match="cannot load translation model"):
+        load_seq2seq(str(pickled))
+    load_seq2seq(str(tiny_marian))  # the safetensors one loads

@@ -91,3 +91,21 @@ def test_missing_local_model_path_is_a_clear_error(tmp_path):
 
     with pytest.raises(LongtailError, match="does not exist"):
         load_encoder(str(tmp_path / "no-such-model"))
+
+
+def test_a_saved_model_directory_honours_the_umask(tiny_model_dir, tmp_path):
+    import os
+    import stat
+
+    model = TextClassifier(AutoModel.from_pretrained(tiny_model_dir), 3, pooling="mean")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    old = os.umask(0o022)
+    try:
+        save_model_dir(tmp_path / "m", model, tokenizer, META)
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(tmp_path / "m" / "encoder") == 0o755, "mkdtemp's private 0700 leaked through"
+    assert mode(tmp_path / "m" / "head.safetensors") == 0o644
+    assert mode(tmp_path / "m" / "longtail.json") == 0o644
+    assert not [p.name for p in (tmp_path / "m").iterdir() if p.name.startswith(".")]

@@ -198,4 +198,6 @@ CASES: list[Case] = [
     Case("config-two-unknown-keys-in-file", "two unknown keys in the YAML file are both named",
          lambda e: _config(e, _TWO_UNKNOWN_YAML.format(train=e.good_csv())),
          "2 unknown keys: 'data.txt_column'"),
+    Case("config-negative-seed", "--seed -1 (numpy seeds are 0 to 2**32 - 1)",
+         lambda e: e.train(e.good_csv(), "--seed", "-1"), "train.seed: Input should be greater than or equal to 0"),
 ]  # fmt: skip

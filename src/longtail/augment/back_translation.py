@@ -157,7 +157,7 @@ def load_seq2seq(source: str, device: str | None = None) -> tuple[Any, Any]:
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForSeq2SeqLM.from_pretrained(source)
+        model = AutoModelForSeq2SeqLM.from_pretrained(source, use_safetensors=True)  # no pickle
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LongtailError(

@@ -249,11 +249,13 @@ def _load_causal_lm(
     try:
         if cached is not None and (cached / "config.json").is_file():
             tokenizer = AutoTokenizer.from_pretrained(cached)
-            model = AutoModelForCausalLM.from_pretrained(cached)
+            model = AutoModelForCausalLM.from_pretrained(cached, use_safetensors=True)
         else:
             extra = {"gguf_file": gguf_file} if gguf_file else {}
             tokenizer = AutoTokenizer.from_pretrained(source, **extra)
-            model = AutoModelForCausalLM.from_pretrained(source, **extra)
+            # a GGUF file is parsed, not unpickled; anything else must be safetensors
+            safe = {} if gguf_file else {"use_safetensors": True}
+            model = AutoModelForCausalLM.from_pretrained(source, **extra, **safe)
             if cached is not None:
                 _save_atomically(model, tokenizer, cached)
     except (OSError, ValueError, ImportError) as exc:

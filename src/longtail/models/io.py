@@ -14,17 +14,22 @@ instead of loading something wrong. The encoder part stays loadable by plain ``t
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as save_tensors
 
 from longtail import __version__
 from longtail.errors import LongtailError
-from longtail.io_utils import atomic_write_json, file_sha256, replace_directory
+from longtail.io_utils import (
+    atomic_write_bytes,
+    atomic_write_json,
+    file_sha256,
+    make_staging_directory,
+    replace_directory,
+)
 from longtail.models.classifier import TextClassifier
 from longtail.models.encoder import _quiet_transformers, load_encoder, load_tokenizer
 from longtail.models.hierarchical import HierarchicalClassifier
@@ -55,7 +60,7 @@ def save_model_dir(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / META_FILE).unlink(missing_ok=True)  # incomplete until the new one is written
-    staging = Path(tempfile.mkdtemp(prefix=".encoder.tmp-", dir=directory))
+    staging = make_staging_directory(directory / ENCODER_DIR)  # umask modes, stale ones removed
     _quiet_transformers()
     model.encoder.save_pretrained(staging, safe_serialization=True)
     tokenizer.save_pretrained(staging)
@@ -65,9 +70,7 @@ def save_model_dir(
         for name, tensor in model.state_dict().items()
         if not name.startswith("encoder.")
     }
-    head_tmp = directory / f".{HEAD_FILE}.tmp"
-    save_file(head, str(head_tmp))
-    os.replace(head_tmp, directory / HEAD_FILE)
+    atomic_write_bytes(directory / HEAD_FILE, save_tensors(head))
     record = {
         "format_version": FORMAT_VERSION,
         "longtail_version": __version__,
