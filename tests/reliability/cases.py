@@ -169,9 +169,10 @@ def _show_on_stderr(message, category, filename, lineno, file=None, line=None) -
 def problems(case: Case, outcome: Outcome, env: Env) -> list[str]:
     """Everything wrong with what the user saw (empty when the case behaves as documented)."""
     found = []
+    problem = case.check(env) if case.check is not None else None  # also undoes a build's patch
     if outcome.crash:
         return [f"exception escaped main():\n{outcome.crash}"]
-    if case.check is not None and (problem := case.check(env)):
+    if problem:
         found.append(problem)
     if outcome.code != case.code:
         found.append(f"exit code {outcome.code}, expected {case.code}")
@@ -188,8 +189,9 @@ def problems(case: Case, outcome: Outcome, env: Env) -> list[str]:
         if case.expect not in outcome.stdout + outcome.stderr:
             found.append(f"neither stdout nor a warning line contains {case.expect!r}")
         return found
-    if len(other) != 1 or not other[0].startswith("error: "):
-        found.append(f"expected exactly one 'error: ' line, got {other}")
+    first = "interrupted; " if case.code == 130 else "error: "  # Ctrl-C, or an error
+    if len(other) != 1 or not other[0].startswith(first):
+        found.append(f"expected exactly one {first!r} line, got {other}")
     elif case.expect not in shorten(other[0], env):
         found.append(f"error line lacks {case.expect!r}: {other[0]}")
     left = [f for f in outcome.new_files if Path(f).name in OUTPUT_NAMES or "pred" in f]
@@ -201,6 +203,7 @@ def problems(case: Case, outcome: Outcome, env: Env) -> list[str]:
 def shorten(text: str, env: Env) -> str:
     """Temporary paths → file names, so the table reads the same on every machine."""
     text = text.replace(str(env.tiny_model), "tiny-bert")
+    text = text.replace(str(env.trained_run.parent) + os.sep, "")  # the reference run's data
     text = text.replace(str(env.tmp) + os.sep, "").replace(str(env.tmp), ".")
     return re.sub(r"\s+", " ", text).strip()
 

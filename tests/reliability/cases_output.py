@@ -170,3 +170,50 @@ CASES: list[Case] = [
                     str(_hold(e, e.path("cache/.lock"), "4242", shared=True).parent)],
          "being written by a longtail run (pid 4242)"),
 ]  # fmt: skip
+
+
+# --- Ctrl-C: what was left, and how to go on (the interrupt is raised inside the command) ------
+
+
+def _interrupt_at(e: Env, owner: object, name: str) -> None:
+    """Make ``owner.name`` raise KeyboardInterrupt, as Ctrl-C would there; the check undoes it."""
+    e.memo["patched"] = (owner, name, getattr(owner, name))
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    setattr(owner, name, interrupted)
+
+
+def _undo_interrupt(e: Env) -> str | None:
+    owner, name, original = e.memo.pop("patched")
+    setattr(owner, name, original)
+    kept = e.memo.get("kept")
+    if kept is not None and kept.read_text(encoding="utf-8") != '{"row": 1}\n':
+        return f"the interrupted command changed {kept.name}"
+    return None
+
+
+def _interrupted_train(e: Env) -> list[str]:
+    import longtail.training.loop as loop
+
+    _interrupt_at(e, loop, "save_checkpoint")
+    return e.train(e.good_csv())
+
+
+def _interrupted_predict(e: Env) -> list[str]:
+    from longtail.predictor import Classifier
+
+    model = e.model()
+    e.memo["kept"] = e.write("preds.jsonl", '{"row": 1}\n')
+    _interrupt_at(e, Classifier, "predict_proba")
+    return _predict(e, model)
+
+
+CASES += [
+    Case("train-ctrl-c", "Ctrl-C during training: --resume continues from the last epoch",
+         _interrupted_train, "rerun the same command with --resume", code=130,
+         check=_undo_interrupt),
+    Case("predict-ctrl-c", "Ctrl-C during predict: the old predictions file is kept as it was",
+         _interrupted_predict, "preds.jsonl was left as it was", code=130, check=_undo_interrupt),
+]  # fmt: skip
