@@ -190,3 +190,18 @@ def test_default_dir_follows_environment(tmp_path: Path, monkeypatch: pytest.Mon
     assert default_cache_dir() == tmp_path
     monkeypatch.delenv("LONGTAIL_CACHE_DIR")
     assert default_cache_dir() == Path.home() / ".cache" / "longtail" / "embeddings"
+
+
+def test_clear_is_refused_while_a_run_writes(tmp_path: Path) -> None:
+    from longtail.errors import LongtailError
+
+    cache, other = _cache(tmp_path), _cache(tmp_path)
+    cache.put("a text", torch.ones(2, 8))
+    with cache.writing(), other.writing():  # runs fill a cache together
+        other.put("another", torch.ones(1, 8))
+        with pytest.raises(
+            LongtailError, match=f"being written by a longtail run \\(pid {os.getpid()}\\)"
+        ):
+            clear_cache(tmp_path)
+        assert cache.get("a text") is not None and other.get("another") is not None
+    assert clear_cache(tmp_path)["removed"] == 2  # free again once the runs are done
