@@ -24,7 +24,19 @@ EXTREME_PARAMS = {
     "focal": {"weights": "inverse", "alpha": "inverse"},
     "asymmetric": {"weights": "inverse"},
     "ldam": {"drw_beta": 0.999999},
+    "logit_adjusted": {"tau": 3.0, "weights": "inverse"},
+    "balanced_softmax": {"weights": "inverse"},
+    "distribution_balanced": {
+        "smooth_alpha": 0.0,
+        "smooth_beta": 100.0,
+        "kappa": 1.0,
+        "neg_scale": 10.0,
+    },
+    "cb_ntr": {"cb_beta": 0.999999, "kappa": 1.0, "neg_scale": 10.0},
 }
+
+# Losses whose weights come from the class counts only (no ``weights`` parameter to override).
+NO_USER_WEIGHTS = {"ldam", "distribution_balanced", "cb_ntr"}
 
 
 def _counts(task: str) -> np.ndarray:
@@ -87,7 +99,7 @@ def test_weights_spanning_one_to_a_million_stay_finite(name: str, task: str) -> 
 
 @pytest.mark.parametrize(("name", "task"), CASES)
 def test_explicit_weights_spanning_one_to_a_million(name: str, task: str) -> None:
-    if name == "ldam":  # no user weights: its DRW weights are checked above
+    if name in NO_USER_WEIGHTS:  # their count-derived weights are checked above
         return
     weights = np.logspace(0, 6, NUM_CLASSES[task]).tolist()
     logits, targets = _batch(task)

@@ -15,14 +15,26 @@ import numpy as np
 from torch import nn
 
 # Importing the loss modules registers them.
-from longtail.losses import asymmetric, bce, contrastive, cross_entropy, focal, ldam  # noqa: F401
+from longtail.losses import (  # noqa: F401
+    asymmetric,
+    balanced_softmax,
+    bce,
+    contrastive,
+    cross_entropy,
+    distribution_balanced,
+    focal,
+    ldam,
+    logit_adjusted,
+)
 from longtail.losses.asymmetric import AsymmetricLoss
 from longtail.losses.base import LOSSES, loss_tasks
 from longtail.losses.bce import BCEWithLogitsLoss
 from longtail.losses.contrastive import AUX_LOSSES, SimCSELoss, SupConLoss, build_aux_loss
 from longtail.losses.cross_entropy import CrossEntropyLoss, label_aware_smoothing
+from longtail.losses.distribution_balanced import DistributionBalancedLoss, rebalance_weights
 from longtail.losses.focal import FocalLoss
 from longtail.losses.ldam import LDAMLoss, ldam_margins
+from longtail.losses.logit_adjusted import LogitAdjustedLoss, log_priors
 from longtail.losses.weights import (
     CLASS_WEIGHT_SCHEMES,
     POS_WEIGHT_SCHEMES,
@@ -38,8 +50,10 @@ __all__ = [
     "AsymmetricLoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
+    "DistributionBalancedLoss",
     "FocalLoss",
     "LDAMLoss",
+    "LogitAdjustedLoss",
     "SimCSELoss",
     "SupConLoss",
     "build_aux_loss",
@@ -47,8 +61,10 @@ __all__ = [
     "class_weights",
     "label_aware_smoothing",
     "ldam_margins",
+    "log_priors",
     "loss_tasks",
     "pos_weights",
+    "rebalance_weights",
 ]
 
 

@@ -21,15 +21,19 @@ from longtail.tasks import TASKS
 
 LOSSES: Registry[nn.Module] = Registry("loss")
 _TASKS_OF: dict[str, tuple[str, ...]] = {}
+_HINT_OF: dict[str, str] = {}
 
 #: A class weight choice: a scheme name, explicit per-class floats, or ``None`` for no weights.
 WeightSpec = str | Sequence[float] | np.ndarray | None
 
 
 def register_loss(
-    name: str, tasks: Sequence[str]
+    name: str, tasks: Sequence[str], hint: str | None = None
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Register a loss factory under ``name`` for the given tasks; rejects other tasks."""
+    """Register a loss factory under ``name`` for the given tasks; rejects other tasks.
+
+    ``hint`` is appended to the error for an unsupported task (why, and what to use instead).
+    """
     supported = tuple(tasks)
 
     def decorator(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
@@ -41,6 +45,8 @@ def register_loss(
         checked.__name__ = getattr(factory, "__name__", name)
         checked.__wrapped__ = factory  # inspect.signature sees the loss's own parameters
         _TASKS_OF[name] = supported
+        if hint:
+            _HINT_OF[name] = hint
         LOSSES.register(name)(checked)
         return factory
 
@@ -58,8 +64,10 @@ def require_task(name: str, task: str) -> None:
         raise LongtailError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
     if task not in _TASKS_OF[name]:
         able = [loss for loss in LOSSES.names() if task in _TASKS_OF.get(loss, ())]
+        hint = f"; {_HINT_OF[name]}" if name in _HINT_OF else ""
         raise LongtailError(
-            f"loss {name!r} does not support task {task!r}; losses for {task}: {', '.join(able)}"
+            f"loss {name!r} does not support task {task!r}{hint}; losses for {task}: "
+            f"{', '.join(able)}"
         )
 
 
