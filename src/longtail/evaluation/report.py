@@ -184,7 +184,8 @@ def _phase_lines(report: Mapping[str, Any]) -> list[str]:
         [
             str(p.get("name")),
             str(p.get("trainable"))
-            + (f" ({p['top_layers']})" if p.get("trainable") == "top_layers" else ""),
+            + (f" ({p['top_layers']})" if p.get("trainable") == "top_layers" else "")
+            + (f"; {_md(p['applied'])}" if p.get("applied") else ""),  # what decoupling did
             str(p.get("data")),
             str(p.get("rows")),
             str(p.get("best_epoch")),

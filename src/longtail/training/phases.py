@@ -5,6 +5,11 @@ Each phase (:class:`~longtail.training.strategies.Phase`) is one
 epochs, data, loss weighting, schedule, early stopping and checkpoint directory. A phase that
 finished is restored from its checkpoint on ``--resume`` (best weights, history) without training
 again, so a run killed in phase 2 resumes in phase 2.
+
+A phase may first re-initialise the final linear layer (cRT) or give it learnt per-class scales
+(LWS, folded back in afterwards); a ``trainable="none"`` phase trains nothing and τ-normalises the
+head with the τ that scores best on validation (:mod:`longtail.training.decoupling`). Such a phase
+has no checkpoint: on ``--resume`` it is redone from the restored weights, giving the same head.
 """
 
 from __future__ import annotations
@@ -12,16 +17,19 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from longtail.config import ExperimentConfig
 from longtail.data import LabelSpace
+from longtail.errors import LongtailError
 from longtail.losses import LOSSES, build_aux_loss, build_loss
 from longtail.sampling import build_sampler, epoch_length_note
 from longtail.training.augmentation import (
@@ -29,9 +37,22 @@ from longtail.training.augmentation import (
     balanced_augmented_rows,
     describe_augmentation,
 )
-from longtail.training.loop import TokenizedSplit, TrainingResult, train_model
+from longtail.training.decoupling import (
+    attach_scales,
+    choose_tau,
+    classifier_head,
+    fold_scales,
+    reset_head,
+    tau_normalise_,
+)
+from longtail.training.loop import TokenizedSplit, TrainingResult, gathered_logits, train_model
 from longtail.training.sam import build_sam
-from longtail.training.strategies import Phase, apply_trainable, phase_loss_spec
+from longtail.training.strategies import (
+    Phase,
+    apply_trainable,
+    phase_loss_spec,
+    strategies_for,
+)
 
 
 @dataclass
@@ -106,8 +127,108 @@ def _phase_train_config(config: ExperimentConfig, phase: Phase):
 
 
 def _fingerprint(base: str, index: int, phase: Phase) -> str:
-    payload = json.dumps([base, index, phase.to_json()], sort_keys=True, default=str)
+    # fields added with decoupling count only when set: older checkpoints still resume
+    later = {"sampler": None, "head_init": "keep", "tau_grid": (), "tasks": Phase("x").tasks}
+    described = {k: v for k, v in phase.to_json().items() if not (k in later and v == later[k])}
+    payload = json.dumps([base, index, described], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def check_phases(phases: list[Phase], *, task: str, sampler: Any) -> None:
+    """Refuse, before any training, a phase the task or the configured sampler contradicts."""
+    for phase in phases:
+        if task not in phase.tasks:
+            fits = ", ".join(strategies_for(task)) or "vanilla"
+            raise LongtailError(
+                f"strategy phase {phase.name!r} applies to {' and '.join(phase.tasks)} tasks, "
+                f"not {task}; pick a --strategy that does ({fits})"
+            )
+    chosen = [p.name for p in phases if p.sampler is not None]
+    configured = sampler.get("name") if isinstance(sampler, dict) else sampler
+    if chosen and configured not in (None, "none"):
+        raise LongtailError(
+            f"this strategy sets the sampler of its phases ({', '.join(chosen)}); drop --sampler "
+            f"{configured} (a strategy's own sampler parameter sets its re-balancing phase's)"
+        )
+
+
+def _phase_sampler(phase: Phase, config: ExperimentConfig) -> Any:
+    return config.sampler if phase.sampler is None else phase.sampler
+
+
+def _tau_norm(
+    model: nn.Module, phase: Phase, inputs: PhaseInputs, config: ExperimentConfig
+) -> tuple[float, dict[float, float]]:
+    """τ-normalise the head with the τ of ``phase.tau_grid`` that scores best on validation."""
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    logits = gathered_logits(
+        model.to(device), inputs.validation, batch_size=config.train.eval_batch_size,
+        batcher=inputs.batcher, device=device,
+    )  # fmt: skip
+    model.to("cpu")
+    head = classifier_head(model)
+    bias = None if head.bias is None else head.bias.detach().numpy()
+    tau, scores = choose_tau(
+        logits, head.weight.detach().numpy(), bias, phase.tau_grid, inputs.score
+    )
+    tau_normalise_(head, tau)
+    return tau, scores
+
+
+def _posthoc_phase(
+    index: int,
+    phases: list[Phase],
+    inputs: PhaseInputs,
+    config: ExperimentConfig,
+    out: PhasesResult,
+    log: Callable[[str], None],
+) -> None:
+    """A phase that trains nothing: τ-normalisation of the trained head."""
+    phase = phases[index - 1]
+    started = time.perf_counter()
+    tau, scores = _tau_norm(inputs.trainable, phase, inputs, config)
+    seconds = time.perf_counter() - started
+    log(
+        f"phase {index}/{len(phases)} {phase.name}: tau {tau:g} of {len(scores)} tried, "
+        f"val score {scores[tau]:.4f} (tau 0: {scores.get(0.0, float('nan')):.4f})"
+    )
+    out.final = TrainingResult(
+        best_epoch=out.final.best_epoch, best_score=scores[tau], seconds=seconds
+    )
+    out.phases.append(
+        phase.to_json()
+        | {
+            "rows": len(inputs.validation.ids), "trainable_tensors": 0, "best_epoch": None,
+            "best_score": scores[tau], "stopped_early": False, "seconds": round(seconds, 1),
+            "tau": tau, "tau_scores": {f"{t:g}": v for t, v in scores.items()},
+            "applied": f"head tau-normalised, tau = {tau:g} (chosen on validation)",
+        }
+    )  # fmt: skip
+
+
+def _prepare_head(model: nn.Module, index: int, phase: Phase, inputs: PhaseInputs, seed: int):
+    """cRT's fresh head / LWS's scales; returns the names of parameters the phase adds."""
+    if phase.head_init == "reset":
+        rates = None
+        if inputs.space.task == "multilabel":
+            rates = inputs.counts / max(len(inputs.train.ids), 1)
+        reset_head(model, seed=seed * 1_009 + index, positive_rates=rates)
+    if phase.trainable != "scales":  # the fresh head's parameters keep their names
+        return set()
+    scale = attach_scales(model)
+    return {n for n, p in model.named_parameters() if p is scale}
+
+
+def _applied(phase: Phase, sampler: Any, scales: np.ndarray | None) -> str | None:
+    """What a decoupling phase did to the head, for the report."""
+    if phase.head_init == "reset":
+        return f"head re-initialised, re-trained with sampler {sampler}"
+    if scales is not None:
+        return (
+            f"per-class scales learnt with sampler {sampler} and folded into the head "
+            f"(min {scales.min():.3g}, max {scales.max():.3g})"
+        )
+    return None
 
 
 def run_phases(
@@ -126,9 +247,14 @@ def run_phases(
     aux = build_aux_loss(config.aux_loss, task=space.task) if config.aux_loss != "none" else None
     sam = build_sam(config.sam, class_counts=inputs.counts, task=space.task)
     out = PhasesResult(final=TrainingResult(best_epoch=0, best_score=float("nan")))
+    check_phases(phases, task=space.task, sampler=config.sampler)
     try:
         for index, phase in enumerate(phases, start=1):
-            names = apply_trainable(model, phase, trainable_at_start)
+            if not phase.trains:
+                _posthoc_phase(index, phases, inputs, config, out, log)
+                continue
+            added = _prepare_head(model, index, phase, inputs, config.train.seed)
+            names = apply_trainable(model, phase, trainable_at_start | added)
             split, counts, sampler_labels, sampler_task, rows = _phase_data(
                 phase, inputs, config, log
             )
@@ -138,9 +264,10 @@ def run_phases(
             loss_fn = build_loss(
                 loss_spec, task=space.task, class_counts=counts, num_docs=len(split.ids)
             )
+            sampler_spec = _phase_sampler(phase, config)
             sampler = (
                 build_sampler(
-                    config.sampler, y=sampler_labels, task=sampler_task, seed=config.train.seed
+                    sampler_spec, y=sampler_labels, task=sampler_task, seed=config.train.seed
                 )
                 if phase.data == "train"
                 else None
@@ -169,6 +296,7 @@ def run_phases(
                     lambda entry, name=phase.name: inputs.on_epoch(entry | {"phase": name})
                 ),
             )  # fmt: skip
+            scales = fold_scales(model) if added else None
             out.final = result
             out.history += [entry | {"phase": phase.name} for entry in result.history]
             out.phases.append(
@@ -182,6 +310,12 @@ def run_phases(
                     "seconds": round(result.seconds, 1),
                     "loss": loss_spec,
                 }
+                | (
+                    {"applied": applied}
+                    if (applied := _applied(phase, sampler_spec, scales))
+                    else {}
+                )
+                | ({"scales": scales.tolist()} if scales is not None else {})
             )
     finally:
         for name, param in model.named_parameters():

@@ -15,6 +15,10 @@ Strategies (``longtail train --strategy NAME``, or ``strategy: {name: NAME, ...}
   PMLR 183).
 * ``drw`` — deferred re-weighting: the loss without class weights first, re-weighted at the end
   (Cao et al. 2019, arXiv 1906.07413).
+* ``crt``, ``tau_norm``, ``lws`` — decoupled classifier re-training: end to end with plain
+  sampling, then only the classifier is re-balanced — re-trained from scratch with class-balanced
+  sampling, τ-normalised, or given learnt per-class scales (Kang et al. 2020, arXiv 1910.09217;
+  :mod:`longtail.training.decoupling`).
 """
 
 from __future__ import annotations
@@ -29,13 +33,18 @@ from torch import nn
 from longtail.data.imbalance import subsample
 from longtail.errors import LongtailError
 from longtail.registry import Registry
+from longtail.training.decoupling import classifier_head, classifier_modules
 from longtail.training.optim import _layer_depth
 
 STRATEGIES: Registry[list] = Registry("strategy")
 
-TRAINABLE = ("all", "head", "top_layers")
+TRAINABLE = ("all", "head", "top_layers", "classifier", "scales", "none")
 DATA = ("train", "balanced_augmented")
-LOSS_WEIGHTING = ("configured", "none", "class_balanced")
+LOSS_WEIGHTING = ("configured", "none", "plain", "class_balanced")
+HEAD_INIT = ("keep", "reset")
+TASKS = ("binary", "multiclass", "multilabel")
+#: Kang et al. 2020 search τ on validation; their best lie in (0, 1], a longer grid costs nothing
+TAU_GRID = tuple(round(0.1 * i, 1) for i in range(21))
 
 
 @dataclass(frozen=True)
@@ -45,8 +54,10 @@ class Phase:
     Attributes:
         name: shown in logs, the history and the checkpoint directory.
         trainable: ``"all"`` (what the model trains by default), ``"head"`` (everything above
-            the encoder: aggregator and head) or ``"top_layers"`` (the head and the top
-            ``top_layers`` encoder layers).
+            the encoder: aggregator and head), ``"top_layers"`` (the head and the top
+            ``top_layers`` encoder layers), ``"classifier"`` (the final linear layer only),
+            ``"scales"`` (one learnt scale per logit on the frozen final layer, folded into it
+            afterwards) or ``"none"`` (no training: a post-hoc phase, e.g. τ-normalisation).
         top_layers: encoder layers trained with ``trainable="top_layers"``.
         epochs: epochs of this phase (``None``: ``train.epochs``).
         lr / head_lr: learning rates (``None``: ``lr_factor`` × ``train.lr`` / ``train.head_lr``).
@@ -55,9 +66,17 @@ class Phase:
             ``"balanced_augmented"`` (an equal number of rows per class plus augmented copies,
             no sampler; parameters in ``data_params``).
         loss_weighting: ``"configured"`` (the loss as configured), ``"none"`` (its class
-            re-weighting switched off) or ``"class_balanced"`` (the configured weights, or
-            effective-number weights with β = ``beta`` when the loss has none).
+            re-weighting switched off; a loss without class weights is refused), ``"plain"``
+            (switched off where the loss has any, else the loss as configured) or
+            ``"class_balanced"`` (the configured weights, or effective-number weights with
+            β = ``beta`` when the loss has none).
         beta: β of the effective-number weights for ``loss_weighting="class_balanced"``.
+        sampler: this phase's sampler (a registered name or ``{"name": ..., **params}``);
+            ``None``: the configured one. A strategy that sets it refuses a configured sampler.
+        head_init: ``"keep"`` or ``"reset"`` (re-initialise the final linear layer first).
+        tau_grid: τ values tried on validation by a ``trainable="none"`` phase, which
+            τ-normalises the head with the best one.
+        tasks: the tasks the phase applies to; others get an error before training starts.
     """
 
     name: str
@@ -71,12 +90,17 @@ class Phase:
     data_params: Mapping[str, Any] = field(default_factory=dict)
     loss_weighting: str = "configured"
     beta: float = 0.9999
+    sampler: str | Mapping[str, Any] | None = None
+    head_init: str = "keep"
+    tau_grid: tuple[float, ...] = ()
+    tasks: tuple[str, ...] = TASKS
 
     def __post_init__(self) -> None:
         for key, value, valid in (
             ("trainable", self.trainable, TRAINABLE),
             ("data", self.data, DATA),
             ("loss_weighting", self.loss_weighting, LOSS_WEIGHTING),
+            ("head_init", self.head_init, HEAD_INIT),
         ):
             if value not in valid:
                 raise LongtailError(
@@ -90,6 +114,21 @@ class Phase:
             value = getattr(self, key)
             if value is not None and not value > 0:
                 raise LongtailError(f"phase {self.name!r}: {key} must be > 0, got {value}")
+        if (self.trainable == "none") != bool(self.tau_grid):
+            raise LongtailError(
+                f"phase {self.name!r}: a tau_grid goes with trainable='none' and only with it"
+            )
+        if not all(0 <= t < float("inf") for t in self.tau_grid):
+            raise LongtailError(
+                f"phase {self.name!r}: tau values must be >= 0, got {self.tau_grid}"
+            )
+        if not self.tasks or not set(self.tasks) <= set(TASKS):
+            raise LongtailError(f"phase {self.name!r}: tasks must be some of {', '.join(TASKS)}")
+
+    @property
+    def trains(self) -> bool:
+        """Whether the phase runs training epochs (a ``trainable="none"`` phase does not)."""
+        return self.trainable != "none"
 
     def to_json(self) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(self).items()}
@@ -197,6 +236,114 @@ def drw(
     ]  # fmt: skip
 
 
+def _sampler_spec(strategy: str, sampler: Any) -> str | dict[str, Any]:
+    name = sampler.get("name") if isinstance(sampler, Mapping) else sampler
+    if not isinstance(name, str) or name == "none":
+        raise LongtailError(
+            f"strategy {strategy}: sampler {sampler!r} would re-train the classifier on the same "
+            "imbalanced draw the representation saw; use class_balanced (default) or sqrt"
+        )
+    return dict(sampler) if isinstance(sampler, Mapping) else name
+
+
+def _representation(epochs: int) -> Phase:
+    """Decoupling's first stage: end to end, instance-balanced (Kang et al. 2020, §3).
+
+    The loss's class re-weighting (longtail's default loss has some) is switched off here and in
+    the re-balancing phases, where class-balanced sampling already re-balances: weighting on top
+    would correct twice. A loss without class weights (focal, ldam, ...) is used as configured.
+    """
+    return Phase("representation", epochs=epochs, sampler="none", loss_weighting="plain")
+
+
+@STRATEGIES.register("crt")
+def crt(
+    *,
+    epochs: int,
+    head_epochs: int = 2,
+    head_lr: float = 1e-3,
+    sampler: str | Mapping[str, Any] = "class_balanced",
+) -> list[Phase]:
+    """Classifier re-training, cRT (Kang et al. 2020, "Decoupling Representation and Classifier
+    for Long-Tailed Recognition", ICLR, arXiv 1910.09217, §4).
+
+    Phase 1 trains everything for ``train.epochs`` with plain (instance-balanced) sampling, which
+    learns the best representation; phase 2 freezes the encoder (and a document model's
+    aggregator), re-initialises the final linear layer and trains it alone for ``head_epochs``
+    at ``head_lr`` with ``sampler`` (class-balanced by default; the paper also tries
+    square-root). Kang et al. re-train the classifier for 10 of ImageNet-LT's 90 epochs; a
+    fine-tuned text encoder converges in a few, so two head epochs by default. Any loss, with its
+    class re-weighting switched off in both phases (see :func:`_representation`). Every task
+    (class-balanced sampling is multilabel-aware).
+    """
+    head_epochs = _positive_int("crt", "head_epochs", head_epochs)
+    head_lr = _positive_float("crt", "head_lr", head_lr)
+    return [
+        _representation(epochs),
+        Phase(
+            "classifier", trainable="classifier", epochs=head_epochs, head_lr=head_lr,
+            sampler=_sampler_spec("crt", sampler), head_init="reset", loss_weighting="plain",
+        ),
+    ]  # fmt: skip
+
+
+def _tau_grid(tau: Any) -> tuple[float, ...]:
+    values = tau if isinstance(tau, (list, tuple)) else [tau]
+    ok = values and all(
+        not isinstance(t, bool) and isinstance(t, (int, float)) and 0 <= t < float("inf")
+        for t in values
+    )
+    if not ok:
+        raise LongtailError(
+            f"strategy tau_norm: tau must be a number >= 0 or a list of them, got {tau!r}; "
+            "e.g. strategy.tau=0.5 or strategy.tau=[0,0.5,1]"
+        )
+    return tuple(sorted({float(t) for t in values}))
+
+
+@STRATEGIES.register("tau_norm")
+def tau_norm(*, epochs: int, tau: float | list[float] | None = None) -> list[Phase]:
+    """τ-normalisation (Kang et al. 2020, arXiv 1910.09217, §4): after plain end-to-end training,
+    ``w_c ← w_c / ‖w_c‖^τ`` for every class vector of the head, no further training.
+
+    τ is chosen on validation, maximising the early-stopping metric, from ``tau`` (a list; a
+    single number fixes it; default 0, 0.1, …, 2). The bias is kept (τ = 0 is the trained
+    model); the saved head is the rescaled one. Multilabel: per label; with tuned thresholds it
+    only moves each label's decision, with one τ for all labels.
+    """
+    return [
+        _representation(epochs),
+        Phase("tau_norm", trainable="none", tau_grid=TAU_GRID if tau is None else _tau_grid(tau)),
+    ]
+
+
+@STRATEGIES.register("lws")
+def lws(
+    *,
+    epochs: int,
+    scale_epochs: int = 2,
+    scale_lr: float = 1e-2,
+    sampler: str | Mapping[str, Any] = "class_balanced",
+) -> list[Phase]:
+    """Learnable weight scaling, LWS (Kang et al. 2020, arXiv 1910.09217, §4).
+
+    After plain end-to-end training, the encoder and head are frozen and one scale ``s_c`` per
+    class is learnt, ``s_c·(w_c·x + b_c)``, for ``scale_epochs`` at ``scale_lr`` with ``sampler``
+    (class-balanced); the scales are then folded into the head. Binary and multiclass only: on a
+    multilabel task a positive per-label scale leaves every decision as it was.
+    """
+    scale_epochs = _positive_int("lws", "scale_epochs", scale_epochs)
+    scale_lr = _positive_float("lws", "scale_lr", scale_lr)
+    return [
+        _representation(epochs),
+        Phase(
+            "scales", trainable="scales", epochs=scale_epochs, head_lr=scale_lr,
+            sampler=_sampler_spec("lws", sampler), tasks=("binary", "multiclass"),
+            loss_weighting="plain",
+        ),
+    ]  # fmt: skip
+
+
 def build_strategy(spec: str | Mapping[str, Any] | list[Phase], *, epochs: int) -> list[Phase]:
     """Phases from a registered name, ``{"name": ..., **params}`` or a ready list of phases."""
     if isinstance(spec, list):
@@ -208,6 +355,19 @@ def build_strategy(spec: str | Mapping[str, Any] | list[Phase], *, epochs: int) 
     if len(set(names)) != len(names):
         raise LongtailError(f"strategy phases need distinct names, got {names}")
     return phases
+
+
+def strategies_for(task: str) -> list[str]:
+    """The registered strategies whose every phase (at their defaults) applies to ``task``."""
+    fits = []
+    for name in STRATEGIES.names():
+        try:
+            phases = build_strategy(name, epochs=10)
+        except LongtailError:  # a strategy whose defaults need more (none today)
+            continue
+        if all(task in phase.tasks for phase in phases):
+            fits.append(name)
+    return fits
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +389,9 @@ def apply_trainable(model: nn.Module, phase: Phase, trainable_at_start: set[str]
     ``trainable_at_start`` holds the parameters the model trains when nothing is frozen (for
     instance, never the unused BERT pooler): a phase only ever narrows that set. Encoder layers
     are counted from the top: ``top_layers=1`` is the last transformer layer (and anything above
-    it inside the encoder); embeddings are never "top".
+    it inside the encoder); embeddings are never "top". ``"classifier"`` is the final linear
+    layer (``model.head``); ``"scales"`` its learnt per-class scales (attached by the caller,
+    :func:`longtail.training.decoupling.attach_scales`).
     """
     encoder = pretrained_encoder(model)
     depth_of: dict[int, int] = {}
@@ -238,11 +400,23 @@ def apply_trainable(model: nn.Module, phase: Phase, trainable_at_start: set[str]
         num_layers = int(getattr(config, "num_hidden_layers", 0) or 0)
         for local, param in encoder.named_parameters():
             depth_of[id(param)] = _layer_depth(f"encoder.{local}", num_layers)
+    only: set[int] | None = None  # the narrowed kinds name their parameters outright
+    if phase.trainable == "none":
+        only = set()
+    elif phase.trainable in ("classifier", "scales"):
+        scale = getattr(classifier_head(model), "scale", None)
+        if phase.trainable == "scales":
+            only = set() if scale is None else {id(scale)}
+        else:
+            parts = classifier_modules(model)
+            only = {id(p) for m in parts for p in m.parameters() if p is not scale}
     chosen = []
     for name, param in model.named_parameters():
         wanted = name in trainable_at_start
         depth = depth_of.get(id(param))
-        if wanted and depth is not None and phase.trainable != "all":
+        if only is not None:
+            wanted = wanted and id(param) in only
+        elif wanted and depth is not None and phase.trainable != "all":
             wanted = (
                 phase.trainable == "top_layers"
                 and depth > 0
@@ -265,12 +439,14 @@ def phase_loss_spec(
         return spec
     params = {"name": spec} if isinstance(spec, str) else dict(spec)
     keys = [k for k in ("weights", "pos_weight") if k in accepts]
+    if not keys and phase.loss_weighting == "plain":
+        return spec
     if not keys:
         raise LongtailError(
             f"phase {phase.name!r} changes the loss weighting, but loss {params['name']!r} has "
             "no class weights (ldam has deferred re-weighting built in: use its drw_start)"
         )
-    if phase.loss_weighting == "none":
+    if phase.loss_weighting in ("none", "plain"):
         return params | dict.fromkeys(keys, "none")
     weighted = any(params.get(k) not in (None, "none") for k in keys)
     if weighted:
