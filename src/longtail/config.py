@@ -144,7 +144,8 @@ class DecisionConfig(_Section):
     low F1 is still the best decision.
     """
 
-    calibrate: bool = True
+    calibrate: Literal["temperature", "isotonic", "none"] = "temperature"
+    logit_adjust: Literal["none", "tuned"] | float = "none"
     objective: Literal["f1", "fbeta", "recall_floor", "precision_floor", "mcc"] = "f1"
     beta: float = Field(1.0, gt=0.0)
     floor: float | None = Field(None, gt=0.0, le=1.0)
@@ -161,6 +162,11 @@ class DecisionConfig(_Section):
         if not self.tune_thresholds:
             return None
         if self.objective == "fbeta":
+
+    ``calibrate``: ``temperature`` (Guo et al. 2017), ``isotonic`` (Zadrozny & Elkan 2002, per
+    class or label) or ``none``; ``true``/``false`` (older configs) mean temperature/none.
+    ``logit_adjust``: post-hoc logit adjustment (Menon et al. 2021, arXiv 2007.07314), applied
+    before calibration: ``none``, a fixed ``tau >= 0``, or ``tuned`` on validation.
             return f"fbeta (beta {self.beta:g})"
         if self.objective.endswith("_floor"):
             return f"{self.objective} (floor {self.floor})"
@@ -169,6 +175,34 @@ class DecisionConfig(_Section):
 
 class AugmentConfig(_Section):
     """Minority-class augmentation of the training split (never validation or test rows).
+
+    @field_validator("calibrate", mode="before")
+    @classmethod
+    def _calibrate_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # configs and longtail.json files written before isotonic
+            return "temperature" if value else "none"
+        return "none" if value is None else value
+
+    @field_validator("logit_adjust", mode="before")
+    @classmethod
+    def _tau(cls, value: Any) -> Any:
+        if value is None or value is False:
+            return "none"
+        if isinstance(value, str) and value not in ("none", "tuned"):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(
+                    f"must be none, tuned or a number tau >= 0, got {value!r}"
+                ) from None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not (value >= 0 and value < float("inf")):
+                raise ValueError(
+                    f"tau must be a finite number >= 0 (0: no adjustment, 1: Menon et al.'s "
+                    f"balanced-error optimum, or tuned), got {value}"
+                )
+            return float(value)
+        return value
 
     ``method``: ``eda``, ``back_translation``, ``llm`` or ``{name: ..., **params}`` (``None``: no
     augmentation). Each class smaller than ``target_ratio`` × the majority class is grown to that

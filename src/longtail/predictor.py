@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from longtail.data import LabelSpace, TextTable
-from longtail.decision import apply_thresholds, probabilities
+from longtail.decision import apply_thresholds
+from longtail.decision.probability_map import ProbabilityMap
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions
 from longtail.models import load_model_dir
@@ -63,7 +64,9 @@ def best_device() -> torch.device:
 
 
 class Classifier:
-    """Model + tokenizer + the decisions tuned at training time (temperature, thresholds).
+    """Model + tokenizer + the decisions tuned at training time: the logit adjustment, the
+    calibration (temperature or isotonic maps) and the thresholds, applied in that order
+    (:mod:`longtail.decision.probability_map`).
 
     Prediction sorts rows by length and batches them longest first; ``max_batch_tokens`` (8192 on
     CPU, unset elsewhere) caps rows x padded width per batch, so long texts come in smaller batches.
@@ -84,6 +87,7 @@ class Classifier:
         self.task: str = meta["task"]
         self.thresholds = np.asarray(meta["thresholds"], dtype=np.float64)
         self.temperature = float(meta.get("temperature", 1.0))
+        self.probability_map = ProbabilityMap.from_meta(meta)
         self.max_length = int(meta["max_length"])
         self.documents: dict[str, Any] | None = meta.get("long_documents")
         self.extra_features: list[str] = list(meta.get("extra_features") or [])
@@ -182,9 +186,10 @@ class Classifier:
     def predict_proba(
         self, texts: Sequence[str], batch_size: int = 128, progress: Any = None, extra: Any = None
     ) -> np.ndarray:
-        """Calibrated probabilities, shape ``(n, C)`` (binary: ``[P(negative), P(positive)]``)."""
+        """Calibrated probabilities, shape ``(n, C)`` (binary: ``[P(negative), P(positive)]``),
+        after the logit adjustment the model was saved with, if any."""
         logits = self.predict_logits(texts, batch_size=batch_size, progress=progress, extra=extra)
-        return probabilities(logits, self.task, temperature=self.temperature)
+        return self.probability_map(logits)
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """Apply the tuned thresholds: class indices, or a multi-hot matrix for multilabel."""
@@ -207,7 +212,7 @@ class Classifier:
     def evaluate_table(self, table: TextTable, batch_size: int = 128) -> dict[str, Any]:
         """Every metric of ``longtail.evaluation`` on a labelled table, using the tuned decisions."""
         y_true, logits = self.table_logits(table, batch_size=batch_size)
-        return self.evaluate_probs(y_true, probabilities(logits, self.task, self.temperature))
+        return self.evaluate_probs(y_true, self.probability_map(logits))
 
     def evaluate_probs(self, y_true: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
         """Every metric of calibrated probabilities, decided with the tuned thresholds."""

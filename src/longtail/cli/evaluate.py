@@ -23,6 +23,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from longtail.data import drop_empty_texts, read_table
+    from longtail.decision.probability_map import decision_summary
     from longtail.evaluation import write_report
     from longtail.predictor import Classifier
 
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         "threshold_fallback": classifier.meta.get("threshold_fallback"),
         "threshold_untuned": classifier.meta.get("threshold_untuned"),
         "temperature": classifier.temperature,
+        **decision_summary(classifier.meta),  # logit adjustment and calibration, as applied
         # a model still learning when its training stopped is warned about here too
         "training": {"still_improving": classifier.meta.get("training", {}).get("still_improving")},
         "data": {"file": args.data, "rows": len(table.texts)},

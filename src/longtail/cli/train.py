@@ -63,6 +63,8 @@ FLAG_KEYS = {
     "output": "output",
     "long_documents": "long_documents.enabled",
     "long_mode": "long_documents.mode",
+    "calibrate": "decision.calibrate",
+    "logit_adjust": "decision.logit_adjust",
     "chunk_length": "long_documents.chunk_length",
     "stride": "long_documents.stride",
     "aggregator": "long_documents.aggregator",
@@ -129,7 +131,19 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--threshold-objective", choices=OBJECTIVES)
     p.add_argument("--threshold-beta", type=float)
     p.add_argument("--threshold-floor", type=float)
-    p.add_argument("--no-calibration", action="store_true", help="skip temperature scaling")
+    p.add_argument(
+        "--no-calibration", action="store_true", help="skip calibration (--calibrate none)"
+    )
+    p.add_argument(
+        "--calibrate",
+        choices=["temperature", "isotonic", "none"],
+        help="calibration fitted on validation (default temperature)",
+    )
+    p.add_argument(
+        "--logit-adjust",
+        metavar="TAU",
+        help="post-hoc logit adjustment: none (default), a tau >= 0, or tuned on validation",
+    )
     remedies = p.add_argument_group("strategies and augmentation (parameters: KEY=VALUE overrides)")
     remedies.add_argument(
         "--strategy",
@@ -203,7 +217,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
             continue
         set_path(data, key, value)
     if args.no_calibration:
-        set_path(data, "decision.calibrate", False)
+        set_path(data, "decision.calibrate", "none")
     if args.aux_weight is not None:
         aux = data.get("aux_loss", "none")
         if aux == "none" or aux is None:

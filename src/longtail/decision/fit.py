@@ -1,7 +1,8 @@
-"""The decision fitted on validation after training: a temperature, then tuned thresholds.
+"""The decision fitted on validation after training: logit adjustment, calibration, thresholds.
 
-Order matters: thresholds are tuned on the *calibrated* probabilities, so the saved model applies
-``apply_thresholds(probabilities(logits, T), thresholds)`` exactly as it was tuned.
+Order matters (see :mod:`longtail.decision.probability_map`): the logit adjustment first, the
+calibration on the adjusted logits, the thresholds on the *calibrated* probabilities, so the saved
+model applies ``apply_thresholds(ProbabilityMap(logits), thresholds)`` exactly as it was tuned.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ import numpy as np
 from safetensors.numpy import load, save
 
 from longtail.decision.calibration import fit_temperature, probabilities
+from longtail.decision.isotonic import check_isotonic_validation, fit_isotonic
+from longtail.decision.logit_adjust import LogitAdjustment, prior_offsets, tune_tau
+from longtail.decision.probability_map import ProbabilityMap
 from longtail.decision.thresholds import default_thresholds, tune_thresholds_detailed
+from longtail.errors import LongtailError
 from longtail.io_utils import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -32,26 +37,64 @@ class FittedDecision:
         thresholds: the decision parameters of :mod:`longtail.decision.thresholds`.
         fallback: names whose threshold fell back under SCutFBR.1 (Yang 2001).
         untuned: names left at the default decision (no positive validation example).
+        mapping: logits to calibrated probabilities (``None``: ``temperature`` alone).
     """
 
     temperature: float
     thresholds: np.ndarray
     fallback: list[str]
     untuned: list[str]
+    mapping: ProbabilityMap | None = None
+
+    def probabilities(self, task: str, logits: np.ndarray) -> np.ndarray:
+        """The calibrated probabilities the thresholds were tuned on."""
+        if self.mapping is None:
+            return probabilities(logits, task, temperature=self.temperature)
+        return self.mapping(logits)
+
+    def uncalibrated(self, task: str, logits: np.ndarray) -> np.ndarray:
+        """The probabilities before calibration (after any logit adjustment)."""
+        if self.mapping is None:
+            return probabilities(logits, task)
+        return self.mapping.uncalibrated(logits)
+
+
+def check_decision_data(
+    config: DecisionConfig, task: str, y_val: np.ndarray, num_classes: int
+) -> None:
+    """Refuse, before training, a validation split the configured decision cannot be fitted on
+    (isotonic maps need a few validation examples per class)."""
+    if config.calibrate == "isotonic":
+        check_isotonic_validation(task, y_val, num_classes)
 
 
 def fit_decision(
-    task: str, logits: np.ndarray, y: np.ndarray, names: Sequence[str], config: DecisionConfig
+    task: str,
+    logits: np.ndarray,
+    y: np.ndarray,
+    names: Sequence[str],
+    config: DecisionConfig,
+    train_counts: np.ndarray | None = None,
+    train_rows: int | None = None,
 ) -> FittedDecision:
-    """Fit the temperature (Guo et al. 2017, arXiv 1706.04599), then tune the thresholds on the
-    calibrated probabilities, as ``config`` (``decision.*``) says."""
-    temperature = fit_temperature(logits, y, task) if config.calibrate else 1.0
+    """Fit the logit adjustment (Menon et al. 2021, arXiv 2007.07314), the calibration (a
+    temperature, Guo et al. 2017, arXiv 1706.04599, or isotonic maps, Zadrozny & Elkan 2002)
+    on the adjusted logits, then tune the thresholds on the calibrated probabilities, as
+    ``config`` (``decision.*``) says. ``train_counts`` (per-class training documents) and
+    ``train_rows`` give the priors the logit adjustment needs."""
+    adjust = _fit_logit_adjustment(task, logits, y, config, train_counts, train_rows)
+    z = adjust.apply(logits) if adjust is not None else logits
+    calibration = config.calibrate
+    temperature = fit_temperature(z, y, task) if calibration == "temperature" else 1.0
+    isotonic = fit_isotonic(task, probabilities(z, task), y) if calibration == "isotonic" else None
+    mapping = ProbabilityMap(task, float(temperature), calibration, isotonic, adjust)
     if not config.tune_thresholds:
-        return FittedDecision(float(temperature), default_thresholds(task, len(names)), [], [])
+        thresholds = default_thresholds(task, len(names))
+        return FittedDecision(float(temperature), thresholds, [], [], mapping)
     tuning = tune_thresholds_detailed(
         task,
         y,
-        probabilities(logits, task, temperature=temperature),
+        mapping(logits),
         objective=config.objective,
         beta=config.beta,
         floor=config.floor,
@@ -62,7 +105,32 @@ def fit_decision(
         thresholds=np.asarray(tuning.thresholds),
         fallback=[names[c] for c in tuning.fallback if c < len(names)],
         untuned=[names[c] for c in tuning.untuned if c < len(names)],
+        mapping=mapping,
     )
+
+
+def _fit_logit_adjustment(
+    task: str,
+    logits: np.ndarray,
+    y: np.ndarray,
+    config: DecisionConfig,
+    train_counts: np.ndarray | None,
+    train_rows: int | None,
+) -> LogitAdjustment | None:
+    """``decision.logit_adjust``: ``None`` when off, a fixed or a validation-tuned ``tau``."""
+    setting = config.logit_adjust
+    if setting == "none":
+        return None
+    if train_counts is None or train_rows is None:
+        raise LongtailError(
+            "decision.logit_adjust needs the training class counts; this decision has none "
+            "(set decision.logit_adjust=none, or retrain)"
+        )
+    offsets = prior_offsets(task, train_counts, train_rows)
+    if setting == "tuned":
+        tau = tune_tau(task, logits, y, offsets, config.objective, config.beta, config.floor)
+        return LogitAdjustment(tau, offsets, tuned=True)
+    return LogitAdjustment(float(setting), offsets)
 
 
 @dataclass(frozen=True)

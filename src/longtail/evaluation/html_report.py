@@ -39,6 +39,7 @@ from longtail.evaluation.metrics import ECE_BINS
 from longtail.evaluation.report import (  # the same headline and number test as report.md
     HEADLINE_METRICS,
     MAX_CONFUSION_CLASSES,
+    decision_settings,
     few_examples,
     few_examples_note,
     format_value,
@@ -312,8 +313,7 @@ def _decision_cell(a: RunArrays, c: int | None) -> str:
 
 def _details(report: Mapping[str, Any]) -> list[str]:
     parts = ["<h2>Decision</h2>"]
-    temperature = report.get("temperature")
-    rows = [["temperature", format_value(temperature) if temperature is not None else "1.0 (none)"]]
+    rows = decision_settings(report)
     if report.get("threshold_objective"):
         rows.append(["tuned on validation for", str(report["threshold_objective"])])
     parts.append(html_table(["setting", "value"], rows))

@@ -235,11 +235,37 @@ def _augmentation_lines(report: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _decision_lines(task: str, labels: list[str], report: Mapping[str, Any]) -> list[str]:
+def decision_settings(report: Mapping[str, Any]) -> list[list[str]]:
+    """``[setting, value]`` rows of what was applied before the thresholds, in that order: the
+    logit adjustment, then the calibration (a report without these fields: temperature only)."""
+    rows = []
+    adjust = report.get("logit_adjust")
+    if isinstance(adjust, Mapping):
+        how = "tuned on validation" if adjust.get("tuned") else "fixed"
+        rows.append([
+            "post-hoc logit adjustment (Menon et al. 2021)",
+            f"logits - tau * log(training prior), tau {format_value(adjust.get('tau'))} ({how})",
+        ])  # fmt: skip
+    calibration = report.get("calibration") or "temperature"
     temperature = report.get("temperature")
-    lines = [
-        f"- temperature: {format_value(temperature) if temperature is not None else '1.0 (none)'}"
-    ]
+    if calibration == "isotonic":
+        left = report.get("isotonic_uncalibrated") or []
+        kept = (
+            f"; kept uncalibrated (too few validation examples): {', '.join(map(str, left[:10]))}"
+        )
+        rows.append(
+            ["calibration", "isotonic per class, fitted on validation" + (kept if left else "")]
+        )
+    elif calibration == "none":
+        rows.append(["calibration", "none"])
+    else:
+        value = format_value(temperature) if temperature is not None else "1.0 (none)"
+        rows.append(["temperature", value])
+    return rows
+
+
+def _decision_lines(task: str, labels: list[str], report: Mapping[str, Any]) -> list[str]:
+    lines = [f"- {_md(name)}: {_md(value)}" for name, value in decision_settings(report)]
     if report.get("threshold_objective"):
         lines.append(f"- tuned on validation for: {_md(report['threshold_objective'])}")
     raw = report.get("thresholds")

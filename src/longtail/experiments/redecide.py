@@ -146,17 +146,23 @@ def decide_from(
 ) -> dict[str, Any]:
     """``cell``'s report, decided with its own ``decision.*`` from ``twin``'s saved logits;
     written to ``run_dir`` as ``report.json`` and ``report.md``."""
-    from longtail.decision import apply_thresholds, probabilities  # torch: only when deciding
+    from longtail.decision import apply_thresholds  # torch: only when deciding
     from longtail.decision.fit import fit_decision, load_decision_inputs
+    from longtail.decision.probability_map import decision_summary
 
     inputs = load_decision_inputs(twin_dir / DECISION_INPUTS)
     report = json.loads((twin_dir / "report.json").read_text(encoding="utf-8"))
     task, names = report["task"], report["labels"]
     decision_config = spec.variant_config(cell.variant, **{"train.seed": cell.seed}).decision
-    decision = fit_decision(task, inputs.val_logits, inputs.val_y, names, decision_config)
+    data = report.get("data") or {}
+    counts = data.get("train_class_counts")  # the priors of a logit adjustment
+    decision = fit_decision(
+        task, inputs.val_logits, inputs.val_y, names, decision_config,
+        [counts[n] for n in names] if counts else None, data.get("train_rows"),
+    )  # fmt: skip
 
     def scored(logits: Any, y: Any) -> dict[str, Any]:
-        probs = probabilities(logits, task, temperature=decision.temperature)
+        probs = decision.probabilities(task, logits)
         decided = apply_thresholds(task, probs, decision.thresholds)
         return evaluate_predictions(task, y, probs, decided, names)
 
@@ -168,6 +174,7 @@ def decide_from(
         threshold_fallback=decision.fallback,
         threshold_untuned=decision.untuned,
         temperature=decision.temperature,
+        **decision_summary({"labels": {"names": names}, **decision.mapping.meta_fields()}),
         validation_metrics=validation,
         metrics=scored(inputs.test_logits, inputs.test_y) if has_test else validation,
         decided_from=twin.variant,

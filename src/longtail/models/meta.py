@@ -81,6 +81,44 @@ class ArchitectureMeta(_Part):
 
 
 class TrainingMeta(_Part):
+class IsotonicMeta(_Part):
+    """Isotonic calibration maps (``decision.calibrate: isotonic``): breakpoints per column."""
+
+    x: list[list[float]]
+    y: list[list[float]]
+    uncalibrated: list[int] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _monotone(self) -> IsotonicMeta:
+        if len(self.x) != len(self.y):
+            raise ValueError(f"isotonic.x holds {len(self.x)} maps but isotonic.y {len(self.y)}")
+        for j, (x, y) in enumerate(zip(self.x, self.y, strict=True)):
+            if not x or len(x) != len(y):
+                raise ValueError(f"isotonic map {j} needs as many x as y breakpoints, at least 1")
+            values = [*x, *y]
+            if not all(math.isfinite(v) for v in values) or any(v < 0 or v > 1 for v in values):
+                raise ValueError(f"isotonic map {j} holds values outside [0, 1]")
+            if any(b < a for a, b in zip(x, x[1:], strict=False)) or any(
+                b < a for a, b in zip(y, y[1:], strict=False)
+            ):
+                raise ValueError(f"isotonic map {j} is not non-decreasing")
+        return self
+
+
+class LogitAdjustMeta(_Part):
+    """Post-hoc logit adjustment (``decision.logit_adjust``): ``logits - tau * offsets``."""
+
+    tau: float = Field(ge=0.0, allow_inf_nan=False)
+    offsets: list[float]
+    tuned: bool = False
+
+    @model_validator(mode="after")
+    def _finite(self) -> LogitAdjustMeta:
+        if not all(math.isfinite(v) for v in self.offsets):
+            raise ValueError("logit_adjust.offsets must be finite numbers")
+        return self
+
+
     """How the model was trained: informational, except ``still_improving`` for the report."""
 
     still_improving: dict[str, Any] | None = None
@@ -96,6 +134,10 @@ class ModelMeta(_Part):
     thresholds: list[float]
     temperature: float = Field(1.0, gt=0.0, allow_inf_nan=False)
     max_length: int = Field(ge=1)
+    # older files lack the next three: temperature scaling, no isotonic maps, no adjustment
+    calibration: Literal["temperature", "isotonic", "none"] = "temperature"
+    isotonic: IsotonicMeta | None = None
+    logit_adjust: LogitAdjustMeta | None = None
     long_documents: DocumentsMeta | None = None
     extra_features: list[str] = Field(default_factory=list)
     text_column: str = "text"
@@ -125,6 +167,19 @@ class ModelMeta(_Part):
         if self.task == "multiclass" and any(t <= 0 for t in self.thresholds):
             raise ValueError("multiclass thresholds are decision weights and must all be > 0")
         if self.architecture.num_logits != len(names):
+        columns = 1 if self.task == "binary" else len(names)
+        if self.calibration == "isotonic" and self.isotonic is None:
+            raise ValueError("calibration is 'isotonic' but the isotonic maps are missing")
+        if self.isotonic is not None and len(self.isotonic.x) != columns:
+            raise ValueError(
+                f"isotonic holds {len(self.isotonic.x)} map(s); a {self.task} model with "
+                f"{len(names)} labels has {columns}"
+            )
+        if self.logit_adjust is not None and len(self.logit_adjust.offsets) != len(names):
+            raise ValueError(
+                f"logit_adjust.offsets holds {len(self.logit_adjust.offsets)} value(s) for "
+                f"{len(names)} labels"
+            )
             raise ValueError(
                 f"architecture.num_logits is {self.architecture.num_logits} but there are "
                 f"{len(names)} labels"

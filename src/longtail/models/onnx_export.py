@@ -135,11 +135,19 @@ def check_parity(path: Path, graph: nn.Module, probe: dict[str, torch.Tensor]) -
 
 def _sidecar(meta: dict[str, Any], tokenizer: Any, opset: int, exporter: str, tok_dir: str) -> dict:
     task = meta["task"]
+    adjust, isotonic = meta.get("logit_adjust"), meta.get("isotonic")
+    z = "(logits - logit_adjust.tau * logit_adjust.offsets)" if adjust else "logits"
     probabilities = (
-        "sigmoid(logits / temperature) per label"
+        f"sigmoid({z} / temperature) per label"
         if task == "multilabel"
-        else "softmax(logits / temperature)"
+        else f"softmax({z} / temperature)"
     )
+    if isotonic:  # the maps are plain breakpoints: numpy.interp, no longtail needed
+        column = "P[:, 1] (then P[:, 0] = 1 - P[:, 1])" if task == "binary" else "P[:, j]"
+        probabilities += (
+            f", then {column} = interp({column.split(' ')[0]}, isotonic.x[j], isotonic.y[j])"
+            + (" and each row divided by its sum" if task == "multiclass" else "")
+        )
     decision = {
         "binary": "positive (labels.names[1]) when P[:, 1] >= thresholds[0]",
         "multiclass": "argmax(P * thresholds)",
@@ -152,6 +160,9 @@ def _sidecar(meta: dict[str, Any], tokenizer: Any, opset: int, exporter: str, to
         "labels": meta["labels"],
         "thresholds": meta["thresholds"],
         "temperature": float(meta.get("temperature", 1.0)),
+        "calibration": meta.get("calibration") or "temperature",
+        "isotonic": isotonic,
+        "logit_adjust": adjust,
         "max_length": int(meta["max_length"]),
         "inputs": list(INPUT_NAMES),
         "output": OUTPUT_NAME,

@@ -17,7 +17,7 @@ from accelerate.utils import set_seed
 from longtail.config import ExperimentConfig, dump_config
 from longtail.data import LabelSpace
 from longtail.decision import apply_thresholds, default_thresholds, probabilities
-from longtail.decision.fit import DecisionInputs, fit_decision
+from longtail.decision.fit import DecisionInputs, check_decision_data, fit_decision
 from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
@@ -182,6 +182,7 @@ def _run(
     test_table = _read_test(config, space)  # a bad test file fails now, not after training
     n_train, n_val = len(data.train.y), len(data.validation.y)
     log(describe_task(space, data.counts, n_train, n_val, data.validation_source))
+    check_decision_data(config.decision, space.task, data.validation.y, len(space.names))
     if data.notice:
         log(data.notice)
     if config.model.gradient_checkpointing:
@@ -236,7 +237,9 @@ def _run(
         trainable, setup.validation, batch_size=config.train.eval_batch_size, batcher=batcher,
         device=device,
     )  # fmt: skip
-    decision = fit_decision(space.task, val_logits, y_val, space.names, config.decision)
+    decision = fit_decision(
+        space.task, val_logits, y_val, space.names, config.decision, counts, len(y_train)
+    )
     meta = model_meta(
         config, space, counts, decision, trained, model_name=model_name, max_length=max_length,
         long_documents=document_settings(config, window) if data.documents else None,
@@ -249,7 +252,7 @@ def _run(
         return RunResult(output=work, report={}, training=trained.final)
     save_model_dir(work, model, tokenizer, meta)
 
-    val_probs = probabilities(val_logits, space.task, temperature=decision.temperature)
+    val_probs = decision.probabilities(space.task, val_logits)
     val_pred = apply_thresholds(space.task, val_probs, decision.thresholds)
     report = report_header(
         meta, config, loss_spec, train_rows=len(y_train), validation_rows=len(y_val),
@@ -262,15 +265,15 @@ def _run(
         y_test, test_logits, test_rows = _test_logits(
             config, test_table, data, setup, device, classifier
         )
-        test_probs = probabilities(test_logits, space.task, temperature=decision.temperature)
+        test_probs = decision.probabilities(space.task, test_logits)
         test_metrics = classifier.evaluate_probs(y_test, test_probs)
-        shown = (y_test, test_probs, probabilities(test_logits, space.task))
+        shown = (y_test, test_probs, decision.uncalibrated(space.task, test_logits))
         report.update(split="test", metrics=test_metrics)
         report["data"].update(test=config.data.test, test_rows=test_rows)
         scored = (test_logits, np.asarray(y_test))
     else:
         scored = (None, None)
-        shown = (y_val, val_probs, probabilities(val_logits, space.task))
+        shown = (y_val, val_probs, decision.uncalibrated(space.task, val_logits))
         report.update(
             split="validation (thresholds were tuned on it: optimistic; pass --test-data for an honest estimate)",
             metrics=report["validation_metrics"],

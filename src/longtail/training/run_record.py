@@ -14,6 +14,7 @@ from longtail import __version__
 from longtail.config import ExperimentConfig, dump_config
 from longtail.data import LabelSpace
 from longtail.decision.fit import FittedDecision
+from longtail.decision.probability_map import ProbabilityMap, decision_summary
 from longtail.models.encoder import describe_model
 from longtail.training.convergence import still_improving
 from longtail.training.phases import PhasesResult
@@ -44,6 +45,8 @@ def model_meta(
         "threshold_fallback": decision.fallback,  # SCutFBR.1: best validation F below decision.fbr
         "threshold_untuned": decision.untuned,  # no validation example: the default decision
         "temperature": decision.temperature,
+        # logit adjustment, then calibration (see longtail.decision.probability_map)
+        **_decision_fields(decision, space.task),
         "max_length": max_length,
         "long_documents": long_documents,
         "extra_features": list(config.data.extra_features),
@@ -86,6 +89,7 @@ def report_header(
         "threshold_fallback": meta["threshold_fallback"],
         "threshold_untuned": meta["threshold_untuned"],
         "temperature": meta["temperature"],
+        **decision_summary(meta),
         "model": {
             "base_model": meta["base_model"],
             "longtail_version": __version__,
@@ -107,6 +111,30 @@ def report_header(
 
 
 def spec_name(spec: Any) -> str:
+def _decision_fields(decision: FittedDecision, task: str) -> dict[str, Any]:
+    """``calibration``, ``isotonic`` and ``logit_adjust`` of ``longtail.json`` (temperature is
+    written beside them)."""
+    mapping = decision.mapping or ProbabilityMap(task, decision.temperature)
+    fields = mapping.meta_fields()
+    del fields["temperature"]
+    return fields
+
+
+def _frozen_encoder(meta: dict[str, Any], config: ExperimentConfig) -> dict[str, str]:
+    """With ``model.encoder=frozen``: what was trained, and why its training stopped."""
+    if config.model.encoder != "frozen":
+        return {}
+    phases = meta["training"]["phases"]
+    return {
+        "encoder": f"frozen; {config.model.head} head trained on cached pooled embeddings",
+        "stopped": stop_reason(
+            meta["training"]["history"],
+            stopped_early=bool(phases and phases[-1]["stopped_early"]),
+            patience=config.train.patience,
+        ),
+    }
+
+
     """A loss / sampler / strategy as the log shows it: ``focal(gamma=2.0)``, or an object's class."""
     if isinstance(spec, str):
         return spec

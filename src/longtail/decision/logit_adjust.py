@@ -1,0 +1,182 @@
+"""Post-hoc logit adjustment: decide with ``logits - tau * log(prior)``.
+
+A model trained on long-tailed data learns ``P(y | x)``, whose argmax favours the head classes.
+Menon et al. (2021, arXiv 2007.07314) show that subtracting ``tau * log pi_y`` (``pi`` the training
+class priors) from the logits gives the Bayes-optimal classifier for the *balanced* error at
+``tau = 1``; in practice ``tau`` is tuned on validation. It moves no weight and costs nothing.
+
+Per task:
+
+* ``binary`` and ``multiclass``: ``pi_c`` = the training documents of class ``c`` / all
+  training documents; the offsets are ``log pi_c``.
+* ``multilabel``: each label is its own binary problem, so the offset is the label's log prior
+  odds ``log(pi_j / (1 - pi_j))`` (``pi_j`` = the share of training documents with label ``j``),
+  the two-class case of the same rule. A per-label threshold is a monotone map of the same score,
+  so tuned thresholds absorb it exactly: it changes a multilabel (or binary) decision only with
+  ``decision.tune_thresholds: false``.
+
+A class with no training document counts as half a document, so its log prior stays finite.
+``tau`` is tuned over :data:`TAU_GRID` on the validation set's *default* decision (argmax, or
+``P >= 0.5``) of the adjusted logits, for the decision objective (``decision.objective``), as
+Menon et al. tune it for the balanced error; the smallest best ``tau`` wins a tie.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from longtail.decision.thresholds import _mcc, _multiclass_score
+from longtail.errors import LongtailError
+
+#: The ``tau`` values tried when ``decision.logit_adjust: tuned`` (0 = no adjustment).
+TAU_GRID = np.round(np.linspace(0.0, 2.0, 21), 10)
+
+
+@dataclass(frozen=True)
+class LogitAdjustment:
+    """``logits - tau * offsets``: the offsets are log priors (log prior odds for multilabel).
+
+    Attributes:
+        tau: the adjustment's strength, ``>= 0``.
+        offsets: one number per logit column.
+        tuned: whether ``tau`` was chosen on validation (``decision.logit_adjust: tuned``).
+    """
+
+    tau: float
+    offsets: np.ndarray
+    tuned: bool = False
+
+    def apply(self, logits: np.ndarray) -> np.ndarray:
+        return adjust_logits(logits, self.offsets, self.tau)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tau": float(self.tau), "offsets": self.offsets.tolist(), "tuned": self.tuned}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LogitAdjustment:
+        offsets = np.asarray(data["offsets"], dtype=np.float64)
+        return cls(float(data["tau"]), offsets, bool(data.get("tuned", False)))
+
+
+def prior_offsets(task: str, counts: np.ndarray, num_rows: int) -> np.ndarray:
+    """The offsets ``log pi`` (binary, multiclass) or ``log(pi / (1 - pi))`` (multilabel) from the
+    training split's per-class document ``counts`` and its number of documents ``num_rows``."""
+    c = np.asarray(counts, dtype=np.float64)
+    if task == "multilabel":
+        n = max(float(num_rows), 1.0)
+        positives = np.clip(c, 0.5, max(n - 0.5, 0.5))
+        return np.log(positives) - np.log(np.maximum(n - positives, 0.5))
+    smoothed = np.maximum(c, 0.5)
+    return np.log(smoothed / smoothed.sum())
+
+
+def adjust_logits(logits: np.ndarray, offsets: np.ndarray, tau: float) -> np.ndarray:
+    """``logits - tau * offsets`` in float64 (``tau = 0``: the logits unchanged).
+
+    A binary model with a single positive-class logit column gets the difference of the two
+    offsets, the same decision as the two-column form.
+    """
+    if not (tau >= 0 and np.isfinite(tau)):
+        raise LongtailError(f"the logit adjustment tau must be a finite number >= 0, got {tau}")
+    z = np.asarray(logits, dtype=np.float64)
+    off = np.asarray(offsets, dtype=np.float64).reshape(-1)
+    if z.ndim == 1 or (z.ndim == 2 and z.shape[1] == 1 and off.size == 2):
+        return z - tau * (off[1] - off[0])
+    if z.ndim != 2 or z.shape[1] != off.size:
+        raise LongtailError(f"{off.size} logit-adjustment offsets for logits of shape {z.shape}")
+    return z - tau * off[None, :]
+
+
+def tune_tau(
+    task: str,
+    logits: np.ndarray,
+    y_true: np.ndarray,
+    offsets: np.ndarray,
+    objective: str = "f1",
+    beta: float = 1.0,
+    floor: float | None = None,
+    grid: np.ndarray = TAU_GRID,
+) -> float:
+    """The ``tau`` of ``grid`` whose default decision on the adjusted validation logits scores
+    best for ``objective`` (macro over the classes validation holds); the smallest on a tie.
+
+    References:
+        Menon, Jayasumana, Rawat, Jain, Veit, Kumar (2021). Long-tail learning via logit
+        adjustment. ICLR. arXiv 2007.07314.
+
+    Example:
+        >>> offsets = prior_offsets("multiclass", train_counts, len(y_train))
+        >>> tau = tune_tau("multiclass", val_logits, y_val, offsets)
+        >>> y_hat = np.argmax(adjust_logits(test_logits, offsets, tau), axis=1)
+    """
+    beta = beta if objective == "fbeta" else 1.0
+    num_classes = int(np.asarray(offsets).size)
+    scores = [
+        decision_score(task, y_true, default_decision(task, adjust_logits(logits, offsets, t)),
+                       objective, beta, floor, num_classes)
+        for t in grid
+    ]  # fmt: skip
+    best = max(scores)
+    return float(grid[next(i for i, s in enumerate(scores) if s >= best - 1e-12)])
+
+
+def default_decision(task: str, logits: np.ndarray) -> np.ndarray:
+    """The untuned decision of (adjusted) logits: argmax, or ``P >= 0.5`` (logit ``>= 0``)."""
+    z = np.asarray(logits, dtype=np.float64)
+    if task == "multilabel":
+        return (z >= 0).astype(np.int64)
+    if task == "binary" and (z.ndim == 1 or z.shape[1] == 1):
+        return (z.reshape(-1) >= 0).astype(np.int64)
+    if task == "binary":
+        return (z[:, 1] >= z[:, 0]).astype(np.int64)
+    return np.argmax(z, axis=1).astype(np.int64)
+
+
+def decision_score(
+    task: str,
+    y_true: np.ndarray,
+    pred: np.ndarray,
+    objective: str,
+    beta: float = 1.0,
+    floor: float | None = None,
+    num_classes: int | None = None,
+) -> float:
+    """How good ``pred`` is for ``objective``: macro F-beta or MCC; for the ``*_floor``
+    objectives the maximised rate where the floor holds, else the floored rate minus 1."""
+    y = np.asarray(y_true)
+    if task == "multiclass":
+        y = y.astype(np.int64).reshape(-1)
+        total = max(num_classes or 0, int(y.max(initial=0)) + 1, int(pred.max(initial=0)) + 1)
+        support = np.bincount(y, minlength=total)
+        return _multiclass_score(y, pred, support, beta, objective)[0]
+    truth = (y.reshape(len(y), -1) > 0.5) if task == "multilabel" else (y == 1)[:, None]
+    hat = pred.reshape(len(pred), -1).astype(bool)
+    per_label = [
+        _binary_score(truth[:, j], hat[:, j], objective, beta, floor)
+        for j in range(truth.shape[1])
+        if truth[:, j].any()
+    ]
+    return float(np.mean(per_label)) if per_label else 0.0
+
+
+def _binary_score(
+    truth: np.ndarray, hat: np.ndarray, objective: str, beta: float, floor: float | None
+) -> float:
+    tp = float(np.sum(truth & hat))
+    fp = float(np.sum(~truth & hat))
+    fn = float(np.sum(truth & ~hat))
+    tn = float(len(truth)) - tp - fp - fn
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    if objective == "mcc":
+        return float(_mcc(tp * tn - fp * fn, (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
+    if objective == "recall_floor":
+        return precision if recall >= float(floor or 0.0) else recall - 1.0
+    if objective == "precision_floor":
+        return recall if precision >= float(floor or 0.0) else precision - 1.0
+    b2 = beta * beta
+    denom = (1 + b2) * tp + b2 * fn + fp
+    return (1 + b2) * tp / denom if denom else 0.0
