@@ -150,3 +150,25 @@ def test_single_label_use_is_a_one_line_error_naming_the_fix(name: str, task: st
 def test_bad_parameters_are_one_line_errors(params: dict[str, object], match: str) -> None:
     with pytest.raises(LongtailError, match=match):
         _loss({"name": "distribution_balanced", **params})
+
+
+def test_initial_bias_with_the_parts_off_is_the_heads_prior_start() -> None:
+    rates = COUNTS / NUM_DOCS
+    loss_fn = _loss({"name": "distribution_balanced", **OFF})
+    head = nn.Linear(4, len(COUNTS))
+    init_bias_from_priors(head, rates)
+    np.testing.assert_allclose(loss_fn.initial_bias(rates), head.bias.detach().numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["distribution_balanced", "cb_ntr"])
+def test_initial_bias_is_where_the_loss_rests_for_a_constant_model(name: str) -> None:
+    rates = COUNTS / NUM_DOCS
+    loss_fn = _loss(name)
+    bias = torch.tensor(loss_fn.initial_bias(rates), requires_grad=True)
+    pos_loss, neg_loss = loss_fn.elements(bias)
+    p = torch.tensor(rates)
+    (p * pos_loss + (1 - p) * neg_loss).sum().backward()
+    assert bias.grad.abs().max() < 1e-6
+    # for the rare labels NTR and the focal factor rest above the prior log-odds of the trainer
+    rare = rates < 0.5
+    assert np.all(bias.detach().numpy()[rare] > np.log(rates / (1 - rates))[rare])

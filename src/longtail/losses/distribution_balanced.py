@@ -76,13 +76,15 @@ class DistributionBalancedLoss(nn.Module):
     ``γ > 0`` the multilabel focal loss. The reference's focal balance ``α_t = 0.5`` is the same
     for positives and negatives, a constant factor, and is left out.
 
-    Prediction uses the raw logits ``x`` without ``ν``. The head of a multilabel model is
-    initialised at ``log(p / (1 − p))`` (``init_head_bias_from_priors``), the very ``b̂`` the
-    paper scales by κ for a zero-initialised head; the two do not pull against each other: ``ν``
-    is a constant inside the loss, the bias is learned and absorbs it, and at the start the loss
-    sees ``(1 + κ) b̂`` (5% past the prior with κ = 0.05) instead of the paper's ``κ b̂``. That is
-    the point of the prior start (no steps spent pushing hundreds of rare labels down from 0.5);
-    ``kappa=0`` drops the shift.
+    Prediction uses the raw logits ``x`` without ``ν``. Bias handling: ``ν`` is a constant inside
+    the loss and the head's bias is learned, so they never pull in opposite directions; what
+    matters is where the bias *starts*. The trainer starts a multilabel head at
+    ``b̂ = log(p / (1 − p))`` (``init_head_bias_from_priors``): BCE's resting point, the very
+    ``b̂`` the paper scales by κ for a zero-initialised head. NTR and the focal factor rest higher
+    (:meth:`initial_bias`: about −0.7 instead of −4.6 for a 1 % label), so from the prior start
+    the first steps raise the rare labels' biases; a head started at :meth:`initial_bias` begins
+    at rest, as the paper's zero start with ``ν = κ b̂`` nearly does. Either way a per-label
+    constant shift of the logits leaves per-label tuned thresholds' decisions unchanged.
 
     Args:
         inverse_counts: ``1 / n_c`` per label ``(C,)`` for ``reweight="rebalance"``, else ``None``.
@@ -127,21 +129,47 @@ class DistributionBalancedLoss(nn.Module):
         self.smoothing = tuple(float(v) for v in smoothing)
         self.normalize = normalize
 
-    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        z = logits.float()
-        targets = targets.to(z.dtype)
-        if self.offsets is not None:
-            z = z + self.offsets
+    def elements(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unweighted element losses ``(positive term, negative term)`` for raw logits."""
+        z = logits if self.offsets is None else logits + self.offsets.to(logits.dtype)
         scaled = self.neg_scale * z
         pos_loss = F.softplus(-z)
         neg_loss = F.softplus(scaled) / self.neg_scale
         if self.gamma != 0:
             pos_loss = focusing(torch.sigmoid(-z), self.gamma) * pos_loss
             neg_loss = focusing(torch.sigmoid(scaled), self.gamma) * neg_loss
+        return pos_loss, neg_loss
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        logits = logits.float()
+        targets = targets.to(logits.dtype)
+        pos_loss, neg_loss = self.elements(logits)
         weights = self.class_weights
         if self.inverse_counts is not None:
             weights = rebalance_weights(targets, self.inverse_counts, *self.smoothing)
         return multilabel_reduce(pos_loss, neg_loss, targets, weights, weights, self.normalize)
+
+    def initial_bias(self, positive_rates: np.ndarray) -> np.ndarray:
+        """The constant logit per label at which this loss is stationary for a model that
+        ignores its input: ``argmin_b p·ℓ⁺(b) + (1 − p)·ℓ⁻(b)`` (bisection on the derivative).
+
+        For BCE (every part off) it is ``log(p / (1 − p))``, the prior start the trainer gives a
+        multilabel head; with NTR and the focal factor it lies higher (for ``p`` = 1 % and the
+        defaults about −0.7 instead of −4.6). A head started here begins where this loss is at
+        rest. Per-document re-balanced weights are left out (they are not known per label); the
+        class-balanced ones multiply both terms of a label and do not move it.
+        """
+        rates = np.clip(np.asarray(positive_rates, dtype=np.float64), 1e-6, 1 - 1e-6)
+        p = torch.tensor(rates, dtype=torch.float64)
+        low, high = torch.full_like(p, -30.0), torch.full_like(p, 30.0)
+        for _ in range(60):
+            mid = ((low + high) / 2).requires_grad_()
+            pos_loss, neg_loss = self.elements(mid)
+            (grad,) = torch.autograd.grad((p * pos_loss + (1 - p) * neg_loss).sum(), mid)
+            rising = grad > 0
+            mid = mid.detach()
+            low, high = torch.where(rising, low, mid), torch.where(rising, mid, high)
+        return ((low + high) / 2).numpy()
 
     def extra_repr(self) -> str:
         return f"neg_scale={self.neg_scale}, gamma={self.gamma}, smoothing={self.smoothing}"
