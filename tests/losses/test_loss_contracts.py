@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from longtail.errors import LongtailError
-from longtail.losses import LOSSES, build_loss, loss_tasks
+from longtail.losses import LOSSES, build_loss, loss_tasks, resolved_loss_spec
 from longtail.tasks import TASKS
 
 NUM_CLASSES = {"binary": 2, "multiclass": 5, "multilabel": 6}
@@ -180,3 +180,19 @@ def test_wrong_number_of_explicit_weights_is_a_longtail_error() -> None:
 def test_multiclass_focal_rejects_a_single_float_alpha() -> None:
     with pytest.raises(LongtailError, match="one float per class"):
         _build("focal", "multiclass", alpha=0.25)
+
+
+@pytest.mark.parametrize("name", LOSSES.names())
+def test_resolved_spec_builds_the_same_loss(name: str) -> None:
+    task = loss_tasks(name)[-1]
+    resolved = resolved_loss_spec(name)
+    assert resolved["name"] == name and "task" not in resolved
+    logits, targets = _batch(task)
+    torch.testing.assert_close(
+        _build(name, task)(logits, targets), _build(**resolved, task=task)(logits, targets)
+    )
+
+
+def test_resolved_spec_keeps_the_users_parameters() -> None:
+    assert resolved_loss_spec({"name": "logit_adjusted", "tau": 0.5})["tau"] == 0.5
+    assert resolved_loss_spec("distribution_balanced")["neg_scale"] == 2.0

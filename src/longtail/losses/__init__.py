@@ -8,6 +8,7 @@ Losses whose behaviour depends on the schedule (``ldam`` with DRW) have
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -65,6 +66,7 @@ __all__ = [
     "loss_tasks",
     "pos_weights",
     "rebalance_weights",
+    "resolved_loss_spec",
 ]
 
 
@@ -92,3 +94,24 @@ def build_loss(
     return LOSSES.build(
         spec, task=task, class_counts=np.asarray(class_counts, dtype=np.float64), num_docs=num_docs
     )
+
+
+def resolved_loss_spec(spec: str | Mapping[str, Any] | nn.Module) -> dict[str, Any]:
+    """The loss as applied: its name and every parameter, defaults filled in, for a report.
+
+    Example:
+        >>> resolved_loss_spec("logit_adjusted")
+        {'name': 'logit_adjusted', 'tau': 1.0, 'weights': 'none', 'beta': 0.999, 'max_weight': None}
+    """
+    if isinstance(spec, nn.Module):
+        return {"name": type(spec).__name__}
+    params = {"name": spec} if isinstance(spec, str) else dict(spec)
+    factory = LOSSES.get(str(params["name"]))
+    signature = inspect.signature(getattr(factory, "__wrapped__", factory))
+    context = {"task", "class_counts", "num_docs"}
+    defaults = {
+        key: value.default
+        for key, value in signature.parameters.items()
+        if key not in context and value.default is not inspect.Parameter.empty
+    }
+    return {"name": params.pop("name"), **defaults, **params}
