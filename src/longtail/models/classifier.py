@@ -40,17 +40,31 @@ class TextClassifier(nn.Module):
         num_logits: 2 for binary, C for multiclass and multilabel (see ``longtail.tasks``).
         pooling: ``"mean"`` (masked mean over tokens, how sentence encoders such as MiniLM were
             trained) or ``"cls"`` (first token).
-        dropout: dropout before the head.
+        dropout: dropout before the head (and, with ``head_hidden``, before its output layer).
+        head_hidden: ``None`` for a linear head; else the width of one hidden ReLU layer (an MLP
+            head), whose output layer is still ``self.head``.
     """
 
     def __init__(
-        self, encoder: nn.Module, num_logits: int, pooling: str = "mean", dropout: float = 0.1
+        self,
+        encoder: nn.Module,
+        num_logits: int,
+        pooling: str = "mean",
+        dropout: float = 0.1,
+        head_hidden: int | None = None,
     ):
         super().__init__()
         self.encoder = encoder
         self.pooling = pooling
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(encoder.config.hidden_size, num_logits)
+        width = encoder.config.hidden_size
+        self.hidden: nn.Module | None = None
+        if head_hidden is not None:
+            self.hidden = nn.Sequential(
+                nn.Linear(width, head_hidden), nn.ReLU(), nn.Dropout(dropout)
+            )
+            width = head_hidden
+        self.head = nn.Linear(width, num_logits)
         # BERT-style encoders carry a pooler (dense + tanh over [CLS]) that we never call: we pool
         # ``last_hidden_state`` ourselves. Frozen, it costs no optimizer state, and data-parallel
         # training does not stop on parameters that receive no gradient.
@@ -74,5 +88,13 @@ class TextClassifier(nn.Module):
         """Logits; with ``return_embedding`` also the pooled embedding the head reads (for
         contrastive auxiliary losses and the augmentation-quality plot)."""
         embedding = self.embed(input_ids, attention_mask)
-        logits = self.head(self.dropout(embedding))
+        logits = self.classify(embedding)
         return (logits, embedding) if return_embedding else logits
+
+    def classify(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Pooled embeddings ``(B, H)`` → logits: everything above the encoder (the frozen-encoder
+        path trains only this, on cached embeddings)."""
+        hidden = self.dropout(embedding)
+        if self.hidden is not None:
+            hidden = self.hidden(hidden)
+        return self.head(hidden)

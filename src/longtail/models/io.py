@@ -89,6 +89,8 @@ def _architecture(model: torch.nn.Module, meta: dict[str, Any]) -> dict[str, Any
         "pooling": model.pooling,
         "dropout": model.dropout.p,
     }
+    if getattr(model, "hidden", None) is not None:  # an MLP head: its hidden width
+        arch["head_hidden"] = model.head.in_features
     if isinstance(model, HierarchicalClassifier):
         documents = meta.get("long_documents", {})
         arch.update(
@@ -102,8 +104,9 @@ def _architecture(model: torch.nn.Module, meta: dict[str, Any]) -> dict[str, Any
 def _build(encoder: torch.nn.Module, arch: dict[str, Any]) -> torch.nn.Module:
     if arch.get("kind", "text") == "text":
         return TextClassifier(
-            encoder, arch["num_logits"], pooling=arch["pooling"], dropout=arch["dropout"]
-        )
+            encoder, arch["num_logits"], pooling=arch["pooling"], dropout=arch["dropout"],
+            head_hidden=arch.get("head_hidden"),
+        )  # fmt: skip
     from longtail.models.aggregators import AGGREGATORS
 
     aggregator = AGGREGATORS.build(arch["aggregator"], hidden_size=encoder.config.hidden_size)

@@ -72,6 +72,7 @@ class ArchitectureMeta(_Part):
     aggregator: str | dict[str, Any] | None = None
     num_extra_features: int = Field(0, ge=0)
     chunk_batch_size: int = Field(16, ge=1)
+    head_hidden: int | None = Field(None, ge=1)  # the hidden width of an MLP head (text models)
 
     @model_validator(mode="after")
     def _hierarchical_has_aggregator(self) -> ArchitectureMeta:
@@ -80,7 +81,6 @@ class ArchitectureMeta(_Part):
         return self
 
 
-class TrainingMeta(_Part):
 class IsotonicMeta(_Part):
     """Isotonic calibration maps (``decision.calibrate: isotonic``): breakpoints per column."""
 
@@ -119,6 +119,7 @@ class LogitAdjustMeta(_Part):
         return self
 
 
+class TrainingMeta(_Part):
     """How the model was trained: informational, except ``still_improving`` for the report."""
 
     still_improving: dict[str, Any] | None = None
@@ -133,11 +134,11 @@ class ModelMeta(_Part):
     labels: LabelsMeta
     thresholds: list[float]
     temperature: float = Field(1.0, gt=0.0, allow_inf_nan=False)
-    max_length: int = Field(ge=1)
     # older files lack the next three: temperature scaling, no isotonic maps, no adjustment
     calibration: Literal["temperature", "isotonic", "none"] = "temperature"
     isotonic: IsotonicMeta | None = None
     logit_adjust: LogitAdjustMeta | None = None
+    max_length: int = Field(ge=1)
     long_documents: DocumentsMeta | None = None
     extra_features: list[str] = Field(default_factory=list)
     text_column: str = "text"
@@ -166,7 +167,6 @@ class ModelMeta(_Part):
             raise ValueError("thresholds must be finite numbers")
         if self.task == "multiclass" and any(t <= 0 for t in self.thresholds):
             raise ValueError("multiclass thresholds are decision weights and must all be > 0")
-        if self.architecture.num_logits != len(names):
         columns = 1 if self.task == "binary" else len(names)
         if self.calibration == "isotonic" and self.isotonic is None:
             raise ValueError("calibration is 'isotonic' but the isotonic maps are missing")
@@ -180,6 +180,7 @@ class ModelMeta(_Part):
                 f"logit_adjust.offsets holds {len(self.logit_adjust.offsets)} value(s) for "
                 f"{len(names)} labels"
             )
+        if self.architecture.num_logits != len(names):
             raise ValueError(
                 f"architecture.num_logits is {self.architecture.num_logits} but there are "
                 f"{len(names)} labels"

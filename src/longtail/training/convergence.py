@@ -67,3 +67,22 @@ def still_improving_note(info: Mapping[str, Any]) -> str:
         f"{info['epochs']}): the model may be undertrained; raise train.epochs (early stopping "
         "keeps the best epoch) before comparing remedies on it"
     )
+
+
+def stop_reason(history: Sequence[Mapping[str, Any]], *, stopped_early: bool, patience: Any) -> str:
+    """Why the last phase stopped, in one line: its epochs and steps, the reason, the epoch kept."""
+    phase = history[-1].get("phase") if history else None
+    entries = [e for e in history if e.get("phase") == phase]
+    if not entries:
+        return "no epoch ran"
+    last = entries[-1]
+    best = max(entries, key=lambda e: e.get("val_score", -math.inf))
+    reason = (
+        f"early stopping (no better validation score in {patience} epochs)"
+        if stopped_early
+        else "the epoch or step budget (train.epochs, train.max_steps) ran out"
+    )
+    return (
+        f"{last['epoch']} epochs, {last['step']} steps: {reason}; weights of epoch "
+        f"{best['epoch']} kept (validation score {best['val_score']:.4f})"
+    )

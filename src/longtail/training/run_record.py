@@ -16,7 +16,7 @@ from longtail.data import LabelSpace
 from longtail.decision.fit import FittedDecision
 from longtail.decision.probability_map import ProbabilityMap, decision_summary
 from longtail.models.encoder import describe_model
-from longtail.training.convergence import still_improving
+from longtail.training.convergence import still_improving, stop_reason
 from longtail.training.phases import PhasesResult
 
 
@@ -98,6 +98,7 @@ def report_header(
             "strategy": config.strategy,
             "sam": config.sam,
             "aux_loss": config.aux_loss,
+            **_frozen_encoder(meta, config),
         },
         "data": {
             "train": config.data.train,
@@ -110,7 +111,6 @@ def report_header(
     }
 
 
-def spec_name(spec: Any) -> str:
 def _decision_fields(decision: FittedDecision, task: str) -> dict[str, Any]:
     """``calibration``, ``isotonic`` and ``logit_adjust`` of ``longtail.json`` (temperature is
     written beside them)."""
@@ -135,6 +135,7 @@ def _frozen_encoder(meta: dict[str, Any], config: ExperimentConfig) -> dict[str,
     }
 
 
+def spec_name(spec: Any) -> str:
     """A loss / sampler / strategy as the log shows it: ``focal(gamma=2.0)``, or an object's class."""
     if isinstance(spec, str):
         return spec
