@@ -1,7 +1,45 @@
-"""Reliability cases: the frozen-feature path for short texts."""
+"""Reliability cases: the frozen-feature path for short texts (``--encoder frozen``)."""
 
 from __future__ import annotations
 
-from cases import Case
+import json
 
-CASES: list[Case] = []
+from cases import Case, Env
+
+
+def _frozen(e: Env, *extra: str) -> list[str]:
+    """A frozen-encoder run whose cache stays inside the case's directory."""
+    return e.train(e.good_csv(), "--encoder", "frozen", "--cache-dir", str(e.path("cache")), *extra)
+
+
+def _head_only(e: Env) -> str | None:
+    """The run cached every text, and its model directory records the frozen encoder."""
+    cached = list(e.path("cache").rglob("*.safetensors"))
+    if len(cached) < 30:
+        return f"only {len(cached)} cached embeddings"
+    meta = json.loads((e.path("run") / "longtail.json").read_text())
+    return None if meta["config"]["model"]["encoder"] == "frozen" else "model.encoder not recorded"
+
+
+# fmt: off
+CASES: list[Case] = [
+    Case("train-frozen-succeeds", "--encoder frozen: texts encoded once into the cache, head trained (success)",
+         _frozen, "model and report written", code=0, check=_head_only),
+    Case("train-frozen-gradient-checkpointing", "--encoder frozen with --gradient-checkpointing",
+         lambda e: _frozen(e, "--gradient-checkpointing"), "drop --gradient-checkpointing"),
+    Case("train-frozen-aux-loss", "--encoder frozen with an auxiliary contrastive loss",
+         lambda e: _frozen(e, "--aux-loss", "supcon"), "drop --aux-loss"),
+    Case("train-frozen-top-layers-strategy", "--encoder frozen with a strategy that trains encoder layers",
+         lambda e: _frozen(e, "--strategy", "prefinetune_da"), "trains the top 1 encoder layer(s)"),
+    Case("train-frozen-arrow", "--encoder frozen with --arrow",
+         lambda e: _frozen(e, "--arrow"), "does not combine with --arrow"),
+    Case("train-frozen-mlp-long-documents", "--head mlp on long documents (they have an aggregator)",
+         lambda e: _frozen(e, "--head", "mlp", "--long-documents"), "--head mlp is for short texts"),
+    Case("train-head-hidden-without-mlp", "--head-hidden without --head mlp",
+         lambda e: _frozen(e, "--head-hidden", "16"), "add --head mlp"),
+    Case("train-frozen-encoder-lr", "--encoder frozen with --lr (the encoder's rate): a named warning",
+         lambda e: _frozen(e, "--lr", "1e-4"), "which --encoder frozen never trains", code=0, warnings=True),
+    Case("train-encoder-unknown", "--encoder with an unknown mode",
+         lambda e: e.train(e.good_csv(), "--encoder", "freeze"), "invalid choice: 'freeze'"),
+]
+# fmt: on

@@ -36,6 +36,9 @@ FLAG_KEYS = {
     "pooling": "model.pooling",
     "gradient_checkpointing": "model.gradient_checkpointing",
     "trust_remote_code": "model.trust_remote_code",
+    "encoder": "model.encoder",
+    "head": "model.head",
+    "head_hidden": "model.head_hidden",
     "epochs": "train.epochs",
     "max_steps": "train.max_steps",
     "batch_size": "train.batch_size",
@@ -60,11 +63,11 @@ FLAG_KEYS = {
     "threshold_objective": "decision.objective",
     "threshold_beta": "decision.beta",
     "threshold_floor": "decision.floor",
+    "calibrate": "decision.calibrate",
+    "logit_adjust": "decision.logit_adjust",
     "output": "output",
     "long_documents": "long_documents.enabled",
     "long_mode": "long_documents.mode",
-    "calibrate": "decision.calibrate",
-    "logit_adjust": "decision.logit_adjust",
     "chunk_length": "long_documents.chunk_length",
     "stride": "long_documents.stride",
     "aggregator": "long_documents.aggregator",
@@ -115,6 +118,15 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--pooling", choices=["mean", "cls"])
     p.add_argument("--gradient-checkpointing", action="store_true", default=None)
     p.add_argument("--trust-remote-code", action="store_true", default=None)
+    p.add_argument(
+        "--encoder",
+        choices=["finetune", "frozen"],
+        help="finetune (default), or frozen: encode each text once (cached) and train the head",
+    )
+    p.add_argument("--head", choices=["linear", "mlp"], help="classification head (default linear)")
+    p.add_argument(
+        "--head-hidden", type=int, help="hidden units of --head mlp (default: encoder's)"
+    )
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int)
     p.add_argument("--batch-size", type=int)

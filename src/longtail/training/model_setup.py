@@ -22,6 +22,13 @@ from longtail.errors import LongtailError
 from longtail.models import TextClassifier
 from longtail.training.batchers import DocumentBatcher, EmbeddingBatcher, TokenBatcher
 from longtail.training.documents import FrozenEncoderModel, build_document_model, embed_documents
+from longtail.training.frozen import (
+    FeatureBatcher,
+    TextFeatures,
+    check_frozen,
+    frozen_text_parts,
+    text_cache,
+)
 from longtail.training.loop import TokenizedSplit
 from longtail.training.prepare import PreparedData, chunk_settings
 
@@ -29,7 +36,12 @@ from longtail.training.prepare import PreparedData, chunk_settings
 @dataclass
 class ModelSetup:
     """The model to save, the module to train, its batcher, the splits in the form it reads,
-    and ``represent(texts, y, extra)``: new rows (a phase's own data) in that same form."""
+    and ``represent(texts, y, extra)``: new rows (a phase's own data) in that same form.
+
+    ``cached``: the rows are frozen-encoder embeddings from the on-disk cache (``represent`` reads
+    it too). ``features``: with a frozen encoder on short texts, the pooled embeddings of any
+    texts (:class:`~longtail.training.frozen.TextFeatures`), e.g. for a head-only phase.
+    """
 
     model: Any
     trainable: Any
@@ -37,6 +49,8 @@ class ModelSetup:
     train: TokenizedSplit
     validation: TokenizedSplit
     represent: Callable[[list[str], Any, Any], TokenizedSplit]
+    cached: bool = False
+    features: TextFeatures | None = None
 
 
 def build_model_setup(
@@ -59,22 +73,31 @@ def build_model_setup(
             raise LongtailError("this data backend cannot add rows; drop --arrow")
         return TokenizedSplit(data.encode(texts), y, features)
 
+    frozen = config.model.encoder == "frozen"
+    if frozen:
+        check_frozen(config, documents=data.documents)
     if not data.documents:
         if extra is not None:
             raise LongtailError(
                 "data.extra_features are joined to a document embedding: use them with "
                 "long_documents.enabled=true"
             )
+        hidden = config.model.head_hidden or encoder.config.hidden_size
         model = TextClassifier(
-            encoder, num_logits, pooling=config.model.pooling, dropout=config.model.dropout
-        )
+            encoder, num_logits, pooling=config.model.pooling, dropout=config.model.dropout,
+            head_hidden=hidden if config.model.head == "mlp" else None,
+        )  # fmt: skip
+        if frozen:
+            return _frozen_text_setup(config, model, data, model_name, pad_id, window, log)
         return ModelSetup(
             model, model, TokenBatcher(pad_id), data.train, data.validation, tokenized
         )
     ld = config.long_documents
     num_extra = 0 if extra is None else extra.shape[1]
     model = build_document_model(encoder, num_logits, config, num_extra)
-    if ld.mode == "end_to_end":
+    if frozen and ld.mode != "frozen":
+        log("model.encoder=frozen: long documents take the frozen chunk-embedding path")
+    if ld.mode == "end_to_end" and not frozen:
         batcher = DocumentBatcher(pad_id, max_chunks=ld.max_chunks, seed=config.train.seed)
         return ModelSetup(model, model, batcher, data.train, data.validation, tokenized)
     cache = EmbeddingCache(
@@ -100,7 +123,40 @@ def build_model_setup(
     batcher = EmbeddingBatcher(ld.max_chunks, config.train.seed)
     return ModelSetup(
         model, FrozenEncoderModel(model), batcher, train, validation,
-        lambda texts, y, features: embedded(tokenized(texts, y, features), texts),
+        lambda texts, y, features: embedded(tokenized(texts, y, features), texts), cached=True,
+    )  # fmt: skip
+
+
+def _frozen_text_setup(
+    config: ExperimentConfig,
+    model: TextClassifier,
+    data: PreparedData,
+    model_name: str,
+    pad_id: int,
+    window: int,
+    log: Callable[[str], None],
+) -> ModelSetup:
+    """Short texts on a frozen encoder: every text encoded once through the shared cache, the
+    head trained on the pooled embeddings (:mod:`longtail.training.frozen`)."""
+    max_length = min(config.model.max_length, window)
+    cache = text_cache(config, model_name, model.encoder, data.encode, max_length)
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    features = TextFeatures(model, data.encode, cache, pad_id=pad_id, device=device, log=log)
+    trainable, train, validation = frozen_text_parts(
+        config, model, data.train, data.validation,
+        (data.train_texts, data.validation_texts), features=features,
+    )  # fmt: skip
+    log(
+        f"model.encoder=frozen: the encoder stays frozen in every phase; the {config.model.head} "
+        f"head trains on {train.ids.shape[1]}-d cached embeddings (cache {cache.directory})"
+    )
+
+    def represent(texts: list[str], y: Any, extra: Any) -> TokenizedSplit:
+        return TokenizedSplit(features(texts, what="new rows"), y, extra)
+
+    return ModelSetup(
+        model, trainable, FeatureBatcher(), train, validation, represent, cached=True,
+        features=features,
     )  # fmt: skip
 
 

@@ -340,7 +340,7 @@ def _test_logits(
     classifier: Classifier,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """``(y_test, uncalibrated logits, rows)`` of the test ``table``, scored by the trained model."""
-    if not (data.documents and config.long_documents.mode == "frozen" and data.encode is not None):
+    if not (setup.cached and data.encode is not None):  # frozen encoder: rows from the cache
         y_test, logits = classifier.table_logits(table)
         return y_test, logits, len(table.texts)
     # the chunk embeddings come from the same cache as training's, so a grid of variants and

@@ -1,0 +1,161 @@
+"""``longtail train --encoder frozen``: cached short-text embeddings, a head-only run, and a model
+directory that ``predict`` / ``evaluate`` / ``export`` use like any other."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+
+import pytest
+from cli_helpers import make_rows, write_csv
+from safetensors import safe_open
+
+from longtail.cache import cache_info
+from longtail.cli import main
+from longtail.predictor import Classifier
+
+
+def _train(tiny_model_dir, tmp_path, files, output, *extra: str) -> list[str]:
+    return [
+        "train", "--data", str(files["train"]),
+        *(["--test-data", str(files["test"])] if "test" in files else []), "--model", str(tiny_model_dir), "--output", str(tmp_path / output), "--max-length", "32",
+        "--batch-size", "16", "--head-lr", "1e-2", "--encoder", "frozen",
+        "--cache-dir", str(tmp_path / "cache"), "--epochs", "8", *extra,
+    ]  # fmt: skip
+
+
+def _counts(log: str, split: str) -> tuple[int, int, int]:
+    found = re.search(
+        rf"text embeddings \({split}\): (\d+) of (\d+) from the cache, (\d+) encoded", log
+    )
+    assert found, log[-3000:]
+    return int(found[1]), int(found[2]), int(found[3])
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory, tiny_model_dir):
+    """One frozen run (and its log) that several tests read; built once for the module."""
+    tmp = tmp_path_factory.mktemp("frozen")
+    files = {
+        "train": write_csv(tmp / "train.csv", make_rows(160, 0.15, seed=1)),
+        "test": write_csv(tmp / "test.csv", make_rows(60, 0.15, seed=2)),
+    }
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
+        assert main(_train(tiny_model_dir, tmp, files, "run")) == 0
+    return tmp, files, log.getvalue()
+
+
+@pytest.fixture
+def frozen_run(shared):
+    tmp, _, log = shared
+    return tmp / "run", log
+
+
+def test_first_run_encodes_each_text_once_and_a_rerun_reads_them_all(
+    shared, tiny_model_dir, capsys
+):
+    tmp_path, spam_files, log = shared
+    assert _counts(log, "training split") == (0, 144, 144)
+    assert _counts(log, "validation split") == (0, 16, 16)
+    assert _counts(log, "new rows") == (0, 60, 60)  # the test file, through the same cache
+    info = cache_info(tmp_path / "cache")
+    assert info["entries"] == 160 + 60 - len(_duplicates(spam_files))  # `longtail cache info`
+
+    assert main(_train(tiny_model_dir, tmp_path, spam_files, "again")) == 0
+    again = capsys.readouterr().out
+    assert _counts(again, "training split") == (144, 144, 0)
+    assert _counts(again, "validation split") == (16, 16, 0)
+    assert _counts(again, "new rows") == (60, 60, 0)
+    first = json.loads((tmp_path / "run" / "report.json").read_text())["metrics"]
+    second = json.loads((tmp_path / "again" / "report.json").read_text())["metrics"]
+    assert first["f1_macro"] == pytest.approx(second["f1_macro"])  # cached = recomputed vectors
+
+
+def _duplicates(files) -> list[str]:
+    texts = []
+    for name in ("train", "test"):
+        texts += [line.split(",")[0] for line in files[name].read_text().splitlines()[1:]]
+    return [t for i, t in enumerate(texts) if t in texts[:i]]
+
+
+def test_model_directory_is_an_ordinary_one(shared, tmp_path):
+    run, spam_files = shared[0] / "run", shared[1]
+    meta = json.loads((run / "longtail.json").read_text())
+    assert meta["config"]["model"]["encoder"] == "frozen"
+    assert meta["config"]["train"]["epochs"] == 8  # given: the frozen default (200) stays out
+    assert "encoder/model.safetensors" in meta["files"]
+    report = json.loads((run / "report.json").read_text())
+    assert report["model"]["encoder"].startswith("frozen; linear head")
+    assert re.match(r"\d+ epochs, \d+ steps: ", report["model"]["stopped"])
+    assert "- stopped: " in (run / "report.md").read_text()
+
+    classifier = Classifier.load(run)  # hash-checked
+    probs = classifier.predict_proba(["free cash prize claim now", "see you at lunch"])
+    assert probs.shape == (2, 2)
+
+    preds = tmp_path / "preds.jsonl"
+    argv = ["predict", "--model", str(run), "--data", str(spam_files["test"]),
+            "--output", str(preds), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    assert len(preds.read_text().splitlines()) == 60
+
+    assert main(["evaluate", "--model", str(run), "--data", str(spam_files["test"]),
+                 "--output", str(tmp_path / "eval")]) == 0  # fmt: skip
+    evaluated = json.loads((tmp_path / "eval" / "report.json").read_text())["metrics"]
+    # the full model on raw texts gives what training scored from the cached embeddings
+    assert evaluated["f1_macro"] == pytest.approx(report["metrics"]["f1_macro"], abs=1e-6)
+
+
+def test_export_of_a_frozen_run(frozen_run, tmp_path):
+    pytest.importorskip("onnxruntime")
+    run, _ = frozen_run
+    out = tmp_path / "model.onnx"
+    assert main(["export", "--model", str(run), "--onnx", "--output", str(out)]) == 0
+    assert out.is_file() and out.with_suffix(".json").is_file()
+
+
+def test_checkpoints_hold_the_head_only(frozen_run):
+    run, _ = frozen_run
+    for name in ("model.safetensors", "best.safetensors"):
+        checkpoint = run / "checkpoint" / name
+        if not checkpoint.exists():
+            continue
+        with safe_open(str(checkpoint), framework="pt") as handle:
+            keys = set(handle.keys())
+        assert keys == {"head.weight", "head.bias"}, keys
+
+
+def test_mlp_head_multilabel_with_a_sampler(tmp_path, tiny_model_dir):
+    rows = []
+    for i, (text, label) in enumerate(make_rows(120, 0.3, 4)):
+        tags = [label] + (["flagged"] if i % 4 == 0 else [])
+        rows.append((text, "|".join(tags)))
+    data = write_csv(tmp_path / "ml.csv", rows)
+    out = tmp_path / "ml"
+    argv = ["train", "--data", str(data), "--label-delimiter", "|", "--model", str(tiny_model_dir),
+            "--output", str(out), "--max-length", "32", "--encoder", "frozen", "--head", "mlp",
+            "--head-hidden", "16", "--epochs", "3", "--sampler", "oversample",
+            "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    assert main(argv) == 0
+    meta = json.loads((out / "longtail.json").read_text())
+    assert meta["task"] == "multilabel" and meta["architecture"]["head_hidden"] == 16
+    with safe_open(str(out / "head.safetensors"), framework="pt") as handle:
+        assert {"hidden.0.weight", "head.weight"} <= set(handle.keys())
+    assert Classifier.load(out).predict_proba(["free cash"]).shape == (1, 3)
+
+
+def test_frozen_defaults_train_to_convergence(shared, tiny_model_dir, capsys):
+    tmp_path, spam_files, _ = shared
+    argv = _train(tiny_model_dir, tmp_path, {"train": spam_files["train"]}, "long")
+    argv = argv[: argv.index("--epochs")]  # the frozen defaults: 200 epochs, patience 10
+    assert main(argv) == 0
+    meta = json.loads((tmp_path / "long" / "longtail.json").read_text())
+    train = meta["config"]["train"]
+    assert (train["epochs"], train["patience"]) == (200, 10)
+    history = meta["training"]["history"]
+    assert len(history) > 3 and (
+        meta["training"]["phases"][-1]["stopped_early"] or len(history) == 200
+    )
