@@ -143,11 +143,13 @@ def _sidecar(meta: dict[str, Any], tokenizer: Any, opset: int, exporter: str, to
         else f"softmax({z} / temperature)"
     )
     if isotonic:  # the maps are plain breakpoints: numpy.interp, no longtail needed
-        column = "P[:, 1] (then P[:, 0] = 1 - P[:, 1])" if task == "binary" else "P[:, j]"
-        probabilities += (
-            f", then {column} = interp({column.split(' ')[0]}, isotonic.x[j], isotonic.y[j])"
-            + (" and each row divided by its sum" if task == "multiclass" else "")
-        )
+        if task == "binary":
+            step = "P[:, 1] = interp(P[:, 1], isotonic.x[0], isotonic.y[0]), P[:, 0] = 1 - P[:, 1]"
+        else:
+            step = "P[:, j] = interp(P[:, j], isotonic.x[j], isotonic.y[j]) for every j"
+        if task == "multiclass":
+            step += ", then each row divided by its sum (a row summing to 0 keeps its P)"
+        probabilities += f", then {step}"
     decision = {
         "binary": "positive (labels.names[1]) when P[:, 1] >= thresholds[0]",
         "multiclass": "argmax(P * thresholds)",
