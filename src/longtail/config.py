@@ -276,8 +276,9 @@ class ExperimentConfig(_Section):
 
 
 #: ``train.*`` defaults under ``model.encoder=frozen``. Run to the best validation epoch rather
-#: than for 3 epochs: on 20 Newsgroups features the linear head peaked after 20-60 epochs; a
-#: patience of 10 rides out the noise of macro-F1 on a small validation split.
+#: than for 3 epochs: on TREC questions (MiniLM vectors, 3,400 rows) the linear head's validation
+#: macro-F1 peaked at epoch 25 (early stop at 35); a patience of 10 rides out the noise of
+#: macro-F1 on a small validation split, and 200 epochs leave room for slower heads.
 FROZEN_TRAIN_DEFAULTS: dict[str, Any] = {"epochs": 200, "patience": 10}
 
 
