@@ -83,7 +83,7 @@ def test_interrupted_in_phase_two_resumes_in_phase_two(
     [
         (
             ["--strategy", "warmup"],
-            "unknown strategy 'warmup'; valid names: drw, lp_ft, prefinetune_da, vanilla",
+            "unknown strategy 'warmup'; valid names: crt, drw, lp_ft, lws, prefinetune_da, tau_norm, vanilla",
         ),
         (["--sam", "sharp"], "unknown optimizer wrapper 'sharp'; valid names: asymmetric_sam, sam"),
         (

@@ -237,7 +237,9 @@ def snapshots(monkeypatch):
         trainable = {n for n, p in model.named_parameters() if p.requires_grad}
         result = real(model, *args, **kwargs)
         after = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        calls.append({"before": before, "after": after, "trainable": trainable})
+        rows = args[1].ids
+        calls.append({"before": before, "after": after, "trainable": trainable,
+                      "module": type(model).__name__, "rows": rows})  # fmt: skip
         return result
 
     monkeypatch.setattr(phases_module, "train_model", recording)
@@ -264,8 +266,13 @@ def test_crt_reinitialises_the_head_and_keeps_the_encoder(tmp_path, tiny_model_d
     classifier = _train(tmp_path, tiny_model_dir, "crt")
     first, second = snapshots
     assert second["trainable"] == {"head.weight", "head.bias"}
+    # phase 2 trains the head alone on embeddings the frozen encoder computed once
+    assert (first["module"], second["module"]) == ("TextClassifier", "FrozenTextModel")
+    assert torch.is_tensor(second["rows"]) and second["rows"].shape[1] == 32
+    assert not any(k.startswith("encoder.") for k in second["after"])  # head-only checkpoints
+    saved = longtail.Classifier.load(tmp_path / "run").model.state_dict()
     encoder = [k for k in first["after"] if k.startswith("encoder.")]
-    assert encoder and all(torch.equal(first["after"][k], second["after"][k]) for k in encoder)
+    assert encoder and all(torch.equal(first["after"][k], saved[k]) for k in encoder)
     # phase 2 starts from a fresh head, not phase 1's: the seeded re-initialisation
     assert not torch.equal(second["before"]["head.weight"], first["after"]["head.weight"])
     fresh = TextClassifier(load_encoder(str(tiny_model_dir)), 2)

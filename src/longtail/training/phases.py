@@ -10,6 +10,7 @@ A phase may first re-initialise the final linear layer (cRT) or give it learnt p
 (LWS, folded back in afterwards); a ``trainable="none"`` phase trains nothing and τ-normalises the
 head with the τ that scores best on validation (:mod:`longtail.training.decoupling`). Such a phase
 has no checkpoint: on ``--resume`` it is redone from the restored weights, giving the same head.
+A classifier-only phase of a short-text model trains the head on encoder embeddings computed once.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from longtail.config import ExperimentConfig
 from longtail.data import LabelSpace
 from longtail.errors import LongtailError
 from longtail.losses import LOSSES, build_aux_loss, build_loss
+from longtail.models import TextClassifier
 from longtail.sampling import build_sampler, epoch_length_note
 from longtail.training.augmentation import (
     AugmentedRows,
@@ -45,7 +47,14 @@ from longtail.training.decoupling import (
     reset_head,
     tau_normalise_,
 )
-from longtail.training.loop import TokenizedSplit, TrainingResult, gathered_logits, train_model
+from longtail.training.frozen import FeatureBatcher, FrozenTextModel
+from longtail.training.loop import (
+    TokenizedSplit,
+    TrainingResult,
+    gathered_logits,
+    predict_logits,
+    train_model,
+)
 from longtail.training.sam import build_sam
 from longtail.training.strategies import (
     Phase,
@@ -219,6 +228,46 @@ def _prepare_head(model: nn.Module, index: int, phase: Phase, inputs: PhaseInput
     return {n for n, p in model.named_parameters() if p is scale}
 
 
+def _on_features(
+    model: nn.Module,
+    phase: Phase,
+    split: TokenizedSplit,
+    inputs: PhaseInputs,
+    config: ExperimentConfig,
+    log: Callable[[str], None],
+) -> tuple[nn.Module, Any, TokenizedSplit, TokenizedSplit]:
+    """``(module, batcher, train, validation)`` a phase trains on.
+
+    A classifier-only phase of a short-text model gets the pooled encoder embeddings of its rows,
+    computed once with the frozen encoder (the vectors a frozen encoder gives are the same every
+    epoch), and trains the head on them (:class:`~longtail.training.frozen.FrozenTextModel`):
+    seconds, not an encoder pass per epoch. Its checkpoint holds the head alone; on ``--resume``
+    the embeddings are computed again from the restored encoder. Document models, whose
+    aggregator reads chunk embeddings, keep the token path.
+    """
+    if phase.trainable not in ("classifier", "scales") or not isinstance(model, TextClassifier):
+        return model, inputs.batcher, split, inputs.validation
+    started = time.perf_counter()
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    model.to(device)
+
+    def embedded(rows: TokenizedSplit) -> TokenizedSplit:
+        vectors = predict_logits(
+            model, rows, batch_size=config.train.eval_batch_size, batcher=inputs.batcher,
+            device=device, return_embedding=True,
+        )  # fmt: skip
+        return TokenizedSplit(torch.from_numpy(vectors), rows.y, rows.extra)
+
+    train, validation = embedded(split), embedded(inputs.validation)
+    model.to("cpu")
+    log(
+        f"phase {phase.name}: the frozen encoder embedded {len(split.ids)} + "
+        f"{len(validation.ids)} rows once ({time.perf_counter() - started:.1f} s); "
+        "the head trains on those vectors"
+    )
+    return FrozenTextModel(model), FeatureBatcher(), train, validation
+
+
 def _applied(phase: Phase, sampler: Any, scales: np.ndarray | None) -> str | None:
     """What a decoupling phase did to the head, for the report."""
     if phase.head_init == "reset":
@@ -287,8 +336,11 @@ def run_phases(
                 if len(phases) == 1
                 else inputs.checkpoint_root / f"phase{index}-{phase.name}"
             )
+            module, batcher, split, validation = _on_features(
+                model, phase, split, inputs, config, log
+            )
             result = train_model(
-                model, loss_fn, split, inputs.validation, train_config, batcher=inputs.batcher,
+                module, loss_fn, split, validation, train_config, batcher=batcher,
                 score=inputs.score, sampler=sampler, sam=sam, aux_loss=aux,
                 checkpoint_dir=checkpoint_dir, resume=resume,
                 fingerprint=_fingerprint(inputs.fingerprint, index, phase), log=log,
