@@ -201,6 +201,10 @@ def _posthoc_phase(
         f"phase {index}/{len(phases)} {phase.name}: tau {tau:g} of {len(scores)} tried, "
         f"val score {scores[tau]:.4f} (tau 0: {scores.get(0.0, float('nan')):.4f})"
     )
+    if len(scores) > 1 and tau == max(scores):
+        log(
+            f"note: tau {tau:g} is the largest tried; a wider grid may do better (strategy.tau=[...])"
+        )
     out.final = TrainingResult(
         best_epoch=out.final.best_epoch, best_score=scores[tau], seconds=seconds
     )
@@ -235,8 +239,8 @@ def _on_features(
     inputs: PhaseInputs,
     config: ExperimentConfig,
     log: Callable[[str], None],
-) -> tuple[nn.Module, Any, TokenizedSplit, TokenizedSplit]:
-    """``(module, batcher, train, validation)`` a phase trains on.
+) -> tuple[nn.Module, Any, TokenizedSplit, TokenizedSplit, float]:
+    """``(module, batcher, train, validation, seconds spent embedding)`` a phase trains on.
 
     A classifier-only phase of a short-text model gets the pooled encoder embeddings of its rows,
     computed once with the frozen encoder (the vectors a frozen encoder gives are the same every
@@ -246,7 +250,7 @@ def _on_features(
     aggregator reads chunk embeddings, keep the token path.
     """
     if phase.trainable not in ("classifier", "scales") or not isinstance(model, TextClassifier):
-        return model, inputs.batcher, split, inputs.validation
+        return model, inputs.batcher, split, inputs.validation, 0.0
     started = time.perf_counter()
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     model.to(device)
@@ -260,12 +264,13 @@ def _on_features(
 
     train, validation = embedded(split), embedded(inputs.validation)
     model.to("cpu")
+    seconds = time.perf_counter() - started
     log(
         f"phase {phase.name}: the frozen encoder embedded {len(split.ids)} + "
-        f"{len(validation.ids)} rows once ({time.perf_counter() - started:.1f} s); "
+        f"{len(validation.ids)} rows once ({seconds:.1f} s); "
         "the head trains on those vectors"
     )
-    return FrozenTextModel(model), FeatureBatcher(), train, validation
+    return FrozenTextModel(model), FeatureBatcher(), train, validation, seconds
 
 
 def _applied(phase: Phase, sampler: Any, scales: np.ndarray | None) -> str | None:
@@ -336,7 +341,7 @@ def run_phases(
                 if len(phases) == 1
                 else inputs.checkpoint_root / f"phase{index}-{phase.name}"
             )
-            module, batcher, split, validation = _on_features(
+            module, batcher, split, validation, embedding = _on_features(
                 model, phase, split, inputs, config, log
             )
             result = train_model(
@@ -359,7 +364,7 @@ def run_phases(
                     "best_epoch": result.best_epoch,
                     "best_score": result.best_score,
                     "stopped_early": result.stopped_early,
-                    "seconds": round(result.seconds, 1),
+                    "seconds": round(result.seconds + embedding, 1),
                     "loss": loss_spec,
                 }
                 | (
