@@ -54,7 +54,7 @@ def test_crt_phases():
     assert (second.name, second.trainable, second.sampler, second.head_init) == (
         "classifier", "classifier", "class_balanced", "reset",
     )  # fmt: skip
-    assert (second.epochs, second.head_lr) == (2, 1e-3)
+    assert (second.epochs, second.head_lr) == (10, 1e-3)
     assert first.loss_weighting == second.loss_weighting == "plain"
     custom = build_strategy(
         {"name": "crt", "head_epochs": 5, "head_lr": 3e-3, "sampler": "sqrt"}, epochs=2

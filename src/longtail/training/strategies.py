@@ -260,7 +260,7 @@ def _representation(epochs: int) -> Phase:
 def crt(
     *,
     epochs: int,
-    head_epochs: int = 2,
+    head_epochs: int = 10,
     head_lr: float = 1e-3,
     sampler: str | Mapping[str, Any] = "class_balanced",
 ) -> list[Phase]:
@@ -271,8 +271,9 @@ def crt(
     learns the best representation; phase 2 freezes the encoder (and a document model's
     aggregator), re-initialises the final linear layer and trains it alone for ``head_epochs``
     at ``head_lr`` with ``sampler`` (class-balanced by default; the paper also tries
-    square-root). Kang et al. re-train the classifier for 10 of ImageNet-LT's 90 epochs; a
-    fine-tuned text encoder converges in a few, so two head epochs by default. Any loss, with its
+    square-root). Kang et al. re-train the classifier for 10 epochs, the default here: for short
+    texts the head trains on embeddings computed once, so they take seconds (a document model
+    runs its encoder each epoch: lower ``head_epochs`` there; early stopping keeps the best). Any loss, with its
     class re-weighting switched off in both phases (see :func:`_representation`). Every task
     (class-balanced sampling is multilabel-aware).
     """
@@ -321,7 +322,7 @@ def tau_norm(*, epochs: int, tau: float | list[float] | None = None) -> list[Pha
 def lws(
     *,
     epochs: int,
-    scale_epochs: int = 2,
+    scale_epochs: int = 10,
     scale_lr: float = 1e-2,
     sampler: str | Mapping[str, Any] = "class_balanced",
 ) -> list[Phase]:
