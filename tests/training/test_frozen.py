@@ -106,10 +106,9 @@ def test_feature_batcher_stacks_rows():
 
 def test_frozen_defaults_train_long_unless_set():
     frozen = build_config({"model": {"encoder": "frozen"}})
-    assert (frozen.train.epochs, frozen.train.patience) == (
-        FROZEN_TRAIN_DEFAULTS["epochs"],
-        FROZEN_TRAIN_DEFAULTS["patience"],
-    )
+    train = frozen.train
+    assert (train.epochs, train.patience, train.warmup_ratio) == (200, 10, 0.0)
+    assert {k: getattr(train, k) for k in FROZEN_TRAIN_DEFAULTS} == FROZEN_TRAIN_DEFAULTS
     given = build_config({"model": {"encoder": "frozen"}, "train": {"epochs": 4, "patience": None}})
     assert (given.train.epochs, given.train.patience) == (4, None)
     plain = build_config({})
