@@ -156,3 +156,17 @@ def test_read_meta_refuses_unreadable_json(tmp_path):
         read_meta(tmp_path)
     (tmp_path / "longtail.json").write_text(json.dumps(TEXT), encoding="utf-8")
     assert read_meta(tmp_path)["task"] == "binary"
+
+
+def test_a_model_is_written_with_the_lowest_format_version_that_describes_it():
+    from longtail.models.meta import format_version_for
+
+    plain = {"calibration": "temperature", "isotonic": None, "logit_adjust": None}
+    assert format_version_for(plain, {"kind": "text"}) == 1  # older longtails still read it
+    assert format_version_for(plain | {"calibration": "none"}, {"kind": "text"}) == 1
+    # what a version-1 reader would ignore, and so predict wrongly with
+    assert format_version_for(plain | {"calibration": "isotonic"}, {"kind": "text"}) == 2
+    assert format_version_for(plain | {"logit_adjust": {"tau": 1.0}}, {"kind": "text"}) == 2
+    assert format_version_for(plain, {"kind": "text", "head_hidden": 32}) == 2
+    for version in (1, 2):  # both are read
+        assert validate_meta(_with(TEXT, "format_version", version), "m/longtail.json")

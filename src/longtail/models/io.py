@@ -33,7 +33,7 @@ from longtail.io_utils import (
 from longtail.models.classifier import TextClassifier
 from longtail.models.encoder import _quiet_transformers, load_encoder, load_tokenizer
 from longtail.models.hierarchical import HierarchicalClassifier
-from longtail.models.meta import FORMAT_VERSION, validate_meta
+from longtail.models.meta import format_version_for, validate_meta
 
 META_FILE = "longtail.json"
 HEAD_FILE = "head.safetensors"
@@ -71,11 +71,12 @@ def save_model_dir(
         if not name.startswith("encoder.")
     }
     atomic_write_bytes(directory / HEAD_FILE, save_tensors(head))
+    architecture = _architecture(model, meta)
     record = {
-        "format_version": FORMAT_VERSION,
+        "format_version": format_version_for(meta, architecture),
         "longtail_version": __version__,
         **meta,
-        "architecture": _architecture(model, meta),
+        "architecture": architecture,
         "files": {str(p.relative_to(directory)): file_sha256(p) for p in _weight_files(directory)},
     }
     atomic_write_json(directory / META_FILE, record)

@@ -28,7 +28,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from longtail import __version__
 from longtail.errors import LongtailError
 
-FORMAT_VERSION = 1
+#: The newest ``format_version`` this longtail reads and writes. Version 2 added what a version-1
+#: reader would silently ignore and so predict wrongly with: isotonic calibration, post-hoc logit
+#: adjustment, an MLP head. A model directory is written with the *lowest* version that describes
+#: it (:func:`format_version_for`), so a plain model stays readable by older longtails.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+
+
+def format_version_for(meta: dict[str, Any], architecture: dict[str, Any]) -> int:
+    """The lowest ``format_version`` whose readers apply everything this model needs."""
+    needs_v2 = (
+        meta.get("calibration") == "isotonic"
+        or meta.get("logit_adjust") is not None
+        or architecture.get("head_hidden") is not None
+    )
+    return 2 if needs_v2 else 1
+
+
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -126,7 +143,7 @@ class TrainingMeta(_Part):
 
 
 class ModelMeta(_Part):
-    """A parsed ``longtail.json`` (format 1)."""
+    """A parsed ``longtail.json`` (format 1 or 2; see :data:`FORMAT_VERSION`)."""
 
     format_version: int
     longtail_version: str | None = None
@@ -208,7 +225,7 @@ class ModelMeta(_Part):
 def check_format_version(raw: dict[str, Any], source: str) -> None:
     """Refuse a ``format_version`` this longtail cannot read, saying which longtail wrote it."""
     version = raw.get("format_version")
-    if version == FORMAT_VERSION and type(version) is int:
+    if version in READABLE_VERSIONS and type(version) is int:
         return
     writer = raw.get("longtail_version")
     written = (
@@ -219,7 +236,7 @@ def check_format_version(raw: dict[str, Any], source: str) -> None:
     if type(version) is int and version > FORMAT_VERSION:
         raise LongtailError(
             f"{source} has format_version {version}, {written}; this is longtail {__version__}, "
-            f"which reads format_version {FORMAT_VERSION}: upgrade longtail (pip install -U longtail)"
+            f"which reads format_version {_readable()}: upgrade longtail (pip install -U longtail)"
         )
     if "format_version" not in raw:
         raise LongtailError(
@@ -228,8 +245,12 @@ def check_format_version(raw: dict[str, Any], source: str) -> None:
         )
     raise LongtailError(
         f"{source} has format_version {version!r} ({written}); this is longtail {__version__}, "
-        f"which reads format_version {FORMAT_VERSION}: retrain the model with this version"
+        f"which reads format_version {_readable()}: retrain the model with this version"
     )
+
+
+def _readable() -> str:
+    return " or ".join(str(v) for v in READABLE_VERSIONS)
 
 
 def validate_meta(raw: Any, source: str) -> dict[str, Any]:
