@@ -22,6 +22,7 @@ from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
 from longtail.fingerprint import result_settings, training_settings
+from longtail.losses import resolved_loss_spec
 from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
 from longtail.training.accelerator import distributed_state, silent
 from longtail.training.augmentation import (
@@ -255,7 +256,8 @@ def _run(
     val_probs = decision.probabilities(space.task, val_logits)
     val_pred = apply_thresholds(space.task, val_probs, decision.thresholds)
     report = report_header(
-        meta, config, loss_spec, train_rows=len(y_train), validation_rows=len(y_val),
+        meta, config, resolved_loss_spec(loss_spec), train_rows=len(y_train),
+        validation_rows=len(y_val),
         validation_metrics=evaluate_predictions(space.task, y_val, val_probs, val_pred, space.names),
     )  # fmt: skip
     if config.data.test:
