@@ -119,6 +119,4 @@ def test_resume_may_change_the_decision_made_after_training(
     capsys.readouterr()
     assert main([*args, "--resume", "decision.objective=recall_floor", "decision.floor=0.9"]) == 0
     assert "resuming after epoch 1" in capsys.readouterr().out
-    assert (
-        json.loads((run / "longtail.json").read_text())["config"]["decision"]["floor"] == 0.9
-    )
+    assert json.loads((run / "longtail.json").read_text())["config"]["decision"]["floor"] == 0.9
