@@ -126,6 +126,23 @@ def format_rows(rows: Sequence[int], limit: int = _FIRST_ROWS) -> str:
     return shown if len(rows) <= limit else f"{shown}, ... ({len(rows)} in all)"
 
 
+def require_path(path: str | os.PathLike[str], flag: str | None = None) -> Path:
+    """``path`` if it exists; else one line naming it (and the ``flag`` that gave it).
+
+    Raises:
+        LongtailError: the path does not exist or cannot be a path (too long, a NUL byte, ...).
+    """
+    path = Path(path)
+    given = f" ({flag})" if flag else ""
+    try:
+        exists = path.exists()
+    except (OSError, ValueError) as exc:
+        raise LongtailError(f"{path}: not a usable path ({exc}); check the path{given}") from exc
+    if not exists:
+        raise LongtailError(f"{path}: no such file or directory; check the path{given}")
+    return path
+
+
 def read_table(
     path: str | os.PathLike[str],
     text_column: str = "text",
@@ -158,12 +175,7 @@ def read_table(
             "model would be shown its own labels; pass the text column (--text-column) and the "
             "label column (--label-column) by their different names"
         )
-    try:
-        exists = path.exists()
-    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, ...
-        raise LongtailError(f"{path}: not a usable path ({exc}); check the path") from exc
-    if not exists:
-        raise LongtailError(f"{path}: no such file or directory; check the path")
+    require_path(path)
     try:
         columns, records, row_numbers = _read_records(path)
     except OSError as exc:  # permissions, a special file, ...

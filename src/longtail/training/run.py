@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from accelerate.utils import set_seed
 
 from longtail.config import ExperimentConfig, dump_config
 from longtail.data import LabelSpace
+from longtail.data.readers import require_path
 from longtail.decision import apply_thresholds, default_thresholds, probabilities
 from longtail.decision.fit import DecisionInputs, check_decision_data, fit_decision
 from longtail.defaults import default_early_stopping_metric, default_loss
@@ -141,7 +141,7 @@ def run_training(
         finally:
             tracking.finish()
         run_dir.commit()  # the old run (if any) stays whole until this rename
-        if tracking.names and not config.track_dir and dist.is_main_process:
+        if not config.track_dir and dist.is_main_process:  # a no-op without longtail's store
             relocate_mlflow_store(run_dir.output / "tracking", work, run_dir.output)
         dist.wait_for_everyone()
     result.output = run_dir.output
@@ -155,10 +155,8 @@ def _check_input_files(config: ExperimentConfig) -> None:
         ("--validation-data", config.data.validation),
         ("--test-data", config.data.test),
     ):
-        with contextlib.suppress(OSError, ValueError):  # an unusable path: the reader says why
-            if not path or Path(path).exists():
-                continue
-            raise LongtailError(f"{path}: no such file or directory; check the path ({flag})")
+        if path:
+            require_path(path, flag)
 
 
 def _run(
