@@ -96,7 +96,6 @@ class RunTracking:
         self, names: Sequence[str], *, directory: Path, run_name: str, is_main: bool
     ) -> None:
         self.trackers = []
-        self.names = list(dict.fromkeys(names))
         self.step = 0
         if not is_main:
             return
