@@ -202,3 +202,13 @@ def test_process_alive():
     assert process_alive(0)  # a process group, never "gone"
     if os.name == "posix":
         assert not process_alive(_dead_pid())
+
+
+def test_a_store_that_sweeps_itself_can_skip_the_folder_listing(tmp_path):
+    target = tmp_path / "entry.safetensors"
+    stale = tmp_path / f".entry.safetensors.{_dead_pid()}.0a1b2c3d.tmp"
+    stale.write_bytes(b"half")
+    atomic_write_bytes(target, b"one", clean_stale=False)
+    assert stale.exists() and target.read_bytes() == b"one"  # left for the store's own sweep
+    atomic_write_bytes(target, b"two")
+    assert not stale.exists() and target.read_bytes() == b"two"

@@ -131,16 +131,19 @@ def _open_temp(target: Path) -> tuple[int, Path]:
 
 @contextlib.contextmanager
 def atomic_writer(
-    path: str | os.PathLike[str], mode: str = "wb", **open_kwargs: Any
+    path: str | os.PathLike[str], mode: str = "wb", *, clean_stale: bool = True, **open_kwargs: Any
 ) -> Iterator[IO[Any]]:
     """Write ``path`` through a handle; the file appears (or is replaced) only if the block ends
     without an exception. ``mode`` is ``"wb"`` or ``"w"`` (``open_kwargs``: ``encoding``,
-    ``newline``). Permissions and temporaries as in the module docstring."""
+    ``newline``). Permissions and temporaries as in the module docstring; ``clean_stale=False``
+    skips the listing of the folder that finds killed writers' temporaries, for stores that write
+    many files into one folder and sweep their temporaries themselves (the embedding cache)."""
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_writer writes new content: mode 'w' or 'wb', not {mode!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path)
+    if clean_stale:
+        remove_stale_temporaries(path)
     fd, tmp = _open_temp(path)
     try:
         with os.fdopen(fd, mode, **open_kwargs) as handle:
@@ -153,10 +156,13 @@ def atomic_writer(
         raise
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+def atomic_write_bytes(
+    path: str | os.PathLike[str], data: bytes, *, clean_stale: bool = True
+) -> Path:
     """Write ``data`` to ``path`` atomically (a new file ``0666 & ~umask``; a replaced file keeps
-    its permission bits) and remove temporaries of ``path`` left by killed writers."""
-    with atomic_writer(path, "wb") as handle:
+    its permission bits) and remove temporaries of ``path`` left by killed writers (unless
+    ``clean_stale`` is false, see :func:`atomic_writer`)."""
+    with atomic_writer(path, "wb", clean_stale=clean_stale) as handle:
         handle.write(data)
     return Path(path)
 

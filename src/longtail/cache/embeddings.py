@@ -162,7 +162,8 @@ class EmbeddingCache:
             {_TENSOR: embeddings.detach().to("cpu").contiguous()}, metadata={"key": path.stem}
         )
         try:
-            atomic_write_bytes(path, data)
+            # one file per text: no folder listing per write; `cache clear` removes temporaries
+            atomic_write_bytes(path, data, clean_stale=False)
         except OSError as exc:
             self.writable = False
             warnings.warn(
