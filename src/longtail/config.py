@@ -192,14 +192,12 @@ class DecisionConfig(_Section):
             try:
                 value = float(value)
             except ValueError:
-                raise ValueError(
-                    f"must be none, tuned or a number tau >= 0, got {value!r}"
-                ) from None
+                raise ValueError("must be none, tuned or a number tau >= 0") from None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not (value >= 0 and value < float("inf")):
                 raise ValueError(
-                    f"tau must be a finite number >= 0 (0: no adjustment, 1: Menon et al.'s "
-                    f"balanced-error optimum, or tuned), got {value}"
+                    "tau must be a finite number >= 0 (0: no adjustment, 1: Menon et al.'s "
+                    "balanced-error optimum, or tuned)"
                 )
             return float(value)
         return value
