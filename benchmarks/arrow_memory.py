@@ -4,7 +4,10 @@ Rows are synthetic in length only: texts are drawn from the words of the real SM
 with lengths from a log-normal (median ~30 words, long tail), labels 90/9/1 %. Each configuration
 trains in a fresh child process (the offline MiniLM tokenizer, its encoder cut to 1 layer so the
 benchmark measures the data path, not the model), for a fixed number of steps; the child reports
-its own peak RSS (``ru_maxrss``), the data preparation time and the training steps/s.
+its own peak RSS (``ru_maxrss``), the data preparation time and the total time. At the end
+the two paths stand side by side per row count, and the growth of peak RSS from the smallest to
+the largest row count is given in MB for each (one run per configuration: peak RSS does not depend
+on the load of the machine; the seconds do).
 
     python benchmarks/arrow_memory.py                     # 100k and 1M rows, both paths
     python benchmarks/arrow_memory.py --rows 20000 50000  # quicker
@@ -50,10 +53,10 @@ def child(args: argparse.Namespace) -> None:
     from longtail.config import build_config
     from longtail.models import resolve_model_name
 
-    name = resolve_model_name(None)
+    name = resolve_model_name(args.model)
     original = run.load_encoder
     run.load_encoder = lambda n, **kw: original(
-        n, config=AutoConfig.from_pretrained(n, num_hidden_layers=1), **kw
+        n, config=AutoConfig.from_pretrained(n, num_hidden_layers=args.layers), **kw
     )
     marks: dict[str, float] = {}
     original_prepare = run.prepare_data
@@ -100,19 +103,50 @@ def child(args: argparse.Namespace) -> None:
     )
 
 
-def main() -> None:
+def side_by_side(results: list[dict]) -> list[str]:
+    """Per row count, the in-memory and the Arrow measurements next to each other; then, given two
+    or more row counts, the growth of each path's peak RSS from the smallest to the largest."""
+    by = {(r["rows"], r["arrow"]): r for r in results}
+    counts = sorted({r["rows"] for r in results})
+    lines = [
+        f"{'rows':>9}  {'peak RSS in memory':>18}  {'peak RSS --arrow':>16}  "
+        f"{'prepare in memory':>17}  {'prepare --arrow':>15}"
+    ]
+    for rows in counts:
+        memory, arrow = by[(rows, False)], by[(rows, True)]
+        lines.append(
+            f"{rows:>9,}  {memory['peak_rss_mb']:>15,.0f} MB  {arrow['peak_rss_mb']:>13,.0f} MB  "
+            f"{memory['prepare_s']:>15.1f} s  {arrow['prepare_s']:>13.1f} s"
+        )
+    if len(counts) < 2:
+        return lines
+    small, large = counts[0], counts[-1]
+    growth = {  # whole MB: no "-0 MB" for a change below one
+        arrow: round(by[(large, arrow)]["peak_rss_mb"] - by[(small, arrow)]["peak_rss_mb"])
+        for arrow in (False, True)
+    }
+    lines.append(
+        f"peak RSS growth from {small:,} to {large:,} rows: in memory {growth[False]:+,.0f} MB, "
+        f"--arrow {growth[True]:+,.0f} MB"
+    )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--model", default=None, help="encoder (default: offline all-MiniLM-L6-v2)")
+    parser.add_argument("--layers", type=int, default=1, help="encoder layers kept (the data path is measured, not the model)")  # fmt: skip
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--arrow", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
     parser.add_argument("--output", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         child(args)
-        return
+        return 0
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,7 +156,10 @@ def main() -> None:
             size_mb = data.stat().st_size / 2**20
             for arrow in (False, True):
                 command = [sys.executable, __file__, "--child", "--data", str(data), "--steps", str(args.steps),
-                           "--cache", str(Path(tmp) / "cache"), "--output", str(Path(tmp) / f"run-{rows}-{arrow}")]  # fmt: skip
+                           "--cache", str(Path(tmp) / "cache"), "--output", str(Path(tmp) / f"run-{rows}-{arrow}"),
+                           "--layers", str(args.layers)]  # fmt: skip
+                if args.model:
+                    command += ["--model", args.model]
                 if arrow:
                     command.append("--arrow")
                 done = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -135,13 +172,10 @@ def main() -> None:
                 print(f"{rows:>9,} rows ({size_mb:6.1f} MB csv)  {'arrow ' if arrow else 'memory'}  "
                       f"peak RSS {measured['peak_rss_mb']:7.0f} MB  prepare {measured['prepare_s']:6.1f} s "
                       f"({rows / measured['prepare_s']:8,.0f} rows/s)  total {measured['total_s']:6.1f} s", flush=True)  # fmt: skip
-    by = {(r["rows"], r["arrow"]): r for r in results}
-    small, large = min(args.rows), max(args.rows)
-    for arrow in (False, True):
-        growth = by[(large, arrow)]["peak_rss_mb"] - by[(small, arrow)]["peak_rss_mb"]
-        print(f"{'arrow ' if arrow else 'memory'}: peak RSS grows {growth:+.0f} MB from {small:,} to {large:,} rows "
-              f"({by[(large, arrow)]['peak_rss_mb'] / by[(small, arrow)]['peak_rss_mb']:.2f}x)")  # fmt: skip
+    print()
+    print("\n".join(side_by_side(results)))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
