@@ -1,7 +1,7 @@
 """Reproduce the seed papers' setups on the real datasets with ``longtail compare``.
 
-One command per setup (the data come from ../shared/data or the installed data packages; see
-``longtail datasets list``)::
+One command per setup (the data come from the data home, ``$LONGTAIL_DATA_HOME`` or else
+../shared/data, or from the installed data packages; see ``longtail datasets list``)::
 
     python benchmarks/reproduce_papers.py imdb              # Shi et al. 2022: IMDB, 90 % of negatives removed
     python benchmarks/reproduce_papers.py 20ng_step         # 20 Newsgroups, step imbalance, rho = 0.1
