@@ -63,9 +63,10 @@ SINGLE_LABEL_REMEDIES: dict[str, dict[str, Any]] = {
     "ce_inverse": {"loss": {"name": "ce", "weights": "inverse"}},
     "ce_effective_number": {"loss": {"name": "ce", "weights": "effective_number", "beta": 0.999}},
     "focal": {"loss": {"name": "focal", "gamma": 2.0}},
-    # LDAM's own deferred re-weighting starts at half the epoch budget (drw_start 0.5): a head
-    # that stops early before then is trained with the margins alone
-    "ldam_drw": {"loss": {"name": "ldam"}},
+    # LDAM's deferred re-weighting starts at a fraction of a fixed epoch count (drw_start 0.5),
+    # and the drw strategy does not take LDAM: 60 fixed epochs, re-weighted from the 30th, no
+    # early stop (the best validation epoch is still the one kept)
+    "ldam_drw": {"loss": {"name": "ldam"}, "train": {"epochs": 60, "patience": None}},
     "logit_adjusted": {"loss": {"name": "logit_adjusted"}},
     "balanced_softmax": {"loss": {"name": "balanced_softmax"}},
     "class_balanced_sampler": {"loss": {"name": "ce"}, "sampler": "class_balanced"},
@@ -174,7 +175,7 @@ class SetupRunner:
     def config(self, overrides: dict, seed: int):
         from longtail.config import build_config
 
-        return build_config(_merge(self.base, overrides | {"train": {"seed": seed}}))
+        return build_config(_merge(_merge(self.base, overrides), {"train": {"seed": seed}}))
 
     def prepared(self, seed: int):
         """The training / validation split of this seed, exactly as ``longtail train`` cuts it."""
@@ -342,7 +343,8 @@ def parity(runner: SetupRunner, remedy: str, seed: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="grid-parity-") as tmp:
         config_path = Path(tmp) / "config.json"  # JSON is YAML
         settings = _merge(
-            runner.base, overrides | {"train": {"seed": seed}, "output": str(Path(tmp) / "run")}
+            _merge(runner.base, overrides),
+            {"train": {"seed": seed}, "output": str(Path(tmp) / "run")},
         )
         config_path.write_text(json.dumps(settings), encoding="utf-8")
         with contextlib.redirect_stdout(io.StringIO()):
