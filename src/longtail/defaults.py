@@ -18,7 +18,7 @@ def default_loss(task: str) -> dict[str, Any]:
     arXiv 1901.05555), which re-weights rare classes but saturates for large ones, so a 1:1000 skew
     does not turn into a 1000× weight. Multilabel: plain BCE, the head's biases started at the
     label priors, with per-label thresholds (and SCutFBR.1) doing the work for rare labels. Decided
-    on measurements (docs/benchmarks.md): against it, BCE with square-root ``pos_weight`` ties on
+    on measurements (docs/benchmarks.md at commit 4e50fb3, the short-budget grids): against it, BCE with square-root ``pos_weight`` ties on
     macro-F1 on the full Reuters-21578 data (+0.002, p = 0.84, 5 seeds), loses micro-F1 there
     (−0.020, p = 0.002), and is behind on macro-F1 on a 1,500-document sample of it and on the
     Friends speakers with a frozen encoder. The weight is one override away:
