@@ -267,7 +267,10 @@ def _variant_row(name: str, runs: list[dict[str, Any]], scores: dict[str, Any]) 
 
 def tables(results: dict[str, Any]) -> str:
     """The Markdown of every (setup, encoder): both anchors first, then the variants."""
-    lines = [f"# longtail on one GPU ({results['device']}): {results['settings']}", ""]
+    lines = [
+        f"# longtail fine-tuned beside two anchors on {results['device']}: {results['settings']}",
+        "",
+    ]
     for setup, info in results["setups"].items():
         rows, anchors = info["rows"], results["anchors"][setup]
         for model in results["models"]:
@@ -403,7 +406,7 @@ def run_suite(args: argparse.Namespace, work: Path) -> int:
         try:
             done = _run_item(item, models, setups, args, work)
             print(f"{label}: macro-F1 {done['f1_macro']:.4f}, MCC {done['mcc']:.4f}, "
-                  f"{done['seconds']:.0f} s; {done.get('stopped', '')}", flush=True)  # fmt: skip
+                  f"{done['seconds']:.0f} s" + (f"; {done['stopped']}" if "stopped" in done else ""), flush=True)  # fmt: skip
         except Exception as exc:  # one failed run must not lose the others
             traceback.print_exc()
             done = {"error": f"{type(exc).__name__}: {exc}"}
@@ -432,10 +435,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--models", nargs="+", choices=["minilm", "mpnet"], default=["minilm", "mpnet"]
     )
     parser.add_argument(
-        "--mpnet", help="mpnet: model dir, or a folder of parts (default: DATA_DIR_mpnet)"
+        "--mpnet",
+        help="with --prepare: the all-mpnet-base-v2 directory to pack in parts; else its model "
+        "directory or the folder of its parts (default: DATA_DIR_mpnet)",
     )
     parser.add_argument("--model", help="fine-tune this encoder instead (a local directory)")
-    parser.add_argument("--variants", nargs="+", help="only these variants")
+    names = dict.fromkeys([*SINGLE_LABEL_VARIANTS, *MULTILABEL_VARIANTS])
+    parser.add_argument("--variants", nargs="+", choices=names, help="only these variants")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument(
         "--epochs", type=int, help="most epochs (default 10; early stopping ends sooner)"

