@@ -119,3 +119,22 @@ def test_mpnet_travels_in_parts_and_joins_to_the_same_weights(
     (parts[-1] / f"model.safetensors.{len(parts)}").unlink()  # a part not carried
     missing, why = suite.data.join_mpnet(tmp_path / "parts", tmp_path / "again")
     assert missing is None and f"part{len(parts)}" in why
+
+
+def test_a_variant_row_gives_each_seed_its_epochs_steps_and_why_it_stopped():
+    key = {"setup": "r52", "model": "minilm", "variant": "default"}
+    runs = [
+        key | {"f1_macro": 0.49, "mcc": 0.8, "epochs": 7, "best_epoch": 4, "steps": 1300,
+               "stopped_early": True, "still_improving": False, "seconds": 41.2},
+        key | {"f1_macro": 0.51, "mcc": 0.8, "epochs": 10, "best_epoch": 10, "steps": 1850,
+               "stopped_early": False, "still_improving": True, "seconds": 58.9},
+        key | {"error": "RuntimeError: longtail train exited 2: error: out of memory"},
+    ]  # fmt: skip
+    scores = suite.summarise(runs)["r52"]["minilm"]["default"]
+    assert scores["f1_macro"]["n"] == 2 and scores["f1_macro"]["sem"] == pytest.approx(0.01)
+    row = suite._variant_row("default", runs, scores)
+    assert row.startswith(
+        "| default | 0.500 ± 0.010 | 0.800 ± 0.000 | 7 (4)/10 (10) | 1300/1850 | "
+    )
+    assert "| early stop/epoch budget, still improving/failed: RuntimeError: longtail" in row
+    assert row.endswith("| 41/59 |")
