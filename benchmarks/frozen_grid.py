@@ -629,7 +629,9 @@ def run_seed(runner: SetupRunner, seed: int, args: argparse.Namespace) -> None:
     cells_path = directory / "cells.jsonl"
     done = {(c["remedy"], c["seed"]) for c in _read_jsonl(cells_path)}
     remedies = remedies_for(runner.setup)
-    chosen = args.remedies or list(remedies)
+    chosen = (
+        [name for name in args.remedies if name in remedies] if args.remedies else list(remedies)
+    )
     quiet = (lambda line: None) if not args.verbose else print
     for remedy in chosen:
         if (remedy, seed) in done:
@@ -671,7 +673,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("setups", nargs="*", default=list(SINGLE_LABEL_SETUPS + MULTILABEL_SETUPS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument(
-        "--remedies", nargs="*", help="only these remedies (default: all of the setup's)"
+        "--remedies",
+        nargs="*",
+        help="only these remedies, where a setup has them (default: all of the setup's)",
     )
     parser.add_argument("--workdir", default="runs/frozen_grid")
     parser.add_argument("--cache", default="runs/frozen_grid/cache", help="embedding cache root")
