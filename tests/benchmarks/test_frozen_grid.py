@@ -1,0 +1,143 @@
+"""benchmarks/frozen_grid.py end to end on a few rows: cells, anchors, parity, tables and the rule.
+
+Tiny 20 Newsgroups and Reuters-21578 sets made of real SMS messages go into a data home read
+through ``LONGTAIL_DATA_HOME``; the encoder is the tiny test model. What is checked is the
+machinery (every cell recorded, both decisions, the anchors, the parity run through
+``longtail train`` matching the grid's own cell, the one-page table and the rule's verdict), not
+the values, which on a random model mean nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import math
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from longtail.datasets import load_dataset
+
+_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "frozen_grid.py"
+
+
+def _grid() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("benchmark_frozen_grid", _SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write(home: Path, name: str, split: str, rows: list[dict]) -> None:
+    (home / name).mkdir(parents=True, exist_ok=True)
+    with gzip.open(home / name / f"{split}.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in rows)
+
+
+@pytest.fixture
+def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """4 newsgroups (headers included, as the real posts have them) and 5 Reuters topics."""
+    home = tmp_path / "data_home"
+    sms = load_dataset("sms_spam").texts
+    groups = ["sci.space", "rec.autos", "talk.politics", "comp.graphics"]
+    posts = [
+        {"text": f"From: someone\nSubject: post {i}\n\n{sms[i]}", "label": groups[i % 4]}
+        for i in range(200)
+    ]
+    _write(home, "20newsgroups", "train", posts[:160])
+    _write(home, "20newsgroups", "test", posts[160:])
+    topics = ["earn", "acq", "grain", "crude", "trade"]
+    stories = [
+        {"text": sms[300 + i], "label": [topics[i % 5]] + ([topics[(i + 1) % 5]] if i % 3 else [])}
+        for i in range(120)
+    ]
+    _write(home, "reuters21578", "train", stories[:90])
+    _write(home, "reuters21578", "test", stories[90:])
+    monkeypatch.setenv("LONGTAIL_DATA_HOME", str(home))
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    return home
+
+
+def test_frozen_grid_runs_every_cell_and_reports_the_rule(
+    tiny_model_dir, data_home, tmp_path, capsys
+):
+    grid = _grid()
+    work = tmp_path / "grid"
+    common = ["--model", str(tiny_model_dir), "--workdir", str(work), "--cache",
+              str(tmp_path / "cache"), "--max-length", "32"]  # fmt: skip
+    assert grid.main(["20ng_long_tailed", *common, "--seeds", "2", "--remedies", "ce", "crt"]) == 0
+    assert (
+        grid.main(
+            ["reuters_multilabel", *common, "--seeds", "1", "--remedies", "bce", "--no-parity"]
+        )
+        == 0
+    )
+
+    cells = [json.loads(line) for line in (work / "20ng_long_tailed" / "cells.jsonl").open()]
+    assert sorted((c["remedy"], c["seed"]) for c in cells) == [
+        ("ce", 0),
+        ("ce", 1),
+        ("crt", 0),
+        ("crt", 1),
+    ]
+    ce = next(c for c in cells if c["remedy"] == "ce")
+    assert set(ce["scores"]) == {"argmax", "tuned", "posthoc_la", "posthoc_la+tuned"}
+    for cell in cells:
+        assert cell["steps"] > 0 and cell["epochs"] >= 1
+        for scores in cell["scores"].values():
+            assert math.isfinite(scores["f1_macro"]) and math.isfinite(scores["val_f1_macro"])
+    multilabel = [json.loads(line) for line in (work / "reuters_multilabel" / "cells.jsonl").open()]
+    assert [c["remedy"] for c in multilabel] == ["bce"]
+    assert math.isfinite(multilabel[0]["scores"]["tuned"]["f1_micro"])
+    assert not (work / "reuters_multilabel" / "parity.jsonl").exists()
+
+    anchors = json.loads((work / "20ng_long_tailed" / "anchors.json").read_text())
+    assert set(anchors) == {
+        "TF-IDF + LR (balanced)",
+        "LR on the same frozen vectors (balanced)",
+        grid.HEAD_ROWS_ANCHOR,
+    }
+    # the same cell through `longtail train` lands on the grid's own number
+    parity = json.loads((work / "20ng_long_tailed" / "parity.jsonl").read_text())
+    twin = next(c for c in cells if c["remedy"] == parity["remedy"] and c["seed"] == 0)
+    assert parity["f1_macro"] == pytest.approx(twin["scores"]["argmax"]["f1_macro"], abs=1e-9)
+
+    capsys.readouterr()
+    assert (
+        grid.main(["--report", "--workdir", str(work), "20ng_long_tailed", "reuters_multilabel"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "| setup | TF-IDF + LR |" in out and "| 20ng_long_tailed |" in out
+    assert "| **anchor:** TF-IDF + LR (balanced) |" in out
+    assert "single (20ng_long_tailed): the rule picks" in out or "single: no candidate" in out
+    assert "multilabel: the rule's 2-SEM guards need at least 2 seeds" in out
+
+
+def test_rule_prefers_the_simpler_remedy_within_the_tie_margin(tmp_path):
+    grid = _grid()
+    rows = []
+    for seed, noise in enumerate((0.0, 0.002, -0.002)):
+
+        def cell(remedy, f1, mcc, seed=seed, noise=noise):
+            scores = {
+                "f1_macro": f1 + noise,
+                "mcc": mcc + noise,
+                "f1_micro": 0.0,
+                "pr_auc_macro": 0.0,
+            }
+            return {"remedy": remedy, "seed": seed, "steps": 10, "epochs": 2, "stopped_early": True,
+                    "seconds": 1.0, "scores": {"argmax": scores, "tuned": scores}}  # fmt: skip
+
+        rows += [cell("ce", 0.70, 0.80), cell("focal", 0.72, 0.80), cell("crt", 0.724, 0.80),
+                 cell("ce_inverse", 0.80, 0.50)]  # fmt: skip
+    (tmp_path / "r8").mkdir()
+    (tmp_path / "r8" / "cells.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lines = grid.decide(tmp_path, ["r8"], "single")
+    # ce_inverse has the best macro-F1 but loses MCC by far more than 2 SEM: excluded;
+    # crt (a strategy) is within 0.005 of focal (a loss), so the simpler focal is picked
+    assert lines[0].startswith("single (r8): the rule picks focal / ")
+    assert any("excluded ce_inverse" in line for line in lines)
