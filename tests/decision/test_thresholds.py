@@ -23,7 +23,11 @@ from longtail.decision import (
     tune_thresholds_detailed,
     untuned_labels,
 )
-from longtail.decision.thresholds import _multiclass_score
+from longtail.decision.thresholds import (
+    WEIGHT_GRID,
+    _multiclass_score,
+    _tune_multiclass_weights,
+)
 from longtail.errors import LongtailError
 
 
@@ -327,3 +331,49 @@ def test_multiclass_fbr_still_tunes_classes_that_do_well_on_validation():
     assert len(moved) > 0 and np.all(per_class[moved] >= 0.2)
     assert f1_score(y, pred, average="macro") > f1_score(y, p.argmax(axis=1), average="macro")
     assert not np.array_equal(plain, np.ones(4))
+
+
+def _weights_one_grid_value_at_a_time(y, p, beta, fbr, objective, passes=3):
+    """The multiclass weight search as written before the grid was scored at once."""
+    weights = np.ones(p.shape[1])
+    support = np.bincount(y, minlength=p.shape[1])
+    best, _ = _multiclass_score(y, np.argmax(p, axis=1), support, beta, objective)
+    for _ in range(passes):
+        improved = False
+        for c in np.flatnonzero(support > 0):
+            others = p * weights[None, :]
+            others[:, c] = -np.inf
+            rival = np.argmax(others, axis=1)
+            rival_score = others[np.arange(len(y)), rival]
+            scores = np.full(len(WEIGHT_GRID), -np.inf)
+            for g, w in enumerate(WEIGHT_GRID):
+                mine = p[:, c] * w
+                wins = (mine > rival_score) | ((mine == rival_score) & (c < rival))
+                score, f = _multiclass_score(y, np.where(wins, c, rival), support, beta, objective)
+                if w == 1.0 or f[c] >= fbr:
+                    scores[g] = score
+            if scores.max() > best + 1e-12:
+                ties = np.flatnonzero(scores >= scores.max() - 1e-12)
+                distance = np.abs(np.log(WEIGHT_GRID[ties]) - np.log(weights[c]))
+                weights[c] = WEIGHT_GRID[ties[np.argmin(distance)]]
+                best, improved = float(scores.max()), True
+        if not improved:
+            break
+    return weights
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_whole_grid_scored_at_once_gives_the_weights_of_one_value_at_a_time(seed):
+    rng = np.random.default_rng(seed)
+    classes, n = int(rng.integers(2, 12)), int(rng.integers(5, 300))
+    y = rng.choice(classes, size=n, p=rng.dirichlet(np.full(classes, 0.5)))
+    logits = rng.normal(size=(n, classes)) + rng.uniform(0, 3) * np.eye(classes)[y]
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    if seed % 3 == 0:
+        p = np.round(p, 2)  # ties between a class and its rival
+    objective, beta = [("f1", 1.0), ("fbeta", 2.0), ("mcc", 1.0)][seed % 3]
+    fbr = [0.0, 0.2, 0.5][seed % 4 % 3]
+    tuned = _tune_multiclass_weights(y, p, beta, fbr, objective)
+    assert np.array_equal(
+        tuned.thresholds, _weights_one_grid_value_at_a_time(y, p, beta, fbr, objective)
+    )
