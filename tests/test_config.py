@@ -6,7 +6,20 @@ from longtail.errors import LongtailError
 
 def test_defaults_validate():
     config = build_config({})
-    assert config.train.epochs == 3 and config.data.text_column == "text"
+    assert config.train.epochs is None and config.data.text_column == "text"
+
+
+def test_training_trains_to_convergence_unless_epochs_are_given():
+    train = build_config({}).train
+    assert train.to_convergence and (train.min_steps, train.max_epochs, train.patience) == (
+        500, 100, 3,
+    )  # fmt: skip
+    fixed = build_config(apply_overrides({}, ["train.epochs=3"])).train
+    assert not fixed.to_convergence and fixed.patience == 2  # the former default's patience
+    assert build_config({"train": {"patience": 1}}).train.patience == 1  # given: kept
+    assert build_config({"train": {"patience": None}}).train.patience is None
+    back = build_config(apply_overrides({"train": {"epochs": 3}}, ["train.epochs=null"])).train
+    assert back.epochs is None and back.patience == 3
 
 
 def test_dotted_overrides_parse_values_and_replace_loss_name():

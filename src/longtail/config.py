@@ -80,7 +80,7 @@ class ModelConfig(_Section):
     trust_remote_code: bool = False
     #: ``finetune`` trains the encoder with the head; ``frozen`` encodes each text once (pooled,
     #: cached on disk under ``long_documents.cache_dir``) and trains only the head, to convergence
-    #: (:mod:`longtail.training.frozen`; train.epochs / patience default to FROZEN_TRAIN_DEFAULTS).
+    #: (:mod:`longtail.training.frozen`; train.* defaults to FROZEN_TRAIN_DEFAULTS).
     encoder: Literal["finetune", "frozen"] = "finetune"
     #: ``linear``, or ``mlp``: one hidden ReLU layer of ``head_hidden`` units (default: the
     #: encoder's hidden size) before the output layer.
@@ -129,9 +129,31 @@ class LongDocumentConfig(_Section):
 
 
 class TrainConfig(_Section):
-    """Optimisation. Learning rates: ``lr`` for the encoder, ``head_lr`` for the new head."""
+    """Optimisation. Learning rates: ``lr`` for the encoder, ``head_lr`` for the new head.
 
-    epochs: int = Field(3, ge=1)
+    How long (:mod:`longtail.training.budget`): ``epochs`` unset (the default) trains until the
+    validation score stops improving — early stopping after ``patience`` epochs without a better
+    score, never before ``min_steps`` optimizer steps, at most ``max_epochs`` epochs (and
+    ``max_steps`` steps), the best epoch's weights kept. A fixed number of epochs suits no data
+    set: 3 epochs of a 1,000-row set are 96 steps at batch size 32, far from a trained model
+    (on the R52 sample two epochs left every remedy undertrained), while the same 3 epochs of
+    200,000 rows are more than enough. ``min_steps`` (500) keeps early stopping from ending a
+    small set's run while the head is still finding its feet: the validation score of the first
+    few epochs of a freshly initialised head can stall for two epochs before it rises. The
+    learning rate warms up as long as the former 3-epoch default did (``warmup_ratio`` × the
+    steps of 3 epochs) and decays linearly to zero at the maximum budget, so it is a function
+    of the config alone and ``--resume`` reproduces it. ``epochs=N`` trains exactly N epochs
+    with warm-up over ``warmup_ratio`` of them and decay to zero at the end, as before;
+    ``min_steps`` and ``max_epochs`` do not apply then.
+
+    ``patience``: epochs without a better validation score before early stopping (``None``: no
+    early stopping). Unset, it is 3 when training to convergence (two flat epochs are common
+    before a small set's score moves again) and 2 with fixed epochs (as before).
+    """
+
+    epochs: int | None = Field(None, ge=1)
+    min_steps: int = Field(500, ge=0)
+    max_epochs: int = Field(100, ge=1)
     max_steps: int | None = Field(None, ge=1)
     batch_size: int = Field(32, ge=1)
     eval_batch_size: int = Field(128, ge=1)
@@ -148,6 +170,27 @@ class TrainConfig(_Section):
     group_by_length: bool = True
     seed: int = Field(0, ge=0, lt=2**32)  # numpy's seeds: 0 <= seed < 2**32
 
+    @model_validator(mode="after")
+    def _patience_for_the_mode(self) -> TrainConfig:
+        """An unset patience is 3 when training to convergence, 2 (the field's default) with
+        fixed epochs. Written into ``__dict__`` so it stays unset (and follows ``epochs`` when
+        that is assigned later, as the frozen defaults do)."""
+        if "patience" not in self.model_fields_set:
+            default = type(self).model_fields["patience"].default
+            self.__dict__["patience"] = (
+                max(default, CONVERGENCE_PATIENCE) if self.epochs is None else default
+            )
+        return self
+
+    @property
+    def to_convergence(self) -> bool:
+        """Whether training runs until validation stops improving (``epochs`` unset)."""
+        return self.epochs is None
+
+
+#: The least patience when training to convergence with ``train.patience`` unset.
+CONVERGENCE_PATIENCE = 3
+
 
 class DecisionConfig(_Section):
     """How predictions become decisions: calibration, then thresholds tuned on validation.
@@ -159,7 +202,7 @@ class DecisionConfig(_Section):
     which its own validation F-score is at least ``fbr`` (on Gutenberg a weight fitted to one
     validation novel took 73 of 157 majority-class test novels). ``None``: 0.3 for multilabel,
     0.2 for multiclass (measured against 0.3, 0.5 and a minimum-support rule in
-    docs/benchmarks.md), off for binary, where validation usually holds enough positives and a
+    docs/benchmarks.md at commit 4e50fb3, the short-budget grids), off for binary, where validation usually holds enough positives and a
     low F1 is still the best decision.
 
     ``calibrate``: ``temperature`` (Guo et al. 2017), ``isotonic`` (Zadrozny & Elkan 2002, per
@@ -265,7 +308,8 @@ class ExperimentConfig(_Section):
     @model_validator(mode="after")
     def _frozen_encoder_trains_to_convergence(self) -> ExperimentConfig:
         """A frozen encoder leaves a head that costs milliseconds per epoch: unless set, train it
-        for FROZEN_TRAIN_DEFAULTS epochs with a patient early stop (best weights restored)."""
+        to convergence with FROZEN_TRAIN_DEFAULTS (up to 200 epochs, a patient early stop, best
+        weights restored)."""
         if self.model.encoder == "frozen":
             for key, value in FROZEN_TRAIN_DEFAULTS.items():
                 if key not in self.train.model_fields_set:
@@ -278,8 +322,16 @@ class ExperimentConfig(_Section):
 #: on TREC questions (MiniLM vectors, 2,400 rows) early stopping then cut the head off at epoch 14
 #: (0.768 test macro-F1, against 0.799 for logistic regression on the same vectors); without it
 #: the head peaked at epoch 25 (0.805). A patience of 10 rides out the noise of macro-F1 on a
-#: small validation split.
-FROZEN_TRAIN_DEFAULTS: dict[str, Any] = {"epochs": 200, "patience": 10, "warmup_ratio": 0.0}
+#: small validation split. The same "until convergence" mode as fine-tuning (``epochs`` unset),
+#: with a budget of 200 epochs and no ``min_steps``: a head's epoch is a few steps of a linear
+#: layer, and these settings reproduce the frozen runs measured before that mode existed.
+FROZEN_TRAIN_DEFAULTS: dict[str, Any] = {
+    "epochs": None,
+    "max_epochs": 200,
+    "min_steps": 0,
+    "patience": 10,
+    "warmup_ratio": 0.0,
+}
 
 
 def _valid_keys(model: type[BaseModel], prefix: str = "") -> list[str]:

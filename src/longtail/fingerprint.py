@@ -78,8 +78,16 @@ def result_settings(
 
 
 def training_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """``settings`` without ``decision.*``: calibration and thresholds are fitted after training,
-    so these are what decide the trained model alone (a checkpoint, a shared grid training)."""
+    """The settings that decide the trained model alone (a checkpoint, a shared grid training).
+
+    Calibration and thresholds are fitted after training, but with ``decision.tune_thresholds``
+    on (the default) early stopping scores each epoch by the tuned decision
+    (:func:`longtail.training.run.scoring_decision`), so ``decision.*`` decides which epoch is
+    kept and when a run to convergence stops: it stays. With untuned thresholds the epochs are
+    scored by argmax / 0.5, which no ``decision.*`` key moves, and ``decision.*`` is left out.
+    """
+    if settings.get("decision.tune_thresholds", True) is not False:
+        return dict(settings)
     return {k: v for k, v in settings.items() if not k.startswith("decision.")}
 
 

@@ -50,6 +50,7 @@ def test_the_note_names_the_metric_the_rise_and_the_fix():
     note = still_improving_note(still_improving(_history(0.219, 0.456), "f1_macro"))
     assert note.startswith("validation f1_macro still rose in the last epoch (0.219 before, 0.456")
     assert "at epoch 2 of 2" in note and "raise train.epochs" in note and "phase" not in note
+    assert "train.max_epochs / train.max_steps when it trains to convergence" in note
     history = _history(0.2, phase="probe") + _history(0.3, 0.4, 0.5, phase="fine_tune")
     assert "last epoch of phase fine_tune (0.400 before, 0.500 at epoch 3 of 3)" in (
         still_improving_note(still_improving(history, "mcc"))

@@ -107,12 +107,13 @@ def test_feature_batcher_stacks_rows():
 def test_frozen_defaults_train_long_unless_set():
     frozen = build_config({"model": {"encoder": "frozen"}})
     train = frozen.train
-    assert (train.epochs, train.patience, train.warmup_ratio) == (200, 10, 0.0)
+    assert (train.epochs, train.max_epochs, train.min_steps) == (None, 200, 0)  # to convergence
+    assert (train.patience, train.warmup_ratio) == (10, 0.0)
     assert {k: getattr(train, k) for k in FROZEN_TRAIN_DEFAULTS} == FROZEN_TRAIN_DEFAULTS
     given = build_config({"model": {"encoder": "frozen"}, "train": {"epochs": 4, "patience": None}})
     assert (given.train.epochs, given.train.patience) == (4, None)
     plain = build_config({})
-    assert (plain.train.epochs, plain.train.patience) == (3, 2)
+    assert (plain.train.epochs, plain.train.patience, plain.train.max_epochs) == (None, 3, 100)
 
 
 @pytest.mark.parametrize(
@@ -159,8 +160,26 @@ def test_stop_reason_names_epochs_steps_and_the_kept_epoch():
     line = stop_reason(history, stopped_early=True, patience=1)
     assert line.startswith("3 epochs, 30 steps: early stopping (no better validation score in 1")
     assert "weights of epoch 2 kept (validation score 0.7000)" in line
-    assert "budget" in stop_reason(history, stopped_early=False, patience=10)
+    assert "budget" in stop_reason(history, stopped_early=False, patience=10)  # older records
     assert stop_reason([], stopped_early=False, patience=None) == "no epoch ran"
+    converged = stop_reason(
+        history, stopped_early=True, patience=3, stop="early_stopping", min_steps=500
+    )
+    assert "no better validation score in 3 epochs, after at least 500 steps" in converged
+    assert "train.epochs) ran out" in stop_reason(
+        history, stopped_early=False, patience=2, stop="epochs"
+    )
+    budget = stop_reason(
+        history, stopped_early=False, patience=3, stop="max_epochs", max_epochs=100
+    )
+    assert "train.max_epochs (100) ran out before early stopping" in budget
+    assert "null" in stop_reason(history, stopped_early=False, patience=None, stop="max_epochs")
+    assert "train.max_steps 30) ran out" in stop_reason(
+        history, stopped_early=False, patience=3, stop="max_steps", max_steps=30
+    )
+    assert "perfect validation score" in stop_reason(
+        history, stopped_early=True, patience=3, stop="perfect_score"
+    )
 
 
 def test_an_encoder_learning_rate_is_a_named_warning():

@@ -20,8 +20,20 @@ def _record(task: str = "multiclass", scores: tuple = (0.4, 0.5)) -> tuple[dict,
     config = build_config({"data": {"train": "train.csv"}, "loss": {"name": "focal", "gamma": 2.0}})
     trained = PhasesResult(
         final=TrainingResult(best_epoch=2, best_score=0.5),
-        history=[{"epoch": i, "val_score": s, "phase": "fine_tune"} for i, s in enumerate(scores)],
-        phases=[{"name": "probe", "seconds": 1.25}, {"name": "fine_tune", "seconds": 2.5}],
+        history=[
+            {"epoch": i, "step": 20 * i, "val_score": s, "phase": "fine_tune"}
+            for i, s in enumerate(scores, start=1)
+        ],
+        phases=[
+            {"name": "probe", "seconds": 1.25, "steps": 3, "stop": "epochs"},
+            {
+                "name": "fine_tune",
+                "seconds": 2.5,
+                "steps": 20 * len(scores),
+                "stopped_early": True,
+                "stop": "early_stopping",
+            },
+        ],  # fmt: skip
     )
     decision = FittedDecision(1.5, np.full(len(names), 0.3), fallback=[], untuned=["a"])
     counts = np.arange(10, 10 + len(names))
@@ -45,6 +57,17 @@ def test_model_meta_keeps_the_decision_the_counts_by_name_and_the_summed_phase_t
     assert meta["training"]["best_epoch"] == 2 and meta["base_model"] == "some/encoder"
     assert meta["labels"]["names"] == given["names"]
     assert json.loads(json.dumps(meta)) == meta  # longtail.json is plain JSON
+
+
+def test_the_steps_and_why_training_stopped_are_recorded_and_reported():
+    meta, header, _ = _record(scores=(0.4, 0.5, 0.45))
+    training = meta["training"]
+    assert (training["steps"], training["stop"]) == (63, "early_stopping")  # 3 + 60 steps
+    assert training["stopped"] == (
+        "3 epochs, 60 steps: early stopping (no better validation score in 3 epochs, after at "
+        "least 500 steps); weights of epoch 2 kept (validation score 0.5000)"
+    )
+    assert header["model"]["stopped"] == training["stopped"]  # the report's Model section
 
 
 def test_report_header_leaves_the_config_to_the_model_directory_without_touching_meta():

@@ -70,6 +70,9 @@ def test_strategy_parameters_and_bad_names():
         build_strategy("warmup", epochs=3)
     with pytest.raises(LongtailError, match="train.epochs > reweight_epochs"):
         build_strategy("drw", epochs=1)
+    # train.epochs unset: a phase that takes "the rest of train.epochs" trains to convergence
+    drw = build_strategy("drw", epochs=None)
+    assert [(p.epochs, p.loss_weighting) for p in drw] == [(None, "none"), (1, "class_balanced")]
     with pytest.raises(LongtailError, match="top_layers must be an integer >= 1"):
         build_strategy({"name": "prefinetune_da", "top_layers": 0}, epochs=3)
     with pytest.raises(LongtailError, match="bad parameters for strategy 'lp_ft'"):
@@ -212,6 +215,36 @@ def test_strategy_contract(tmp_path, tiny_model_dir, recorded_phases, name):
     if name == "drw":
         weights = [call["loss"].class_weights for call in recorded_phases]
         assert weights[0] is None and weights[1] is not None
+
+
+@pytest.mark.parametrize("name", STRATEGIES.names())
+def test_every_strategy_builds_for_training_to_convergence(name):
+    phases = build_strategy(name, epochs=None)
+    fixed = build_strategy(name, epochs=4)
+    for converging, given in zip(phases, fixed, strict=True):
+        # a phase with its own epochs keeps them; one that follows train.epochs converges
+        assert converging.epochs == (None if given.epochs in (None, 4, 3) else given.epochs)
+
+
+@pytest.mark.parametrize("name", ["drw", "lp_ft", "crt"])
+def test_phases_with_and_without_their_own_epochs_train_to_convergence(
+    tmp_path, tiny_model_dir, recorded_phases, name
+):
+    classifier = _train(
+        tmp_path, tiny_model_dir, ["train.max_epochs=2", "train.min_steps=0", "train.epochs=null"],
+        strategy=name,
+    )  # fmt: skip
+    phases = classifier.report["training"]["phases"]
+    own = {p.name: p.epochs for p in build_strategy(name, epochs=None)}
+    for phase in phases:
+        expected = {None: ("max_steps", "early_stopping", "perfect_score")}.get(
+            own[phase["name"]], ("max_steps", "epochs", "early_stopping")
+        )
+        assert phase["stop"] in expected and phase["steps"] <= 2
+    assert classifier.report["training"]["stop"] == phases[-1]["stop"]
+    assert classifier.report["model"]["stopped"].startswith(f"{phases[-1]['best_epoch']}") or (
+        "steps" in classifier.report["model"]["stopped"]
+    )
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,12 @@ class LDAMLoss(nn.Module):
         self.drw_start = float(drw_start)
         self.reweighting = False
 
+    @property
+    def needs_epoch_count(self) -> bool:
+        """Whether the loss changes at a fraction of the epochs (DRW on): training to
+        convergence, which has no epoch count, refuses it."""
+        return self.drw_weights is not None
+
     def set_epoch(self, epoch: int, num_epochs: int) -> None:
         """Turn the deferred re-weighting on from epoch ``drw_start · num_epochs`` (0-based)."""
         # The small tolerance keeps 0.7 * 10 = 7.000000000000001 switching on at epoch 7.

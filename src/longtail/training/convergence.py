@@ -2,10 +2,13 @@
 
 A run whose last epoch is its best by a clear margin stopped on its epoch budget, not on early
 stopping: the model may still be learning. Remedies compared on such models measure what they do
-to a model that has not learnt its task yet. On the R52 sample of ``docs/benchmarks.md`` two
+to a model that has not learnt its task yet. On the R52 sample of the short-budget grids (``docs/benchmarks.md`` at commit 4e50fb3) two
 epochs (58 steps) left every variant undertrained: the loss weights, the decision and the samplers
 moved macro-F1 by up to 0.25, training 22x longer moved it by 0.5-0.6. The training report, the
-log and ``longtail compare`` say so when it happens (:func:`still_improving`).
+log and ``longtail compare`` say so when it happens (:func:`still_improving`). Training to
+convergence (the default, :mod:`longtail.training.budget`) stops on early stopping, so it is
+flagged only when its maximum budget ran out while the score still rose; fixed ``train.epochs``
+are flagged as before. :func:`stop_reason` says in one line why a run stopped.
 
 Standard library only: ``longtail compare`` reads it without loading torch.
 """
@@ -64,25 +67,58 @@ def still_improving_note(info: Mapping[str, Any]) -> str:
     return (
         f"validation {info['metric']} still rose in the last epoch{phase} "
         f"({info['best_before']:.3f} before, {info['last']:.3f} at epoch {info['epochs']} of "
-        f"{info['epochs']}): the model may be undertrained; raise train.epochs (early stopping "
-        "keeps the best epoch) before comparing remedies on it"
+        f"{info['epochs']}): the model may be undertrained; raise train.epochs, or "
+        "train.max_epochs / train.max_steps when it trains to convergence (early stopping "
+        "keeps the best epoch), before comparing remedies on it"
     )
 
 
-def stop_reason(history: Sequence[Mapping[str, Any]], *, stopped_early: bool, patience: Any) -> str:
-    """Why the last phase stopped, in one line: its epochs and steps, the reason, the epoch kept."""
+def stop_reason(
+    history: Sequence[Mapping[str, Any]],
+    *,
+    stopped_early: bool,
+    patience: Any,
+    stop: str | None = None,
+    min_steps: int | None = None,
+    max_epochs: int | None = None,
+    max_steps: int | None = None,
+) -> str:
+    """Why the last phase stopped, in one line: its epochs and steps, the reason, the epoch kept.
+
+    Args:
+        history: the training history (the last phase's entries are read).
+        stopped_early: whether early stopping ended the phase (older records have only this).
+        patience: ``train.patience``.
+        stop: the phase's reason, one of :data:`longtail.training.budget.STOP_REASONS`; ``None``
+            (a record written before it existed) says only early stopping or "the budget".
+        min_steps / max_epochs / max_steps: the budget's numbers, named in the line.
+    """
     phase = history[-1].get("phase") if history else None
     entries = [e for e in history if e.get("phase") == phase]
     if not entries:
         return "no epoch ran"
     last = entries[-1]
     best = max(entries, key=lambda e: e.get("val_score", -math.inf))
-    reason = (
-        f"early stopping (no better validation score in {patience} epochs)"
-        if stopped_early
-        else "the epoch or step budget (train.epochs, train.max_steps) ran out"
+    after = f", after at least {min_steps} steps" if min_steps else ""
+    reasons = {
+        "early_stopping": f"early stopping (no better validation score in {patience} epochs{after})",
+        "perfect_score": "a perfect validation score, which no later epoch can beat",
+        "epochs": "the fixed epochs (train.epochs) ran out",
+        "max_epochs": (
+            f"the budget of train.max_epochs{f' ({max_epochs})' if max_epochs else ''} ran out "
+            + (
+                "(no early stopping: train.patience is null)"
+                if patience is None
+                else "before early stopping: the score was still improving within the patience"
+            )
+        ),
+        "max_steps": f"the step budget (train.max_steps{f' {max_steps}' if max_steps else ''}) ran out",
+    }
+    if stop is None:
+        stop = "early_stopping" if stopped_early else None
+    reason = reasons.get(
+        stop or "", "the epoch or step budget (train.epochs, train.max_steps) ran out"
     )
-    return (
-        f"{last['epoch']} epochs, {last['step']} steps: {reason}; weights of epoch "
-        f"{best['epoch']} kept (validation score {best['val_score']:.4f})"
-    )
+    steps = f", {last['step']} steps" if "step" in last else ""
+    kept = f" (validation score {best['val_score']:.4f})" if "val_score" in best else ""
+    return f"{last['epoch']} epochs{steps}: {reason}; weights of epoch {best['epoch']} kept{kept}"

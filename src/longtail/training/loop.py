@@ -26,6 +26,7 @@ from longtail.errors import LongtailError
 from longtail.training.accelerator import distributed_state, make_accelerator, silent
 from longtail.training.batchers import TokenBatcher, to_device
 from longtail.training.batching import LengthGroupedBatchSampler, inference_batches
+from longtail.training.budget import training_budget
 from longtail.training.checkpoint import (
     has_checkpoint,
     resume_checkpoint,
@@ -62,6 +63,9 @@ class TrainingResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     stopped_early: bool = False
     seconds: float = 0.0
+    steps: int = 0
+    #: why training stopped, one of :data:`longtail.training.budget.STOP_REASONS`
+    stop: str | None = None
 
 
 def _as_split(data: Any) -> TokenizedSplit:
@@ -215,7 +219,9 @@ def train_model(
     """Fine-tune ``model`` in place and leave it holding the best validation weights.
 
     Only parameters with ``requires_grad`` are optimised, so a caller freezes what a phase
-    keeps fixed (see :mod:`longtail.training.strategies`) before calling.
+    keeps fixed (see :mod:`longtail.training.strategies`) before calling. How long it trains —
+    fixed epochs, or to convergence — and the learning-rate schedule come from ``config``
+    (:mod:`longtail.training.budget`).
 
     Args:
         batcher: turns rows into model inputs (default: padded token ids with ``pad_id``).
@@ -250,9 +256,9 @@ def train_model(
         num_replicas=accelerator.num_processes,
         rank=accelerator.process_index,
     )
-    steps_per_epoch = math.ceil(len(batches) / config.grad_accum)
-    total_steps = config.max_steps or steps_per_epoch * config.epochs
-    num_epochs = min(config.epochs, math.ceil(total_steps / steps_per_epoch))
+    budget = training_budget(config, math.ceil(len(batches) / config.grad_accum))
+    budget.check_loss(loss_fn)
+    total_steps, num_epochs = budget.total_steps, budget.epochs
     optimizer = build_optimizer(
         model,
         lr=config.lr,
@@ -260,7 +266,7 @@ def train_model(
         layer_decay=config.layer_decay,
         weight_decay=config.weight_decay,
     )
-    scheduler = linear_schedule(optimizer, total_steps, config.warmup_ratio)
+    scheduler = linear_schedule(optimizer, total_steps, warmup_steps=budget.warmup_steps)
     model, optimizer = accelerator.prepare(model, optimizer)
     loss_fn = loss_fn.to(accelerator.device)
 
@@ -300,7 +306,7 @@ def train_model(
         running, seen = 0.0, 0
         bar = tqdm(
             total=len(batches),
-            desc=f"epoch {epoch}/{num_epochs}",
+            desc=f"epoch {budget.epoch_label(epoch)}",
             unit="batch",
             leave=False,
             disable=None if accelerator.is_main_process else True,
@@ -362,12 +368,14 @@ def train_model(
         else:
             state["bad_epochs"] += 1
         log(
-            f"epoch {epoch}/{num_epochs}  train loss {history[-1]['train_loss']:.4f}  "
+            f"epoch {budget.epoch_label(epoch)}  train loss {history[-1]['train_loss']:.4f}  "
             f"val score {epoch_score:.4f}{'  (best)' if improved else ''}"
         )
         state["epoch"] = epoch
-        if config.patience is not None and state["bad_epochs"] >= config.patience:
-            log(f"early stopping: no improvement for {config.patience} epochs")
+        if budget.should_stop(
+            bad_epochs=state["bad_epochs"], step=state["step"], best_score=state["best_score"]
+        ):
+            log(f"early stopping after {state['step']} steps: {budget.stop_note(state)}")
             stopped_early = True
         state["stopped_early"] = stopped_early
         if checkpoint_dir is not None and accelerator.is_main_process:
@@ -396,4 +404,8 @@ def train_model(
         history=history,
         stopped_early=stopped_early,
         seconds=time.perf_counter() - started,
+        steps=state["step"],
+        stop=budget.why_stopped(
+            step=state["step"], stopped_early=stopped_early, best_score=state["best_score"]
+        ),
     )

@@ -57,10 +57,15 @@ def build_optimizer(
 
 
 def linear_schedule(
-    optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    warmup_ratio: float = 0.0,
+    *,
+    warmup_steps: int | None = None,
 ) -> LambdaLR:
-    """Linear warm-up for ``warmup_ratio`` of the steps, then linear decay to zero."""
-    warmup = int(round(total_steps * warmup_ratio))
+    """Linear warm-up for ``warmup_steps`` (default: ``warmup_ratio`` of the steps), then linear
+    decay to zero at ``total_steps``."""
+    warmup = int(round(total_steps * warmup_ratio)) if warmup_steps is None else warmup_steps
 
     def factor(step: int) -> float:
         if warmup and step < warmup:

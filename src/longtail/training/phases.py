@@ -124,6 +124,8 @@ def _phase_data(
 
 
 def _phase_train_config(config: ExperimentConfig, phase: Phase):
+    """``train.*`` of a phase: its own epochs (``None``: ``train.epochs``, and when that is unset
+    too the phase trains to convergence) and learning rates."""
     train = config.train
     return train.model_copy(
         update={
@@ -133,6 +135,13 @@ def _phase_train_config(config: ExperimentConfig, phase: Phase):
             "max_steps": train.max_steps,
         }
     )
+
+
+def _length(train: Any) -> str:
+    """How long a phase trains, for its log line."""
+    if train.epochs is not None:
+        return f"{train.epochs} epoch(s)"
+    return f"to convergence (at most {train.max_epochs} epochs)"
 
 
 def _fingerprint(base: str, index: int, phase: Phase) -> str:
@@ -333,7 +342,7 @@ def run_phases(
                 log(
                     f"phase {index}/{len(phases)} {phase.name}: {phase.trainable}"
                     f"{f' ({phase.top_layers})' if phase.trainable == 'top_layers' else ''}, "
-                    f"{len(names)} parameter tensors, {train_config.epochs} epoch(s), lr {train_config.lr:g} / "
+                    f"{len(names)} parameter tensors, {_length(train_config)}, lr {train_config.lr:g} / "
                     f"head {train_config.head_lr:g}, {len(split.ids)} rows"
                 )
             checkpoint_dir = (
@@ -364,6 +373,8 @@ def run_phases(
                     "best_epoch": result.best_epoch,
                     "best_score": result.best_score,
                     "stopped_early": result.stopped_early,
+                    "steps": result.steps,
+                    "stop": result.stop,
                     "seconds": round(result.seconds + embedding, 1),
                     "loss": loss_spec,
                 }

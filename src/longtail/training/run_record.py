@@ -37,6 +37,7 @@ def model_meta(
     ``counts`` are the training split's per-class document counts (after augmentation), the ones
     the loss weights and the per-class F1-vs-frequency figure use.
     """
+    stopped = training_stop(config, trained)
     return {
         "task": space.task,
         "labels": space.to_dict(),
@@ -57,6 +58,9 @@ def model_meta(
         "config": dump_config(config),
         "training": {
             "best_epoch": trained.final.best_epoch,
+            "steps": sum(phase.get("steps") or 0 for phase in trained.phases),
+            "stop": stopped["stop"],  # see longtail.training.budget.STOP_REASONS
+            "stopped": stopped["line"],
             "early_stopping_metric": early_stopping_metric,
             "best_score": trained.final.best_score,
             "history": trained.history,
@@ -120,19 +124,33 @@ def _decision_fields(decision: FittedDecision, task: str) -> dict[str, Any]:
     return fields
 
 
+def training_stop(config: ExperimentConfig, trained: PhasesResult) -> dict[str, Any]:
+    """``{"stop", "line"}``: why the last phase that trained stopped (a reason of
+    :data:`longtail.training.budget.STOP_REASONS`) and the log's and report's line for it (its
+    epochs, steps, the reason and the epoch kept; :func:`~longtail.training.convergence.stop_reason`)."""
+    trained_phases = [phase for phase in trained.phases if "steps" in phase]
+    last = trained_phases[-1] if trained_phases else {}
+    train = config.train
+    line = stop_reason(
+        trained.history,
+        stopped_early=bool(last.get("stopped_early")),
+        patience=train.patience,
+        stop=last.get("stop"),
+        min_steps=train.min_steps if train.to_convergence else None,
+        max_epochs=train.max_epochs,
+        max_steps=train.max_steps,
+    )
+    return {"stop": last.get("stop"), "line": line}
+
+
 def _frozen_encoder(meta: dict[str, Any], config: ExperimentConfig) -> dict[str, str]:
-    """With ``model.encoder=frozen``: what was trained, and why its training stopped."""
+    """What was trained (with ``model.encoder=frozen``), and why its training stopped."""
+    stopped = {"stopped": meta["training"]["stopped"]}
     if config.model.encoder != "frozen":
-        return {}
-    phases = meta["training"]["phases"]
+        return stopped
     return {
-        "encoder": f"frozen; {config.model.head} head trained on cached pooled embeddings",
-        "stopped": stop_reason(
-            meta["training"]["history"],
-            stopped_early=bool(phases and phases[-1]["stopped_early"]),
-            patience=config.train.patience,
-        ),
-    }
+        "encoder": f"frozen; {config.model.head} head trained on cached pooled embeddings"
+    } | stopped
 
 
 def spec_name(spec: Any) -> str:

@@ -59,7 +59,8 @@ class Phase:
             ``"scales"`` (one learnt scale per logit on the frozen final layer, folded into it
             afterwards) or ``"none"`` (no training: a post-hoc phase, e.g. τ-normalisation).
         top_layers: encoder layers trained with ``trainable="top_layers"``.
-        epochs: epochs of this phase (``None``: ``train.epochs``).
+        epochs: epochs of this phase (``None``: ``train.epochs``; when that is unset too, the
+            phase trains to convergence, :mod:`longtail.training.budget`).
         lr / head_lr: learning rates (``None``: ``lr_factor`` × ``train.lr`` / ``train.head_lr``).
         lr_factor: multiplies the configured learning rates where ``lr`` / ``head_lr`` are unset.
         data: ``"train"`` (the training split, with the configured sampler) or
@@ -147,13 +148,13 @@ def _positive_float(strategy: str, key: str, value: Any) -> float:
 
 
 @STRATEGIES.register("vanilla")
-def vanilla(*, epochs: int) -> list[Phase]:
+def vanilla(*, epochs: int | None) -> list[Phase]:
     """Full fine-tuning: one phase, everything trainable."""
     return [Phase("finetune")]
 
 
 @STRATEGIES.register("lp_ft")
-def lp_ft(*, epochs: int, probe_epochs: int = 1, probe_lr: float = 1e-3) -> list[Phase]:
+def lp_ft(*, epochs: int | None, probe_epochs: int = 1, probe_lr: float = 1e-3) -> list[Phase]:
     """Linear probe, then fine-tune (Kumar et al. 2022, "Fine-Tuning can Distort Pretrained
     Features and Underperform Out-of-Distribution", arXiv 2202.10054).
 
@@ -171,7 +172,7 @@ def lp_ft(*, epochs: int, probe_epochs: int = 1, probe_lr: float = 1e-3) -> list
 @STRATEGIES.register("prefinetune_da")
 def prefinetune_da(
     *,
-    epochs: int,
+    epochs: int | None,
     top_layers: int = 1,
     prefinetune_epochs: int = 1,
     lr: float = 1e-4,
@@ -207,7 +208,7 @@ def prefinetune_da(
 
 @STRATEGIES.register("drw")
 def drw(
-    *, epochs: int, reweight_epochs: int = 1, beta: float = 0.9999, lr_factor: float = 0.1
+    *, epochs: int | None, reweight_epochs: int = 1, beta: float = 0.9999, lr_factor: float = 0.1
 ) -> list[Phase]:
     """Deferred re-weighting (Cao et al. 2019, "Learning Imbalanced Datasets with
     Label-Distribution-Aware Margin Loss", arXiv 1906.07413, §3.3).
@@ -216,19 +217,25 @@ def drw(
     switched off, so the representation is learnt from the natural distribution; the last
     ``reweight_epochs`` re-weight (the configured weights, or class-balanced effective-number
     weights with β = ``beta`` when the loss has none) at ``lr_factor`` × the learning rates, as
-    Cao et al. start re-weighting together with the learning-rate decay.
+    Cao et al. start re-weighting together with the learning-rate decay. With ``train.epochs``
+    unset the first phase trains to convergence (early stopping keeps its best epoch) and the
+    re-weighted ``reweight_epochs`` follow it: Cao et al. defer re-weighting until the
+    representation has been learnt, which is what convergence of the plain phase says.
     """
     reweight_epochs = _positive_int("drw", "reweight_epochs", reweight_epochs)
     lr_factor = _positive_float("drw", "lr_factor", lr_factor)
     if not 0.0 < float(beta) < 1.0:
         raise LongtailError(f"strategy drw: beta must be in (0, 1), got {beta!r}")
-    if epochs <= reweight_epochs:
+    if epochs is not None and epochs <= reweight_epochs:
         raise LongtailError(
             f"strategy drw needs train.epochs > reweight_epochs ({epochs} <= {reweight_epochs}); "
             "raise train.epochs"
         )
     return [
-        Phase("plain", epochs=epochs - reweight_epochs, loss_weighting="none"),
+        Phase(
+            "plain", epochs=None if epochs is None else epochs - reweight_epochs,
+            loss_weighting="none",
+        ),
         Phase(
             "reweighted", epochs=reweight_epochs, loss_weighting="class_balanced",
             beta=float(beta), lr_factor=lr_factor,
@@ -246,7 +253,7 @@ def _sampler_spec(strategy: str, sampler: Any) -> str | dict[str, Any]:
     return dict(sampler) if isinstance(sampler, Mapping) else name
 
 
-def _representation(epochs: int) -> Phase:
+def _representation(epochs: int | None) -> Phase:
     """Decoupling's first stage: end to end, instance-balanced (Kang et al. 2020, §3).
 
     The loss's class re-weighting (longtail's default loss has some) is switched off here and in
@@ -259,7 +266,7 @@ def _representation(epochs: int) -> Phase:
 @STRATEGIES.register("crt")
 def crt(
     *,
-    epochs: int,
+    epochs: int | None,
     head_epochs: int = 10,
     head_lr: float = 1e-3,
     sampler: str | Mapping[str, Any] = "class_balanced",
@@ -267,7 +274,7 @@ def crt(
     """Classifier re-training, cRT (Kang et al. 2020, "Decoupling Representation and Classifier
     for Long-Tailed Recognition", ICLR, arXiv 1910.09217, §4).
 
-    Phase 1 trains everything for ``train.epochs`` with plain (instance-balanced) sampling, which
+    Phase 1 trains everything for ``train.epochs`` (or to convergence) with plain sampling, which
     learns the best representation; phase 2 freezes the encoder (and a document model's
     aggregator), re-initialises the final linear layer and trains it alone for ``head_epochs``
     at ``head_lr`` with ``sampler`` (class-balanced by default; the paper also tries
@@ -303,7 +310,7 @@ def _tau_grid(tau: Any) -> tuple[float, ...]:
 
 
 @STRATEGIES.register("tau_norm")
-def tau_norm(*, epochs: int, tau: float | list[float] | None = None) -> list[Phase]:
+def tau_norm(*, epochs: int | None, tau: float | list[float] | None = None) -> list[Phase]:
     """τ-normalisation (Kang et al. 2020, arXiv 1910.09217, §4): after plain end-to-end training,
     ``w_c ← w_c / ‖w_c‖^τ`` for every class vector of the head, no further training.
 
@@ -321,7 +328,7 @@ def tau_norm(*, epochs: int, tau: float | list[float] | None = None) -> list[Pha
 @STRATEGIES.register("lws")
 def lws(
     *,
-    epochs: int,
+    epochs: int | None,
     scale_epochs: int = 10,
     scale_lr: float = 1e-2,
     sampler: str | Mapping[str, Any] = "class_balanced",
@@ -345,7 +352,9 @@ def lws(
     ]  # fmt: skip
 
 
-def build_strategy(spec: str | Mapping[str, Any] | list[Phase], *, epochs: int) -> list[Phase]:
+def build_strategy(
+    spec: str | Mapping[str, Any] | list[Phase], *, epochs: int | None
+) -> list[Phase]:
     """Phases from a registered name, ``{"name": ..., **params}`` or a ready list of phases."""
     if isinstance(spec, list):
         if not spec or not all(isinstance(p, Phase) for p in spec):

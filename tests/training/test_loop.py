@@ -1,0 +1,132 @@
+"""The loop's length: to convergence (min_steps, patience, the maximum) or fixed epochs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import longtail.training.loop as loop
+from longtail.config import TrainConfig
+from longtail.training.convergence import still_improving
+from longtail.training.frozen import FeatureBatcher
+from longtail.training.loop import TokenizedSplit, train_model
+
+ROWS, BATCH = 40, 8  # 5 optimizer steps per epoch
+
+
+class _Head(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, features: torch.Tensor, return_embedding: bool = False):
+        logits = self.head(features)
+        return (logits, features) if return_embedding else logits
+
+
+def _split(seed: int) -> TokenizedSplit:
+    x = torch.from_numpy(np.random.default_rng(seed).normal(size=(ROWS, 4)).astype(np.float32))
+    return TokenizedSplit(x, (x[:, 0] + 0.3 * x[:, 1] > 0).long().numpy())
+
+
+class _Scripted:
+    """Validation scores from a list, one per epoch, and the head's weights at each epoch."""
+
+    def __init__(self, model: _Head, scores: list[float]) -> None:
+        self.model, self.scores, self.weights = model, list(scores), []
+
+    def __call__(self, logits: np.ndarray) -> float:
+        self.weights.append(self.model.head.weight.detach().clone())
+        return self.scores[len(self.weights) - 1]
+
+
+def _train(scores: list[float], **train):
+    model = _Head()
+    score = _Scripted(model, scores)
+    config = TrainConfig(batch_size=BATCH, mixed_precision="no", **train)
+    result = train_model(
+        model, nn.CrossEntropyLoss(), _split(0), _split(1), config, batcher=FeatureBatcher(),
+        score=score, log=lambda _m: None,
+    )  # fmt: skip
+    return result, score, model
+
+
+def test_convergence_trains_a_small_set_past_its_first_epochs_until_min_steps():
+    result, _, _ = _train([0.5] * 40, min_steps=50)  # flat from epoch 1: patience 3 is met early
+    assert len(result.history) == 10 and result.steps == 50
+    assert (result.stop, result.best_epoch, result.stopped_early) == ("early_stopping", 1, True)
+
+
+def test_once_min_steps_are_done_patience_stops_it_and_the_best_weights_come_back():
+    scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.55, 0.5, 0.58, 0.4, 0.3]
+    result, score, model = _train(scores, min_steps=10)
+    assert [e["epoch"] for e in result.history] == list(range(1, 10))  # 3 epochs after the best
+    assert (result.best_epoch, result.stop, result.steps) == (6, "early_stopping", 45)
+    assert torch.equal(model.head.weight, score.weights[5])
+    assert not torch.equal(model.head.weight, score.weights[-1])
+
+
+def test_the_maximum_budget_ends_a_run_that_still_improves_and_says_so():
+    rising = [0.1 * i for i in range(1, 30)]
+    result, _, _ = _train(rising, max_epochs=4)
+    assert (len(result.history), result.stop, result.steps) == (4, "max_epochs", 20)
+    assert still_improving(result.history, "f1_macro") is not None
+    result, _, _ = _train(rising, max_steps=12)
+    assert [e["step"] for e in result.history] == [5, 10, 12]
+    assert result.stop == "max_steps"
+
+
+def test_fixed_epochs_run_as_before():
+    result, _, _ = _train([0.1 * i for i in range(1, 9)], epochs=4, min_steps=500)
+    assert (len(result.history), result.stop, result.steps) == (4, "epochs", 20)
+    result, _, _ = _train([0.5] * 8, epochs=6, min_steps=500)  # patience 2, no min_steps
+    assert (len(result.history), result.stop) == (3, "early_stopping")
+
+
+def _real_score(validation: TokenizedSplit):
+    y = torch.as_tensor(validation.y)
+
+    def score(logits: np.ndarray) -> float:
+        return -float(nn.functional.cross_entropy(torch.from_numpy(logits), y))
+
+    return score
+
+
+def _resumable(checkpoint_dir, resume: bool = False):
+    validation = _split(1)
+    config = TrainConfig(batch_size=BATCH, mixed_precision="no", min_steps=20, max_epochs=12)
+    return train_model(
+        _Head(), nn.CrossEntropyLoss(), _split(0), validation, config, batcher=FeatureBatcher(),
+        score=_real_score(validation), checkpoint_dir=checkpoint_dir, resume=resume,
+        fingerprint="f", log=lambda _m: None,
+    )  # fmt: skip
+
+
+def test_resume_to_convergence_gives_the_uninterrupted_history(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    full = _resumable(tmp_path / "full")
+    real_save, saves = loop.save_checkpoint, []
+
+    def save_then_die(*args, **kwargs):
+        real_save(*args, **kwargs)
+        saves.append(1)
+        if len(saves) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
+    torch.manual_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        _resumable(tmp_path / "cut")
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    torch.manual_seed(0)
+    resumed = _resumable(tmp_path / "cut", resume=True)
+    assert len(full.history) > 3
+    for mine, theirs in zip(resumed.history, full.history, strict=True):
+        assert mine["step"] == theirs["step"]
+        assert mine["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-6)
+        assert mine["val_score"] == pytest.approx(theirs["val_score"], rel=1e-6)
+    assert (resumed.best_epoch, resumed.stop, resumed.steps) == (
+        full.best_epoch, full.stop, full.steps,
+    )  # fmt: skip
