@@ -110,13 +110,24 @@ def test_resume_follows_the_training_data_by_content_not_by_path(
     assert "resuming after epoch 1" in capsys.readouterr().out
 
 
-def test_resume_may_change_the_decision_made_after_training(
+def test_resume_may_change_the_decision_made_after_training_unless_it_scored_the_epochs(
     spam_files, tiny_model_dir, tmp_path, monkeypatch, capsys
 ):
     run = tmp_path / "run"
+    untuned = "decision.tune_thresholds=false"
     args = ["train", "--data", str(spam_files["train"]), *fast_train_args(tiny_model_dir, run)]
+    _interrupted_run([*args, untuned], monkeypatch)
+    capsys.readouterr()
+    # epochs scored by argmax: the calibration is fitted after training and may change
+    assert main([*args, "--resume", untuned, "decision.calibrate=none"]) == 0
+    assert "resuming after epoch 1" in capsys.readouterr().out
+    assert json.loads((run / "longtail.json").read_text())["config"]["decision"]["calibrate"] == (
+        "none"
+    )
+    # tuned thresholds scored the epochs: another objective would have kept another epoch
+    tuned = tmp_path / "tuned"
+    args = ["train", "--data", str(spam_files["train"]), *fast_train_args(tiny_model_dir, tuned)]
     _interrupted_run(args, monkeypatch)
     capsys.readouterr()
-    assert main([*args, "--resume", "decision.objective=recall_floor", "decision.floor=0.9"]) == 0
-    assert "resuming after epoch 1" in capsys.readouterr().out
-    assert json.loads((run / "longtail.json").read_text())["config"]["decision"]["floor"] == 0.9
+    assert main([*args, "--resume", "decision.objective=recall_floor", "decision.floor=0.9"]) == 2
+    assert "other data or settings" in capsys.readouterr().err

@@ -41,3 +41,8 @@ def test_variant_and_label_names_cannot_become_markup_or_cells():
         cells = len(re.split(r"(?<!\\)\|", line)) - 2 if line.startswith("|") else None
         header = (header or cells) if cells else None
         assert cells == header, line
+    assert "encoder tiny, 1 epochs, CPU" in md
+    summary["environment"]["epochs"] = "to convergence (at most 100 epochs)"
+    assert "encoder tiny, to convergence (at most 100 epochs), CPU" in (
+        render_comparison_markdown(summary)
+    )

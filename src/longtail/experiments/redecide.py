@@ -1,14 +1,18 @@
-"""Variants that differ only in ``decision.*`` share one training per (fold, seed).
+"""Variants that differ only in ``decision.*`` share one training per (fold, seed), when it is one.
 
 Calibration and thresholds are fitted after training, on the validation logits
-(:func:`longtail.decision.fit.fit_decision`); nothing in ``decision.*`` changes what is learned.
-So "BCE at 0.5" against "BCE with tuned thresholds", or one model under several threshold
-objectives, is one training per (fold, seed) and one cheap decision per variant. A cell whose
-settings equal a finished, trained cell's of the same fold and seed in everything but
-``decision.*`` is *decided* from that cell's saved validation and test logits instead of trained:
-the same metrics as training it (tested), in well under a second. Its record names the variant it
-was decided from (``decided_from``) and its run directory holds ``report.json`` / ``report.md``
-(no HTML report: the model was not kept to draw it).
+(:func:`longtail.decision.fit.fit_decision`). With untuned thresholds nothing in ``decision.*``
+changes what is learned: the epochs are scored by argmax / 0.5. With tuned thresholds early
+stopping scores the tuned decision (:func:`longtail.training.run.scoring_decision`), so
+``decision.*`` decides which epoch is kept and when training stops, and enters the training
+settings (:func:`longtail.fingerprint.training_settings`). So "CE at 0.5" against "CE at 0.5
+after a logit adjustment", or under several calibrations, is one training per (fold, seed) and one
+cheap decision per variant; "at 0.5" against "tuned thresholds" is two trainings. A cell whose
+training settings equal a finished, trained cell's of the same fold and seed is *decided* from
+that cell's saved validation and test logits instead of trained: the same metrics as training it
+(tested), in well under a second. Its record names the variant it was decided from
+(``decided_from``) and its run directory holds ``report.json`` / ``report.md`` (no HTML report:
+the model was not kept to draw it).
 
 Decision: a trained cell keeps its logits (:data:`DECISION_INPUTS`, safetensors) when the
 experiment file has such a twin variant, and otherwise only while they are small

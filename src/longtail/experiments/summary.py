@@ -139,7 +139,8 @@ def _still_learning_warnings(variants: Sequence[Mapping[str, Any]]) -> list[str]
     return [
         f"still learning when training stopped: {named}; the validation score rose by at least "
         f"{MIN_GAIN} in the last epoch, so these models may be undertrained. Rerun with more "
-        "train.epochs (early stopping keeps the best epoch) before trusting the ranking."
+        "train.epochs, or a higher train.max_epochs / train.max_steps when training to "
+        "convergence (early stopping keeps the best epoch), before trusting the ranking."
     ]
 
 
@@ -163,10 +164,18 @@ def _environment(spec: Any) -> dict[str, Any]:
         hardware = platform.machine()
     return {
         "encoder": encoder,
-        "epochs": config.train.epochs,
+        # fixed epochs, or how a run to convergence was bounded (the baseline's train.*)
+        "epochs": config.train.epochs
+        if config.train.epochs is not None
+        else f"to convergence (at most {config.train.max_epochs} epochs)",
         "hardware": hardware,
         "data": config.data.train,
     }
+
+
+def _epochs(epochs: Any) -> str:
+    """``3 epochs``, or what a summary of runs to convergence recorded."""
+    return f"{epochs} epochs" if isinstance(epochs, int) else markdown_text(str(epochs))
 
 
 def _cell(value: Mapping[str, Any] | None, digits: int = 3) -> str:
@@ -209,7 +218,7 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
         "",
         f"{_count(len(cells.get('seeds', [])), 'seed')} × "
         f"{_count(cells['folds'], 'fold') if cells.get('folds') else '1 fixed split'}; "
-        f"encoder {md(env.get('encoder'))}, {env.get('epochs')} epochs, {md(env.get('hardware'))}; "
+        f"encoder {md(env.get('encoder'))}, {_epochs(env.get('epochs'))}, {md(env.get('hardware'))}; "
         f"training time {summary.get('wall_seconds', 0):.0f} s. Mean ± SEM over cells; Δ and p-values "
         f"({md(_test_label(summary))}, paired by {'fold and seed' if cells.get('folds') else 'seed'}) "
         f"against **{md(summary['baseline'])}**.",
