@@ -48,6 +48,9 @@ def train(
             parameters (``{"name": "prefinetune_da", "top_layers": 2}``).
         augment: augmentation method for minority classes of the training split (``"eda"``,
             ``"back_translation"``, ``"llm"`` or a spec); the ratio is ``augment.target_ratio``.
+        epochs: a fixed number of epochs; ``None`` (default) trains to convergence: early
+            stopping on validation, after at least ``train.min_steps`` steps, within
+            ``train.max_epochs`` (:mod:`longtail.training.budget`).
 
     Returns:
         The trained :class:`~longtail.predictor.Classifier`; its ``report`` attribute holds the

@@ -127,8 +127,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--head-hidden", type=int, help="hidden units of --head mlp (default: encoder's)"
     )
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--max-steps", type=int)
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help="train exactly this many epochs (default: to convergence, i.e. early stopping "
+        "after --patience epochs without a better validation score, not before train.min_steps "
+        "steps, at most train.max_epochs)",
+    )
+    p.add_argument("--max-steps", type=int, help="at most this many optimizer steps")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="encoder learning rate")
     p.add_argument("--head-lr", type=float)
@@ -136,7 +142,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--grad-accum", type=int)
     p.add_argument("--mixed-precision", choices=["auto", "no", "bf16", "fp16"])
     p.add_argument("--early-stopping-metric")
-    p.add_argument("--patience", type=int)
+    p.add_argument(
+        "--patience",
+        type=int,
+        help="epochs without a better validation score before stopping (default 3 when training "
+        "to convergence, 2 with --epochs)",
+    )
     p.add_argument("--seed", type=int)
     p.add_argument("--loss", help="registered loss name (parameters via loss.NAME=VALUE overrides)")
     p.add_argument("--sampler", help="registered sampler name")
