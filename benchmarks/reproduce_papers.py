@@ -63,8 +63,9 @@ SINGLE_LABEL_VARIANTS = {
 }
 #: Not in the default grid; named with ``--variants``. Each entry was added to answer a question a
 #: measured grid raised (the setup that asked is named); docs/benchmarks.md has the answers. A
-#: ``_tuned`` / ``_argmax`` / ``_mcc`` variant trains exactly as its twin does, so ``compare``
-#: decides it from the twin's saved logits instead of training it again.
+#: ``_tuned`` / ``_argmax`` / ``_mcc`` variant trains on its own: with tuned thresholds on either
+#: side early stopping scores that decision, which chooses the epoch kept, so ``compare`` no
+#: longer decides it from its twin's saved logits (before training to convergence it did).
 OPT_IN_SINGLE_LABEL_VARIANTS = {
     # Gutenberg, where oversampling won: does the default's decision (temperature scaling, weights
     # tuned on validation) add to the sampler?
