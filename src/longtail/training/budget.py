@@ -76,6 +76,18 @@ class TrainingBudget:
             return False
         return step >= self.min_steps
 
+    def stops_after(self, state: dict[str, Any]) -> bool:
+        """:meth:`should_stop` on the loop's state (``bad_epochs``, ``step``, ``best_score``)."""
+        return self.should_stop(
+            bad_epochs=state["bad_epochs"], step=state["step"], best_score=state["best_score"]
+        )
+
+    def reason(self, state: dict[str, Any], stopped_early: bool) -> str:
+        """:meth:`why_stopped` on the loop's state (``step``, ``best_score``)."""
+        return self.why_stopped(
+            step=state["step"], stopped_early=stopped_early, best_score=state["best_score"]
+        )
+
     def is_perfect(self, best_score: float) -> bool:
         """Whether training to convergence stops on a perfect best score."""
         return self.to_convergence and best_score >= PERFECT_SCORE

@@ -64,8 +64,7 @@ class TrainingResult:
     stopped_early: bool = False
     seconds: float = 0.0
     steps: int = 0
-    #: why training stopped, one of :data:`longtail.training.budget.STOP_REASONS`
-    stop: str | None = None
+    stop: str | None = None  # why it stopped: one of longtail.training.budget.STOP_REASONS
 
 
 def _as_split(data: Any) -> TokenizedSplit:
@@ -219,9 +218,8 @@ def train_model(
     """Fine-tune ``model`` in place and leave it holding the best validation weights.
 
     Only parameters with ``requires_grad`` are optimised, so a caller freezes what a phase
-    keeps fixed (see :mod:`longtail.training.strategies`) before calling. How long it trains —
-    fixed epochs, or to convergence — and the learning-rate schedule come from ``config``
-    (:mod:`longtail.training.budget`).
+    keeps fixed (see :mod:`longtail.training.strategies`) before calling. How long it trains
+    (fixed epochs, or to convergence) and the schedule: :mod:`longtail.training.budget`.
 
     Args:
         batcher: turns rows into model inputs (default: padded token ids with ``pad_id``).
@@ -372,9 +370,7 @@ def train_model(
             f"val score {epoch_score:.4f}{'  (best)' if improved else ''}"
         )
         state["epoch"] = epoch
-        if budget.should_stop(
-            bad_epochs=state["bad_epochs"], step=state["step"], best_score=state["best_score"]
-        ):
+        if budget.stops_after(state):
             log(f"early stopping after {state['step']} steps: {budget.stop_note(state)}")
             stopped_early = True
         state["stopped_early"] = stopped_early
@@ -405,7 +401,5 @@ def train_model(
         stopped_early=stopped_early,
         seconds=time.perf_counter() - started,
         steps=state["step"],
-        stop=budget.why_stopped(
-            step=state["step"], stopped_early=stopped_early, best_score=state["best_score"]
-        ),
+        stop=budget.reason(state, stopped_early),
     )
