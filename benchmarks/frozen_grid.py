@@ -541,12 +541,12 @@ def decide(work: Path, setups: list[str], kind: str) -> list[str]:
             per_setup[setup] = {(r["remedy"], r["decision"]): r for r in summarise(cells)}
     if not per_setup:
         return [f"{kind}: no finished setup"]
-    fewest = min(r["seeds"] for rows in per_setup.values() for r in rows.values())
+    candidates = set.intersection(*(set(rows) for rows in per_setup.values()))
+    fewest = min(rows[c]["seeds"] for rows in per_setup.values() for c in candidates)
     if fewest < 2:
         return [
             f"{kind}: the rule's 2-SEM guards need at least 2 seeds per cell (some have {fewest})"
         ]
-    candidates = set.intersection(*(set(rows) for rows in per_setup.values()))
     lines, eligible = [], []
     for candidate in sorted(candidates):
         reasons = []
