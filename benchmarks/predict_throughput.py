@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -53,6 +54,9 @@ from longtail.models import (
     save_model_dir,
 )
 from longtail.predictor import Classifier
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ratio_line  # noqa: E402
 
 
 def write_model_dir(directory: str, encoder_name: str, max_length: int) -> None:
@@ -167,15 +171,6 @@ def run_workload(name: str, texts: list[str], max_length: int, args) -> dict[str
     print("  " + ratio_line(f"longtail / pipeline batch_size={args.batch_size}", ours, speeds[batched]))  # fmt: skip
     print("  " + ratio_line("longtail / pipeline batch_size=1 (reference)", ours, speeds["pipeline, default batch_size (1)"]))  # fmt: skip
     return speeds
-
-
-def ratio_line(label: str, ours: list[float], theirs: list[float]) -> str:
-    """The median of the per-repeat ratios and their min-max: ``ours[i] / theirs[i]``."""
-    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
-    return (
-        f"ratio {label}: {statistics.median(ratios):.2f}x median "
-        f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x over {len(ratios)} repeats)"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

