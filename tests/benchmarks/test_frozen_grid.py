@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import torch
 
 from longtail.datasets import load_dataset
 
@@ -64,7 +65,10 @@ def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_frozen_grid_runs_every_cell_and_reports_the_rule(
     tiny_model_dir, data_home, tmp_path, capsys
 ):
+    from longtail.cache.embeddings import EmbeddingCache
+
     grid = _grid()
+    threads, get_many = torch.get_num_threads(), EmbeddingCache.get_many
     work = tmp_path / "grid"
     common = ["--model", str(tiny_model_dir), "--workdir", str(work), "--cache",
               str(tmp_path / "cache"), "--max-length", "32"]  # fmt: skip
@@ -75,6 +79,9 @@ def test_frozen_grid_runs_every_cell_and_reports_the_rule(
         )
         == 0
     )
+
+    # the cells' one thread and in-memory cache reads end with the grid: later code sees neither
+    assert torch.get_num_threads() == threads and EmbeddingCache.get_many is get_many
 
     cells = [json.loads(line) for line in (work / "20ng_long_tailed" / "cells.jsonl").open()]
     assert sorted((c["remedy"], c["seed"]) for c in cells) == [
