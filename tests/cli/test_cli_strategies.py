@@ -83,7 +83,8 @@ def test_interrupted_in_phase_two_resumes_in_phase_two(
     [
         (
             ["--strategy", "warmup"],
-            "unknown strategy 'warmup'; valid names: crt, drw, lp_ft, lws, prefinetune_da, tau_norm, vanilla",
+            "unknown strategy 'warmup'; valid names: auto, crt, drw, linear_probe, lp_ft, lws, "
+            "prefinetune_da, tau_norm, vanilla",
         ),
         (["--sam", "sharp"], "unknown optimizer wrapper 'sharp'; valid names: asymmetric_sam, sam"),
         (
@@ -107,6 +108,19 @@ def test_interrupted_in_phase_two_resumes_in_phase_two(
         ),  # fmt: skip
         (["--strategy", "drw", "--epochs", "1"], "drw needs train.epochs > reweight_epochs"),
         (["--sam", "sam", "--grad-accum", "2"], "sam needs train.grad_accum=1"),
+        (
+            ["--strategy", "linear_probe", "--sampler", "class_balanced"],
+            "phase 'linear_probe' (linear probe, solver lbfgs): it fits the whole training set "
+            "at once, so sampler class_balanced has nothing to draw",
+        ),
+        (
+            ["--strategy", "auto", "--head", "mlp"],
+            "(linear probe, solver lbfgs): an MLP head is not one linear layer; use --head linear",
+        ),
+        (
+            ["--strategy", "linear_probe", "--sam", "sam"],
+            "SAM and auxiliary losses act on minibatches",
+        ),
     ],
 )
 def test_bad_remedy_options_are_one_line_errors(
@@ -117,3 +131,38 @@ def test_bad_remedy_options_are_one_line_errors(
     err = capsys.readouterr().err.strip()
     assert message in err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_solved_probe_is_restored_on_resume_without_embedding_again(
+    spam_files, tiny_model_dir, tmp_path, capsys
+):
+    args = [*_args(spam_files, "--strategy", "auto", "--patience", "5"),
+            *fast_train_args(tiny_model_dir, tmp_path / "run")]  # fmt: skip
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "linear probe (L-BFGS): l2 " in first and "chosen on validation" in first
+    assert "start weights: val score" in first  # fine-tuning must beat the probe
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    probe, finetune = report["training"]["phases"]
+    assert probe["stop"] == "solved" and finetune["keep_start"] is True
+    assert finetune["best_score"] >= probe["best_score"]  # never below the probe on validation
+    assert main([*args, "--resume"]) == 0
+    again = capsys.readouterr().out
+    assert "the solved probe is restored" in again
+    assert "the frozen encoder embedded" not in again  # no encoder pass for the probe
+    resumed = json.loads((tmp_path / "run" / "report.json").read_text())
+    for key in ("f1_macro", "mcc", "pr_auc_macro"):
+        assert resumed["metrics"][key] == pytest.approx(report["metrics"][key])
+
+
+def test_the_probe_alone_on_a_frozen_encoder(spam_files, tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "probe"
+    args = [*_args(spam_files, "--strategy", "linear_probe", "--encoder", "frozen",
+                   "--cache-dir", str(tmp_path / "cache")),
+            *fast_train_args(tiny_model_dir, out)]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "linear probe (L-BFGS)" in printed and "epoch 1/" not in printed  # no SGD epochs
+    report = json.loads((out / "report.json").read_text())
+    assert "solved by L-BFGS" in report["training"]["stopped"]
+    assert report["metrics"]["f1_macro"] > 0.5

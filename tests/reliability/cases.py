@@ -429,7 +429,7 @@ CASES: list[Case] = [
          lambda e: _evaluate(e, e.csv("texts.csv", [("hi",)], ("text",))), "no label column"),
     Case("train-unknown-strategy", "--strategy with a name that is not registered",
          lambda e: e.train(e.good_csv(), "--strategy", "warmup"),
-         "unknown strategy 'warmup'; valid names: crt, drw, lp_ft, lws, prefinetune_da, tau_norm, vanilla"),
+         "unknown strategy 'warmup'; valid names: auto, crt, drw, linear_probe, lp_ft, lws, prefinetune_da, tau_norm, vanilla"),
     Case("train-negative-aux-weight", "an auxiliary loss with λ < 0",
          lambda e: e.train(e.good_csv(), "--aux-loss", "supcon", "--aux-weight", "-1"),
          "aux_loss.weight (λ) must be >= 0"),

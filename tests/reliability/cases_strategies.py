@@ -34,7 +34,7 @@ CASES: list[Case] = [
          "drop --sampler class_balanced"),
     Case("strategy-lws-multilabel", "LWS on a multilabel task (a per-label scale decides nothing)",
          lambda e: e.train(_multilabel(e), "--strategy", "lws"),
-         "not multilabel; pick a --strategy that does (crt,"),
+         "not multilabel; pick a --strategy that does (auto, crt,"),
     Case("strategy-tau-norm-multilabel", "tau_norm on a multilabel task trains, per label",
          lambda e: e.train(_multilabel(e), "--strategy", "tau_norm"),
          "phase 2/2 tau_norm: tau", code=0, warnings=True),

@@ -106,8 +106,12 @@ def test_phase_checks_tau_grid_and_tasks():
     with pytest.raises(LongtailError, match="tasks must be some of"):
         Phase("t", tasks=("regression",))
     assert strategies_for("multilabel") == [
-        "crt", "drw", "lp_ft", "prefinetune_da", "tau_norm", "vanilla",
+        "auto", "crt", "drw", "linear_probe", "lp_ft", "prefinetune_da", "tau_norm", "vanilla",
     ]  # fmt: skip
+    with pytest.raises(LongtailError, match="solver 'lbfgs' solves the final linear layer"):
+        Phase("p", trainable="head", solver="lbfgs")
+    with pytest.raises(LongtailError, match="keep_start goes with a training sgd phase"):
+        Phase("p", trainable="classifier", solver="lbfgs", keep_start=True)
     with pytest.raises(LongtailError, match="not multilabel; pick a --strategy that does.*crt"):
         check_phases(build_strategy("lws", epochs=2), task="multilabel", sampler="none")
     check_phases(build_strategy("lws", epochs=2), task="binary", sampler="none")

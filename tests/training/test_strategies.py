@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 import longtail
 from longtail.errors import LongtailError
@@ -46,7 +48,11 @@ def _write_data(path: Path, sizes: dict[str, int], seed: int = 0) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", STRATEGIES.names())
+#: Strategies that never train the encoder, by design.
+PROBE_ONLY = {"linear_probe"}
+
+
+@pytest.mark.parametrize("name", sorted(set(STRATEGIES.names()) - PROBE_ONLY))
 def test_every_strategy_trains_everything_on_the_training_data_in_some_phase(name):
     phases = build_strategy(name, epochs=3)
     assert phases and all(isinstance(p, Phase) for p in phases)
@@ -65,7 +71,8 @@ def test_strategy_parameters_and_bad_names():
     drw = build_strategy({"name": "drw", "reweight_epochs": 2}, epochs=5)
     assert [(p.epochs, p.loss_weighting) for p in drw] == [(3, "none"), (2, "class_balanced")]
     with pytest.raises(
-        LongtailError, match="valid names: crt, drw, lp_ft, lws, prefinetune_da, tau_norm, vanilla"
+        LongtailError,
+        match="valid names: auto, crt, drw, linear_probe, lp_ft, lws, prefinetune_da, tau_norm, vanilla",
     ):
         build_strategy("warmup", epochs=3)
     with pytest.raises(LongtailError, match="train.epochs > reweight_epochs"):
@@ -147,6 +154,8 @@ EXPECTED_TRAINABLE = {
     "crt": ["all", "head"],
     "tau_norm": ["all"],  # τ-normalisation trains nothing
     "lws": ["all", "head"],
+    "linear_probe": [],  # solved by L-BFGS: no training-loop phase
+    "auto": ["all"],  # the probe is solved, then fine-tuning starts from it
 }
 
 
@@ -202,7 +211,7 @@ def test_strategy_contract(tmp_path, tiny_model_dir, recorded_phases, name):
     assert [p["name"] for p in phases] == [p.name for p in build_strategy(name, epochs=2)]
     assert all(math.isfinite(h["train_loss"]) for h in history)
     assert {h["phase"] for h in history} == {p["name"] for p in phases if p["trainable"] != "none"}
-    assert all(h["step"] <= 2 for h in history)  # two steps per phase
+    assert all(h["step"] <= 2 for h in history if "l2" not in h)  # two steps per phase
     if name == "prefinetune_da":  # an equal-per-class sample (8 each) plus 4 augmented copies
         assert recorded_phases[0]["rows"] > 3 * 8 and recorded_phases[1]["rows"] == 54
         assert "prefinetune" in classifier.report["augmentation"]
@@ -215,6 +224,12 @@ def test_strategy_contract(tmp_path, tiny_model_dir, recorded_phases, name):
     if name == "drw":
         weights = [call["loss"].class_weights for call in recorded_phases]
         assert weights[0] is None and weights[1] is not None
+    if name in ("linear_probe", "auto"):
+        probe = phases[0]
+        assert probe["stop"] == "solved" and probe["applied"].startswith("linear head solved")
+        path = [h for h in history if h["phase"] == "linear_probe"]
+        assert path and all("l2" in h for h in path)
+        assert probe["best_score"] == max(h["val_score"] for h in path)
 
 
 @pytest.mark.parametrize("name", STRATEGIES.names())
@@ -268,3 +283,40 @@ def test_wrapper_and_auxiliary_loss_contract(tmp_path, tiny_model_dir, recorded_
 def test_negative_aux_weight_is_refused(tmp_path, tiny_model_dir):
     with pytest.raises(LongtailError, match=r"aux_loss.weight \(λ\) must be >= 0"):
         _train(tmp_path, tiny_model_dir, ["aux_loss=supcon", "aux_loss.weight=-1"])
+
+
+def test_a_phase_that_keeps_its_start_keeps_it_unless_an_epoch_beats_it(tmp_path, tiny_model_dir):
+    from longtail.config import build_config
+    from longtail.training.loop import TokenizedSplit, train_model
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 2))
+    x = torch.randn(32, 4)
+    y = (x[:, 0] > 0).long().numpy()
+    split = TokenizedSplit(x, y)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    scores = iter([0.9, 0.5, 0.6, 0.7])  # the start scores best
+    config = build_config({"train": {"epochs": 3, "batch_size": 8, "lr": 0.1, "head_lr": 0.1}})
+
+    class Rows:
+        def set_epoch(self, epoch):
+            pass
+
+        def __call__(self, split, rows, *, training):
+            return {"input": split.ids[rows]}
+
+    class Wrapped(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input, return_embedding=False):
+            return self.inner(input)
+
+    wrapped = Wrapped(model)
+    result = train_model(wrapped, nn.CrossEntropyLoss(), split, split, config.train,
+                         batcher=Rows(), score=lambda logits: next(scores), keep_start=True,
+                         log=lambda line: None)  # fmt: skip
+    assert result.best_epoch == 0 and result.best_score == 0.9
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, start[key])

@@ -33,8 +33,8 @@ WARMUP_EPOCHS = 3
 #: Why a phase stopped (``TrainingResult.stop``): early stopping; a perfect validation score when
 #: training to convergence; the fixed ``train.epochs`` ran out; the maximum budget of training to
 #: convergence (``train.max_epochs``) ran out before early stopping; ``train.max_steps`` ran out
-#: (either mode).
-STOP_REASONS = ("early_stopping", "perfect_score", "epochs", "max_epochs", "max_steps")
+#: (either mode); the linear probe was solved along its L2 path (``solver="lbfgs"``, no epochs).
+STOP_REASONS = ("early_stopping", "perfect_score", "epochs", "max_epochs", "max_steps", "solved")
 
 #: Every early-stopping metric is at most 1 (F-scores, MCC, PR-/ROC-AUC, accuracies), and an epoch
 #: replaces the best one only with a strictly higher score: once the best reaches this, no later

@@ -43,8 +43,8 @@ def still_improving(
         ``{"metric", "phase", "epochs", "best_before", "last"}``: the phase, its epoch count, its
         best score before the last epoch and the last epoch's score.
     """
-    if not history:
-        return None
+    if not history or "l2" in history[-1]:
+        return None  # nothing, or a solved linear probe: its entries are l2 values, not epochs
     phase = history[-1].get("phase")
     scores = [e.get("val_score") for e in history if e.get("phase") == phase]
     if len(scores) < 2 or not all(isinstance(s, int | float) and math.isfinite(s) for s in scores):
@@ -82,6 +82,7 @@ def stop_reason(
     min_steps: int | None = None,
     max_epochs: int | None = None,
     max_steps: int | None = None,
+    start_kept: float | None = None,
 ) -> str:
     """Why the last phase stopped, in one line: its epochs and steps, the reason, the epoch kept.
 
@@ -92,6 +93,8 @@ def stop_reason(
         stop: the phase's reason, one of :data:`longtail.training.budget.STOP_REASONS`; ``None``
             (a record written before it existed) says only early stopping or "the budget".
         min_steps / max_epochs / max_steps: the budget's numbers, named in the line.
+        start_kept: the validation score of the phase's starting weights when no epoch beat
+            them (a ``keep_start`` phase, e.g. fine-tuning after the probe of ``auto``).
     """
     phase = history[-1].get("phase") if history else None
     entries = [e for e in history if e.get("phase") == phase]
@@ -113,6 +116,8 @@ def stop_reason(
             )
         ),
         "max_steps": f"the step budget (train.max_steps{f' {max_steps}' if max_steps else ''}) ran out",
+        "solved": "the linear probe was solved by L-BFGS for each l2 of its path (one 'epoch' "
+        "per l2, steps are L-BFGS iterations)",
     }
     if stop is None:
         stop = "early_stopping" if stopped_early else None
@@ -120,5 +125,10 @@ def stop_reason(
         stop or "", "the epoch or step budget (train.epochs, train.max_steps) ran out"
     )
     steps = f", {last['step']} steps" if "step" in last else ""
+    if start_kept is not None:
+        return (
+            f"{last['epoch']} epochs{steps}: {reason}; no epoch beat the starting weights, which "
+            f"are kept (validation score {start_kept:.4f})"
+        )
     kept = f" (validation score {best['val_score']:.4f})" if "val_score" in best else ""
     return f"{last['epoch']} epochs{steps}: {reason}; weights of epoch {best['epoch']} kept{kept}"

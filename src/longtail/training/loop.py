@@ -214,6 +214,7 @@ def train_model(
     fingerprint: str = "",
     log: Callable[[str], None] = print,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    keep_start: bool = False,
 ) -> TrainingResult:
     """Fine-tune ``model`` in place and leave it holding the best validation weights.
 
@@ -232,6 +233,8 @@ def train_model(
         resume: continue from the checkpoint in ``checkpoint_dir``.
         fingerprint: identifies data + config; a checkpoint from another fingerprint is refused.
         on_epoch: called with each epoch's history entry (e.g. to log it to a tracker).
+        keep_start: score the starting weights on validation as epoch 0; they are the best
+            weights until an epoch beats them (``best_epoch`` 0 when none does).
     """
     started = time.perf_counter()
     batcher = batcher or TokenBatcher(pad_id)
@@ -289,6 +292,19 @@ def train_model(
         state = saved.model_dump(include=set(state) | {"stopped_early"})
         history = [entry.model_dump() for entry in saved.history]
         log(f"resuming after epoch {state['epoch']} (step {state['step']})")
+
+    elif keep_start:
+        start = accelerator.unwrap_model(model)
+        start_logits = gathered_logits(
+            start, validation, batch_size=config.eval_batch_size, batcher=batcher,
+            device=accelerator.device,
+        )  # fmt: skip
+        state["best_score"] = float(score(start_logits))
+        best_weights = {k: v.detach().cpu().clone() for k, v in start.state_dict().items()}
+        log(
+            f"start weights: val score {state['best_score']:.4f} (epoch 0, kept unless an "
+            "epoch beats it)"
+        )
 
     stopped_early = bool(state.get("stopped_early", False))
     step = _StepFunction(model, loss_fn, accelerator, sam=sam, aux_loss=aux_loss)

@@ -139,6 +139,9 @@ def training_stop(config: ExperimentConfig, trained: PhasesResult) -> dict[str, 
         min_steps=train.min_steps if train.to_convergence else None,
         max_epochs=train.max_epochs,
         max_steps=train.max_steps,
+        start_kept=last.get("best_score")
+        if last.get("keep_start") and last.get("best_epoch") == 0
+        else None,
     )
     return {"stop": last.get("stop"), "line": line}
 

@@ -42,6 +42,7 @@ TRAINABLE = ("all", "head", "top_layers", "classifier", "scales", "none")
 DATA = ("train", "balanced_augmented")
 LOSS_WEIGHTING = ("configured", "none", "plain", "class_balanced")
 HEAD_INIT = ("keep", "reset")
+SOLVERS = ("sgd", "lbfgs")
 TASKS = ("binary", "multiclass", "multilabel")
 #: Kang et al. 2020 search τ on validation; their best lie in (0, 1], a longer grid costs nothing
 TAU_GRID = tuple(round(0.1 * i, 1) for i in range(21))
@@ -78,6 +79,12 @@ class Phase:
         tau_grid: τ values tried on validation by a ``trainable="none"`` phase, which
             τ-normalises the head with the best one.
         tasks: the tasks the phase applies to; others get an error before training starts.
+        solver: ``"sgd"`` (the training loop: minibatches, the configured optimizer, epochs,
+            early stopping) or ``"lbfgs"`` (``trainable="classifier"`` only: the linear head
+            solved on the encoder's vectors along an L2 path chosen on validation,
+            :mod:`longtail.training.probe`).
+        keep_start: score the weights the phase starts from on validation as its epoch 0 and
+            keep them unless an epoch beats them (``auto``: fine-tuning must beat the probe).
     """
 
     name: str
@@ -95,10 +102,13 @@ class Phase:
     head_init: str = "keep"
     tau_grid: tuple[float, ...] = ()
     tasks: tuple[str, ...] = TASKS
+    solver: str = "sgd"
+    keep_start: bool = False
 
     def __post_init__(self) -> None:
         for key, value, valid in (
             ("trainable", self.trainable, TRAINABLE),
+            ("solver", self.solver, SOLVERS),
             ("data", self.data, DATA),
             ("loss_weighting", self.loss_weighting, LOSS_WEIGHTING),
             ("head_init", self.head_init, HEAD_INIT),
@@ -123,6 +133,13 @@ class Phase:
             raise LongtailError(
                 f"phase {self.name!r}: tau values must be >= 0, got {self.tau_grid}"
             )
+        if self.solver == "lbfgs" and self.trainable != "classifier":
+            raise LongtailError(
+                f"phase {self.name!r}: solver 'lbfgs' solves the final linear layer alone; "
+                "it needs trainable='classifier'"
+            )
+        if self.keep_start and (not self.trains or self.solver != "sgd"):
+            raise LongtailError(f"phase {self.name!r}: keep_start goes with a training sgd phase")
         if not self.tasks or not set(self.tasks) <= set(TASKS):
             raise LongtailError(f"phase {self.name!r}: tasks must be some of {', '.join(TASKS)}")
 
@@ -166,6 +183,31 @@ def lp_ft(*, epochs: int | None, probe_epochs: int = 1, probe_lr: float = 1e-3) 
     return [
         Phase("linear_probe", trainable="head", epochs=probe_epochs, head_lr=probe_lr),
         Phase("finetune"),
+    ]
+
+
+@STRATEGIES.register("linear_probe")
+def linear_probe(*, epochs: int | None) -> list[Phase]:
+    """The linear probe alone: the final linear layer solved on the frozen encoder's vectors by
+    L-BFGS, its L2 strength chosen on validation (:mod:`longtail.training.probe`; the probe of
+    Kumar et al. 2022, arXiv 2202.10054). The encoder is never trained; short texts only."""
+    return [Phase("linear_probe", trainable="classifier", solver="lbfgs")]
+
+
+@STRATEGIES.register("auto")
+def auto(*, epochs: int | None) -> list[Phase]:
+    """Choose on the user's validation split between the linear probe and fine-tuning.
+
+    Phase 1 solves the linear probe (seconds: one encoder pass over the rows, then L-BFGS).
+    Phase 2 fine-tunes everything from the probe — LP-FT (Kumar et al. 2022) — and scores the
+    probe as its epoch 0: early stopping keeps the probe unless a fine-tuned epoch beats it on
+    validation with the decision that ships. So the model is never worse on validation than the
+    probe, and the report says which one won. With ``--encoder frozen`` phase 2 trains the head
+    alone by SGD from the probe, kept only where it beats it.
+    """
+    return [
+        Phase("linear_probe", trainable="classifier", solver="lbfgs"),
+        Phase("finetune", keep_start=True),
     ]
 
 
