@@ -76,6 +76,13 @@ SINGLE_LABEL_REMEDIES: dict[str, dict[str, Any]] = {
     "crt": {"loss": {"name": "ce"}, "strategy": "crt"},
     "tau_norm": {"loss": {"name": "ce"}, "strategy": "tau_norm"},
 }
+#: The same losses with the head solved by L-BFGS (``--strategy linear_probe``,
+#: :mod:`longtail.training.probe`) instead of trained by SGD.
+PROBE = {"strategy": "linear_probe"}
+SINGLE_LABEL_REMEDIES |= {
+    f"probe_{name}": SINGLE_LABEL_REMEDIES[name] | PROBE
+    for name in ("ce", "ce_inverse", "ce_effective_number", "focal", "logit_adjusted")
+} | {"probe_ldam_drw": {"loss": {"name": "ldam"}} | PROBE}
 MULTILABEL_REMEDIES: dict[str, dict[str, Any]] = {
     "bce": {"loss": {"name": "bce"}},
     "bce_sqrt_pos_weight": {
@@ -89,6 +96,10 @@ MULTILABEL_REMEDIES: dict[str, dict[str, Any]] = {
     "sqrt_sampler": {"loss": {"name": "bce"}, "sampler": "sqrt"},
     "crt": {"loss": {"name": "bce"}, "strategy": "crt"},
     "tau_norm": {"loss": {"name": "bce"}, "strategy": "tau_norm"},
+}
+MULTILABEL_REMEDIES |= {
+    f"probe_{name}": MULTILABEL_REMEDIES[name] | PROBE
+    for name in ("bce", "bce_sqrt_pos_weight", "asymmetric", "distribution_balanced")
 }
 #: What each cell records, on the test split and (``val_``: where the decision was fitted, so
 #: optimistic for tuned decisions) on validation.
@@ -248,7 +259,7 @@ class SetupRunner:
         val_logits = predict_logits(setup.trainable, setup.validation, **options)
         test = self.test_split(setup, space)
         test_logits = predict_logits(setup.trainable, test, **options)
-        decisions = dict(DECISIONS) | (POSTHOC if remedy == "ce" else {})
+        decisions = dict(DECISIONS) | (POSTHOC if remedy in ("ce", "probe_ce") else {})
         scores = {}
         for name, decision_overrides in decisions.items():
             decision_config = DecisionConfig(**(config.decision.model_dump() | decision_overrides))
