@@ -99,7 +99,7 @@ def test_tuned_tau_is_zero_when_adjusting_only_hurts():
 
 def test_fit_decision_orders_adjustment_calibration_thresholds():
     logits, y, counts = _long_tailed()
-    config = DecisionConfig(logit_adjust="tuned")
+    config = DecisionConfig(logit_adjust="tuned", tuning_check="none")
     fitted = fit_decision("multiclass", logits, y, ["a", "b", "c"], config, counts, counts.sum())
     adjust = fitted.mapping.logit_adjust
     assert adjust.tuned and adjust.tau > 0

@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         "threshold_objective": classifier.meta.get("threshold_objective"),
         "threshold_fallback": classifier.meta.get("threshold_fallback"),
         "threshold_untuned": classifier.meta.get("threshold_untuned"),
+        "threshold_check": classifier.meta.get("threshold_check"),
         "temperature": classifier.temperature,
         **decision_summary(classifier.meta),  # logit adjustment and calibration, as applied
         # a model still learning when its training stopped is warned about here too

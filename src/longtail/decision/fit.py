@@ -20,7 +20,12 @@ from longtail.decision.calibration import fit_temperature, probabilities
 from longtail.decision.isotonic import check_isotonic_validation, fit_isotonic
 from longtail.decision.logit_adjust import LogitAdjustment, prior_offsets, tune_tau
 from longtail.decision.probability_map import ProbabilityMap
-from longtail.decision.thresholds import default_thresholds, tune_thresholds_detailed
+from longtail.decision.thresholds import (
+    SCORE_OBJECTIVES,
+    default_thresholds,
+    tune_thresholds_detailed,
+)
+from longtail.decision.tuning_check import cross_fitted_check
 from longtail.errors import LongtailError
 from longtail.io_utils import atomic_write_bytes
 
@@ -38,6 +43,9 @@ class FittedDecision:
         fallback: names whose threshold fell back under SCutFBR.1 (Yang 2001).
         untuned: names left at the default decision (no positive validation example).
         mapping: logits to calibrated probabilities (``None``: ``temperature`` alone).
+        check: the cross-fitted check of the tuned thresholds
+            (:class:`~longtail.decision.tuning_check.TuningCheck` as a dict; ``None``: not run).
+            When it did not keep them, ``thresholds`` are the defaults.
     """
 
     temperature: float
@@ -45,6 +53,7 @@ class FittedDecision:
     fallback: list[str]
     untuned: list[str]
     mapping: ProbabilityMap | None = None
+    check: dict | None = None
 
     def probabilities(self, task: str, logits: np.ndarray) -> np.ndarray:
         """The calibrated probabilities the thresholds were tuned on."""
@@ -91,21 +100,32 @@ def fit_decision(
     if not config.tune_thresholds:
         thresholds = default_thresholds(task, len(names))
         return FittedDecision(float(temperature), thresholds, [], [], mapping)
-    tuning = tune_thresholds_detailed(
-        task,
-        y,
-        mapping(logits),
-        objective=config.objective,
-        beta=config.beta,
-        floor=config.floor,
-        fbr=config.resolved_fbr(task),
-    )
+    probs = mapping(logits)
+
+    def tune(y_part: np.ndarray, probs_part: np.ndarray):
+        return tune_thresholds_detailed(
+            task, y_part, probs_part, objective=config.objective, beta=config.beta,
+            floor=config.floor, fbr=config.resolved_fbr(task),
+        )  # fmt: skip
+
+    tuning = tune(y, probs)
+    check = None
+    if config.resolved_tuning_check(task) and config.objective in SCORE_OBJECTIVES:
+        check = cross_fitted_check(
+            task, y, probs, lambda a, b: tune(a, b).thresholds, config.objective, config.beta
+        )
+    if check is not None and not check.kept:
+        return FittedDecision(
+            float(temperature), default_thresholds(task, len(names)), [], [], mapping,
+            check.to_json(),
+        )  # fmt: skip
     return FittedDecision(
         temperature=float(temperature),
         thresholds=np.asarray(tuning.thresholds),
         fallback=[names[c] for c in tuning.fallback if c < len(names)],
         untuned=[names[c] for c in tuning.untuned if c < len(names)],
         mapping=mapping,
+        check=None if check is None else check.to_json(),
     )
 
 

@@ -45,6 +45,7 @@ from longtail.evaluation.report import (  # the same headline and number test as
     format_value,
     mark_few,
     report_warnings,
+    tuning_check_line,
 )
 from longtail.evaluation.run_arrays import RunArrays
 
@@ -316,6 +317,8 @@ def _details(report: Mapping[str, Any]) -> list[str]:
     rows = decision_settings(report)
     if report.get("threshold_objective"):
         rows.append(["tuned on validation for", str(report["threshold_objective"])])
+    if line := tuning_check_line(str(report.get("task")), report.get("threshold_check")):
+        rows.append(["cross-fitted check", line])
     parts.append(html_table(["setting", "value"], rows))
     for section in ("data", "model"):
         if isinstance(report.get(section), Mapping) and report[section]:

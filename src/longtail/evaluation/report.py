@@ -268,6 +268,8 @@ def _decision_lines(task: str, labels: list[str], report: Mapping[str, Any]) -> 
     lines = [f"- {_md(name)}: {_md(value)}" for name, value in decision_settings(report)]
     if report.get("threshold_objective"):
         lines.append(f"- tuned on validation for: {_md(report['threshold_objective'])}")
+    if line := tuning_check_line(task, report.get("threshold_check")):
+        lines.append(f"- {_md(line)}")
     raw = report.get("thresholds")
     if raw is None:
         return [*lines, "- thresholds: defaults (0.5, or plain argmax for multiclass)"]
@@ -298,6 +300,22 @@ def _decision_lines(task: str, labels: list[str], report: Mapping[str, Any]) -> 
             f"decision.fbr): {_first_names(fallback)}"
         )
     return [*lines, "", *markdown_table(["label", kind], pairs)]
+
+
+def tuning_check_line(task: str, check: Mapping[str, Any] | None) -> str | None:
+    """What the cross-fitted check of the tuned thresholds found (``None``: it did not run)."""
+    if not isinstance(check, Mapping):
+        return None
+    kind = "weights" if task == "multiclass" else "thresholds"
+    default = "plain argmax" if task == "multiclass" else "0.5"
+    scores = (
+        f"tuned on {check['folds'] - 1} of {check['folds']} validation folds and applied to the "
+        f"one left out, they scored {check['objective']} {check['cross_fitted']:.4f} against "
+        f"{check['default']:.4f} for {default}"
+    )
+    if check.get("kept"):
+        return f"tuned {kind} kept: {scores}"
+    return f"tuned {kind} not kept, the decision is {default}: {scores}"
 
 
 _FALLBACK = {

@@ -177,6 +177,7 @@ def decide_from(
         threshold_objective=decision_config.tuned_for(),
         threshold_fallback=decision.fallback,
         threshold_untuned=decision.untuned,
+        threshold_check=decision.check,
         temperature=decision.temperature,
         **decision_summary({"labels": {"names": names}, **decision.mapping.meta_fields()}),
         validation_metrics=validation,

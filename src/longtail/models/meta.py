@@ -165,6 +165,7 @@ class ModelMeta(_Part):
     threshold_objective: str | None = None
     threshold_fallback: list[str] | None = None
     threshold_untuned: list[str] | None = None
+    threshold_check: dict[str, Any] | None = None
     training: TrainingMeta = Field(default_factory=TrainingMeta)
     architecture: ArchitectureMeta
     files: dict[str, str]

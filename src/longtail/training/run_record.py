@@ -45,6 +45,8 @@ def model_meta(
         "threshold_objective": config.decision.tuned_for(),  # None: thresholds not tuned
         "threshold_fallback": decision.fallback,  # SCutFBR.1: best validation F below decision.fbr
         "threshold_untuned": decision.untuned,  # no validation example: the default decision
+        # cross-fitted on validation: were the tuned thresholds kept (longtail.decision.tuning_check)
+        "threshold_check": decision.check,
         "temperature": decision.temperature,
         # logit adjustment, then calibration (see longtail.decision.probability_map)
         **_decision_fields(decision, space.task),
@@ -92,6 +94,7 @@ def report_header(
         "threshold_objective": meta["threshold_objective"],
         "threshold_fallback": meta["threshold_fallback"],
         "threshold_untuned": meta["threshold_untuned"],
+        "threshold_check": meta.get("threshold_check"),
         "temperature": meta["temperature"],
         **decision_summary(meta),
         "model": {
