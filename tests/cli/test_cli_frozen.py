@@ -151,7 +151,7 @@ def test_frozen_defaults_train_to_convergence(shared, tiny_model_dir, capsys):
     tmp_path, spam_files, _ = shared
     argv = _train(tiny_model_dir, tmp_path, {"train": spam_files["train"]}, "long")
     argv = argv[: argv.index("--epochs")]  # the frozen defaults: up to 200 epochs, patience 10
-    assert main(argv) == 0
+    assert main([*argv, "--strategy", "vanilla"]) == 0  # SGD: the probe is the default
     meta = json.loads((tmp_path / "long" / "longtail.json").read_text())
     train = meta["config"]["train"]
     assert (train["epochs"], train["max_epochs"], train["min_steps"], train["patience"]) == (
@@ -162,3 +162,20 @@ def test_frozen_defaults_train_to_convergence(shared, tiny_model_dir, capsys):
     assert "a perfect validation score (1) cannot be beaten" in capsys.readouterr().out
     assert (len(meta["training"]["history"]), meta["training"]["stop"]) == (1, "perfect_score")
     assert meta["training"]["stopped"].startswith("1 epochs, 9 steps: a perfect validation score")
+
+
+def test_a_linear_frozen_head_is_solved_by_default(shared, tiny_model_dir, capsys):
+    tmp_path, spam_files, _ = shared
+    argv = _train(tiny_model_dir, tmp_path, {"train": spam_files["train"]}, "probe")
+    argv = argv[: argv.index("--epochs")]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "head is solved by L-BFGS (strategy linear_probe" in printed
+    meta = json.loads((tmp_path / "probe" / "longtail.json").read_text())
+    assert meta["config"]["strategy"] == "linear_probe" and meta["training"]["stop"] == "solved"
+    # fixed epochs, a sampler or an MLP head ask for minibatch training: the head is trained
+    for i, extra in enumerate((["--epochs", "2"], ["--sampler", "sqrt"], ["--head", "mlp"])):
+        assert main([*argv, *extra, "--output", str(tmp_path / f"sgd{i}")]) == 0
+        meta = json.loads((tmp_path / f"sgd{i}" / "longtail.json").read_text())
+        assert meta["config"]["strategy"] == "vanilla", extra
+        assert meta["training"]["stop"] != "solved"

@@ -146,9 +146,15 @@ def _frozen_text_setup(
         config, model, data.train, data.validation,
         (data.train_texts, data.validation_texts), features=features,
     )  # fmt: skip
+    how = (
+        "is solved by L-BFGS (strategy linear_probe; --strategy vanilla or --epochs N train it "
+        "by SGD)"
+        if config.strategy == "linear_probe"
+        else "trains"
+    )
     log(
         f"model.encoder=frozen: the encoder stays frozen in every phase; the {config.model.head} "
-        f"head trains on {train.ids.shape[1]}-d cached embeddings (cache {cache.directory})"
+        f"head {how} on {train.ids.shape[1]}-d cached embeddings (cache {cache.directory})"
     )
 
     def represent(texts: list[str], y: Any, extra: Any) -> TokenizedSplit:
