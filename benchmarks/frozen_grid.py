@@ -104,10 +104,15 @@ MULTILABEL_REMEDIES |= {
 #: What each cell records, on the test split and (``val_``: where the decision was fitted, so
 #: optimistic for tuned decisions) on validation.
 METRICS = ("f1_macro", "mcc", "f1_micro", "pr_auc_macro")
-#: Decisions fitted on each head's validation logits (``decision.*`` overrides).
+#: Decisions fitted on each head's validation logits (``decision.*`` overrides). ``tuned`` is
+#: longtail's default decision: multiclass weights are kept only where the cross-fitted check on
+#: validation says they help (:mod:`longtail.decision.tuning_check`); ``tuned_unchecked`` keeps
+#: them always, as the default did before the check (cells run before it hold only that one,
+#: renamed from ``tuned``).
 DECISIONS: dict[str, dict[str, Any]] = {
     "argmax": {"calibrate": "none", "tune_thresholds": False},
     "tuned": {},
+    "tuned_unchecked": {"tuning_check": "none"},
 }
 #: Extra decisions on plain cross-entropy's logits: post-hoc logit adjustment, τ tuned.
 POSTHOC = {
@@ -149,6 +154,8 @@ def base_config(setup: str, directory: Path, cache: Path, model: str, max_length
         },
         "model": {"name": model, "encoder": "frozen", "max_length": max_length},
         "long_documents": {"enabled": False, "cache_dir": str(cache)},
+        # the SGD head unless a remedy says otherwise (a frozen linear head is solved by default)
+        "strategy": "vanilla",
     }
 
 
@@ -528,7 +535,10 @@ def report(work: Path, setups: list[str]) -> str:
 
 
 #: longtail's default before this grid: effective-number weighted CE, decided by tuned thresholds.
-CURRENT_DEFAULT = {"single": ("ce_effective_number", "tuned"), "multilabel": ("bce", "tuned")}
+CURRENT_DEFAULT = {
+    "single": ("ce_effective_number", "tuned_unchecked"),
+    "multilabel": ("bce", "tuned_unchecked"),
+}
 #: "Simpler" for the rule's tie-break: a loss or a decision alone, then a sampler, then a strategy.
 _COMPLEXITY = {"crt": 2, "tau_norm": 2, "ldam_drw": 1}
 
