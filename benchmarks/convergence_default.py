@@ -25,7 +25,14 @@ in three configurations:
   ``train.min_steps`` (500), at most ``train.max_epochs`` (100), best weights kept;
 - ``epochs3``: ``--epochs 3``, the former default (patience 2, best of the 3 epochs kept);
 - ``epochs20``: ``--epochs 20 train.patience=null``: a long fixed run without early stopping (the
-  best epoch's weights are still kept).
+  best epoch's weights are still kept);
+- ``auto``: ``--strategy auto``, the linear probe and then fine-tuning to convergence from it,
+  the probe kept unless a fine-tuned epoch beats it on validation;
+- ``probe``: ``--strategy linear_probe``, the probe alone (the encoder never trained).
+
+``auto`` and ``probe`` run with ``decision.tuning_check=none``, the decision the other three had
+when they were measured (before the cross-fitted check existed), so that only the training
+differs.
 
 It prints, per dataset × configuration, test macro-F1 and MCC as mean ± SEM over the seeds, the
 optimizer steps, the best epoch and why training stopped (per seed) and the wall seconds. Each
@@ -58,7 +65,15 @@ CONFIGS = {
     "convergence": (),
     "epochs3": ("--epochs", "3"),
     "epochs20": ("--epochs", "20", "train.patience=null"),
+    # the decision as in the runs above, from before the cross-fitted check: like for like
+    "auto": ("--strategy", "auto", "decision.tuning_check=none"),
+    "probe": ("--strategy", "linear_probe", "decision.tuning_check=none"),
 }
+
+
+#: What runs without ``--configs``: the comparison of training lengths; ``auto`` and ``probe``
+#: are asked for by name.
+DEFAULT_CONFIGS = ("convergence", "epochs3", "epochs20")
 
 
 def _rows(table, order: np.ndarray) -> tuple[list[str], list[str]]:
@@ -203,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rows", type=int, help="about this many rows per dataset (smoke runs)")
     parser.add_argument("--datasets", nargs="+", default=["trec", "sms_spam"])
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument(
+        "--configs", nargs="+", default=list(DEFAULT_CONFIGS), choices=list(CONFIGS)
+    )
     parser.add_argument(
         "--epochs-long", type=int, default=20, help="epochs of the long fixed run (default 20)"
     )

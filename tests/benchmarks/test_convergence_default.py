@@ -39,7 +39,7 @@ def test_trec_is_frozen_heads_cut_and_sms_spam_is_stratified():
 
 def test_short_configurations_run_before_the_long_one_and_the_table_reads_per_seed():
     script = _script()
-    order = list(script._order(2, 1, ["trec", "sms_spam"], list(script.CONFIGS)))
+    order = list(script._order(2, 1, ["trec", "sms_spam"], list(script.DEFAULT_CONFIGS)))
     assert order[:4] == [(0, "trec", "convergence"), (0, "trec", "epochs3"),
                          (0, "sms_spam", "convergence"), (0, "sms_spam", "epochs3")]  # fmt: skip
     assert order[4:6] == [(0, "trec", "epochs20"), (0, "sms_spam", "epochs20")]

@@ -91,7 +91,9 @@ def test_frozen_grid_runs_every_cell_and_reports_the_rule(
         ("crt", 1),
     ]
     ce = next(c for c in cells if c["remedy"] == "ce")
-    assert set(ce["scores"]) == {"argmax", "tuned", "posthoc_la", "posthoc_la+tuned"}
+    assert set(ce["scores"]) == {
+        "argmax", "tuned", "tuned_unchecked", "posthoc_la", "posthoc_la+tuned",
+    }  # fmt: skip
     for cell in cells:
         assert cell["steps"] > 0 and cell["epochs"] >= 1
         for scores in cell["scores"].values():
