@@ -11,6 +11,7 @@ from sklearn import metrics as skm
 
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, expected_calibration_error
+from longtail.evaluation.metrics import separation_warning
 
 
 def _single_label(task: str, n: int = 400, seed: int = 0):
@@ -96,8 +97,64 @@ def test_binary_positive_class_entries():
     assert m["positive_precision"] == pytest.approx(skm.precision_score(y, pred))
     assert m["positive_recall"] == pytest.approx(skm.recall_score(y, pred))
     assert m["positive_pr_auc"] == pytest.approx(skm.average_precision_score(y, p[:, 1]))
+    assert m["positive_roc_auc"] == pytest.approx(skm.roc_auc_score(y, p[:, 1]))
+    assert m["prevalence"] == pytest.approx(np.mean(y == 1)) and 0.1 < m["prevalence"] < 0.3
     # Majority is class 0, so micro-F1 without it is the positive-class F1.
     assert m["micro_f1_without_majority"] == pytest.approx(m["positive_f1"])
+    assert "prevalence" not in evaluate_predictions("multiclass", *_single_label("multiclass"))
+
+
+def test_prevalence_is_what_a_ranking_without_information_scores():
+    """Every score tied (a model that learned nothing): PR-AUC is the prevalence, ROC-AUC 0.5."""
+    y = np.array([0] * 81 + [1] * 19)
+    p = np.tile([0.9, 0.1], (100, 1))
+    m = evaluate_predictions("binary", y, p, np.zeros(100, dtype=int), ["ham", "spam"])
+    assert m["prevalence"] == pytest.approx(0.19)
+    assert m["positive_pr_auc"] == pytest.approx(m["prevalence"])
+    assert m["positive_roc_auc"] == pytest.approx(0.5)
+
+
+def _binary_scores(separating: bool, seed: int):
+    rng = np.random.default_rng(seed)
+    y = rng.choice(2, size=300, p=[0.8, 0.2])
+    score = rng.random(300) + (0.8 * y if separating else 0.0)
+    p1 = score / score.max()
+    p = np.stack([1 - p1, p1], axis=1)
+    pred = (p1 >= np.quantile(p1, 0.7)).astype(int)  # a tuned-looking threshold: both classes
+    return evaluate_predictions("binary", y, p, pred, ["ham", "spam"])
+
+
+def test_separation_warning_fires_on_random_scores_whatever_the_threshold_predicts():
+    m = _binary_scores(separating=False, seed=0)
+    # seed 0 gives a random ranking below both baselines; the check below keeps the case honest
+    assert m["positive_pr_auc"] <= m["prevalence"] and m["positive_roc_auc"] <= 0.5
+    assert not any("collapsed" in w for w in m["warnings"])  # the decisions look healthy
+    line = separation_warning(m)
+    assert line is not None and line.startswith(
+        "on validation the model's scores rank 'spam' no better than a random ranking "
+        f"(PR-AUC {m['positive_pr_auc']:.3f} against its prevalence {m['prevalence']:.3f}, "
+        f"ROC-AUC {m['positive_roc_auc']:.3f} against 0.5)"
+    )
+    assert line.endswith("train longer, or check the data (labels, text column)")
+
+
+@pytest.mark.parametrize(
+    ("pr_auc", "roc_auc", "fires"),
+    [(0.19, 0.7, True), (0.18, 0.7, True), (0.3, 0.5, True), (0.3, 0.45, True), (0.2, 0.51, False)],
+)
+def test_separation_warning_fires_on_either_baseline(pr_auc, roc_auc, fires):
+    m = {"positive_label": "spam", "prevalence": 0.19}
+    m |= {"positive_pr_auc": pr_auc, "positive_roc_auc": roc_auc}
+    assert (separation_warning(m) is not None) == fires
+
+
+def test_separation_warning_stays_silent_on_a_separating_model_and_off_binary():
+    m = _binary_scores(separating=True, seed=1)
+    assert m["positive_pr_auc"] > 2 * m["prevalence"] and m["positive_roc_auc"] > 0.7
+    assert separation_warning(m) is None
+    y, p, pred = _single_label("multiclass")
+    assert separation_warning(evaluate_predictions("multiclass", y, p, pred)) is None
+    assert separation_warning(None) is None
 
 
 def test_multilabel_metrics_match_sklearn():

@@ -16,6 +16,9 @@ Conventions (decided once, used everywhere):
   AUCs and MCC 0, and scikit-learn's warnings about it (``UndefinedMetricWarning``, "a single
   label was found", 0/0) are silenced. No warning of our own: the per-class table shows such a
   label already (support 0, or support = every example, with n/a AUCs).
+* Binary tasks also get the positive class's (index 1) scores as ``positive_*`` and its share of
+  the examples as ``prevalence``: the PR-AUC that a random ranking scores in expectation, the
+  baseline to read ``positive_pr_auc`` against (as 0.5 is for ROC-AUC).
 * ``micro_f1_without_majority`` (Shi et al., 2022, LIDTA, PMLR 183) is micro-F1 over every class but
   the majority one; single-label only. For binary with a majority negative class it is positive F1.
 * ECE (Guo et al., 2017, arXiv 1706.04599) uses 15 equal-width bins ``(lo, hi]`` (0 falls in the
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from warnings import catch_warnings, filterwarnings
@@ -75,7 +78,8 @@ def evaluate_predictions(
         recall_macro/micro (micro recall hides rare labels that macro recall shows), pr_auc_macro,
         roc_auc_macro, mcc, micro_f1_without_majority, ece, confusion_matrix, per_class,
         majority_class, majority_rate, baseline_accuracy, num_examples, warnings, and for binary
-        the positive_* entries.
+        the positive_* entries (label, f1, precision, recall, pr_auc, roc_auc) and prevalence
+        (the positive class's share of the examples: the PR-AUC of a random ranking).
 
     References:
         Shi et al. (2022). Micro-F1 computed without the majority class. Proceedings of the
@@ -151,8 +155,9 @@ def _scores(
     if task == "binary":
         positive = per_class[1]
         out["positive_label"] = names[1]
-        for key in ("f1", "precision", "recall", "pr_auc"):
+        for key in ("f1", "precision", "recall", "pr_auc", "roc_auc"):
             out[f"positive_{key}"] = positive[key]
+        out["prevalence"] = positive["support"] / n  # what a random ranking's PR-AUC comes to
     return out
 
 
@@ -245,6 +250,33 @@ def collapse_warnings(metrics: dict[str, Any], y_pred: np.ndarray, multilabel: b
             "accuracy is not informative here, look at macro-F1 / PR-AUC"
         )
     return warnings
+
+
+def separation_warning(validation: Mapping[str, Any] | None) -> str | None:
+    """For binary: a line when the validation scores rank the positive class no better than a
+    random ranking (its PR-AUC not above its prevalence, or ROC-AUC at most 0.5), else ``None``.
+
+    It reads the scores, not the decisions: a threshold tuned on the same split can still split
+    the predictions, so the collapse warnings above may stay silent on such a model.
+    """
+    if not isinstance(validation, Mapping) or "positive_label" not in validation:
+        return None
+    pr_auc, prevalence = validation.get("positive_pr_auc"), validation.get("prevalence")
+    roc_auc = validation.get("positive_roc_auc")
+    below_pr = pr_auc is not None and prevalence is not None and pr_auc <= prevalence
+    if not below_pr and (roc_auc is None or roc_auc > 0.5):
+        return None
+    label = validation["positive_label"]
+    return (
+        f"on validation the model's scores rank {label!r} no better than a random ranking "
+        f"(PR-AUC {_three(pr_auc)} against its prevalence {_three(prevalence)}, ROC-AUC "
+        f"{_three(roc_auc)} against 0.5), whatever its tuned threshold predicts: train longer, "
+        "or check the data (labels, text column)"
+    )
+
+
+def _three(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _per_class(
