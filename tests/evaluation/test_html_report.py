@@ -163,7 +163,8 @@ def test_run_report_has_every_figure_and_is_self_contained(task):
     all_ids = re.findall(r'\bid="([^"]+)"', html)  # SVG-internal ids are prefixed per figure
     assert len(all_ids) == len(set(all_ids))
     assert "data:image/png;base64," in html.split('id="fig-extra-1"')[1].split("</figure>")[0]
-    for headline in ("macro-F1", "PR-AUC (macro)", "MCC", "balanced accuracy", "ECE (15 bins)"):
+    pr_auc = "PR-AUC (macro over both classes)" if task == "binary" else "PR-AUC (macro)"
+    for headline in ("macro-F1", pr_auc, "MCC", "balanced accuracy", "ECE (15 bins)"):
         assert f"<td>{headline}</td>" in html
     assert "before calibration" in html.split('id="fig-reliability"')[1]
     assert (
@@ -201,6 +202,58 @@ def test_per_class_table_marks_classes_with_few_examples():
         assert (f"<td>{shown} †</td>" in table) == (n < 5), (name, n)
     assert f"† {len(few)} classes with fewer than 5 examples in this split" in table
     assert "†" not in run_html("binary").split("<h2>Per class</h2>")[1].split("<h2>")[0]
+
+
+def _headline_cells(html: str) -> list[list[str]]:
+    table = html.split("<h2>Headline</h2>")[1].split("</table>")[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1])
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows]
+
+
+def test_binary_headline_leads_with_the_positive_class_against_its_baselines():
+    report, _ = make_run("binary")
+    m = report["metrics"]
+    rows = _headline_cells(run_html("binary"))
+    positive = escape(repr(SCRIPT))
+    assert rows[:3] == [
+        [
+            f"PR-AUC (positive class {positive}; a random ranking scores the prevalence, "
+            f"{m['prevalence']:.4f})",
+            f"{m['positive_pr_auc']:.4f}",
+        ],
+        [
+            f"ROC-AUC (positive class {positive}; a random ranking scores 0.5)",
+            f"{m['positive_roc_auc']:.4f}",
+        ],
+        ["PR-AUC (macro over both classes)", f"{m['pr_auc_macro']:.4f}"],
+    ]
+    assert [r[0] for r in rows[-4:]] == [
+        *(f"positive {name} ({escape(SCRIPT)})" for name in ("F1", "precision", "recall")),
+        "threshold on P(positive)",
+    ]
+    assert [r[0] for r in _headline_cells(run_html("multiclass"))] == [
+        "macro-F1", "PR-AUC (macro)", "MCC", "balanced accuracy", "accuracy",
+        "micro-F1 w/o majority", "ECE (15 bins)",
+    ]  # fmt: skip
+
+
+def test_a_binary_model_that_ranks_no_better_than_chance_on_validation_is_an_alert():
+    report, arrays = make_run("binary")
+    rng = np.random.default_rng(0)
+    y = rng.choice(2, size=300, p=[0.8, 0.2])
+    p1 = rng.random(300)  # scores that know nothing of y
+    chance = evaluate_predictions(
+        "binary", y, np.stack([1 - p1, p1], axis=1), (p1 > 0.7).astype(int), arrays.labels
+    )
+    assert chance["positive_roc_auc"] <= 0.5  # the case below is one the rule covers
+    html = render_run_html(report | {"validation_metrics": chance}, arrays)
+    alert = (
+        '<div class="warning" role="alert">WARNING: on validation the model&#x27;s scores rank '
+        f"{escape(repr(SCRIPT))} no better than a random ranking"
+    )
+    assert alert in html and html.index(alert) < html.index("<h2>Headline</h2>")
+    separating = render_run_html(report | {"validation_metrics": report["metrics"]}, arrays)
+    assert 'role="alert"' not in separating
 
 
 def test_binary_pr_dot_is_the_threshold_point():

@@ -98,12 +98,82 @@ def test_a_model_still_learning_is_warned_about_after_the_metrics_warnings():
     assert "WARNING" not in render_markdown(settled)
 
 
-def test_binary_headline_shows_positive_class_and_threshold():
-    md = render_markdown(_report("binary"))
-    headline = md.split("## Headline")[1].split("## Per class")[0]
-    assert "positive F1 (spam)" in headline and "positive PR-AUC (spam)" in headline
-    assert "threshold on P(positive)" in headline and "0.3500" in headline
-    assert "predict 'spam' iff P(spam) >= 0.3500" in md
+def _headline(md: str) -> list[tuple[str, str]]:
+    """The headline table's (metric, value) rows."""
+    table = md.split("## Headline")[1].split("## Per class")[0].strip().splitlines()[2:]
+    return [tuple(cell.strip() for cell in row.strip("|").split(" | ")) for row in table]
+
+
+def _binary(separating: bool, seed: int = 0) -> dict:
+    """A binary report whose validation scores do (or do not) rank 'spam' above 'ham'."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(2, size=300, p=[0.8, 0.2])
+    p1 = (rng.random(300) + (0.8 * y if separating else 0.0)) / 1.8
+    p = np.stack([1 - p1, p1], axis=1)
+    pred = (p1 >= np.quantile(p1, 0.7)).astype(int)  # a tuned-looking threshold: both classes
+    metrics = evaluate_predictions("binary", y, p, pred, ["ham", "spam"])
+    return {"task": "binary", "labels": ["ham", "spam"], "metrics": metrics,
+            "validation_metrics": metrics, "thresholds": [0.42], "split": "validation"}  # fmt: skip
+
+
+def test_binary_headline_leads_with_the_positive_class_against_its_baselines():
+    report = _report("binary")
+    m = report["metrics"]
+    rows = _headline(render_markdown(report))
+    assert m["prevalence"] == pytest.approx(m["per_class"][1]["support"] / 300)
+    assert rows[:3] == [
+        (
+            f"PR-AUC (positive class 'spam'; a random ranking scores the prevalence, "
+            f"{m['prevalence']:.4f})",
+            f"{m['positive_pr_auc']:.4f}",
+        ),
+        (
+            "ROC-AUC (positive class 'spam'; a random ranking scores 0.5)",
+            f"{m['positive_roc_auc']:.4f}",
+        ),
+        ("PR-AUC (macro over both classes)", f"{m['pr_auc_macro']:.4f}"),
+    ]
+    names = [name for name, _ in rows]
+    assert names[3:9] == ["macro-F1", "MCC", "balanced accuracy", "accuracy",
+                          "micro-F1 w/o majority", "ECE (15 bins)"]  # fmt: skip
+    assert names[9:] == ["positive F1 (spam)", "positive precision (spam)",
+                         "positive recall (spam)", "threshold on P(positive)"]  # fmt: skip
+    assert rows[-1][1] == "0.3500"
+    assert "predict 'spam' iff P(spam) >= 0.3500" in render_markdown(report)
+
+
+def test_multiclass_headline_is_unchanged():
+    report = _report()
+    m = report["metrics"]
+    md = render_markdown(report | {"validation_metrics": m})
+    rows = _headline(md)
+    assert [name for name, _ in rows] == ["macro-F1", "PR-AUC (macro)", "MCC",
+        "balanced accuracy", "accuracy", "micro-F1 w/o majority", "ECE (15 bins)"]  # fmt: skip
+    keys = ["f1_macro", "pr_auc_macro", "mcc", "balanced_accuracy", "accuracy",
+            "micro_f1_without_majority", "ece"]  # fmt: skip
+    assert [value for _, value in rows] == [f"{m[k]:.4f}" for k in keys]
+    assert "prevalence" not in m and "WARNING" not in md
+
+
+def test_a_binary_model_that_ranks_no_better_than_chance_on_validation_is_warned_about():
+    report = _binary(separating=False)
+    assert not report["metrics"]["warnings"]  # the tuned threshold hides it from the decisions
+    opening = render_markdown(report).split("## Headline")[0]
+    assert opening.count("> **WARNING:") == 1
+    assert (
+        "> **WARNING: on validation the model's scores rank 'spam' no better than a random"
+        in opening
+    )
+    assert "train longer, or check the data" in opening
+    assert "WARNING" not in render_markdown(_binary(separating=True))
+
+
+def test_the_chance_warning_reads_the_validation_split_not_the_scored_one():
+    chance, separating = _binary(separating=False), _binary(separating=True)
+    on_test = separating | {"validation_metrics": chance["metrics"], "split": "test"}
+    assert "no better than a random ranking" in render_markdown(on_test)
+    no_validation = chance | {"validation_metrics": None}  # `longtail evaluate`: none to read
+    assert "WARNING" not in render_markdown(no_validation)
 
 
 def test_many_classes_skip_confusion_matrix_and_multilabel_has_none():

@@ -37,12 +37,12 @@ from longtail.evaluation.html_page import (
 )
 from longtail.evaluation.metrics import ECE_BINS
 from longtail.evaluation.report import (  # the same headline and number test as report.md
-    HEADLINE_METRICS,
     MAX_CONFUSION_CLASSES,
     decision_settings,
     few_examples,
     few_examples_note,
     format_value,
+    headline_rows,
     mark_few,
     report_warnings,
     tuning_check_line,
@@ -263,16 +263,10 @@ def _summary_line(metrics: Mapping[str, Any], a: RunArrays) -> str:
 
 
 def _headline_rows(metrics: Mapping[str, Any], a: RunArrays) -> list[list[Any]]:
-    rows: list[list[Any]] = [
-        [name, format_value(metrics.get(key))] for name, key in HEADLINE_METRICS
-    ]
+    rows: list[list[Any]] = headline_rows(
+        a.task, metrics, str(metrics.get("positive_label", a.labels[-1]))
+    )
     if a.task == "binary":
-        positive = metrics.get("positive_label", a.labels[1])
-        for key, name in (("f1", "F1"), ("precision", "precision"), ("recall", "recall")):
-            rows.append(
-                [f"positive {name} ({positive})", format_value(metrics.get(f"positive_{key}"))]
-            )
-        rows.append([f"positive PR-AUC ({positive})", format_value(metrics.get("positive_pr_auc"))])
         rows.append(["threshold on P(positive)", _decision_cell(a, 1)])
     return rows
 

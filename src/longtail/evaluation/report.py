@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from longtail.errors import LongtailError
-from longtail.evaluation.metrics import to_jsonable
+from longtail.evaluation.metrics import separation_warning, to_jsonable
 from longtail.io_utils import atomic_write_json, atomic_write_text
 from longtail.safe_text import markdown_text
 from longtail.training.convergence import still_improving_note
@@ -84,13 +84,50 @@ def few_examples_note(count: int, what: str) -> str:
 
 
 def report_warnings(report: Mapping[str, Any]) -> list[str]:
-    """The warnings a report opens with: the metrics' (a class never predicted, ...), then the
-    training's (:func:`longtail.training.convergence.still_improving`)."""
+    """The warnings a report opens with: the metrics' (a class never predicted, ...), then for
+    binary a validation ranking no better than chance
+    (:func:`longtail.evaluation.metrics.separation_warning`), then the training's
+    (:func:`longtail.training.convergence.still_improving`)."""
     warnings = [str(w) for w in (report.get("metrics") or {}).get("warnings") or []]
+    if report.get("task") == "binary" and (
+        line := separation_warning(report.get("validation_metrics"))
+    ):
+        warnings.append(line)
     info = (report.get("training") or {}).get("still_improving")
     if info:
         warnings.append(still_improving_note(info))
     return warnings
+
+
+def headline_rows(task: str, metrics: Mapping[str, Any], positive: str) -> list[list[str]]:
+    """The headline's ``[metric, value]`` rows, less the binary threshold row.
+
+    A binary headline leads with the positive class: its PR-AUC beside its prevalence (what a
+    random ranking scores), then its ROC-AUC, then the macro PR-AUC, which averages in the
+    majority class (a random ranking scores that one's high prevalence); its F1, precision and
+    recall close the table.
+    """
+    named = list(HEADLINE_METRICS)
+    if task == "binary":
+        baseline = format_value(metrics.get("prevalence"))
+        lead = [
+            (
+                f"PR-AUC (positive class {positive!r}; a random ranking scores the prevalence, "
+                f"{baseline})",
+                "positive_pr_auc",
+            ),
+            (
+                f"ROC-AUC (positive class {positive!r}; a random ranking scores 0.5)",
+                "positive_roc_auc",
+            ),
+            ("PR-AUC (macro over both classes)", "pr_auc_macro"),
+        ]
+        named = lead + [(n, k) for n, k in named if k != "pr_auc_macro"]
+        named += [
+            (f"positive {name} ({positive})", f"positive_{key}")
+            for key, name in (("f1", "F1"), ("precision", "precision"), ("recall", "recall"))
+        ]
+    return [[name, format_value(metrics.get(key))] for name, key in named]
 
 
 def write_report(report: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
@@ -126,18 +163,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "## Headline",
         "",
     ]
-    rows = [[name, format_value(metrics.get(key))] for name, key in HEADLINE_METRICS]
+    rows = headline_rows(task, metrics, str(metrics.get("positive_label", labels[-1])))
     if task == "binary":
-        positive = metrics.get("positive_label", labels[-1])
-        for key, name in (
-            ("f1", "F1"),
-            ("precision", "precision"),
-            ("recall", "recall"),
-            ("pr_auc", "PR-AUC"),
-        ):
-            rows.append(
-                [f"positive {name} ({positive})", format_value(metrics.get(f"positive_{key}"))]
-            )
         threshold = _as_list(report.get("thresholds"))
         rows.append(
             ["threshold on P(positive)", format_value(threshold[0]) if threshold else "0.5"]
