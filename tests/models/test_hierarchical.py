@@ -11,7 +11,12 @@ from torch import nn
 
 from longtail.errors import LongtailError
 from longtail.models.aggregators import AGGREGATORS
-from longtail.models.hierarchical import HierarchicalClassifier, pack_documents
+from longtail.models.hierarchical import (
+    HierarchicalClassifier,
+    pack_documents,
+    spread_chunk_indices,
+    spread_chunks,
+)
 from longtail.text.chunking import chunk_token_ids
 
 CHUNK_LENGTH = 24
@@ -180,3 +185,28 @@ def test_saved_activations_do_not_grow_with_document_length(encoder: nn.Module) 
     assert long_plain > 5 * short_plain, (short_plain, long_plain)
     assert long_plain > 1.2 * short_plain + 64 * hidden * 4 * 4
     assert long * 10 < long_plain
+
+
+@pytest.mark.parametrize(("count", "budget"), [(10, 4), (75, 8), (9, 2), (100, 64), (7, 6)])
+def test_a_chunk_budget_spreads_evenly_over_the_whole_document(count: int, budget: int) -> None:
+    import numpy as np
+
+    kept = spread_chunk_indices(count, budget)
+    assert len(kept) == budget and kept[0] == 0 and kept[-1] == count - 1
+    assert kept == sorted(set(kept)), "distinct chunks, in document order"
+    gaps = np.diff(kept)
+    assert gaps.max() - gaps.min() <= 1, "even spacing, not the first N"
+    reference = np.linspace(0, count - 1, budget)  # round(linspace), away from exact halves
+    exact = np.abs(reference - np.floor(reference) - 0.5) > 1e-9
+    assert (np.asarray(kept)[exact] == np.round(reference[exact])).all()
+    assert spread_chunk_indices(count, budget) == kept  # deterministic
+
+
+def test_a_budget_at_or_above_the_chunk_count_keeps_every_chunk() -> None:
+    assert spread_chunk_indices(5, 5) == spread_chunk_indices(5, None) == [0, 1, 2, 3, 4]
+    assert spread_chunk_indices(3, 64) == [0, 1, 2]
+    assert spread_chunk_indices(4, 1) == [0]
+    with pytest.raises(LongtailError, match="at least 1"):
+        spread_chunk_indices(4, 0)
+    chunks = [[CLS, i, SEP] for i in range(10)]
+    assert spread_chunks(chunks, 4) == [chunks[0], chunks[3], chunks[6], chunks[9]]

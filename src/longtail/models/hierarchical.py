@@ -28,6 +28,29 @@ from longtail.training.batching import pad_batch
 POOLINGS = ("mean", "cls")
 
 
+def spread_chunk_indices(count: int, max_chunks: int | None) -> list[int]:
+    """Which of a document's ``count`` chunks to keep: at most ``max_chunks``, evenly spread.
+
+    ``round(linspace(0, count - 1, max_chunks))`` in exact integer arithmetic (halves round up),
+    so the first and last chunk are always kept and the choice is the same on every machine. A
+    budget ``None`` or at least ``count`` keeps every chunk; a budget of 1 keeps the first.
+    """
+    if max_chunks is None or count <= max_chunks:
+        return list(range(count))
+    if max_chunks < 1:
+        raise LongtailError(f"max_chunks must be at least 1 (got {max_chunks})")
+    if max_chunks == 1:
+        return [0]
+    steps = max_chunks - 1
+    return [(2 * i * (count - 1) + steps) // (2 * steps) for i in range(max_chunks)]
+
+
+def spread_chunks(chunks: Sequence[Sequence[int]], max_chunks: int | None) -> list[Sequence[int]]:
+    """At most ``max_chunks`` of a document's chunks, spread evenly across it
+    (:func:`spread_chunk_indices`), in document order."""
+    return [chunks[i] for i in spread_chunk_indices(len(chunks), max_chunks)]
+
+
 def pack_documents(
     docs_chunks: Sequence[Sequence[Sequence[int]]], pad_id: int, multiple_of: int = 8
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
