@@ -17,6 +17,7 @@ from longtail.cache.embeddings import (
     chunking_fingerprint,
     clear_cache,
     default_cache_dir,
+    document_chunking_key,
     encoder_fingerprint,
 )
 
@@ -68,6 +69,20 @@ def test_key_changes_with_text_encoder_and_chunking(tmp_path: Path) -> None:
     odd = _cache(tmp_path, encoder_key="org/model name")
     odd.put("text", torch.ones(1, 8))
     assert odd.path("text").parent.parent.parent == tmp_path
+
+
+def test_a_chunk_budget_is_part_of_the_document_key(tmp_path: Path) -> None:
+    settings = {"settings": (512, 64), "pooling": "mean", "max_chars": 100, "on_too_long": "error"}
+    unbounded = document_chunking_key(**settings)
+    # without a budget the key is the one written before budgets existed: old caches stay valid
+    assert unbounded == chunking_fingerprint(**settings)
+    keys = {document_chunking_key(**settings, max_chunks=n) for n in (None, 8, 16)}
+    assert len(keys) == 3
+    eight = _cache(tmp_path, chunking_key=document_chunking_key(**settings, max_chunks=8))
+    eight.put("a screenplay", torch.ones(8, 8))
+    for other in (unbounded, document_chunking_key(**settings, max_chunks=16)):
+        assert _cache(tmp_path, chunking_key=other).get("a screenplay") is None
+    assert eight.get("a screenplay").shape == (8, 8)
 
 
 def test_encoder_fingerprint_sees_fine_tuning(tiny_model_dir: Path) -> None:

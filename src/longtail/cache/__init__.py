@@ -8,6 +8,7 @@ from longtail.cache.embeddings import (
     chunking_fingerprint,
     clear_cache,
     default_cache_dir,
+    document_chunking_key,
     encoder_fingerprint,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "chunking_fingerprint",
     "clear_cache",
     "default_cache_dir",
+    "document_chunking_key",
     "encoder_fingerprint",
 ]

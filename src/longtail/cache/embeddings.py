@@ -56,6 +56,35 @@ def chunking_fingerprint(**params: Any) -> str:
     return _sha256(json.dumps(params, sort_keys=True, default=str))
 
 
+#: How :func:`~longtail.models.hierarchical.spread_chunk_indices` picks a document's chunks under a
+#: budget; part of the key, so a change of rule never reuses entries made under the old one.
+CHUNK_SELECTION = "evenly_spread"
+
+
+def document_chunking_key(
+    *,
+    settings: Sequence[int],
+    pooling: str,
+    max_chars: int,
+    on_too_long: str,
+    max_chunks: int | None = None,
+) -> str:
+    """The chunking key of frozen long documents (``settings``: ``(chunk_length, stride)``).
+
+    An entry holds the embeddings of the chunks that were encoded, so a chunk budget
+    (``long_documents.max_chunks``) and the rule that chose them are part of the key: an entry
+    made under another budget is never read. Without a budget the key is the one made before
+    budgets existed, so caches filled then stay valid.
+    """
+    params: dict[str, Any] = {
+        "settings": settings, "pooling": pooling, "max_chars": max_chars,
+        "on_too_long": on_too_long,
+    }  # fmt: skip
+    if max_chunks is not None:
+        params.update(max_chunks=max_chunks, chunk_selection=CHUNK_SELECTION)
+    return chunking_fingerprint(**params)
+
+
 def encoder_fingerprint(model_name_or_path: str, encoder: nn.Module, samples: int = 4096) -> str:
     """A key that changes when the encoder's architecture or any of its weights change.
 
