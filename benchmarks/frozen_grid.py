@@ -562,12 +562,14 @@ def decide(work: Path, setups: list[str], kind: str) -> list[str]:
             per_setup[setup] = {(r["remedy"], r["decision"]): r for r in summarise(cells)}
     if not per_setup:
         return [f"{kind}: no finished setup"]
+    # the 2-SEM guards need a spread: cells with one seed take no part (and are named)
+    per_setup = {
+        setup: {c: r for c, r in rows.items() if r["seeds"] >= 2}
+        for setup, rows in per_setup.items()
+    }
     candidates = set.intersection(*(set(rows) for rows in per_setup.values()))
-    fewest = min(rows[c]["seeds"] for rows in per_setup.values() for c in candidates)
-    if fewest < 2:
-        return [
-            f"{kind}: the rule's 2-SEM guards need at least 2 seeds per cell (some have {fewest})"
-        ]
+    if not candidates:
+        return [f"{kind}: the rule's 2-SEM guards need at least 2 seeds per cell on every setup"]
     lines, eligible = [], []
     for candidate in sorted(candidates):
         reasons = []
@@ -605,7 +607,8 @@ def decide(work: Path, setups: list[str], kind: str) -> list[str]:
     )  # fmt: skip
     ranking = sorted(eligible, reverse=True)[:6]
     return [
-        f"{kind} ({', '.join(per_setup)}): the rule picks {chosen[1][0]} / {chosen[1][1]} "
+        f"{kind} ({', '.join(per_setup)}; {len(candidates)} remedy x decision cells with at least "
+        f"2 seeds on every setup): the rule picks {chosen[1][0]} / {chosen[1][1]} "
         f"(mean macro-F1 {chosen[0]:.3f}; best eligible {top:.3f}; tied within 0.005: "
         f"{', '.join(f'{c[0]}/{c[1]}' for _, c in tied)}); the default before the grid, "
         f"{current[0]} / {current[1]}: {current_mean:.3f}",

@@ -122,7 +122,7 @@ def test_frozen_grid_runs_every_cell_and_reports_the_rule(
     out = capsys.readouterr().out
     assert "| setup | TF-IDF + LR |" in out and "| 20ng_long_tailed |" in out
     assert "| **anchor:** TF-IDF + LR (balanced) |" in out
-    assert "single (20ng_long_tailed): the rule picks" in out or "single: no candidate" in out
+    assert "single (20ng_long_tailed; " in out and "the rule picks" in out or "single: no candidate" in out
     assert "multilabel: the rule's 2-SEM guards need at least 2 seeds" in out
 
 
@@ -148,5 +148,5 @@ def test_rule_prefers_the_simpler_remedy_within_the_tie_margin(tmp_path):
     lines = grid.decide(tmp_path, ["r8"], "single")
     # ce_inverse has the best macro-F1 but loses MCC by far more than 2 SEM: excluded;
     # crt (a strategy) is within 0.005 of focal (a loss), so the simpler focal is picked
-    assert lines[0].startswith("single (r8): the rule picks focal / ")
+    assert lines[0].startswith("single (r8; ") and "the rule picks focal / " in lines[0]
     assert any("excluded ce_inverse" in line for line in lines)
