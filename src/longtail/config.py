@@ -111,8 +111,19 @@ class LongDocumentConfig(_Section):
     only the aggregator and head; ``end_to_end`` fine-tunes the encoder through every chunk, in
     micro-batches of ``chunk_batch_size`` under activation checkpointing, so memory does not grow
     with document length (``checkpoint: false`` trades that bound for one forward pass less per
-    step). ``max_chunks`` samples that many chunks per document and step during
-    training (all chunks at inference).
+    step). ``frozen`` trains the head to convergence like ``model.encoder=frozen``: unless set,
+    train.* takes FROZEN_TRAIN_DEFAULTS (long_documents.enabled=false opts out).
+
+    ``max_chunks`` (N) means, per mode:
+
+    * ``frozen`` (also ``model.encoder=frozen``): the **encoding budget**. At most N chunks per
+      document are encoded — evenly spread across the whole document, ``round(linspace(0, n-1,
+      N))`` of its n chunks, so the first and last are always among them — and the same chunks
+      are read in training, validation, test and prediction (``longtail.json`` records
+      ``max_chunks_encoded``). The budget is part of the embedding cache's key: entries made
+      under another budget are never read. Unset: every chunk is encoded.
+    * ``end_to_end``: each training step reads a random, order-preserving subset of N chunks
+      per document (a new draw per step); validation and prediction read every chunk.
     """
 
     enabled: bool | Literal["auto"] = "auto"
@@ -320,12 +331,15 @@ class ExperimentConfig(_Section):
     def _frozen_encoder_trains_to_convergence(self) -> ExperimentConfig:
         """A frozen encoder leaves a head that costs milliseconds per epoch: unless set, train it
         to convergence with FROZEN_TRAIN_DEFAULTS (up to 200 epochs, a patient early stop, best
-        weights restored). A linear head is solved instead (strategy ``linear_probe``) unless a
+        weights restored). The same holds for the aggregator and head of long documents on
+        cached chunk embeddings (``long_documents.mode=frozen``, unless long documents are
+        switched off). A linear head is solved instead (strategy ``linear_probe``) unless a
         strategy, fixed epochs, a sampler, SAM or an auxiliary loss is asked for: see
         :func:`solves_frozen_head`."""
         if solves_frozen_head(self):
             self.strategy = "linear_probe"
-        if self.model.encoder == "frozen":
+        ld = self.long_documents
+        if self.model.encoder == "frozen" or (ld.mode == "frozen" and ld.enabled is not False):
             for key, value in FROZEN_TRAIN_DEFAULTS.items():
                 if key not in self.train.model_fields_set:
                     setattr(self.train, key, value)
@@ -338,7 +352,7 @@ def solves_frozen_head(config: ExperimentConfig) -> bool:
     minibatch training). The rule that made it the default was fixed in docs/benchmarks.md
     ("The frozen head's solver") before its grid ran: on R8, R52 and 20 Newsgroups long-tailed
     (3 seeds) the probe's test macro-F1 with the default loss and decision was 0.752 on average
-    against the SGD head's 0.747, below it on no setup by more than 2 SEM, in a tenth of the
+    against the SGD head's 0.749, below it on no setup by more than 2 SEM, in a tenth of the
     steps."""
     return (
         config.model.encoder == "frozen"
