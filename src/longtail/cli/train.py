@@ -170,7 +170,8 @@ def add_parser(subparsers: Any) -> None:
     remedies = p.add_argument_group("strategies and augmentation (parameters: KEY=VALUE overrides)")
     remedies.add_argument(
         "--strategy",
-        help="vanilla (default), lp_ft, prefinetune_da, drw, crt, tau_norm or lws; e.g. strategy.top_layers=2",
+        help="vanilla (default; linear_probe with --encoder frozen), auto, linear_probe, lp_ft, "
+        "prefinetune_da, drw, crt, tau_norm or lws; e.g. strategy.top_layers=2",
     )
     remedies.add_argument(
         "--sam", help="optimizer wrapper: sam or asymmetric_sam (e.g. sam.rho=0.05)"
