@@ -1,6 +1,6 @@
 import pytest
 
-from longtail.config import apply_overrides, build_config, load_config
+from longtail.config import FROZEN_TRAIN_DEFAULTS, apply_overrides, build_config, load_config
 from longtail.errors import LongtailError
 
 
@@ -171,3 +171,21 @@ def test_seed_outside_numpys_range_is_refused():
         with pytest.raises(LongtailError, match="train.seed"):
             build_config({"data": {"train": "t.csv"}, "train": {"seed": bad}})
     assert build_config({"data": {"train": "t.csv"}, "train": {"seed": 2**32 - 1}}).train.seed
+
+
+def test_frozen_long_documents_train_to_convergence_like_a_frozen_encoder():
+    frozen = build_config({"long_documents": {"mode": "frozen"}})
+    assert {k: getattr(frozen.train, k) for k in FROZEN_TRAIN_DEFAULTS} == FROZEN_TRAIN_DEFAULTS
+    assert frozen.strategy == "vanilla"  # the aggregator is no linear head: nothing to solve
+    given = build_config(
+        {"long_documents": {"mode": "frozen"}, "train": {"epochs": 4, "warmup_ratio": 0.1}}
+    )
+    assert (given.train.epochs, given.train.warmup_ratio) == (4, 0.1)  # what the user set stays
+    assert (given.train.max_epochs, given.train.patience, given.train.min_steps) == (200, 10, 0)
+    plain = build_config({})
+    switched_off = build_config({"long_documents": {"mode": "frozen", "enabled": False}})
+    end_to_end = build_config({"long_documents": {"mode": "end_to_end", "enabled": True}})
+    for config in (plain, switched_off, end_to_end):
+        assert (config.train.max_epochs, config.train.min_steps, config.train.patience) == (
+            100, 500, 3,
+        )  # fmt: skip
