@@ -141,16 +141,16 @@ class Classifier:
         self, texts: Sequence[str], top_k: int = 3, extra: Any = None
     ) -> list[list[dict[str, Any]]]:
         """For long-document models: the ``top_k`` chunks that weigh most in each prediction."""
-        from longtail.training.documents import encode_documents, explain_documents
+        from longtail.training.documents import document_chunks, explain_documents
 
         if self.documents is None:
             raise LongtailError(
                 "--explain works with long-document models (long_documents in training)"
             )
-        docs = encode_documents(self.tokenizer, texts, self.documents)
+        docs, positions = document_chunks(self.tokenizer, texts, self.documents)
         return explain_documents(
             self.model, self.tokenizer, docs, extra=self._check_extra(texts, extra), top_k=top_k,
-            device=self.device,
+            device=self.device, positions=positions,
         )  # fmt: skip
 
     def predict_logits(

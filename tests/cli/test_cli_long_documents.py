@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -88,7 +89,6 @@ def test_document_over_the_character_cap(tmp_path, tiny_model_dir, capsys):
 
 def test_predict_evaluate_and_explain_long_documents_with_extra_features(tmp_path, tiny_model_dir):
     rows = make_rows(48, 0.25, 7)
-    import csv
 
     data = tmp_path / "docs.csv"
     with data.open("w", newline="", encoding="utf-8") as handle:
@@ -239,3 +239,78 @@ def test_frozen_mode_scores_the_test_file_from_the_cache_like_evaluate(
     evaluated = json.loads((tmp_path / "eval" / "report.json").read_text())
     for key in ("f1_macro", "pr_auc_macro", "ece"):
         assert report["metrics"][key] == pytest.approx(evaluated["metrics"][key], abs=1e-5), key
+
+
+def test_frozen_max_chunks_bounds_the_encoding_and_predict_reads_the_same_chunks(
+    tmp_path, tiny_model_dir, capsys, monkeypatch
+):
+    from longtail.models.hierarchical import HierarchicalClassifier
+    from longtail.predictor import Classifier
+    from longtail.training.documents import encode_documents
+
+    data = _documents(tmp_path)
+    seen: list[tuple[int, ...]] = []
+    real = HierarchicalClassifier.embed_chunks
+
+    def spy(self, input_ids, attention_mask):
+        seen.extend(
+            tuple(ids[m.bool()].tolist()) for ids, m in zip(input_ids, attention_mask, strict=True)
+        )
+        return real(self, input_ids, attention_mask)
+
+    monkeypatch.setattr(HierarchicalClassifier, "embed_chunks", spy)
+    args = ["--long-mode", "frozen", "--cache-dir", str(tmp_path / "cache"), "--max-chunks", "2",
+            "--test-data", str(data)]  # fmt: skip
+    assert main(_args(tiny_model_dir, data, tmp_path / "f", *args)) == 0
+    out = capsys.readouterr().out
+    assert "at most 2 per document, spread evenly" in out
+    meta = json.loads((tmp_path / "f" / "longtail.json").read_text())
+    assert meta["long_documents"]["max_chunks_encoded"] == 2
+    encoded, seen[:] = set(seen), []
+    with data.open(encoding="utf-8") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)]
+    classifier = Classifier.load(tmp_path / "f")
+    classifier.predict_logits(texts)
+    assert set(seen) == encoded  # prediction reads exactly the chunks training encoded
+    every = dict(meta["long_documents"], max_chunks_encoded=None)
+    all_chunks = [c for doc in encode_documents(classifier.tokenizer, texts, every) for c in doc]
+    assert len(seen) <= 2 * len(texts) < len(all_chunks)
+
+
+def test_frozen_checkpoints_hold_the_aggregator_and_head_and_resume(
+    tmp_path, tiny_model_dir, capsys, monkeypatch
+):
+    from safetensors.torch import load_file
+
+    import longtail.training.loop as loop
+
+    data = _documents(tmp_path)
+    args = ["--long-mode", "frozen", "--cache-dir", str(tmp_path / "cache"), "--epochs", "4"]
+    assert main(_args(tiny_model_dir, data, tmp_path / "full", *args)) == 0
+    real_save, saves, held = loop.save_checkpoint, {"n": 0}, {}
+
+    def save_then_die(directory, **kwargs):
+        real_save(directory, **kwargs)
+        saves["n"] += 1
+        if saves["n"] == 2:
+            held.update(
+                {
+                    name: load_file(str(directory / name))
+                    for name in ("model.safetensors", "best.safetensors")
+                }
+            )
+            raise KeyboardInterrupt  # killed right after epoch 2's checkpoint
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
+    assert main(_args(tiny_model_dir, data, tmp_path / "cut", *args)) == 130
+    for name, tensors in held.items():  # the frozen encoder is saved once, in the model dir
+        assert tensors and {key.split(".")[0] for key in tensors} == {"aggregator", "head"}, name
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    capsys.readouterr()
+    assert main(_args(tiny_model_dir, data, tmp_path / "cut", *args, "--resume")) == 0
+    assert "resuming after epoch 2" in capsys.readouterr().out
+    full, cut = (json.loads((tmp_path / r / "longtail.json").read_text()) for r in ("full", "cut"))
+    assert [h["train_loss"] for h in cut["training"]["history"]] == pytest.approx(
+        [h["train_loss"] for h in full["training"]["history"]], rel=1e-5
+    )
+    assert cut["thresholds"] == pytest.approx(full["thresholds"], abs=1e-6)

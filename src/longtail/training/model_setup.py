@@ -13,15 +13,20 @@ import torch
 
 from longtail.cache import (
     EmbeddingCache,
-    chunking_fingerprint,
     default_cache_dir,
+    document_chunking_key,
     encoder_fingerprint,
 )
 from longtail.config import ExperimentConfig
 from longtail.errors import LongtailError
 from longtail.models import TextClassifier
 from longtail.training.batchers import DocumentBatcher, EmbeddingBatcher, TokenBatcher
-from longtail.training.documents import FrozenEncoderModel, build_document_model, embed_documents
+from longtail.training.documents import (
+    FrozenEncoderModel,
+    build_document_model,
+    embed_documents,
+    encoding_budget,
+)
 from longtail.training.frozen import (
     FeatureBatcher,
     TextFeatures,
@@ -100,12 +105,13 @@ def build_model_setup(
     if ld.mode == "end_to_end" and not frozen:
         batcher = DocumentBatcher(pad_id, max_chunks=ld.max_chunks, seed=config.train.seed)
         return ModelSetup(model, model, batcher, data.train, data.validation, tokenized)
+    budget = encoding_budget(config)  # the same chunks in training, validation, test, predict
     cache = EmbeddingCache(
         Path(ld.cache_dir) if ld.cache_dir else default_cache_dir(),
         encoder_key=encoder_fingerprint(model_name, encoder),
-        chunking_key=chunking_fingerprint(
-            settings=chunk_settings(config, window),
-            pooling=config.model.pooling, max_chars=ld.max_chars, on_too_long=ld.on_too_long,
+        chunking_key=document_chunking_key(
+            settings=chunk_settings(config, window), pooling=config.model.pooling,
+            max_chars=ld.max_chars, on_too_long=ld.on_too_long, max_chunks=budget,
         ),
         hidden_size=encoder.config.hidden_size,
     )  # fmt: skip
@@ -113,14 +119,15 @@ def build_model_setup(
 
     def embedded(split: TokenizedSplit, texts: list[str]) -> TokenizedSplit:
         vectors = embed_documents(
-            model, split.ids, texts, cache=cache, pad_id=pad_id, device=device, log=log
-        )
+            model, split.ids, texts, cache=cache, pad_id=pad_id, device=device,
+            max_chunks=budget, log=log,
+        )  # fmt: skip
         model.to("cpu")
         return TokenizedSplit(vectors, split.y, split.extra)
 
     train = embedded(data.train, data.train_texts)
     validation = embedded(data.validation, data.validation_texts)
-    batcher = EmbeddingBatcher(ld.max_chunks, config.train.seed)
+    batcher = EmbeddingBatcher(None, config.train.seed)  # the budget bounded the encoding already
     return ModelSetup(
         model, FrozenEncoderModel(model), batcher, train, validation,
         lambda texts, y, features: embedded(tokenized(texts, y, features), texts), cached=True,
@@ -167,8 +174,10 @@ def _frozen_text_setup(
 
 
 def document_settings(config: ExperimentConfig, window: int) -> dict[str, Any]:
-    """What predict needs to cut documents exactly as training did."""
+    """What predict needs to cut documents exactly as training did, and (frozen, with a chunk
+    budget) to keep the chunks that training encoded."""
     ld = config.long_documents
+    budget = encoding_budget(config)
     chunk_length, stride = chunk_settings(config, window)
     return {
         "aggregator": ld.aggregator,
@@ -177,7 +186,7 @@ def document_settings(config: ExperimentConfig, window: int) -> dict[str, Any]:
         "stride": stride,
         "max_chars": ld.max_chars,
         "on_too_long": ld.on_too_long,
-    }
+    } | ({} if budget is None else {"max_chunks_encoded": budget})
 
 
 def model_window(tokenizer: Any, encoder: Any) -> int:
