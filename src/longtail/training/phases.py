@@ -28,13 +28,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save
 from torch import nn
 
 from longtail.config import ExperimentConfig
 from longtail.data import LabelSpace
 from longtail.errors import LongtailError
-from longtail.io_utils import atomic_write_bytes, atomic_write_json
 from longtail.losses import LOSSES, build_aux_loss, build_loss
 from longtail.models import TextClassifier
 from longtail.sampling import build_sampler, epoch_length_note
@@ -47,7 +45,6 @@ from longtail.training.decoupling import (
     attach_scales,
     choose_tau,
     classifier_head,
-    classifier_modules,
     fold_scales,
     reset_head,
     tau_normalise_,
@@ -60,7 +57,7 @@ from longtail.training.loop import (
     predict_logits,
     train_model,
 )
-from longtail.training.probe import L2_GRID, fit_linear_probe
+from longtail.training.probe_phase import check_probe, solve_probe_phase
 from longtail.training.sam import build_sam
 from longtail.training.strategies import (
     Phase,
@@ -291,113 +288,6 @@ def _on_features(
     return FrozenTextModel(model), FeatureBatcher(), train, validation, seconds
 
 
-#: A solved probe's head and what it chose, in the phase's checkpoint directory.
-PROBE_WEIGHTS, PROBE_STATE = "probe.safetensors", "probe.json"
-
-
-def _check_probe(phase: Phase, model: nn.Module, config: ExperimentConfig, sampler: Any) -> None:
-    """Refuse, before any embedding, what the L-BFGS probe cannot honour."""
-    refuse = None
-    if len(classifier_modules(model)) > 1:
-        refuse = "an MLP head is not one linear layer; use --head linear"
-    elif sampler not in (None, "none") and not (
-        isinstance(sampler, dict) and sampler.get("name") == "none"
-    ):
-        refuse = (
-            f"it fits the whole training set at once, so sampler {spec_label(sampler)} has "
-            "nothing to draw; re-balance through the loss (e.g. loss.weights) instead"
-        )
-    elif config.sam != "none" or config.aux_loss != "none":
-        refuse = "SAM and auxiliary losses act on minibatches; drop --sam / --aux-loss"
-    if refuse:
-        raise LongtailError(f"phase {phase.name!r} (linear probe, solver lbfgs): {refuse}")
-
-
-def spec_label(spec: Any) -> str:
-    return str(spec.get("name")) if isinstance(spec, dict) else str(spec)
-
-
-def _solved_probe(checkpoint_dir: Path, fingerprint: str, model: nn.Module) -> dict | None:
-    """The saved probe of this phase (head loaded into ``model``), or ``None``."""
-    state_file = checkpoint_dir / PROBE_STATE
-    if not state_file.is_file() or not (checkpoint_dir / PROBE_WEIGHTS).is_file():
-        return None
-    state = json.loads(state_file.read_text(encoding="utf-8"))
-    if state.get("fingerprint") != fingerprint:
-        raise LongtailError(
-            f"{checkpoint_dir}: this probe was solved for other data or settings; "
-            "start again without --resume, or pick another output directory"
-        )
-    head = classifier_head(model)
-    with torch.no_grad():
-        for name, tensor in load_file(str(checkpoint_dir / PROBE_WEIGHTS)).items():
-            getattr(head, name).copy_(tensor)
-    return state
-
-
-def _probe_phase(
-    model: nn.Module,
-    phase: Phase,
-    split: TokenizedSplit,
-    loss_fn: nn.Module,
-    inputs: PhaseInputs,
-    config: ExperimentConfig,
-    checkpoint_dir: Path,
-    fingerprint: str,
-    resume: bool,
-    log: Callable[[str], None],
-) -> tuple[TrainingResult, float]:
-    """Solve the linear head on the frozen encoder's vectors (:mod:`longtail.training.probe`);
-    ``(result, seconds spent embedding)``. The history has one entry per L2 strength tried."""
-    started = time.perf_counter()
-    if resume and (state := _solved_probe(checkpoint_dir, fingerprint, model)) is not None:
-        log(f"phase {phase.name}: the solved probe is restored (l2 {state['l2']:g})")
-        return TrainingResult(**state["result"]), 0.0
-    module, batcher, train, validation, embedding = _on_features(
-        model, phase, split, inputs, config, log
-    )
-    if not isinstance(batcher, FeatureBatcher):
-        raise LongtailError(
-            f"phase {phase.name!r} (linear probe, solver lbfgs) needs one vector per row; a long-"
-            "document model's aggregator reads chunk embeddings: use --strategy vanilla or lp_ft"
-        )
-
-    def vectors(rows: TokenizedSplit) -> torch.Tensor:
-        ids = rows.ids
-        return ids if torch.is_tensor(ids) else torch.stack(list(ids))
-
-    head = classifier_head(module)
-    fit = fit_linear_probe(
-        head, loss_fn, vectors(train), np.asarray(train.y), vectors(validation), inputs.score,
-        log=log,
-    )  # fmt: skip
-    tried = [point["l2"] for point in fit.path]
-    if len(tried) > 1 and fit.l2 == min(tried) == min(L2_GRID):
-        log(f"note: the weakest l2 tried ({fit.l2:g}) scored best; the probe may want less penalty")
-    elif len(tried) > 1 and fit.l2 == max(tried):
-        log(f"note: the strongest l2 tried ({fit.l2:g}) scored best; the probe may want more")
-    history, step = [], 0
-    for epoch, point in enumerate(fit.path, start=1):
-        step += point["iterations"]
-        history.append({
-            "epoch": epoch, "step": step, "train_loss": point["train_objective"],
-            "val_score": point["val_score"], "l2": point["l2"],
-        })  # fmt: skip
-    result = TrainingResult(
-        best_epoch=1 + [p["l2"] for p in fit.path].index(fit.l2), best_score=fit.val_score,
-        history=history, seconds=time.perf_counter() - started - embedding, steps=step,
-        stop="solved",
-    )  # fmt: skip
-    staging = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(checkpoint_dir / PROBE_WEIGHTS, save(staging))
-    atomic_write_json(
-        checkpoint_dir / PROBE_STATE,
-        {"fingerprint": fingerprint, "l2": fit.l2, "result": result.__dict__},
-    )
-    return result, embedding
-
-
 def _train_phase(
     model: nn.Module,
     phase: Phase,
@@ -515,19 +405,14 @@ def run_phases(
             )
             fingerprint = _fingerprint(inputs.fingerprint, index, phase)
             if phase.solver == "lbfgs":
-                _check_probe(phase, model, config, sampler_spec)
-                result, embedding = _probe_phase(
-                    model,
-                    phase,
-                    split,
-                    loss_fn,
-                    inputs,
-                    config,
-                    checkpoint_dir,
-                    fingerprint,
-                    resume,
-                    log,
-                )
+                check_probe(phase, model, config, sampler_spec)
+                result, embedding = solve_probe_phase(
+                    model, phase, loss_fn, inputs.score, checkpoint_dir, fingerprint,
+                    resume=resume, log=log,
+                    embed=lambda phase=phase, split=split: _on_features(
+                        model, phase, split, inputs, config, log
+                    ),
+                )  # fmt: skip
             else:
                 result, embedding = _train_phase(
                     model,
