@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from longtail.defaults import default_fbr
 from longtail.errors import LongtailError
@@ -326,6 +334,13 @@ class ExperimentConfig(_Section):
     output: str | None = None
     track: list[Literal["tensorboard", "mlflow"]] = Field(default_factory=list)
     track_dir: str | None = None
+    #: the strategy is linear_probe because :func:`solves_frozen_head` chose it, not the user: long
+    #: documents (known only once the data are read) train their aggregator by SGD instead
+    _probe_by_default: bool = PrivateAttr(default=False)
+
+    @property
+    def probe_by_default(self) -> bool:
+        return self._probe_by_default
 
     @model_validator(mode="after")
     def _frozen_encoder_trains_to_convergence(self) -> ExperimentConfig:
@@ -338,6 +353,7 @@ class ExperimentConfig(_Section):
         :func:`solves_frozen_head`."""
         if solves_frozen_head(self):
             self.strategy = "linear_probe"
+            self._probe_by_default = True
         ld = self.long_documents
         if self.model.encoder == "frozen" or (ld.mode == "frozen" and ld.enabled is not False):
             for key, value in FROZEN_TRAIN_DEFAULTS.items():
@@ -365,7 +381,7 @@ def solves_frozen_head(config: ExperimentConfig) -> bool:
     )
 
 
-#: ``train.*`` defaults under ``model.encoder=frozen``. Run to the best validation epoch rather
+#: ``train.*`` defaults under ``model.encoder=frozen`` and ``long_documents.mode=frozen``. Run to the best validation epoch rather
 #: than for 3 epochs, and without warm-up: 6 % of a 200-epoch budget is 12 epochs of warm-up, and
 #: on TREC questions (MiniLM vectors, 2,400 rows) early stopping then cut the head off at epoch 14
 #: (0.768 test macro-F1, against 0.799 for logistic regression on the same vectors); without it

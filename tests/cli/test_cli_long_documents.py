@@ -314,3 +314,23 @@ def test_frozen_checkpoints_hold_the_aggregator_and_head_and_resume(
         [h["train_loss"] for h in full["training"]["history"]], rel=1e-5
     )
     assert cut["thresholds"] == pytest.approx(full["thresholds"], abs=1e-6)
+
+
+def test_the_frozen_probe_default_gives_way_to_sgd_on_long_documents(
+    tmp_path, tiny_model_dir, capsys
+):
+    data = _documents(tmp_path)
+    args = _args(tiny_model_dir, data, tmp_path / "frozen", "--encoder", "frozen",
+                 "--cache-dir", str(tmp_path / "cache"))  # fmt: skip
+    i = args.index("--epochs")
+    args = args[:i] + args[i + 2 :]  # no --epochs: a frozen linear head would be solved
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "long documents: the aggregator and head train by SGD" in out
+    meta = json.loads((tmp_path / "frozen" / "longtail.json").read_text())
+    assert meta["architecture"]["kind"] == "hierarchical" and meta["training"]["stop"] != "solved"
+    asked = _args(tiny_model_dir, data, tmp_path / "probe", "--strategy", "linear_probe")
+    assert main(asked) == 2
+    err = capsys.readouterr().err.strip()
+    assert "solves a linear head over one vector per text, and these are long documents" in err
+    assert len(err.splitlines()) == 1

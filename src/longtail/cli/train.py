@@ -200,7 +200,12 @@ def add_parser(subparsers: Any) -> None:
     long.add_argument("--chunk-length", type=int, help="tokens per chunk (default: --max-length)")
     long.add_argument("--stride", type=int, help="tokens shared by consecutive chunks (default 64)")
     long.add_argument("--aggregator", help="mean, max, attention (default) or transformer")
-    long.add_argument("--max-chunks", type=int, help="random chunks per document per training step")
+    long.add_argument(
+        "--max-chunks",
+        type=int,
+        help="end to end: random chunks per document per training step; frozen: the chunks "
+        "encoded per document, spread evenly (also at prediction)",
+    )
     long.add_argument("--chunk-batch-size", type=int, help="chunks per encoder micro-batch")
     long.add_argument("--cache-dir", help="chunk-embedding cache (frozen mode)")
     long.add_argument(

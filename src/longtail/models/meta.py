@@ -42,6 +42,7 @@ def format_version_for(meta: dict[str, Any], architecture: dict[str, Any]) -> in
         meta.get("calibration") == "isotonic"
         or meta.get("logit_adjust") is not None
         or architecture.get("head_hidden") is not None
+        or (meta.get("long_documents") or {}).get("max_chunks_encoded") is not None
     )
     return 2 if needs_v2 else 1
 
@@ -79,6 +80,9 @@ class DocumentsMeta(_Part):
     stride: int = Field(ge=0)
     max_chars: int = Field(ge=1)
     on_too_long: Literal["error", "truncate"] = "error"
+    #: frozen mode with long_documents.max_chunks: the chunks of each document that were encoded
+    #: (at most this many, spread evenly), the same at prediction
+    max_chunks_encoded: int | None = Field(None, ge=1)
 
 
 class ArchitectureMeta(_Part):

@@ -227,6 +227,8 @@ def _run(
     test_table = _read_test(config, space)  # a bad test file fails now, not after training
     n_train, n_val = len(data.train.y), len(data.validation.y)
     log(describe_task(space, data.counts, n_train, n_val, data.validation_source))
+    if data.documents:
+        config = _strategy_for_documents(config, log)
     check_decision_data(config.decision, space.task, data.validation.y, len(space.names))
     if data.notice:
         log(data.notice)
@@ -405,6 +407,28 @@ def _test_logits(
         device=device,
     )  # fmt: skip
     return y_test, logits, len(table.texts)
+
+
+def _strategy_for_documents(
+    config: ExperimentConfig, log: Callable[[str], None]
+) -> ExperimentConfig:
+    """Long documents: the linear probe solves a head over one vector per text, and a document
+    model's aggregator reads chunk embeddings. The frozen default falls back to SGD (said in the
+    log); a probe the user asked for is refused before any chunk is encoded."""
+    if config.probe_by_default:
+        log(
+            "long documents: the aggregator and head train by SGD (the linear probe, --encoder "
+            "frozen's default for short texts, solves a head over one vector per text)"
+        )
+        return config.model_copy(update={"strategy": "vanilla"})
+    phases = build_strategy(config.strategy, epochs=config.train.epochs)
+    if any(phase.solver == "lbfgs" for phase in phases):
+        raise LongtailError(
+            f"--strategy {spec_name(config.strategy)} solves a linear head over one vector per "
+            "text, and these are long documents (chunks with an aggregator): use --strategy "
+            "vanilla or lp_ft, or --no-long-documents to truncate each text to one window"
+        )
+    return config
 
 
 def _check_remedies(config: ExperimentConfig) -> None:
