@@ -48,7 +48,11 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_model_dir, tmp_pa
         "3",
     ]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    # stderr to a file, not a pipe: a pipe nobody reads can fill and stall the child, and an
+    # unclosed one warns later in whichever test the garbage collector runs in
+    errors = tmp_path / "killed.stderr"
+    with errors.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink, env=env)
     state = tmp_path / ".killed.partial" / "checkpoint" / "state.json"  # beside the output
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:
@@ -56,7 +60,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_model_dir, tmp_pa
             break
         time.sleep(0.02)
     assert process.poll() is None, (
-        "the run ended before it could be killed: " + process.stderr.read().decode()[-2000:]
+        "the run ended before it could be killed: " + errors.read_text(errors="replace")[-2000:]
     )
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
