@@ -122,7 +122,11 @@ def test_frozen_grid_runs_every_cell_and_reports_the_rule(
     out = capsys.readouterr().out
     assert "| setup | TF-IDF + LR |" in out and "| 20ng_long_tailed |" in out
     assert "| **anchor:** TF-IDF + LR (balanced) |" in out
-    assert "single (20ng_long_tailed; " in out and "the rule picks" in out or "single: no candidate" in out
+    assert (
+        "single (20ng_long_tailed; " in out
+        and "the rule picks" in out
+        or "single: no candidate" in out
+    )
     assert "multilabel: the rule's 2-SEM guards need at least 2 seeds" in out
 
 
