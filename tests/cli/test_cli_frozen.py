@@ -164,14 +164,27 @@ def test_frozen_defaults_train_to_convergence(shared, tiny_model_dir, capsys):
     assert meta["training"]["stopped"].startswith("1 epochs, 9 steps: a perfect validation score")
 
 
-def test_a_linear_frozen_head_is_solved_by_default(shared, tiny_model_dir, capsys):
+def _three_classes(path):
+    from cli_helpers import FILLER, HAM, SPAM
+
+    rng = __import__("numpy").random.default_rng(4)
+    rows = []
+    for label, vocab, n in (("ham", HAM, 60), ("spam", SPAM, 30), ("other", FILLER, 14)):
+        for _ in range(n):
+            rows.append((" ".join(rng.choice(vocab, size=6)), label))
+    return write_csv(path, rows)
+
+
+def test_a_linear_frozen_head_is_solved_by_default_for_multiclass(shared, tiny_model_dir, capsys):
     tmp_path, spam_files, _ = shared
-    argv = _train(tiny_model_dir, tmp_path, {"train": spam_files["train"]}, "probe")
+    data = _three_classes(tmp_path / "three.csv")
+    argv = _train(tiny_model_dir, tmp_path, {"train": data}, "probe")
     argv = argv[: argv.index("--epochs")]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "head is solved by L-BFGS (strategy linear_probe" in printed
     meta = json.loads((tmp_path / "probe" / "longtail.json").read_text())
+    assert meta["task"] == "multiclass"
     assert meta["config"]["strategy"] == "linear_probe" and meta["training"]["stop"] == "solved"
     # fixed epochs, a sampler or an MLP head ask for minibatch training: the head is trained
     for i, extra in enumerate((["--epochs", "2"], ["--sampler", "sqrt"], ["--head", "mlp"])):
@@ -179,3 +192,9 @@ def test_a_linear_frozen_head_is_solved_by_default(shared, tiny_model_dir, capsy
         meta = json.loads((tmp_path / f"sgd{i}" / "longtail.json").read_text())
         assert meta["config"]["strategy"] == "vanilla", extra
         assert meta["training"]["stop"] != "solved"
+    # binary (and multilabel) were not measured to gain from it: SGD, said in the log
+    binary = _train(tiny_model_dir, tmp_path, {"train": spam_files["train"]}, "binary")
+    assert main(binary[: binary.index("--epochs")]) == 0
+    assert "a binary task: the head trains by SGD" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "binary" / "longtail.json").read_text())
+    assert meta["training"]["stop"] != "solved"

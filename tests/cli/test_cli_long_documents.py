@@ -326,7 +326,7 @@ def test_the_frozen_probe_default_gives_way_to_sgd_on_long_documents(
     args = args[:i] + args[i + 2 :]  # no --epochs: a frozen linear head would be solved
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "long documents: the aggregator and head train by SGD" in out
+    assert "long documents: the head trains by SGD" in out
     meta = json.loads((tmp_path / "frozen" / "longtail.json").read_text())
     assert meta["architecture"]["kind"] == "hierarchical" and meta["training"]["stop"] != "solved"
     asked = _args(tiny_model_dir, data, tmp_path / "probe", "--strategy", "linear_probe")
