@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,12 +96,33 @@ class Classifier:
             CPU_MAX_BATCH_TOKENS if self.device.type == "cpu" else None
         )
         self.model.to(self.device).eval()
+        #: frozen long-document models: where chunk embeddings are read and written (see
+        #: :meth:`use_embedding_cache`); ``None`` encodes every chunk
+        self.embedding_cache: Any = None
+        self.log: Callable[[str], None] = print
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device | None = None) -> Classifier:
         """Load a model directory written by ``longtail train`` (safetensors only, hashes verified)."""
         model, tokenizer, meta = load_model_dir(path)
         return cls(model, tokenizer, meta, torch.device(device) if device else None)
+
+    def use_embedding_cache(
+        self, cache_dir: str | Path | None = None, log: Callable[[str], None] = print
+    ) -> Any:
+        """Read chunk embeddings from the cache training filled, and add what is encoded here.
+
+        Only frozen long-document models embed chunks once and cache them; for them this turns
+        on the cache under the key training used, in ``cache_dir``, else the directory the model
+        was trained with, else the default (:mod:`longtail.cache.saved_models`). A directory that
+        cannot be written is read all the same, and one ``log`` line says so. Returns the cache,
+        or ``None`` for a model that does not use one.
+        """
+        from longtail.cache.saved_models import saved_model_cache
+
+        self.log = log
+        self.embedding_cache = saved_model_cache(self.meta, self.model, cache_dir, log=log)
+        return self.embedding_cache
 
     @property
     def label_names(self) -> list[str]:
@@ -128,14 +149,46 @@ class Classifier:
         from longtail.training.documents import DOCS_PER_BATCH, encode_documents
         from longtail.training.loop import TokenizedSplit
 
-        docs = encode_documents(self.tokenizer, texts, self.documents)
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        split = TokenizedSplit(docs, None, self._check_extra(texts, extra))
+        features = self._check_extra(texts, extra)
+        if self.embedding_cache is not None:
+            return self._cached_document_logits(texts, features, pad_id, progress)
+        docs = encode_documents(self.tokenizer, texts, self.documents)
+        split = TokenizedSplit(docs, None, features)
         logits = predict_logits(
             self.model, split, batch_size=DOCS_PER_BATCH, batcher=DocumentBatcher(pad_id),
             device=self.device, progress=progress,
         )  # fmt: skip
         return logits if len(docs) else np.zeros((0, self.model.head.out_features), np.float32)
+
+    def _cached_document_logits(
+        self, texts: Sequence[str], features: Any, pad_id: int, progress: Any
+    ) -> np.ndarray:
+        """Frozen long documents as training scored its test file: each document's chunk
+        embeddings from the cache (else encoded, then cached), then aggregator and head."""
+        from longtail.training.batchers import EmbeddingBatcher
+        from longtail.training.documents import (
+            DOCS_PER_BATCH,
+            FrozenEncoderModel,
+            all_document_chunks,
+            cut_documents,
+            embed_documents,
+        )
+        from longtail.training.loop import TokenizedSplit
+
+        if not len(texts):
+            return np.zeros((0, self.model.head.out_features), np.float32)
+        texts = cut_documents(texts, self.documents)  # the cache key training used
+        vectors = embed_documents(
+            self.model, all_document_chunks(self.tokenizer, texts, self.documents), texts,
+            cache=self.embedding_cache, pad_id=pad_id, device=self.device,
+            max_chunks=self.documents.get("max_chunks_encoded"), log=self.log,
+        )  # fmt: skip
+        return predict_logits(
+            FrozenEncoderModel(self.model), TokenizedSplit(vectors, None, features),
+            batch_size=DOCS_PER_BATCH, batcher=EmbeddingBatcher(None, 0), device=self.device,
+            progress=progress,
+        )  # fmt: skip
 
     def explain(
         self, texts: Sequence[str], top_k: int = 3, extra: Any = None

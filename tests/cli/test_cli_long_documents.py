@@ -334,3 +334,98 @@ def test_the_frozen_probe_default_gives_way_to_sgd_on_long_documents(
     err = capsys.readouterr().err.strip()
     assert "solves a linear head over one vector per text, and these are long documents" in err
     assert len(err.splitlines()) == 1
+
+
+def _chunk_lines(text):
+    return [line for line in text.splitlines() if line.startswith("chunk embeddings:")]
+
+
+def test_predict_and_evaluate_read_the_frozen_training_cache(
+    tmp_path, tiny_model_dir, capsys, monkeypatch
+):
+    from longtail.models.hierarchical import HierarchicalClassifier
+    from longtail.predictor import Classifier
+
+    (tmp_path / "t").mkdir()
+    data, test = _documents(tmp_path), _documents(tmp_path / "t", n=20, seed=9)
+    cache = tmp_path / "cache"
+    args = ["--long-mode", "frozen", "--cache-dir", str(cache), "--test-data", str(test)]
+    assert main(_args(tiny_model_dir, data, tmp_path / "f", *args)) == 0
+    capsys.readouterr()
+    calls = {"n": 0}
+    real = HierarchicalClassifier.embed_chunks
+
+    def spy(self, input_ids, attention_mask):
+        calls["n"] += 1
+        return real(self, input_ids, attention_mask)
+
+    monkeypatch.setattr(HierarchicalClassifier, "embed_chunks", spy)
+    # the cache directory comes from longtail.json: no --cache-dir needed
+    assert main(["predict", "--model", str(tmp_path / "f"), "--data", str(test),
+                 "--output", str(tmp_path / "p.jsonl"), "--no-progress"]) == 0  # fmt: skip
+    assert main(["evaluate", "--model", str(tmp_path / "f"), "--data", str(test),
+                 "--output", str(tmp_path / "eval")]) == 0  # fmt: skip
+    lines = _chunk_lines(capsys.readouterr().out)
+    assert len(lines) == 2 and all(line.split()[2] == line.split()[4] == "20" for line in lines)
+    assert calls["n"] == 0  # every chunk came from the cache
+    # the same predictions without the cache (every chunk encoded)
+    assert main(["predict", "--model", str(tmp_path / "f"), "--data", str(test), "--no-cache",
+                 "--output", str(tmp_path / "q.jsonl"), "--no-progress"]) == 0  # fmt: skip
+    assert calls["n"] > 0 and not _chunk_lines(capsys.readouterr().out)
+    cached = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    encoded = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
+    assert [r["prediction"] for r in cached] == [r["prediction"] for r in encoded]
+    for a, b in zip(cached, encoded, strict=True):
+        for name, p in a["probabilities"].items():
+            assert p == pytest.approx(b["probabilities"][name], abs=1e-5)
+    with test.open(encoding="utf-8") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)]
+    clf = Classifier.load(tmp_path / "f")
+    plain = clf.predict_logits(texts)
+    clf.use_embedding_cache(log=lambda line: None)
+    assert clf.predict_logits(texts) == pytest.approx(plain, abs=1e-5)
+
+
+def test_predict_fills_a_new_cache_and_survives_an_unwritable_one(tmp_path, tiny_model_dir, capsys):
+    data = _documents(tmp_path)
+    args = ["--long-mode", "frozen", "--cache-dir", str(tmp_path / "cache")]
+    assert main(_args(tiny_model_dir, data, tmp_path / "f", *args)) == 0
+    capsys.readouterr()
+    fresh = tmp_path / "missing" / "deeper"
+
+    def predict(cache_dir, name):
+        return main(["predict", "--model", str(tmp_path / "f"), "--data", str(data),
+                     "--output", str(tmp_path / name), "--no-progress",
+                     "--cache-dir", str(cache_dir)])  # fmt: skip
+
+    assert predict(fresh, "a.jsonl") == 0  # a missing directory is made and filled
+    assert _chunk_lines(capsys.readouterr().out)[0].startswith("chunk embeddings: 0 of 48")
+    assert predict(fresh, "b.jsonl") == 0
+    assert _chunk_lines(capsys.readouterr().out)[0].startswith("chunk embeddings: 48 of 48")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    assert predict(blocker / "cache", "c.jsonl") == 0
+    out = capsys.readouterr().out
+    assert out.count("not writable") == 1, out
+    assert (tmp_path / "c.jsonl").read_text() == (tmp_path / "a.jsonl").read_text()
+
+
+def test_a_truncated_document_has_the_same_cache_key_in_training_and_predict(
+    tmp_path, tiny_model_dir, capsys
+):
+    rows = make_rows(30, 0.3, 4) + [("free prize " * 200, "spam")]
+    data = write_csv(tmp_path / "huge.csv", rows)
+    config = tmp_path / "cap.yaml"
+    config.write_text(
+        "long_documents:\n  enabled: true\n  max_chars: 1000\n  on_too_long: truncate\n",
+        encoding="utf-8",
+    )
+    args = ["--config", str(config), "--long-mode", "frozen", "--cache-dir", str(tmp_path / "c")]
+    with pytest.warns(UserWarning, match="cut to 1000 characters"):
+        assert main([*_args(tiny_model_dir, data, tmp_path / "f"), *args]) == 0
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match="cut to 1000 characters"):
+        assert main(["predict", "--model", str(tmp_path / "f"), "--data", str(data),
+                     "--output", str(tmp_path / "p.jsonl"), "--no-progress"]) == 0  # fmt: skip
+    line = _chunk_lines(capsys.readouterr().out)[0]
+    assert line.startswith("chunk embeddings: 31 of 31 documents from the cache"), line

@@ -38,3 +38,22 @@ def non_negative_number(text: str) -> float:
 
 positive_int = whole_number(1)
 non_negative_int = whole_number(0)
+
+
+def add_embedding_cache_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--cache-dir`` / ``--no-cache`` of ``predict`` and ``evaluate`` (frozen long documents)."""
+    parser.add_argument(
+        "--cache-dir",
+        help="frozen long-document models: the chunk-embedding cache to read and fill (default: "
+        "the one the model was trained with, else $LONGTAIL_CACHE_DIR or "
+        "~/.cache/longtail/embeddings)",
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="encode every chunk; read and write no cache"
+    )
+
+
+def use_embedding_cache(classifier: object, args: argparse.Namespace) -> None:
+    """Turn on a classifier's embedding cache unless ``--no-cache`` (a no-op for other models)."""
+    if not args.no_cache:
+        classifier.use_embedding_cache(args.cache_dir)  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from longtail.cli.args import positive_int
+from longtail.cli.args import add_embedding_cache_arguments, positive_int, use_embedding_cache
 from longtail.paths import refuse_overwriting_inputs
 
 
@@ -18,6 +18,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--text-column", help="default: the column the model was trained with")
     p.add_argument("--label-column", help="default: the column the model was trained with")
     p.add_argument("--batch-size", type=positive_int, default=128, help="rows per batch")
+    add_embedding_cache_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     refuse_overwriting_inputs(args.output, {"--data": args.data, "--model": args.model})
     classifier = Classifier.load(args.model)
+    use_embedding_cache(classifier, args)
     table = read_table(
         args.data,
         text_column=args.text_column or classifier.meta.get("text_column", "text"),

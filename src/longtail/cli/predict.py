@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from longtail.cli.args import positive_int
+from longtail.cli.args import add_embedding_cache_arguments, positive_int, use_embedding_cache
 from longtail.errors import LongtailError
 from longtail.io_utils import atomic_writer
 from longtail.paths import refuse_overwriting_inputs
@@ -34,6 +34,7 @@ def add_parser(subparsers: Any) -> None:
         metavar="K",
         help="long-document models: add the K chunks that weigh most in each prediction (JSONL)",
     )
+    add_embedding_cache_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise LongtailError(f"--output {output}: use a .jsonl or .csv file name")
     refuse_overwriting_inputs(output, {"--data": args.data})
     classifier = Classifier.load(args.model)
+    use_embedding_cache(classifier, args)
     column = args.text_column or classifier.meta.get("text_column", "text")
     table = read_table(
         args.data,

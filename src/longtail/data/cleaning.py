@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 from longtail.data.readers import TextTable, format_rows
 from longtail.errors import LongtailError
@@ -42,6 +43,40 @@ def drop_empty_texts(table: TextTable, strict: bool = False) -> TextTable:
     kept = table.subset([i for i in range(len(table)) if i not in drop])
     kept.dropped_rows = [*table.dropped_rows, *rows]
     return kept
+
+
+def cap_document_texts(
+    texts: Sequence[str],
+    max_chars: int,
+    on_too_long: str,
+    *,
+    source: str | None = None,
+    row_numbers: Sequence[int] | None = None,
+) -> list[str]:
+    """Long documents above ``max_chars`` characters: refused, or cut to their first ``max_chars``.
+
+    The one place documents are cut (``long_documents.max_chars`` / ``on_too_long``): training
+    and validation files as read, and every text ``predict`` and ``evaluate`` score, so a cut
+    document is the same text, and so has the same embedding-cache key, wherever it appears.
+
+    Raises:
+        LongtailError: with ``on_too_long="error"``, naming the file and the first rows.
+    """
+    over = [i for i, text in enumerate(texts) if len(text) > max_chars]
+    if not over:
+        return list(texts)
+    rows = ", ".join(str(row_numbers[i] if row_numbers is not None else i) for i in over[:5])
+    where = f"{source}: " if source else ""
+    if on_too_long == "error":
+        raise LongtailError(
+            f"{where}{len(over)} document(s) longer than long_documents.max_chars="
+            f"{max_chars} characters (rows {rows}); raise the cap or set "
+            "long_documents.on_too_long=truncate"
+        )
+    warnings.warn(
+        f"{where}{len(over)} document(s) cut to {max_chars} characters (rows {rows})", stacklevel=3
+    )
+    return [text[:max_chars] for text in texts]
 
 
 def strip_email_headers(text: str) -> str:

@@ -235,28 +235,43 @@ def embed_documents(
     return list(found)
 
 
+def cut_documents(texts: Sequence[str], settings: dict[str, Any]) -> list[str]:
+    """``texts`` cut (or refused) at ``settings["max_chars"]`` as training cut its files: the text
+    a document is keyed by in the embedding cache, and the text that is chunked."""
+    from longtail.data.cleaning import cap_document_texts
+
+    return cap_document_texts(texts, settings["max_chars"], settings["on_too_long"])
+
+
+def all_document_chunks(
+    tokenizer: Any, texts: Sequence[str], settings: dict[str, Any]
+) -> list[list[list[int]]]:
+    """Every chunk of each text (:func:`cut_documents` first), before any chunk budget."""
+    from longtail.text.chunking import tokenize_documents
+
+    return tokenize_documents(
+        tokenizer,
+        cut_documents(texts, settings),
+        chunk_length=settings["chunk_length"],
+        stride=settings["stride"],
+        max_chars=settings["max_chars"],
+        on_too_long=settings["on_too_long"],
+    )
+
+
 def document_chunks(
     tokenizer: Any, texts: Sequence[str], settings: dict[str, Any]
 ) -> tuple[list[list[list[int]]], list[list[int]]]:
     """``(chunks, positions)`` per text, cut exactly as at training time (``settings`` =
     ``longtail.json["long_documents"]``): the chunks training encoded — all, or
     ``max_chunks_encoded`` spread evenly — and each one's index among all the text's chunks."""
-    from longtail.text.chunking import tokenize_documents
-
     budget = settings.get("max_chunks_encoded")
     if budget is not None and (type(budget) is not int or budget < 1):
         raise LongtailError(
             f"longtail.json: long_documents.max_chunks_encoded must be a whole number of at least "
             f"1 or null, got {budget!r}; restore the file as training wrote it"
         )
-    docs = tokenize_documents(
-        tokenizer,
-        list(texts),
-        chunk_length=settings["chunk_length"],
-        stride=settings["stride"],
-        max_chars=settings["max_chars"],
-        on_too_long=settings["on_too_long"],
-    )
+    docs = all_document_chunks(tokenizer, texts, settings)
     positions = [spread_chunk_indices(len(chunks), budget) for chunks in docs]
     kept = [[chunks[i] for i in keep] for chunks, keep in zip(docs, positions, strict=True)]
     return kept, positions

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,7 @@ from longtail.data.arrow import (
     load_arrow_table,
     tokenize_arrow,
 )
+from longtail.data.cleaning import cap_document_texts
 from longtail.errors import LongtailError
 from longtail.training.batching import tokenize
 from longtail.training.loop import TokenizedSplit
@@ -100,22 +100,10 @@ def enforce_char_cap(table: Any, config: ExperimentConfig) -> Any:
     cap keeps one runaway document from exhausting memory during tokenisation.
     """
     ld = config.long_documents
-    over = [i for i, text in enumerate(table.texts) if len(text) > ld.max_chars]
-    if not over:
-        return table
-    rows = ", ".join(str(table.row_numbers[i]) for i in over[:5])
-    if ld.on_too_long == "error":
-        raise LongtailError(
-            f"{table.source}: {len(over)} document(s) longer than long_documents.max_chars="
-            f"{ld.max_chars} characters (rows {rows}); raise the cap or set "
-            "long_documents.on_too_long=truncate"
-        )
-    warnings.warn(
-        f"{table.source}: {len(over)} document(s) cut to {ld.max_chars} characters (rows {rows})",
-        stacklevel=2,
-    )
-    for i in over:
-        table.texts[i] = table.texts[i][: ld.max_chars]
+    table.texts = cap_document_texts(
+        table.texts, ld.max_chars, ld.on_too_long, source=table.source,
+        row_numbers=table.row_numbers,
+    )  # fmt: skip
     return table
 
 
