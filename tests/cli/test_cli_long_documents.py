@@ -429,3 +429,25 @@ def test_a_truncated_document_has_the_same_cache_key_in_training_and_predict(
                      "--output", str(tmp_path / "p.jsonl"), "--no-progress"]) == 0  # fmt: skip
     line = _chunk_lines(capsys.readouterr().out)[0]
     assert line.startswith("chunk embeddings: 31 of 31 documents from the cache"), line
+
+
+def test_a_truncated_test_document_is_cut_by_training_as_by_predict(
+    tmp_path, tiny_model_dir, capsys
+):
+    data = write_csv(tmp_path / "train.csv", make_rows(30, 0.3, 4))
+    test = write_csv(tmp_path / "test.csv", make_rows(9, 0.3, 5) + [("win cash " * 200, "spam")])
+    config = tmp_path / "cap.yaml"
+    config.write_text(
+        "long_documents:\n  enabled: true\n  max_chars: 1000\n  on_too_long: truncate\n",
+        encoding="utf-8",
+    )
+    args = ["--config", str(config), "--long-mode", "frozen", "--cache-dir", str(tmp_path / "c"),
+            "--test-data", str(test)]  # fmt: skip
+    with pytest.warns(UserWarning, match="cut to 1000 characters"):  # the test file, as read
+        assert main([*_args(tiny_model_dir, data, tmp_path / "f"), *args]) == 0
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match="cut to 1000 characters"):
+        assert main(["predict", "--model", str(tmp_path / "f"), "--data", str(test),
+                     "--output", str(tmp_path / "p.jsonl"), "--no-progress"]) == 0  # fmt: skip
+    line = _chunk_lines(capsys.readouterr().out)[0]
+    assert line.startswith("chunk embeddings: 10 of 10 documents from the cache"), line

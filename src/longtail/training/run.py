@@ -15,6 +15,7 @@ from accelerate.utils import set_seed
 
 from longtail.config import DecisionConfig, ExperimentConfig, dump_config
 from longtail.data import LabelSpace
+from longtail.data.cleaning import cap_document_texts
 from longtail.data.readers import require_path
 from longtail.decision import apply_thresholds, default_thresholds, probabilities
 from longtail.decision.fit import DecisionInputs, check_decision_data, fit_decision
@@ -224,7 +225,7 @@ def _run(
     max_length = min(config.model.max_length, window)
     data = prepare_data(config, tokenizer, max_length, window)
     space = data.space
-    test_table = _read_test(config, space)  # a bad test file fails now, not after training
+    test_table = _read_test(config, space, data.documents)  # a bad file fails now, not later
     n_train, n_val = len(data.train.y), len(data.validation.y)
     log(describe_task(space, data.counts, n_train, n_val, data.validation_source))
     config = _strategy_for_data(config, space.task, data.documents, log)
@@ -373,12 +374,20 @@ def _augment(
     return augmented
 
 
-def _read_test(config: ExperimentConfig, space: LabelSpace) -> Any:
-    """The test table, read and its labels checked against training's before the first step."""
+def _read_test(config: ExperimentConfig, space: LabelSpace, documents: bool) -> Any:
+    """The test table, read and its labels checked against training's before the first step;
+    long documents cut (or refused) as the training file and ``predict`` cut them, so a cut
+    test document has the same embedding-cache key in training and in ``predict``."""
     if not config.data.test:
         return None
     table = read_labelled(config.data.test, config)
     space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
+    if documents:
+        ld = config.long_documents
+        table.texts = cap_document_texts(
+            table.texts, ld.max_chars, ld.on_too_long, source=table.source,
+            row_numbers=table.row_numbers,
+        )  # fmt: skip
     return table
 
 
