@@ -410,11 +410,9 @@ def test_predict_fills_a_new_cache_and_survives_an_unwritable_one(tmp_path, tiny
     assert (tmp_path / "c.jsonl").read_text() == (tmp_path / "a.jsonl").read_text()
 
 
-def test_a_truncated_document_has_the_same_cache_key_in_training_and_predict(
-    tmp_path, tiny_model_dir, capsys
-):
-    rows = make_rows(30, 0.3, 4) + [("free prize " * 200, "spam")]
-    data = write_csv(tmp_path / "huge.csv", rows)
+def _cut_then_predict(tmp_path, tiny_model_dir, capsys, train, predict_on, *extra) -> str:
+    """Train in frozen mode with documents cut at 1,000 characters, predict on ``predict_on``;
+    predict's chunk-embedding line (how many documents came from the cache)."""
     config = tmp_path / "cap.yaml"
     config.write_text(
         "long_documents:\n  enabled: true\n  max_chars: 1000\n  on_too_long: truncate\n",
@@ -422,12 +420,20 @@ def test_a_truncated_document_has_the_same_cache_key_in_training_and_predict(
     )
     args = ["--config", str(config), "--long-mode", "frozen", "--cache-dir", str(tmp_path / "c")]
     with pytest.warns(UserWarning, match="cut to 1000 characters"):
-        assert main([*_args(tiny_model_dir, data, tmp_path / "f"), *args]) == 0
+        assert main([*_args(tiny_model_dir, train, tmp_path / "f"), *args, *extra]) == 0
     capsys.readouterr()
     with pytest.warns(UserWarning, match="cut to 1000 characters"):
-        assert main(["predict", "--model", str(tmp_path / "f"), "--data", str(data),
+        assert main(["predict", "--model", str(tmp_path / "f"), "--data", str(predict_on),
                      "--output", str(tmp_path / "p.jsonl"), "--no-progress"]) == 0  # fmt: skip
-    line = _chunk_lines(capsys.readouterr().out)[0]
+    return _chunk_lines(capsys.readouterr().out)[0]
+
+
+def test_a_truncated_document_has_the_same_cache_key_in_training_and_predict(
+    tmp_path, tiny_model_dir, capsys
+):
+    rows = make_rows(30, 0.3, 4) + [("free prize " * 200, "spam")]
+    data = write_csv(tmp_path / "huge.csv", rows)
+    line = _cut_then_predict(tmp_path, tiny_model_dir, capsys, data, data)
     assert line.startswith("chunk embeddings: 31 of 31 documents from the cache"), line
 
 
@@ -436,18 +442,6 @@ def test_a_truncated_test_document_is_cut_by_training_as_by_predict(
 ):
     data = write_csv(tmp_path / "train.csv", make_rows(30, 0.3, 4))
     test = write_csv(tmp_path / "test.csv", make_rows(9, 0.3, 5) + [("win cash " * 200, "spam")])
-    config = tmp_path / "cap.yaml"
-    config.write_text(
-        "long_documents:\n  enabled: true\n  max_chars: 1000\n  on_too_long: truncate\n",
-        encoding="utf-8",
-    )
-    args = ["--config", str(config), "--long-mode", "frozen", "--cache-dir", str(tmp_path / "c"),
-            "--test-data", str(test)]  # fmt: skip
-    with pytest.warns(UserWarning, match="cut to 1000 characters"):  # the test file, as read
-        assert main([*_args(tiny_model_dir, data, tmp_path / "f"), *args]) == 0
-    capsys.readouterr()
-    with pytest.warns(UserWarning, match="cut to 1000 characters"):
-        assert main(["predict", "--model", str(tmp_path / "f"), "--data", str(test),
-                     "--output", str(tmp_path / "p.jsonl"), "--no-progress"]) == 0  # fmt: skip
-    line = _chunk_lines(capsys.readouterr().out)[0]
+    # the test file is cut as training reads it, so its pass caches what predict looks up
+    line = _cut_then_predict(tmp_path, tiny_model_dir, capsys, data, test, "--test-data", str(test))
     assert line.startswith("chunk embeddings: 10 of 10 documents from the cache"), line
