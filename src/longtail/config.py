@@ -366,8 +366,9 @@ def solves_frozen_head(config: ExperimentConfig) -> bool:
     """Whether ``--encoder frozen`` gets the linear probe by default: a linear head, with no
     strategy, ``train.epochs``, sampler, SAM or auxiliary loss given (each of those asks for
     minibatch training). The data may still say no: for a binary or multilabel task and for
-    long documents the run trains the head by SGD (``longtail.training.run``). The rule that made it the default was fixed in docs/benchmarks.md
-    ("The frozen head's solver") before its grid ran: on R8, R52 and 20 Newsgroups long-tailed
+    long documents the run trains the head by SGD (``longtail.training.run``). The rule that
+    made it the default was fixed in docs/benchmarks.md ("The frozen head's solver") before its
+    grid ran: on R8, R52 and 20 Newsgroups long-tailed
     (3 seeds) the probe's test macro-F1 with the default loss and decision was 0.752 on average
     against the SGD head's 0.749, below it on no setup by more than 2 SEM, in a tenth of the
     steps."""
@@ -382,8 +383,8 @@ def solves_frozen_head(config: ExperimentConfig) -> bool:
     )
 
 
-#: ``train.*`` defaults under ``model.encoder=frozen`` and ``long_documents.mode=frozen``. Run to the best validation epoch rather
-#: than for 3 epochs, and without warm-up: 6 % of a 200-epoch budget is 12 epochs of warm-up, and
+#: ``train.*`` defaults under ``model.encoder=frozen`` and ``long_documents.mode=frozen``. Run to
+#: the best validation epoch rather than for 3 epochs, and without warm-up: 6 % of a 200-epoch budget is 12 epochs of warm-up, and
 #: on TREC questions (MiniLM vectors, 2,400 rows) early stopping then cut the head off at epoch 14
 #: (0.768 test macro-F1, against 0.799 for logistic regression on the same vectors); without it
 #: the head peaked at epoch 25 (0.805). A patience of 10 rides out the noise of macro-F1 on a

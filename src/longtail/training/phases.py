@@ -288,41 +288,6 @@ def _on_features(
     return FrozenTextModel(model), FeatureBatcher(), train, validation, seconds
 
 
-def _train_phase(
-    model: nn.Module,
-    phase: Phase,
-    split: TokenizedSplit,
-    loss_fn: nn.Module,
-    sampler: Any,
-    sam: Any,
-    aux: Any,
-    inputs: PhaseInputs,
-    config: ExperimentConfig,
-    train_config: Any,
-    checkpoint_dir: Path,
-    fingerprint: str,
-    resume: bool,
-    log: Callable[[str], None],
-) -> tuple[TrainingResult, float]:
-    """One phase through the training loop; ``(result, seconds spent embedding)``."""
-    module, batcher, split, validation, embedding = _on_features(
-        model, phase, split, inputs, config, log
-    )
-    result = train_model(
-        module, loss_fn, split, validation, train_config, batcher=batcher,
-        score=inputs.score, sampler=sampler, sam=sam, aux_loss=aux,
-        checkpoint_dir=checkpoint_dir, resume=resume, fingerprint=fingerprint, log=log,
-        on_epoch=None if inputs.on_epoch is None else (
-            lambda entry, name=phase.name: inputs.on_epoch(entry | {"phase": name})
-        ),
-        keep_start=phase.keep_start,
-    )  # fmt: skip
-    if phase.keep_start:
-        kept = "the starting weights" if result.best_epoch == 0 else f"epoch {result.best_epoch}"
-        log(f"phase {phase.name}: {kept} kept (val score {result.best_score:.4f})")
-    return result, embedding
-
-
 def _applied(phase: Phase, sampler: Any, scales: np.ndarray | None, result: Any) -> str | None:
     """What a decoupling phase did to the head, for the report."""
     if phase.solver == "lbfgs":
@@ -414,22 +379,25 @@ def run_phases(
                     ),
                 )  # fmt: skip
             else:
-                result, embedding = _train_phase(
-                    model,
-                    phase,
-                    split,
-                    loss_fn,
-                    sampler,
-                    sam,
-                    aux,
-                    inputs,
-                    config,
-                    train_config,
-                    checkpoint_dir,
-                    fingerprint,
-                    resume,
-                    log,
+                module, batcher, split, validation, embedding = _on_features(
+                    model, phase, split, inputs, config, log
                 )
+                result = train_model(
+                    module, loss_fn, split, validation, train_config, batcher=batcher,
+                    score=inputs.score, sampler=sampler, sam=sam, aux_loss=aux,
+                    checkpoint_dir=checkpoint_dir, resume=resume, fingerprint=fingerprint,
+                    log=log, keep_start=phase.keep_start,
+                    on_epoch=None if inputs.on_epoch is None else (
+                        lambda entry, name=phase.name: inputs.on_epoch(entry | {"phase": name})
+                    ),
+                )  # fmt: skip
+                if phase.keep_start:
+                    kept = (
+                        "the starting weights"
+                        if result.best_epoch == 0
+                        else f"epoch {result.best_epoch}"
+                    )
+                    log(f"phase {phase.name}: {kept} kept (val score {result.best_score:.4f})")
             scales = fold_scales(model) if added else None
             out.final = result
             out.history += [entry | {"phase": phase.name} for entry in result.history]

@@ -36,23 +36,18 @@ PROBE_WEIGHTS, PROBE_STATE = "probe.safetensors", "probe.json"
 def check_probe(phase: Phase, model: nn.Module, config: ExperimentConfig, sampler: Any) -> None:
     """Refuse, before any embedding, what the L-BFGS probe cannot honour."""
     refuse = None
+    sampler_name = sampler.get("name") if isinstance(sampler, dict) else sampler
     if len(classifier_modules(model)) > 1:
         refuse = "an MLP head is not one linear layer; use --head linear"
-    elif sampler not in (None, "none") and not (
-        isinstance(sampler, dict) and sampler.get("name") == "none"
-    ):
+    elif sampler_name not in (None, "none"):
         refuse = (
-            f"it fits the whole training set at once, so sampler {spec_label(sampler)} has "
+            f"it fits the whole training set at once, so sampler {sampler_name} has "
             "nothing to draw; re-balance through the loss (e.g. loss.weights) instead"
         )
     elif config.sam != "none" or config.aux_loss != "none":
         refuse = "SAM and auxiliary losses act on minibatches; drop --sam / --aux-loss"
     if refuse:
         raise LongtailError(f"phase {phase.name!r} (linear probe, solver lbfgs): {refuse}")
-
-
-def spec_label(spec: Any) -> str:
-    return str(spec.get("name")) if isinstance(spec, dict) else str(spec)
 
 
 def _solved_probe(checkpoint_dir: Path, fingerprint: str, model: nn.Module) -> dict | None:
