@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import statistics
+from pathlib import Path
 
 
 def mean_sem(values: list[float]) -> str:
@@ -26,3 +28,12 @@ def ratio_line(label: str, ours: list[float], theirs: list[float]) -> str:
         f"ratio {label}: {statistics.median(ratios):.2f}x median "
         f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x over {len(ratios)} repeats)"
     )
+
+
+def write_split(path: Path, texts: list[str], labels: list[str]) -> Path:
+    """A ``text,label`` CSV of one split, as the scripts hand splits to ``longtail train``."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(zip(texts, labels, strict=True))
+    return path

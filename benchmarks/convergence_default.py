@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import io
 import json
 import statistics
@@ -58,6 +57,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import mean_sem as _mean_sem  # noqa: E402
 from _common import offline_minilm as _offline_minilm
+from _common import write_split
 
 MAX_LENGTH = 64
 SIZES = (2400, 600)  # training, validation; the rest is the test split
@@ -135,14 +135,6 @@ def split_dataset(name: str, rows: int | None = None, seed: int = 0) -> dict[str
         fraction = rows / len(table.texts)
         parts = {k: _capped(v, table.labels, fraction) for k, v in parts.items()}
     return {k: _rows(table, v) for k, v in parts.items()}
-
-
-def write_split(path: Path, texts: list[str], labels: list[str]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "label"])
-        writer.writerows(zip(texts, labels, strict=True))
-    return path
 
 
 def _train(files: dict[str, Path], output: Path, seed: int, *extra: str) -> dict:

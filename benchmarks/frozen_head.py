@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import io
 import json
 import re
@@ -35,6 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import mean_sem as _mean_sem  # noqa: E402
 from _common import offline_minilm as _offline_minilm
+from _common import write_split
 
 MAX_LENGTH = 64
 
@@ -65,14 +65,6 @@ def _stratified_part(part: np.ndarray, labels: list[str], fraction: float) -> np
         by_class.setdefault(labels[i], []).append(int(i))
     kept = {i for mine in by_class.values() for i in mine[: max(1, round(len(mine) * fraction))]}
     return np.array([i for i in part if i in kept])
-
-
-def write_split(path: Path, texts: list[str], labels: list[str]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "label"])
-        writer.writerows(zip(texts, labels, strict=True))
-    return path
 
 
 def cached_features(

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from benchmark_scripts import load_script
 
 from longtail.datasets import load_dataset
 
-_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "convergence_default.py"
-
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("benchmark_convergence_default", _SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("convergence_default")
 
 
 def test_trec_is_frozen_heads_cut_and_sms_spam_is_stratified():

@@ -10,7 +10,6 @@ the values, which on a random model mean nothing.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -18,18 +17,13 @@ from types import ModuleType
 
 import pytest
 import torch
+from benchmark_scripts import load_script
 
 from longtail.datasets import load_dataset
 
-_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "frozen_grid.py"
-
 
 def _grid() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("benchmark_frozen_grid", _SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("frozen_grid")
 
 
 def _write(home: Path, name: str, split: str, rows: list[dict]) -> None:

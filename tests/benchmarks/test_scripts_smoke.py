@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import importlib.util
 import io
 import json
 import math
@@ -24,19 +23,15 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import pytest
+from benchmark_scripts import load_script
 
 from longtail.datasets import load_dataset
 
-_BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 _NUMBER = r"(-?\d[\d,]*(?:\.\d+)?)"
 
 
 def _script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", _BENCHMARKS / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(name)
 
 
 def _numbers(pattern: str, text: str) -> list[tuple[float, ...]]:
