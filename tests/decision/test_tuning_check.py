@@ -8,8 +8,9 @@ import pytest
 from longtail.config import DecisionConfig
 from longtail.decision.calibration import probabilities
 from longtail.decision.fit import fit_decision
+from longtail.decision.logit_adjust import decision_score
 from longtail.decision.thresholds import tune_thresholds
-from longtail.decision.tuning_check import cross_fitted_check, decision_score
+from longtail.decision.tuning_check import cross_fitted_check
 from longtail.evaluation.report import tuning_check_line
 
 NAMES = ["a", "b", "c"]
@@ -99,7 +100,7 @@ def test_too_few_rows_skip_the_check_and_keep_the_tuning():
     ],
 )
 def test_decision_score(task, y, pred, objective, expected):
-    got = decision_score(task, np.asarray(y), np.asarray(pred), objective, 1.0, 3)
+    got = decision_score(task, np.asarray(y), np.asarray(pred), objective, 1.0, num_classes=3)
     assert got == pytest.approx(expected)
 
 

@@ -33,12 +33,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from longtail.data.splits import stratified_kfold
-from longtail.decision.thresholds import (
-    _mcc,
-    _multiclass_score,
-    apply_thresholds,
-    default_thresholds,
-)
+from longtail.decision.logit_adjust import decision_score
+from longtail.decision.thresholds import apply_thresholds, default_thresholds
 
 #: Folds of the validation split; fewer rows than ``2 × FOLDS`` skip the check (tuning is kept).
 FOLDS = 5
@@ -56,35 +52,6 @@ class TuningCheck:
 
     def to_json(self) -> dict:
         return asdict(self)
-
-
-def decision_score(
-    task: str, y: np.ndarray, pred: np.ndarray, objective: str, beta: float, num_classes: int
-) -> float:
-    """The tuning objective of decisions ``pred``: macro F-beta over the classes (labels) with a
-    validation example, or the MCC (multiclass: one number; multilabel: the mean over labels);
-    binary: the positive class's F-beta or the MCC."""
-    beta = beta if objective == "fbeta" else 1.0
-    if task == "multiclass":
-        support = np.bincount(y, minlength=num_classes)
-        return _multiclass_score(y, pred, support, beta, objective)[0]
-    truth = (y == 1)[:, None] if task == "binary" else np.asarray(y) != 0
-    decided = (pred == 1)[:, None] if task == "binary" else np.asarray(pred) != 0
-    scores = []
-    for c in range(truth.shape[1]):
-        t, p = truth[:, c], decided[:, c]
-        if not t.any():
-            continue
-        tp, fp, fn = float((t & p).sum()), float((~t & p).sum()), float((t & ~p).sum())
-        if objective == "mcc":
-            tn = len(t) - tp - fp - fn
-            scores.append(
-                float(_mcc(tp * tn - fp * fn, (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
-            )
-        else:
-            b2 = beta * beta
-            scores.append((1 + b2) * tp / max((1 + b2) * tp + b2 * fn + fp, 1e-12))
-    return float(np.mean(scores)) if scores else 0.0
 
 
 def cross_fitted_check(
@@ -112,6 +79,7 @@ def cross_fitted_check(
     for train, held_out in splits:
         thresholds = tune(y[train], probs[train])
         decided[held_out] = apply_thresholds(task, probs[held_out], thresholds)
-    crossed = decision_score(task, y, decided, objective, beta, num_classes)
-    plain = decision_score(task, y, default, objective, beta, num_classes)
+    beta = beta if objective == "fbeta" else 1.0  # as the tuning reads it
+    crossed = decision_score(task, y, decided, objective, beta, num_classes=num_classes)
+    plain = decision_score(task, y, default, objective, beta, num_classes=num_classes)
     return TuningCheck(bool(crossed > plain), folds, objective, crossed, plain)
