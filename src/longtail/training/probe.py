@@ -65,9 +65,13 @@ class ProbeFit:
 
     l2: float
     val_score: float
-    iterations: int
     seconds: float
     path: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def iterations(self) -> int:
+        """L-BFGS iterations over the whole path."""
+        return sum(point["iterations"] for point in self.path)
 
     def line(self) -> str:
         tried = ", ".join(f"{p['l2']:g}: {p['val_score']:.4f}" for p in self.path)
@@ -153,15 +157,14 @@ def fit_linear_probe(
 
     best: tuple[float, float, torch.Tensor, torch.Tensor] | None = None
     path: list[dict[str, Any]] = []
-    iterations, since_best = 0, 0
+    since_best = 0
     for l2 in sorted(l2_grid, reverse=True):
         optimizer = torch.optim.LBFGS(
             [weight, bias], lr=1.0, max_iter=max_iter, history_size=20,
             tolerance_grad=1e-6, tolerance_change=1e-10, line_search_fn="strong_wolfe",
         )  # fmt: skip
         loss = float(optimizer.step(objective(l2)))
-        steps = int(optimizer.state[optimizer._params[0]].get("n_iter", 0))
-        iterations += steps
+        steps = int(optimizer.state[weight].get("n_iter", 0))
         with torch.no_grad():
             val_score = float(score((z_val @ weight.T + bias).numpy()))
         path.append(
@@ -180,6 +183,6 @@ def fit_linear_probe(
         folded = w / std
         head.weight.copy_(folded.to(head.weight))
         head.bias.copy_((b - folded @ mean).to(head.bias))
-    fit = ProbeFit(l2, val_score, iterations, time.perf_counter() - started, path)
+    fit = ProbeFit(l2, val_score, time.perf_counter() - started, path)
     log(fit.line())
     return fit
