@@ -89,9 +89,7 @@ def report_warnings(report: Mapping[str, Any]) -> list[str]:
     (:func:`longtail.evaluation.metrics.separation_warning`), then the training's
     (:func:`longtail.training.convergence.still_improving`)."""
     warnings = [str(w) for w in (report.get("metrics") or {}).get("warnings") or []]
-    if report.get("task") == "binary" and (
-        line := separation_warning(report.get("validation_metrics"))
-    ):
+    if line := separation_warning(report.get("validation_metrics")):  # binary metrics only
         warnings.append(line)
     info = (report.get("training") or {}).get("still_improving")
     if info:
