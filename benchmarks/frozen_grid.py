@@ -197,7 +197,7 @@ class SetupRunner:
 
     def prepared(self, seed: int):
         """The training / validation split of this seed, exactly as ``longtail train`` cuts it."""
-        from longtail.training.prepare import prepare_data
+        from longtail.data.prepare import prepare_data
 
         if seed not in self._prepared:
             self._prepared = {seed: prepare_data(self.config({}, seed), self.tokenizer,
@@ -205,8 +205,8 @@ class SetupRunner:
         return self._prepared[seed]
 
     def test_split(self, setup_obj, space):
-        from longtail.training.loop import TokenizedSplit
-        from longtail.training.prepare import read_labelled
+        from longtail.data.prepare import read_labelled
+        from longtail.data.tokenized import TokenizedSplit
 
         if self._test is None:
             table = read_labelled(self.base["data"]["test"], self.config({}, 0))
@@ -224,7 +224,7 @@ class SetupRunner:
         from longtail.decision.fit import fit_decision
         from longtail.defaults import default_early_stopping_metric, default_loss
         from longtail.evaluation import evaluate_predictions
-        from longtail.training.loop import predict_logits
+        from longtail.models.inference import predict_logits
         from longtail.training.model_setup import build_model_setup
         from longtail.training.phases import PhaseInputs, run_phases
         from longtail.training.run import _scorer
@@ -309,8 +309,8 @@ def anchors(runner: SetupRunner, log) -> dict[str, dict[str, float]]:
     from sklearn.metrics import f1_score, matthews_corrcoef
     from sklearn.multiclass import OneVsRestClassifier
 
+    from longtail.data.prepare import read_labelled
     from longtail.training.model_setup import build_model_setup
-    from longtail.training.prepare import read_labelled
 
     config = runner.config({}, 0)
     train = read_labelled(runner.base["data"]["train"], config)

@@ -73,7 +73,7 @@ def cached_features(
     """The vectors a frozen run cached for ``texts``, read back through the run's own cache key."""
     from longtail.config import build_config
     from longtail.models import load_encoder, load_tokenizer
-    from longtail.training.batching import tokenize
+    from longtail.text.batching import tokenize
     from longtail.training.frozen import text_cache
 
     tokenizer, encoder = load_tokenizer(model_name), load_encoder(model_name)

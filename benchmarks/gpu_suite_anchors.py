@@ -67,7 +67,7 @@ def embed(
 
     from longtail.models import load_encoder, load_tokenizer
     from longtail.models.classifier import pool_tokens
-    from longtail.training.batching import pad_batch, tokenize
+    from longtail.text.batching import pad_batch, tokenize
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer, encoder = load_tokenizer(model), load_encoder(model).to(device).eval()

@@ -35,11 +35,12 @@ from torch import nn
 
 from longtail.config import TrainConfig
 from longtail.data import LabelSpace
+from longtail.data.tokenized import TokenizedSplit
 from longtail.datasets import load_sms_spam
 from longtail.losses import build_loss
 from longtail.models import TextClassifier, load_encoder, load_tokenizer, resolve_model_name
-from longtail.training.batching import tokenize
-from longtail.training.loop import TokenizedSplit, train_model
+from longtail.text.batching import tokenize
+from longtail.training.loop import train_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ratio_line  # noqa: E402

@@ -25,8 +25,8 @@ from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions
 from longtail.models import load_model_dir
 from longtail.models.classifier import TextClassifier
-from longtail.training.batching import tokenize
-from longtail.training.loop import predict_logits
+from longtail.models.inference import predict_logits
+from longtail.text.batching import tokenize
 
 # Padded tokens per batch on CPU. Larger batches are no faster per token there (MiniLM, 2 cores:
 # see docs/benchmarks.md), while a batch of long rows wastes more on padding to its longest row.
@@ -39,8 +39,8 @@ def token_budget_batches(
     """Row indices per batch, longest first: at most ``batch_size`` rows and ``max_tokens`` tokens.
 
     A batch's token count is its row count times its padded width (the longest row rounded up to
-    ``multiple_of``, as :func:`~longtail.training.batching.pad_batch` pads). Without ``max_tokens``
-    this is :func:`~longtail.training.batching.inference_batches`.
+    ``multiple_of``, as :func:`~longtail.text.batching.pad_batch` pads). Without ``max_tokens``
+    this is :func:`~longtail.text.batching.inference_batches`.
     """
     order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable").tolist()
     batches: list[list[int]] = []
@@ -145,9 +145,9 @@ class Classifier:
         return extra
 
     def _document_logits(self, texts: Sequence[str], extra: Any, progress: Any) -> np.ndarray:
-        from longtail.training.batchers import DocumentBatcher
-        from longtail.training.documents import DOCS_PER_BATCH, encode_documents
-        from longtail.training.loop import TokenizedSplit
+        from longtail.data.tokenized import TokenizedSplit
+        from longtail.models.batchers import DocumentBatcher
+        from longtail.models.documents import DOCS_PER_BATCH, encode_documents
 
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         features = self._check_extra(texts, extra)
@@ -166,15 +166,15 @@ class Classifier:
     ) -> np.ndarray:
         """Frozen long documents as training scored its test file: each document's chunk
         embeddings from the cache (else encoded, then cached), then aggregator and head."""
-        from longtail.training.batchers import EmbeddingBatcher
-        from longtail.training.documents import (
+        from longtail.data.tokenized import TokenizedSplit
+        from longtail.models.batchers import EmbeddingBatcher
+        from longtail.models.documents import (
             DOCS_PER_BATCH,
             FrozenEncoderModel,
             all_document_chunks,
             cut_documents,
             embed_documents,
         )
-        from longtail.training.loop import TokenizedSplit
 
         if not len(texts):
             return np.zeros((0, self.model.head.out_features), np.float32)
@@ -194,7 +194,7 @@ class Classifier:
         self, texts: Sequence[str], top_k: int = 3, extra: Any = None
     ) -> list[list[dict[str, Any]]]:
         """For long-document models: the ``top_k`` chunks that weigh most in each prediction."""
-        from longtail.training.documents import document_chunks, explain_documents
+        from longtail.models.documents import document_chunks, explain_documents
 
         if self.documents is None:
             raise LongtailError(

@@ -148,3 +148,25 @@ def test_rule_prefers_the_simpler_remedy_within_the_tie_margin(tmp_path):
     # crt (a strategy) is within 0.005 of focal (a loss), so the simpler focal is picked
     assert lines[0].startswith("single (r8; ") and "the rule picks focal / " in lines[0]
     assert any("excluded ce_inverse" in line for line in lines)
+
+
+def test_probe_refit_fits_every_variant_on_the_grids_setup(
+    tiny_model_dir, data_home, tmp_path, capsys
+):
+    probe_refit = load_script("probe_refit")
+    common = ["--model", str(tiny_model_dir), "--workdir", str(tmp_path / "grid"), "--cache",
+              str(tmp_path / "cache"), "--max-length", "32"]  # fmt: skip
+    assert probe_refit.main(["20ng_long_tailed", *common, "--seeds", "2"]) == 0
+    out = capsys.readouterr().out
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [(r["setup"], r["seed"]) for r in rows] == [
+        ("20ng_long_tailed", 0),
+        ("20ng_long_tailed", 1),
+    ]
+    for row in rows:
+        assert row["l2_validation"] in probe_refit.EXTENDED_GRID
+        assert row["l2_cv"] in probe_refit.EXTENDED_GRID
+        for variant in probe_refit.VARIANTS:
+            assert 0.0 <= row[variant] <= 1.0
+    for variant in probe_refit.VARIANTS:
+        assert f"{variant} mean over setups: " in out

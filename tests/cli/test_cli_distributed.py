@@ -59,8 +59,12 @@ def test_two_processes_match_one_process_with_the_same_global_batch(
     assert losses_two == pytest.approx(losses_one, abs=0.06), (losses_one, losses_two)
     report_one = json.loads((single / "report.json").read_text())["metrics"]
     report_two = json.loads((ddp / "report.json").read_text())["metrics"]
-    assert report_two["f1_macro"] == pytest.approx(report_one["f1_macro"], abs=0.1)
+    # the models are compared by how they rank the test rows, not by argmax F1: both runs keep
+    # their first epoch (validation is already perfect there), and on 60 rows the argmax F1 of a
+    # one-epoch model swings with the noise named above (observed: 1.0 against 0.65, both
+    # models ranking every test row correctly)
     assert report_two["pr_auc_macro"] == pytest.approx(report_one["pr_auc_macro"], abs=0.1)
+    assert report_two["roc_auc_macro"] == pytest.approx(report_one["roc_auc_macro"], abs=0.1)
 
 
 def test_remedies_run_data_parallel_without_deadlock(spam_files, tiny_model_dir, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from cli_helpers import fast_train_args, make_rows, write_csv
 
 from longtail.cli import main
-from longtail.training.convergence import still_improving
+from longtail.evaluation.convergence import still_improving
 
 
 def test_train_predict_evaluate(spam_files, tiny_model_dir, tmp_path, capsys):

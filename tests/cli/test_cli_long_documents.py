@@ -244,9 +244,9 @@ def test_frozen_mode_scores_the_test_file_from_the_cache_like_evaluate(
 def test_frozen_max_chunks_bounds_the_encoding_and_predict_reads_the_same_chunks(
     tmp_path, tiny_model_dir, capsys, monkeypatch
 ):
+    from longtail.models.documents import encode_documents
     from longtail.models.hierarchical import HierarchicalClassifier
     from longtail.predictor import Classifier
-    from longtail.training.documents import encode_documents
 
     data = _documents(tmp_path)
     seen: list[tuple[int, ...]] = []

@@ -14,8 +14,8 @@ import yaml
 import longtail.fingerprint as fingerprint
 from longtail.cli import main
 from longtail.errors import LongtailError
+from longtail.evaluation.convergence import still_improving
 from longtail.experiments import load_experiment, runner
-from longtail.training.convergence import still_improving
 
 SPAM = "free win prize cash call now claim text reply urgent award won offer mobile money".split()
 HAM = "hi ok see you later home love lunch tomorrow meeting sorry thanks good night".split()

@@ -8,19 +8,19 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-import longtail.training.documents as documents
+import longtail.models.documents as documents
 from longtail.cache import EmbeddingCache, document_chunking_key
 from longtail.errors import LongtailError
 from longtail.models.aggregators import AGGREGATORS
-from longtail.models.hierarchical import HierarchicalClassifier, pack_documents
-from longtail.text.chunking import tokenize_documents
-from longtail.training.documents import (
+from longtail.models.documents import (
     EncodingProgress,
     FrozenEncoderModel,
     document_chunks,
     embed_documents,
     encode_documents,
 )
+from longtail.models.hierarchical import HierarchicalClassifier, pack_documents
+from longtail.text.chunking import tokenize_documents
 
 SETTINGS = {"chunk_length": 16, "stride": 4, "max_chars": 100_000, "on_too_long": "error"}
 WORDS = "free win prize cash call now claim text hi ok see you later home love lunch".split()
@@ -168,7 +168,7 @@ def test_prediction_keeps_the_chunks_training_encoded(tiny):
 
 
 def test_explanations_name_chunks_by_their_place_in_the_whole_document(model, tiny):
-    from longtail.training.documents import explain_documents
+    from longtail.models.documents import explain_documents
 
     tokenizer = tiny[1]
     kept, positions = document_chunks(tokenizer, TEXTS, SETTINGS | {"max_chunks_encoded": 3})

@@ -6,11 +6,11 @@ import numpy as np
 import torch
 from transformers import AutoModel
 
+from longtail.data.tokenized import TokenizedSplit
 from longtail.losses import build_loss
 from longtail.models.aggregators import AGGREGATORS
+from longtail.models.batchers import DocumentBatcher
 from longtail.models.hierarchical import HierarchicalClassifier
-from longtail.training.batchers import DocumentBatcher
-from longtail.training.loop import TokenizedSplit
 
 
 def test_long_and_short_documents_weigh_the_same(tiny_model_dir):

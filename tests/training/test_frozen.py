@@ -8,10 +8,11 @@ from transformers import AutoModel, AutoTokenizer
 
 from longtail.cache import EmbeddingCache
 from longtail.config import FROZEN_TRAIN_DEFAULTS, build_config
+from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
+from longtail.evaluation.convergence import stop_reason
 from longtail.models import TextClassifier
-from longtail.training.batching import pad_batch, tokenize
-from longtail.training.convergence import stop_reason
+from longtail.text.batching import pad_batch, tokenize
 from longtail.training.frozen import (
     FeatureBatcher,
     FrozenTextModel,
@@ -19,7 +20,6 @@ from longtail.training.frozen import (
     check_frozen,
     text_cache,
 )
-from longtail.training.loop import TokenizedSplit
 
 TEXTS = ["free cash prize now", "see you at lunch", "free cash prize now", "good night"]
 

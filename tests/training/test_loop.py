@@ -9,9 +9,10 @@ from torch import nn
 
 import longtail.training.loop as loop
 from longtail.config import TrainConfig
-from longtail.training.convergence import still_improving
+from longtail.data.tokenized import TokenizedSplit
+from longtail.evaluation.convergence import still_improving
 from longtail.training.frozen import FeatureBatcher
-from longtail.training.loop import TokenizedSplit, train_model
+from longtail.training.loop import train_model
 
 ROWS, BATCH = 40, 8  # 5 optimizer steps per epoch
 

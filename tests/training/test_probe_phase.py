@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from longtail.config import build_config
+from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.training.frozen import FeatureBatcher
-from longtail.training.loop import TokenizedSplit
 from longtail.training.probe_phase import check_probe, solve_probe_phase
 from longtail.training.strategies import Phase
 

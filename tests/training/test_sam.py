@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from longtail.config import TrainConfig
+from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
-from longtail.training.loop import TokenizedSplit, train_model
+from longtail.training.loop import train_model
 from longtail.training.sam import SAM_WRAPPERS, build_sam, minority_classes
 
 

@@ -287,7 +287,8 @@ def test_negative_aux_weight_is_refused(tmp_path, tiny_model_dir):
 
 def test_a_phase_that_keeps_its_start_keeps_it_unless_an_epoch_beats_it(tmp_path, tiny_model_dir):
     from longtail.config import build_config
-    from longtail.training.loop import TokenizedSplit, train_model
+    from longtail.data.tokenized import TokenizedSplit
+    from longtail.training.loop import train_model
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 2))

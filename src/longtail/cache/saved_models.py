@@ -1,7 +1,7 @@
 """The embedding cache of a saved frozen long-document model, for ``predict`` and ``evaluate``.
 
 Training embeds each chunk once with the frozen encoder and caches it
-(:func:`~longtail.training.documents.embed_documents`); a model directory says how its documents
+(:func:`~longtail.models.documents.embed_documents`); a model directory says how its documents
 were cut (``longtail.json["long_documents"]``), which rebuilds the very key training used, so
 predicting on a file training already scored reads every chunk from the cache.
 

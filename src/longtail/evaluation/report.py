@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from longtail.errors import LongtailError
+from longtail.evaluation.convergence import still_improving_note
 from longtail.evaluation.metrics import separation_warning, to_jsonable
 from longtail.io_utils import atomic_write_json, atomic_write_text
 from longtail.safe_text import markdown_text
-from longtail.training.convergence import still_improving_note
 
 MAX_CONFUSION_CLASSES = 30
 HEADLINE_METRICS = (
@@ -87,7 +87,7 @@ def report_warnings(report: Mapping[str, Any]) -> list[str]:
     """The warnings a report opens with: the metrics' (a class never predicted, ...), then for
     binary a validation ranking no better than chance
     (:func:`longtail.evaluation.metrics.separation_warning`), then the training's
-    (:func:`longtail.training.convergence.still_improving`)."""
+    (:func:`longtail.evaluation.convergence.still_improving`)."""
     warnings = [str(w) for w in (report.get("metrics") or {}).get("warnings") or []]
     if line := separation_warning(report.get("validation_metrics")):  # binary metrics only
         warnings.append(line)

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from longtail.data import stratified_kfold
 from longtail.errors import LongtailError
+from longtail.evaluation.convergence import still_improving
 from longtail.experiments.redecide import (
     DECISION_INPUTS,
     decide_from,
@@ -49,7 +50,6 @@ from longtail.experiments.spec import Cell, ExperimentSpec
 from longtail.experiments.summary import summarize, write_summary
 from longtail.fingerprint import file_digest
 from longtail.io_utils import atomic_write_bytes, atomic_write_json
-from longtail.training.convergence import still_improving
 
 REPORT_FILES = ("report.json", "report.md", "report.html")
 SETTINGS_FILE = "cell-settings.json"  # beside a cell's run directory while it trains
@@ -71,7 +71,7 @@ def prepare_folds(
     spec: ExperimentSpec, log: Callable[[str], None]
 ) -> tuple[list[str], dict[str, int], list[dict[str, str]] | None]:
     """``(label names, training class counts, fold files or None)``; folds cut once, reused."""
-    from longtail.training.prepare import fit_labels, read_labelled
+    from longtail.data.prepare import fit_labels, read_labelled
 
     config = spec.variant_config(spec.baseline)
     if spec.folds is not None:

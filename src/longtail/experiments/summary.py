@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from longtail.evaluation.convergence import MIN_GAIN
 from longtail.evaluation.metrics import to_jsonable
 from longtail.evaluation.report import (
     few_examples,
@@ -24,7 +25,6 @@ from longtail.evaluation.report import (
 from longtail.experiments.stats import holm_bonferroni, mean_sem, paired_comparison
 from longtail.io_utils import atomic_write_json, atomic_write_text
 from longtail.safe_text import markdown_text
-from longtail.training.convergence import MIN_GAIN
 
 
 def _test_support(
@@ -130,7 +130,7 @@ def summarize(
 
 def _still_learning_warnings(variants: Sequence[Mapping[str, Any]]) -> list[str]:
     """One warning naming the variants whose cells were still learning when training stopped
-    (:func:`longtail.training.convergence.still_improving`): a ranking of such models says what
+    (:func:`longtail.evaluation.convergence.still_improving`): a ranking of such models says what
     the remedies do to models that have not learnt their task yet."""
     late = [v for v in variants if v.get("still_improving")]
     if not late:

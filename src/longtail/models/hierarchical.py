@@ -23,7 +23,7 @@ from torch.utils.checkpoint import checkpoint
 
 from longtail.errors import LongtailError
 from longtail.models.classifier import init_bias_from_priors, pool_tokens
-from longtail.training.batching import pad_batch
+from longtail.text.batching import pad_batch
 
 POOLINGS = ("mean", "cls")
 

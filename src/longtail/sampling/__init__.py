@@ -14,7 +14,7 @@ from torch.utils.data import Sampler
 
 # Importing the sampler modules registers them.
 from longtail.sampling import resample, weighted  # noqa: F401
-from longtail.sampling.base import SAMPLERS, EpochSampler, epoch_generator, label_groups
+from longtail.sampling.base import SAMPLERS, EpochSampler, epoch_generator, epoch_seed, label_groups
 from longtail.sampling.resample import ResampledSampler
 from longtail.sampling.weighted import GroupWeightedSampler
 
@@ -26,6 +26,7 @@ __all__ = [
     "build_sampler",
     "epoch_length_note",
     "epoch_generator",
+    "epoch_seed",
     "label_groups",
 ]
 

@@ -58,10 +58,18 @@ def label_groups(y: Any, task: str) -> np.ndarray:
     return groups
 
 
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """A generator seeded from ``(seed, epoch)`` through NumPy's ``SeedSequence`` mixing."""
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The one seeding rule for everything random in an epoch (its row order, its batches, its
+    chunk subsets, dropout): ``(seed, epoch)`` mixed by NumPy's ``SeedSequence``, so a run
+    resumed at epoch k draws what an uninterrupted run draws, and nearby seeds or epochs do not
+    give correlated streams."""
     state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(epoch)]).generate_state(2)
-    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+    return int(state[0]) << 32 | int(state[1])
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """A generator seeded by :func:`epoch_seed`."""
+    return torch.Generator().manual_seed(epoch_seed(seed, epoch))
 
 
 class EpochSampler(Sampler[int]):

@@ -36,10 +36,10 @@ from longtail.cache import (
     encoder_fingerprint,
 )
 from longtail.config import ExperimentConfig
+from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.models.classifier import TextClassifier
-from longtail.training.batching import inference_batches, pad_batch
-from longtail.training.loop import TokenizedSplit
+from longtail.text.batching import inference_batches, pad_batch
 
 #: Texts per encoder batch when filling the cache (sorted by length, so little padding).
 ENCODE_BATCH_SIZE = 32

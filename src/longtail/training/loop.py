@@ -22,10 +22,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from longtail.config import TrainConfig
+from longtail.data.tokenized import TokenizedSplit, as_split
 from longtail.errors import LongtailError
+from longtail.models.batchers import TokenBatcher, to_device
+from longtail.models.inference import predict_logits
+from longtail.sampling.base import epoch_seed
+from longtail.sampling.length_grouped import LengthGroupedBatchSampler
 from longtail.training.accelerator import distributed_state, make_accelerator, silent
-from longtail.training.batchers import TokenBatcher, to_device
-from longtail.training.batching import LengthGroupedBatchSampler, inference_batches
 from longtail.training.budget import training_budget
 from longtail.training.checkpoint import (
     has_checkpoint,
@@ -37,26 +40,6 @@ from longtail.training.optim import build_optimizer, linear_schedule
 
 
 @dataclass
-class TokenizedSplit:
-    """Rows and (for labelled splits) the label array (see ``longtail.tasks``).
-
-    A row is what the batcher consumes: token ids (short texts), a list of token-id chunks (long
-    documents) or a ``(chunks, H)`` embedding tensor (frozen encoder). ``extra`` holds optional
-    numeric features per row, joined to the document embedding before the head.
-    """
-
-    ids: Sequence[Any]
-    y: Any = None
-    extra: np.ndarray | None = None
-
-    @property
-    def lengths(self) -> Sequence[int]:
-        """Token counts; memory-mapped token stores (``ArrowTokens``) carry them precomputed."""
-        known = getattr(self.ids, "lengths", None)
-        return known if known is not None else [len(row) for row in self.ids]
-
-
-@dataclass
 class TrainingResult:
     best_epoch: int
     best_score: float
@@ -65,44 +48,6 @@ class TrainingResult:
     seconds: float = 0.0
     steps: int = 0
     stop: str | None = None  # why it stopped: one of longtail.training.budget.STOP_REASONS
-
-
-def _as_split(data: Any) -> TokenizedSplit:
-    return data if isinstance(data, TokenizedSplit) else TokenizedSplit(data)
-
-
-@torch.inference_mode()
-def predict_logits(
-    model: nn.Module,
-    data: TokenizedSplit | Sequence,
-    *,
-    batch_size: int,
-    device: torch.device,
-    pad_id: int = 0,
-    batcher: Any = None,
-    progress=None,
-    return_embedding: bool = False,
-) -> np.ndarray:
-    """Logits for every row, in the input order (batches are formed longest-first internally).
-
-    ``data`` is a :class:`TokenizedSplit` or plain token ids per row; ``batcher`` turns rows into
-    model inputs (default: padded token ids, see :mod:`longtail.training.batchers`). With
-    ``return_embedding`` the rows' embeddings (what the head reads) instead of logits.
-    """
-    split = _as_split(data)
-    batcher = batcher or TokenBatcher(pad_id)
-    model.eval()
-    out: np.ndarray | None = None
-    for batch in inference_batches(split.lengths, batch_size):
-        inputs = to_device(batcher(split, batch, training=False), device)
-        outputs = model(**inputs, return_embedding=True)[1] if return_embedding else model(**inputs)
-        logits = outputs.float().cpu().numpy()
-        if out is None:
-            out = np.zeros((len(split.ids), logits.shape[1]), dtype=np.float32)
-        out[batch] = logits
-        if progress is not None:
-            progress.update(len(batch))
-    return out if out is not None else np.zeros((0, 0), dtype=np.float32)
 
 
 def gathered_logits(
@@ -119,7 +64,7 @@ def gathered_logits(
     Every rank ends with the full, identical array, so early stopping, calibration and
     thresholds are decided on the whole validation set and agree across ranks.
     """
-    split = _as_split(data)
+    split = as_split(data)
     options = {"batch_size": batch_size, "device": device, "pad_id": pad_id, "batcher": batcher}
     state = distributed_state()
     if state.num_processes == 1:
@@ -311,7 +256,7 @@ def train_model(
     for epoch in range(state["epoch"] + 1, num_epochs + 1):
         if state["step"] >= total_steps or stopped_early:
             break
-        torch.manual_seed(config.seed * 100_003 + epoch)  # dropout noise, reproducible on resume
+        torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout noise, reproducible on resume
         if hasattr(loss_fn, "set_epoch"):
             loss_fn.set_epoch(epoch - 1, num_epochs)
         batches.set_epoch(epoch)

@@ -1,5 +1,5 @@
 """The model a run trains, in the form its phases read: plain encoder + head, or a document model
-over chunks, end to end or on cached frozen-encoder embeddings (:mod:`longtail.training.documents`).
+over chunks, end to end or on cached frozen-encoder embeddings (:mod:`longtail.models.documents`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from longtail.cache import (
     encoder_fingerprint,
 )
 from longtail.config import ExperimentConfig
+from longtail.data.prepare import PreparedData, chunk_settings
+from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.models import TextClassifier
-from longtail.training.batchers import DocumentBatcher, EmbeddingBatcher, TokenBatcher
-from longtail.training.documents import (
+from longtail.models.batchers import DocumentBatcher, EmbeddingBatcher, TokenBatcher
+from longtail.models.documents import (
     FrozenEncoderModel,
     build_document_model,
     embed_documents,
@@ -34,8 +36,6 @@ from longtail.training.frozen import (
     frozen_text_parts,
     text_cache,
 )
-from longtail.training.loop import TokenizedSplit
-from longtail.training.prepare import PreparedData, chunk_settings
 
 
 @dataclass

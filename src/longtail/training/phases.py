@@ -32,9 +32,11 @@ from torch import nn
 
 from longtail.config import ExperimentConfig
 from longtail.data import LabelSpace
+from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.losses import LOSSES, build_aux_loss, build_loss
 from longtail.models import TextClassifier
+from longtail.models.inference import predict_logits
 from longtail.sampling import build_sampler, epoch_length_note
 from longtail.training.augmentation import (
     AugmentedRows,
@@ -50,13 +52,7 @@ from longtail.training.decoupling import (
     tau_normalise_,
 )
 from longtail.training.frozen import FeatureBatcher, FrozenTextModel
-from longtail.training.loop import (
-    TokenizedSplit,
-    TrainingResult,
-    gathered_logits,
-    predict_logits,
-    train_model,
-)
+from longtail.training.loop import TrainingResult, gathered_logits, train_model
 from longtail.training.probe_phase import check_probe, solve_probe_phase
 from longtail.training.sam import build_sam
 from longtail.training.strategies import (

@@ -21,11 +21,12 @@ from safetensors.torch import load_file, save
 from torch import nn
 
 from longtail.config import ExperimentConfig
+from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.io_utils import atomic_write_bytes, atomic_write_json
 from longtail.training.decoupling import classifier_head, classifier_modules
 from longtail.training.frozen import FeatureBatcher
-from longtail.training.loop import TokenizedSplit, TrainingResult
+from longtail.training.loop import TrainingResult
 from longtail.training.probe import L2_GRID, fit_linear_probe
 from longtail.training.strategies import Phase
 

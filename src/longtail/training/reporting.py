@@ -14,8 +14,8 @@ from longtail.data import LabelSpace
 from longtail.evaluation.html_report import render_run_html, write_html_report
 from longtail.evaluation.run_arrays import RunArrays
 from longtail.io_utils import atomic_write_bytes
+from longtail.models.inference import predict_logits
 from longtail.training.augmentation import AugmentedRows, quality_check
-from longtail.training.loop import predict_logits
 
 
 def augmentation_section(

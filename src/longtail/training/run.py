@@ -16,28 +16,26 @@ from accelerate.utils import set_seed
 from longtail.config import DecisionConfig, ExperimentConfig, dump_config
 from longtail.data import LabelSpace
 from longtail.data.cleaning import cap_document_texts
+from longtail.data.prepare import PreparedData, prepare_data, read_labelled
 from longtail.data.readers import require_path
+from longtail.data.tokenized import TokenizedSplit
 from longtail.decision import apply_thresholds, default_thresholds, probabilities
 from longtail.decision.fit import DecisionInputs, check_decision_data, fit_decision
 from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
+from longtail.evaluation.convergence import still_improving_note
 from longtail.fingerprint import result_settings, training_settings
 from longtail.losses import resolved_loss_spec
 from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
+from longtail.models.inference import predict_logits
 from longtail.training.accelerator import distributed_state, silent
 from longtail.training.augmentation import (
     AugmentedRows,
     augment_training_split,
     describe_augmentation,
 )
-from longtail.training.convergence import still_improving_note
-from longtail.training.loop import (
-    TokenizedSplit,
-    TrainingResult,
-    gathered_logits,
-    predict_logits,
-)
+from longtail.training.loop import TrainingResult, gathered_logits
 from longtail.training.model_setup import (
     ModelSetup,
     build_model_setup,
@@ -46,7 +44,6 @@ from longtail.training.model_setup import (
 )
 from longtail.training.output import CHECKPOINT_DIR, check_paths_outside, open_run_directory
 from longtail.training.phases import PhaseInputs, run_phases
-from longtail.training.prepare import PreparedData, prepare_data, read_labelled
 from longtail.training.reporting import augmentation_section, write_html
 from longtail.training.run_record import describe_task, model_meta, report_header, spec_name
 from longtail.training.strategies import build_strategy

@@ -15,8 +15,8 @@ from longtail.config import ExperimentConfig, dump_config
 from longtail.data import LabelSpace
 from longtail.decision.fit import FittedDecision
 from longtail.decision.probability_map import ProbabilityMap, decision_summary
+from longtail.evaluation.convergence import still_improving, stop_reason
 from longtail.models.encoder import describe_model
-from longtail.training.convergence import still_improving, stop_reason
 from longtail.training.phases import PhasesResult
 
 
@@ -130,7 +130,7 @@ def _decision_fields(decision: FittedDecision, task: str) -> dict[str, Any]:
 def training_stop(config: ExperimentConfig, trained: PhasesResult) -> dict[str, Any]:
     """``{"stop", "line"}``: why the last phase that trained stopped (a reason of
     :data:`longtail.training.budget.STOP_REASONS`) and the log's and report's line for it (its
-    epochs, steps, the reason and the epoch kept; :func:`~longtail.training.convergence.stop_reason`)."""
+    epochs, steps, the reason and the epoch kept; :func:`~longtail.evaluation.convergence.stop_reason`)."""
     trained_phases = [phase for phase in trained.phases if "steps" in phase]
     last = trained_phases[-1] if trained_phases else {}
     train = config.train

@@ -20,9 +20,9 @@ from longtail.data.arrow import (
     tokenize_arrow,
 )
 from longtail.data.cleaning import cap_document_texts
+from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
-from longtail.training.batching import tokenize
-from longtail.training.loop import TokenizedSplit
+from longtail.text.batching import tokenize
 
 
 @dataclass

@@ -1,14 +1,9 @@
+"""Batches of similar length: less padding, every row once, one global stream across ranks."""
+
 import numpy as np
 import torch
 
-from longtail.training.batching import LengthGroupedBatchSampler, inference_batches, pad_batch
-
-
-def test_pad_batch_pads_to_multiple_of_8_with_mask():
-    ids, mask = pad_batch([[1, 2, 3], [4]], pad_id=0)
-    assert ids.shape == (2, 8)
-    assert mask.sum(dim=1).tolist() == [3, 1]
-    assert ids[1, 1:].eq(0).all()
+from longtail.sampling.length_grouped import LengthGroupedBatchSampler
 
 
 def test_length_grouping_cuts_padding_and_covers_every_row_once():
@@ -49,11 +44,6 @@ def test_sampler_stream_is_used():
     batches = list(LengthGroupedBatchSampler([3, 4, 5], 2, sampler=Fixed()))
     assert sorted(i for b in batches for i in b) == [0, 0, 0, 1]
     assert len(LengthGroupedBatchSampler([3, 4, 5], 2, sampler=Fixed())) == 2
-
-
-def test_inference_batches_longest_first():
-    batches = inference_batches([3, 10, 1, 7], 2)
-    assert batches == [[1, 3], [0, 2]]
 
 
 def test_ranks_split_one_global_stream():

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from longtail.training.batching import epoch_generator, pad_batch
+from longtail.sampling.base import epoch_generator
+from longtail.text.batching import pad_batch
 
 
 def to_device(inputs: dict[str, Any], device: torch.device) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from longtail.training.convergence import MIN_GAIN, still_improving, still_improving_note
+from longtail.evaluation.convergence import MIN_GAIN, still_improving, still_improving_note
 
 
 def _history(*scores: float, phase: str = "finetune") -> list[dict]:

@@ -1,10 +1,9 @@
-"""Tokenisation once, dynamic padding, and batches of similar length.
+"""Batches of similar length, drawn from an epoch's index stream.
 
-Padding every batch to ``max_length`` wastes most of the compute on short texts (an SMS is ~30
-tokens). We tokenise without padding, pad each batch to its own longest row (rounded up to a
-multiple of 8 for tensor cores), and group rows of similar length into the same batch: the epoch's
-index stream (shuffled, or drawn by an imbalance sampler) is cut into mega-batches of
-``50 × batch_size``, each sorted by length and sliced into batches, and the batch order shuffled.
+The epoch's index stream (shuffled, or drawn by an imbalance sampler) is cut into mega-batches of
+``50 × batch_size``, each sorted by length and sliced into batches, and the batch order shuffled:
+little padding, and still a new random order every epoch (seeded by
+:func:`longtail.sampling.base.epoch_generator`, the one seeding rule of every epoch's order).
 """
 
 from __future__ import annotations
@@ -16,36 +15,9 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+from longtail.sampling.base import epoch_generator
+
 MEGA_BATCH_MULTIPLIER = 50
-TOKENIZE_CHUNK = 4096
-
-
-def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
-    """Token ids per text (special tokens added, truncated to ``max_length``, unpadded)."""
-    ids: list[list[int]] = []
-    for start in range(0, len(texts), TOKENIZE_CHUNK):
-        chunk = list(texts[start : start + TOKENIZE_CHUNK])
-        ids.extend(tokenizer(chunk, truncation=True, max_length=max_length)["input_ids"])
-    return ids
-
-
-def pad_batch(
-    sequences: Sequence[Sequence[int]], pad_id: int, multiple_of: int = 8
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad to the batch's longest row; returns ``(input_ids, attention_mask)``."""
-    longest = max(len(s) for s in sequences)
-    width = int(math.ceil(longest / multiple_of) * multiple_of) if multiple_of > 1 else longest
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        input_ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-        attention_mask[row, : len(seq)] = 1
-    return input_ids, attention_mask
-
-
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """The one source of randomness for an epoch's data order: resumable and reproducible."""
-    return torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
 
 
 class LengthGroupedBatchSampler(Sampler[list[int]]):
@@ -126,9 +98,3 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
     def __len__(self) -> int:
         rows = len(self.sampler) if self.sampler is not None else len(self.lengths)
         return math.ceil(rows / (self.batch_size * self.num_replicas))
-
-
-def inference_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Deterministic batches for prediction: longest first, so padding waste is minimal."""
-    order = np.argsort(-np.asarray(lengths), kind="stable").tolist()
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

@@ -1,0 +1,48 @@
+"""Logits (or the head's input vectors) for every row of a split, in the input order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from longtail.data.tokenized import TokenizedSplit, as_split
+from longtail.models.batchers import TokenBatcher, to_device
+from longtail.text.batching import inference_batches
+
+
+@torch.inference_mode()
+def predict_logits(
+    model: nn.Module,
+    data: TokenizedSplit | Sequence,
+    *,
+    batch_size: int,
+    device: torch.device,
+    pad_id: int = 0,
+    batcher: Any = None,
+    progress=None,
+    return_embedding: bool = False,
+) -> np.ndarray:
+    """Logits for every row, in the input order (batches are formed longest-first internally).
+
+    ``data`` is a :class:`TokenizedSplit` or plain token ids per row; ``batcher`` turns rows into
+    model inputs (default: padded token ids, see :mod:`longtail.models.batchers`). With
+    ``return_embedding`` the rows' embeddings (what the head reads) instead of logits.
+    """
+    split = as_split(data)
+    batcher = batcher or TokenBatcher(pad_id)
+    model.eval()
+    out: np.ndarray | None = None
+    for batch in inference_batches(split.lengths, batch_size):
+        inputs = to_device(batcher(split, batch, training=False), device)
+        outputs = model(**inputs, return_embedding=True)[1] if return_embedding else model(**inputs)
+        logits = outputs.float().cpu().numpy()
+        if out is None:
+            out = np.zeros((len(split.ids), logits.shape[1]), dtype=np.float32)
+        out[batch] = logits
+        if progress is not None:
+            progress.update(len(batch))
+    return out if out is not None else np.zeros((0, 0), dtype=np.float32)
