@@ -27,6 +27,7 @@ from longtail.models import load_model_dir
 from longtail.models.classifier import TextClassifier
 from longtail.models.inference import predict_logits
 from longtail.text.batching import tokenize
+from longtail.text.chunking import ChunkSettings
 
 # Padded tokens per batch on CPU. Larger batches are no faster per token there (MiniLM, 2 cores:
 # see docs/benchmarks.md), while a batch of long rows wastes more on padding to its longest row.
@@ -89,7 +90,10 @@ class Classifier:
         self.temperature = float(meta.get("temperature", 1.0))
         self.probability_map = ProbabilityMap.from_meta(meta)
         self.max_length = int(meta["max_length"])
-        self.documents: dict[str, Any] | None = meta.get("long_documents")
+        #: how a long-document model cuts its texts, as training did (``None``: short texts)
+        self.chunks: ChunkSettings | None = (
+            ChunkSettings.from_json(meta["long_documents"]) if meta.get("long_documents") else None
+        )
         self.extra_features: list[str] = list(meta.get("extra_features") or [])
         self.device = device or best_device()
         self.max_batch_tokens: int | None = (
@@ -153,7 +157,7 @@ class Classifier:
         features = self._check_extra(texts, extra)
         if self.embedding_cache is not None:
             return self._cached_document_logits(texts, features, pad_id, progress)
-        docs = encode_documents(self.tokenizer, texts, self.documents)
+        docs = encode_documents(self.tokenizer, texts, self.chunks)
         split = TokenizedSplit(docs, None, features)
         logits = predict_logits(
             self.model, split, batch_size=DOCS_PER_BATCH, batcher=DocumentBatcher(pad_id),
@@ -178,11 +182,11 @@ class Classifier:
 
         if not len(texts):
             return np.zeros((0, self.model.head.out_features), np.float32)
-        texts = cut_documents(texts, self.documents)  # the cache key training used
+        texts = cut_documents(texts, self.chunks)  # the cache key training used
         vectors = embed_documents(
-            self.model, all_document_chunks(self.tokenizer, texts, self.documents), texts,
+            self.model, all_document_chunks(self.tokenizer, texts, self.chunks), texts,
             cache=self.embedding_cache, pad_id=pad_id, device=self.device,
-            max_chunks=self.documents.get("max_chunks_encoded"), log=self.log,
+            max_chunks=self.chunks.max_chunks_encoded, log=self.log,
         )  # fmt: skip
         return predict_logits(
             FrozenEncoderModel(self.model), TokenizedSplit(vectors, None, features),
@@ -196,11 +200,11 @@ class Classifier:
         """For long-document models: the ``top_k`` chunks that weigh most in each prediction."""
         from longtail.models.documents import document_chunks, explain_documents
 
-        if self.documents is None:
+        if self.chunks is None:
             raise LongtailError(
                 "--explain works with long-document models (long_documents in training)"
             )
-        docs, positions = document_chunks(self.tokenizer, texts, self.documents)
+        docs, positions = document_chunks(self.tokenizer, texts, self.chunks)
         return explain_documents(
             self.model, self.tokenizer, docs, extra=self._check_extra(texts, extra), top_k=top_k,
             device=self.device, positions=positions,
@@ -214,7 +218,7 @@ class Classifier:
         Long-document models chunk each text as in training; ``extra`` carries the numeric
         features such a model was trained with (``(n, k)``, in ``extra_features`` order).
         """
-        if self.documents is not None:
+        if self.chunks is not None:
             return self._document_logits(texts, extra, progress)
         ids = tokenize(self.tokenizer, list(texts), self.max_length)
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0

@@ -20,6 +20,7 @@ from longtail.cache.embeddings import (
     document_chunking_key,
     encoder_fingerprint,
 )
+from longtail.text.chunking import ChunkSettings
 
 ENC = "e" * 64
 CHUNKING = chunking_fingerprint(chunk_length=512, stride=64, max_chunks=None, pooling="mean")
@@ -72,15 +73,18 @@ def test_key_changes_with_text_encoder_and_chunking(tmp_path: Path) -> None:
 
 
 def test_a_chunk_budget_is_part_of_the_document_key(tmp_path: Path) -> None:
-    settings = {"settings": (512, 64), "pooling": "mean", "max_chars": 100, "on_too_long": "error"}
-    unbounded = document_chunking_key(**settings)
+    def key(budget):
+        return document_chunking_key(ChunkSettings(512, 64, 100, "error", budget), pooling="mean")
+
+    unbounded = key(None)
     # without a budget the key is the one written before budgets existed: old caches stay valid
-    assert unbounded == chunking_fingerprint(**settings)
-    keys = {document_chunking_key(**settings, max_chunks=n) for n in (None, 8, 16)}
-    assert len(keys) == 3
-    eight = _cache(tmp_path, chunking_key=document_chunking_key(**settings, max_chunks=8))
+    assert unbounded == chunking_fingerprint(
+        settings=(512, 64), pooling="mean", max_chars=100, on_too_long="error"
+    )
+    assert len({key(n) for n in (None, 8, 16)}) == 3
+    eight = _cache(tmp_path, chunking_key=key(8))
     eight.put("a screenplay", torch.ones(8, 8))
-    for other in (unbounded, document_chunking_key(**settings, max_chunks=16)):
+    for other in (unbounded, key(16)):
         assert _cache(tmp_path, chunking_key=other).get("a screenplay") is None
     assert eight.get("a screenplay").shape == (8, 8)
 

@@ -247,6 +247,7 @@ def test_frozen_max_chunks_bounds_the_encoding_and_predict_reads_the_same_chunks
     from longtail.models.documents import encode_documents
     from longtail.models.hierarchical import HierarchicalClassifier
     from longtail.predictor import Classifier
+    from longtail.text.chunking import ChunkSettings
 
     data = _documents(tmp_path)
     seen: list[tuple[int, ...]] = []
@@ -272,7 +273,7 @@ def test_frozen_max_chunks_bounds_the_encoding_and_predict_reads_the_same_chunks
     classifier = Classifier.load(tmp_path / "f")
     classifier.predict_logits(texts)
     assert set(seen) == encoded  # prediction reads exactly the chunks training encoded
-    every = dict(meta["long_documents"], max_chunks_encoded=None)
+    every = ChunkSettings.from_json(dict(meta["long_documents"], max_chunks_encoded=None))
     all_chunks = [c for doc in encode_documents(classifier.tokenizer, texts, every) for c in doc]
     assert len(seen) <= 2 * len(texts) < len(all_chunks)
 

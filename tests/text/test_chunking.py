@@ -115,3 +115,50 @@ def test_too_long_truncate_warns_once_with_count(tokenizer) -> None:
 def test_empty_text_is_an_error(tokenizer) -> None:
     with pytest.raises(LongtailError, match="row 1 tokenises to zero tokens"):
         tokenize_documents(tokenizer, ["good", "   "], chunk_length=16, stride=0)
+
+
+def test_chunk_settings_fill_the_defaults_from_the_window():
+    from longtail.text.chunking import ChunkSettings
+
+    assert ChunkSettings.resolve(window=512) == ChunkSettings(512, 64)
+    assert ChunkSettings.resolve(window=128) == ChunkSettings(128, 31)  # a quarter of 126
+    assert ChunkSettings.resolve(window=512, chunk_length=256, stride=0).stride == 0
+
+
+def test_chunk_settings_round_trip_through_json_and_keep_the_saved_layout():
+    from longtail.text.chunking import ChunkSettings
+
+    plain = ChunkSettings(256, 32, 1000, "truncate")
+    assert plain.to_json() == {
+        "chunk_length": 256, "stride": 32, "max_chars": 1000, "on_too_long": "truncate",
+    }  # fmt: skip
+    budget = ChunkSettings(256, 32, 1000, "truncate", max_chunks_encoded=8)
+    for settings in (plain, budget):
+        saved = settings.to_json() | {"aggregator": "mean", "mode": "frozen"}  # other keys
+        assert ChunkSettings.from_json(saved) == settings
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        ({"stride": 600}, "stride 600"),
+        ({"on_too_long": "cut"}, "on_too_long"),
+        ({"max_chunks_encoded": 0}, "max_chunks_encoded"),
+        ({"max_chunks_encoded": 2.5}, "max_chunks_encoded"),
+        ({"chunk_length": None}, "chunk_length must be a whole number, got None"),
+    ],
+)
+def test_a_broken_saved_chunk_setting_is_a_one_line_error_naming_the_file(broken, message):
+    from longtail.text.chunking import ChunkSettings
+
+    saved = ChunkSettings(512, 64).to_json() | broken
+    with pytest.raises(LongtailError, match=message) as error:
+        ChunkSettings.from_json(saved, source="model/longtail.json")
+    assert "\n" not in str(error.value) and "model/longtail.json" in str(error.value)
+
+
+def test_missing_chunk_settings_name_the_missing_keys():
+    from longtail.text.chunking import ChunkSettings
+
+    with pytest.raises(LongtailError, match="lacks stride, max_chars"):
+        ChunkSettings.from_json({"chunk_length": 512, "on_too_long": "error"})

@@ -20,9 +20,10 @@ from longtail.models.documents import (
     encode_documents,
 )
 from longtail.models.hierarchical import HierarchicalClassifier, pack_documents
-from longtail.text.chunking import tokenize_documents
+from longtail.text.chunking import ChunkSettings, tokenize_documents
 
-SETTINGS = {"chunk_length": 16, "stride": 4, "max_chars": 100_000, "on_too_long": "error"}
+SETTINGS = ChunkSettings(16, 4, 100_000, "error")
+BUDGET_3 = ChunkSettings(16, 4, 100_000, "error", max_chunks_encoded=3)
 WORDS = "free win prize cash call now claim text hi ok see you later home love lunch".split()
 #: 3 to 14 chunks of 16 tokens each
 TEXTS = [" ".join(WORDS[(i + j) % len(WORDS)] for j in range(20 + 13 * i)) for i in range(1, 9)]
@@ -46,7 +47,7 @@ def _docs(tokenizer):
 
 def _cache(root, budget):
     key = document_chunking_key(
-        settings=(16, 4), pooling="mean", max_chars=100_000, on_too_long="error", max_chunks=budget
+        ChunkSettings(16, 4, 100_000, "error", max_chunks_encoded=budget), pooling="mean"
     )
     return EmbeddingCache(root, encoder_key="e" * 64, chunking_key=key, hidden_size=32)
 
@@ -158,20 +159,20 @@ def test_prediction_keeps_the_chunks_training_encoded(tiny):
     tokenizer = tiny[1]
     every = encode_documents(tokenizer, TEXTS, SETTINGS)
     assert every == _docs(tokenizer)  # no budget recorded: every chunk, as before
-    kept, positions = document_chunks(tokenizer, TEXTS, SETTINGS | {"max_chunks_encoded": 3})
+    kept, positions = document_chunks(tokenizer, TEXTS, BUDGET_3)
     for chunks, keep, whole in zip(kept, positions, every, strict=True):
         assert keep[0] == 0 and keep[-1] == len(whole) - 1 and len(keep) == min(3, len(whole))
         assert chunks == [whole[i] for i in keep]
-    assert encode_documents(tokenizer, TEXTS, SETTINGS | {"max_chunks_encoded": 3}) == kept
-    with pytest.raises(LongtailError, match="max_chunks_encoded"):
-        encode_documents(tokenizer, TEXTS, SETTINGS | {"max_chunks_encoded": "3"})
+    assert encode_documents(tokenizer, TEXTS, BUDGET_3) == kept
+    with pytest.raises(LongtailError, match="max_chunks_encoded"):  # a hand-edited longtail.json
+        ChunkSettings.from_json(SETTINGS.to_json() | {"max_chunks_encoded": "3"})
 
 
 def test_explanations_name_chunks_by_their_place_in_the_whole_document(model, tiny):
     from longtail.models.documents import explain_documents
 
     tokenizer = tiny[1]
-    kept, positions = document_chunks(tokenizer, TEXTS, SETTINGS | {"max_chunks_encoded": 3})
+    kept, positions = document_chunks(tokenizer, TEXTS, BUDGET_3)
     explained = explain_documents(
         model, tokenizer, kept, top_k=3, device=torch.device("cpu"), positions=positions
     )

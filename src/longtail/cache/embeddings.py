@@ -29,6 +29,7 @@ from torch import nn
 
 from longtail.io_utils import atomic_write_bytes
 from longtail.locks import hold_lock
+from longtail.text.chunking import ChunkSettings
 
 _TENSOR = "embeddings"
 LOCK_FILE = ".lock"  # shared while runs write, exclusive while `longtail cache clear` deletes
@@ -61,15 +62,8 @@ def chunking_fingerprint(**params: Any) -> str:
 CHUNK_SELECTION = "evenly_spread"
 
 
-def document_chunking_key(
-    *,
-    settings: Sequence[int],
-    pooling: str,
-    max_chars: int,
-    on_too_long: str,
-    max_chunks: int | None = None,
-) -> str:
-    """The chunking key of frozen long documents (``settings``: ``(chunk_length, stride)``).
+def document_chunking_key(settings: ChunkSettings, *, pooling: str) -> str:
+    """The chunking key of frozen long documents cut by ``settings``, pooled by ``pooling``.
 
     An entry holds the embeddings of the chunks that were encoded, so a chunk budget
     (``long_documents.max_chunks``) and the rule that chose them are part of the key: an entry
@@ -77,11 +71,11 @@ def document_chunking_key(
     budgets existed, so caches filled then stay valid.
     """
     params: dict[str, Any] = {
-        "settings": settings, "pooling": pooling, "max_chars": max_chars,
-        "on_too_long": on_too_long,
+        "settings": (settings.chunk_length, settings.stride), "pooling": pooling,
+        "max_chars": settings.max_chars, "on_too_long": settings.on_too_long,
     }  # fmt: skip
-    if max_chunks is not None:
-        params.update(max_chunks=max_chunks, chunk_selection=CHUNK_SELECTION)
+    if settings.max_chunks_encoded is not None:
+        params.update(max_chunks=settings.max_chunks_encoded, chunk_selection=CHUNK_SELECTION)
     return chunking_fingerprint(**params)
 
 

@@ -25,6 +25,7 @@ from longtail.cache.embeddings import (
     document_chunking_key,
     encoder_fingerprint,
 )
+from longtail.text.chunking import ChunkSettings
 
 
 def uses_frozen_documents(meta: dict[str, Any]) -> bool:
@@ -78,16 +79,12 @@ def saved_model_cache(
         return None
     from longtail.models.encoder import resolve_model_name
 
-    documents = meta["long_documents"]
+    chunking = ChunkSettings.from_json(meta["long_documents"])
     name = resolve_model_name(((meta.get("config") or {}).get("model") or {}).get("name"))
     cache = EmbeddingCache(
         trained_cache_root(meta, cache_dir),
         encoder_key=_training_fingerprint(name, model.encoder),
-        chunking_key=document_chunking_key(
-            settings=(documents["chunk_length"], documents["stride"]), pooling=model.pooling,
-            max_chars=documents["max_chars"], on_too_long=documents["on_too_long"],
-            max_chunks=documents.get("max_chunks_encoded"),
-        ),
+        chunking_key=document_chunking_key(chunking, pooling=model.pooling),
         hidden_size=model.encoder.config.hidden_size,
     )  # fmt: skip
     why = _writable(cache.root)

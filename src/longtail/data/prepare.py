@@ -23,6 +23,7 @@ from longtail.data.cleaning import cap_document_texts
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.text.batching import tokenize
+from longtail.text.chunking import ChunkSettings
 
 
 @dataclass
@@ -107,12 +108,24 @@ def enforce_char_cap(table: Any, config: ExperimentConfig) -> Any:
     return table
 
 
-def chunk_settings(config: ExperimentConfig, window: int) -> tuple[int, int]:
-    """``(chunk_length, stride)``: as configured, else min(512, the encoder's window) and min(64, 1/4)."""
+def frozen_documents(config: ExperimentConfig) -> bool:
+    """Whether long documents take the frozen chunk-embedding path (``long_documents.mode=frozen``,
+    or ``model.encoder=frozen``, which freezes the encoder of a document model too)."""
+    return config.long_documents.mode == "frozen" or config.model.encoder == "frozen"
+
+
+def chunk_settings(config: ExperimentConfig, window: int) -> ChunkSettings:
+    """How this run cuts long documents, resolved once from ``long_documents`` and the encoder's
+    ``window`` (:class:`~longtail.text.chunking.ChunkSettings`). The chunk budget
+    (``long_documents.max_chunks``) bounds what is *encoded* on the frozen path only, spread
+    evenly (:func:`~longtail.models.hierarchical.spread_chunk_indices`); end to end,
+    ``max_chunks`` samples chunks per training step instead and every chunk is kept."""
     ld = config.long_documents
-    chunk_length = ld.chunk_length or min(512, window)
-    stride = ld.stride if ld.stride is not None else min(64, max(0, chunk_length - 2) // 4)
-    return chunk_length, stride
+    return ChunkSettings.resolve(
+        window=window, chunk_length=ld.chunk_length, stride=ld.stride, max_chars=ld.max_chars,
+        on_too_long=ld.on_too_long,
+        max_chunks_encoded=ld.max_chunks if frozen_documents(config) else None,
+    )  # fmt: skip
 
 
 def _encoder_input(
@@ -121,14 +134,8 @@ def _encoder_input(
     """Texts → token ids (short texts, truncated) or chunks of token ids (long documents)."""
     if not documents:
         return lambda texts: tokenize(tokenizer, texts, max_length)
-    from longtail.text.chunking import tokenize_documents
-
-    ld = config.long_documents
-    chunk_length, stride = chunk_settings(config, window)
-    return lambda texts: tokenize_documents(
-        tokenizer, texts, chunk_length=chunk_length, stride=stride,
-        max_chars=ld.max_chars, on_too_long=ld.on_too_long,
-    )  # fmt: skip
+    settings = chunk_settings(config, window)
+    return lambda texts: settings.chunks(tokenizer, texts)
 
 
 def prepare_in_memory(

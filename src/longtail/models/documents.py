@@ -28,6 +28,7 @@ from longtail.models.hierarchical import (
     spread_chunk_indices,
     spread_chunks,
 )
+from longtail.text.chunking import ChunkSettings
 
 
 def build_document_model(
@@ -46,19 +47,6 @@ def build_document_model(
         chunk_batch_size=config.long_documents.chunk_batch_size,
         checkpoint_chunks=config.long_documents.checkpoint,
     )
-
-
-def frozen_documents(config: ExperimentConfig) -> bool:
-    """Whether long documents take the frozen chunk-embedding path (``long_documents.mode=frozen``,
-    or ``model.encoder=frozen``, which freezes the encoder of a document model too)."""
-    return config.long_documents.mode == "frozen" or config.model.encoder == "frozen"
-
-
-def encoding_budget(config: ExperimentConfig) -> int | None:
-    """Chunks encoded per document, at most: ``long_documents.max_chunks`` on the frozen path
-    (spread evenly, :func:`~longtail.models.hierarchical.spread_chunk_indices`), else every
-    chunk (end to end, ``max_chunks`` samples chunks per training step instead)."""
-    return config.long_documents.max_chunks if frozen_documents(config) else None
 
 
 class FrozenEncoderModel(nn.Module):
@@ -235,49 +223,34 @@ def embed_documents(
     return list(found)
 
 
-def cut_documents(texts: Sequence[str], settings: dict[str, Any]) -> list[str]:
-    """``texts`` cut (or refused) at ``settings["max_chars"]`` as training cut its files: the text
+def cut_documents(texts: Sequence[str], settings: ChunkSettings) -> list[str]:
+    """``texts`` cut (or refused) at ``settings.max_chars`` as training cut its files: the text
     a document is keyed by in the embedding cache, and the text that is chunked."""
     from longtail.data.cleaning import cap_document_texts
 
-    return cap_document_texts(texts, settings["max_chars"], settings["on_too_long"])
+    return cap_document_texts(texts, settings.max_chars, settings.on_too_long)
 
 
 def all_document_chunks(
-    tokenizer: Any, texts: Sequence[str], settings: dict[str, Any]
+    tokenizer: Any, texts: Sequence[str], settings: ChunkSettings
 ) -> list[list[list[int]]]:
     """Every chunk of each text (:func:`cut_documents` first), before any chunk budget."""
-    from longtail.text.chunking import tokenize_documents
-
-    return tokenize_documents(
-        tokenizer,
-        cut_documents(texts, settings),
-        chunk_length=settings["chunk_length"],
-        stride=settings["stride"],
-        max_chars=settings["max_chars"],
-        on_too_long=settings["on_too_long"],
-    )
+    return settings.chunks(tokenizer, cut_documents(texts, settings))
 
 
 def document_chunks(
-    tokenizer: Any, texts: Sequence[str], settings: dict[str, Any]
+    tokenizer: Any, texts: Sequence[str], settings: ChunkSettings
 ) -> tuple[list[list[list[int]]], list[list[int]]]:
-    """``(chunks, positions)`` per text, cut exactly as at training time (``settings`` =
-    ``longtail.json["long_documents"]``): the chunks training encoded — all, or
-    ``max_chunks_encoded`` spread evenly — and each one's index among all the text's chunks."""
-    budget = settings.get("max_chunks_encoded")
-    if budget is not None and (type(budget) is not int or budget < 1):
-        raise LongtailError(
-            f"longtail.json: long_documents.max_chunks_encoded must be a whole number of at least "
-            f"1 or null, got {budget!r}; restore the file as training wrote it"
-        )
+    """``(chunks, positions)`` per text, cut exactly as at training time: the chunks training
+    encoded — all, or ``settings.max_chunks_encoded`` spread evenly — and each one's index among
+    all the text's chunks."""
     docs = all_document_chunks(tokenizer, texts, settings)
-    positions = [spread_chunk_indices(len(chunks), budget) for chunks in docs]
+    positions = [spread_chunk_indices(len(chunks), settings.max_chunks_encoded) for chunks in docs]
     kept = [[chunks[i] for i in keep] for chunks, keep in zip(docs, positions, strict=True)]
     return kept, positions
 
 
-def encode_documents(tokenizer: Any, texts: Sequence[str], settings: dict[str, Any]) -> list:
+def encode_documents(tokenizer: Any, texts: Sequence[str], settings: ChunkSettings) -> list:
     """The chunks of :func:`document_chunks` alone: what the model reads for each text."""
     return document_chunks(tokenizer, texts, settings)[0]
 

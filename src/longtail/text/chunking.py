@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from longtail.errors import LongtailError
@@ -183,3 +184,97 @@ def tokenize_documents(
                 )
             )
     return documents
+
+
+#: Chunks per document when neither the config nor the encoder says otherwise.
+DEFAULT_CHUNK_LENGTH = 512
+#: Tokens consecutive chunks share by default (at most a quarter of a chunk).
+DEFAULT_STRIDE = 64
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How long documents are cut into chunks: resolved once, from the ``long_documents``
+    settings and the encoder's window, and used by everything that cuts a document — training's
+    tokenisation, the frozen path's embedding-cache key, ``predict`` and ``evaluate`` (which read
+    it back from ``longtail.json["long_documents"]``, :meth:`from_json`).
+
+    ``max_chars`` / ``on_too_long``: the character cap a document is cut (or refused) at before
+    it is chunked. ``max_chunks_encoded``: on the frozen path, at most this many chunks of a
+    document are encoded, spread evenly (``None``: every chunk).
+    """
+
+    chunk_length: int
+    stride: int
+    max_chars: int = DEFAULT_MAX_CHARS
+    on_too_long: str = "error"
+    max_chunks_encoded: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("chunk_length", "stride"):
+            if type(getattr(self, name)) is not int:
+                raise LongtailError(f"{name} must be a whole number, got {getattr(self, name)!r}")
+        _content_length(self.chunk_length, 2, self.stride)
+        if self.on_too_long not in ("error", "truncate"):
+            raise LongtailError(
+                f"on_too_long must be 'error' or 'truncate' (got {self.on_too_long!r})"
+            )
+        for name in ("max_chars", "max_chunks_encoded"):
+            value = getattr(self, name)
+            if value is not None and (type(value) is not int or value < 1):
+                raise LongtailError(f"{name} must be a whole number of at least 1, got {value!r}")
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        window: int,
+        chunk_length: int | None = None,
+        stride: int | None = None,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        on_too_long: str = "error",
+        max_chunks_encoded: int | None = None,
+    ) -> ChunkSettings:
+        """The settings with the defaults filled in: chunks of ``min(512, window)`` tokens, a
+        stride of ``min(64, a quarter of the chunk's content)``."""
+        length = chunk_length or min(DEFAULT_CHUNK_LENGTH, window)
+        if stride is None:
+            stride = min(DEFAULT_STRIDE, max(0, length - 2) // 4)
+        return cls(length, stride, max_chars, on_too_long, max_chunks_encoded)
+
+    def to_json(self) -> dict[str, Any]:
+        """The keys ``longtail.json["long_documents"]`` holds (no budget key without a budget)."""
+        out = {field.name: getattr(self, field.name) for field in fields(self)}
+        if out["max_chunks_encoded"] is None:
+            del out["max_chunks_encoded"]
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], source: str = "longtail.json") -> ChunkSettings:
+        """Read back what :meth:`to_json` wrote (other keys are ignored); a missing or invalid
+        value is a one-line error naming ``source`` and the field."""
+        missing = [
+            k for k in ("chunk_length", "stride", "max_chars", "on_too_long") if k not in data
+        ]
+        if missing:
+            raise LongtailError(
+                f"{source}: long_documents lacks {', '.join(missing)}; restore the file as "
+                "training wrote it, or train the model again"
+            )
+        try:
+            return cls(
+                chunk_length=data["chunk_length"], stride=data["stride"],
+                max_chars=data["max_chars"], on_too_long=data["on_too_long"],
+                max_chunks_encoded=data.get("max_chunks_encoded"),
+            )  # fmt: skip
+        except (LongtailError, TypeError) as error:
+            raise LongtailError(
+                f"{source}: long_documents: {error}; restore the file as training wrote it"
+            ) from None
+
+    def chunks(self, tokenizer: Any, texts: Sequence[str]) -> list[list[list[int]]]:
+        """Every chunk of each text (before any budget): ``result[doc][chunk] -> ids``."""
+        return tokenize_documents(
+            tokenizer, texts, chunk_length=self.chunk_length, stride=self.stride,
+            max_chars=self.max_chars, on_too_long=self.on_too_long,  # type: ignore[arg-type]
+        )  # fmt: skip

@@ -27,7 +27,6 @@ from longtail.models.documents import (
     FrozenEncoderModel,
     build_document_model,
     embed_documents,
-    encoding_budget,
 )
 from longtail.training.frozen import (
     FeatureBatcher,
@@ -105,14 +104,12 @@ def build_model_setup(
     if ld.mode == "end_to_end" and not frozen:
         batcher = DocumentBatcher(pad_id, max_chunks=ld.max_chunks, seed=config.train.seed)
         return ModelSetup(model, model, batcher, data.train, data.validation, tokenized)
-    budget = encoding_budget(config)  # the same chunks in training, validation, test, predict
+    chunking = chunk_settings(config, window)
+    budget = chunking.max_chunks_encoded  # the same chunks in training, validation, test, predict
     cache = EmbeddingCache(
         Path(ld.cache_dir) if ld.cache_dir else default_cache_dir(),
         encoder_key=encoder_fingerprint(model_name, encoder),
-        chunking_key=document_chunking_key(
-            settings=chunk_settings(config, window), pooling=config.model.pooling,
-            max_chars=ld.max_chars, on_too_long=ld.on_too_long, max_chunks=budget,
-        ),
+        chunking_key=document_chunking_key(chunking, pooling=config.model.pooling),
         hidden_size=encoder.config.hidden_size,
     )  # fmt: skip
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
@@ -177,16 +174,7 @@ def document_settings(config: ExperimentConfig, window: int) -> dict[str, Any]:
     """What predict needs to cut documents exactly as training did, and (frozen, with a chunk
     budget) to keep the chunks that training encoded."""
     ld = config.long_documents
-    budget = encoding_budget(config)
-    chunk_length, stride = chunk_settings(config, window)
-    return {
-        "aggregator": ld.aggregator,
-        "mode": ld.mode,
-        "chunk_length": chunk_length,
-        "stride": stride,
-        "max_chars": ld.max_chars,
-        "on_too_long": ld.on_too_long,
-    } | ({} if budget is None else {"max_chunks_encoded": budget})
+    return {"aggregator": ld.aggregator, "mode": ld.mode} | chunk_settings(config, window).to_json()
 
 
 def model_window(tokenizer: Any, encoder: Any) -> int:
