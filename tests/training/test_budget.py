@@ -89,3 +89,28 @@ def test_a_loss_switching_on_at_a_fraction_of_the_epochs_needs_fixed_epochs():
     plain = build_loss({"name": "ldam", "drw_start": None}, task="multiclass",
                        class_counts=counts, num_docs=100)  # fmt: skip
     assert ldam.needs_epoch_count and not plain.needs_epoch_count
+
+
+def test_early_stopping_keeps_the_first_best_epoch_and_stops_after_patience():
+    from longtail.training.budget import EarlyStopping
+
+    stopping = EarlyStopping(training_budget(TrainConfig(patience=2, min_steps=0), 10))
+    assert stopping.update(1, 0.5) and stopping.best_epoch == 1
+    assert not stopping.update(2, 0.5)  # a tie does not replace the best
+    assert not stopping.check(step=20)
+    assert stopping.update(3, 0.6) and stopping.bad_epochs == 0
+    assert not stopping.update(4, 0.4) and not stopping.update(5, 0.59)
+    assert stopping.check(step=50) and stopping.best_epoch == 3 and stopping.best_score == 0.6
+    assert stopping.note() == "no improvement for 2 epochs"
+    assert stopping.reason(50) == "early_stopping"
+    assert stopping.check(step=60)  # once stopped, it stays stopped
+
+
+def test_early_stopping_on_a_perfect_score_says_so():
+    from longtail.training.budget import EarlyStopping
+
+    stopping = EarlyStopping(training_budget(TrainConfig(min_steps=500), 10))
+    stopping.update(1, 1.0)
+    assert stopping.check(step=10)
+    assert "perfect validation score (1)" in stopping.note()
+    assert stopping.reason(10) == "perfect_score"

@@ -76,18 +76,6 @@ class TrainingBudget:
             return False
         return step >= self.min_steps
 
-    def stops_after(self, state: dict[str, Any]) -> bool:
-        """:meth:`should_stop` on the loop's state (``bad_epochs``, ``step``, ``best_score``)."""
-        return self.should_stop(
-            bad_epochs=state["bad_epochs"], step=state["step"], best_score=state["best_score"]
-        )
-
-    def reason(self, state: dict[str, Any], stopped_early: bool) -> str:
-        """:meth:`why_stopped` on the loop's state (``step``, ``best_score``)."""
-        return self.why_stopped(
-            step=state["step"], stopped_early=stopped_early, best_score=state["best_score"]
-        )
-
     def is_perfect(self, best_score: float) -> bool:
         """Whether training to convergence stops on a perfect best score."""
         return self.to_convergence and best_score >= PERFECT_SCORE
@@ -99,12 +87,6 @@ class TrainingBudget:
         if self.max_steps is not None and step >= self.max_steps:
             return "max_steps"
         return "max_epochs" if self.to_convergence else "epochs"
-
-    def stop_note(self, state: dict[str, Any]) -> str:
-        """What stopped it, for the log line (``state``: the loop's best score, bad epochs)."""
-        if self.is_perfect(state["best_score"]):
-            return f"a perfect validation score ({state['best_score']:g}) cannot be beaten"
-        return f"no improvement for {state['bad_epochs']} epochs"
 
     def epoch_label(self, epoch: int) -> str:
         """``3/5`` with fixed epochs, ``3 (of at most 100)`` when training to convergence."""
@@ -156,3 +138,45 @@ def training_budget(config: Any, steps_per_epoch: int) -> TrainingBudget:
         to_convergence=True,
         max_steps=config.max_steps,
     )
+
+
+@dataclass
+class EarlyStopping:
+    """The best validation score so far, the epoch that made it, and how long since.
+
+    :meth:`update` takes each epoch's score (an epoch replaces the best only with a strictly
+    higher one); :meth:`check` asks the budget whether to stop after the step count reached.
+    """
+
+    budget: TrainingBudget
+    best_score: float = -math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    stopped: bool = False
+
+    def update(self, epoch: int, score: float) -> bool:
+        """Record ``epoch``'s validation ``score``; whether it is the new best."""
+        if score > self.best_score:
+            self.best_score, self.best_epoch, self.bad_epochs = score, epoch, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    def check(self, step: int) -> bool:
+        """Whether training stops here (:meth:`TrainingBudget.should_stop`); remembered."""
+        self.stopped = self.stopped or self.budget.should_stop(
+            bad_epochs=self.bad_epochs, step=step, best_score=self.best_score
+        )
+        return self.stopped
+
+    def note(self) -> str:
+        """What stopped it, for the log line."""
+        if self.budget.is_perfect(self.best_score):
+            return f"a perfect validation score ({self.best_score:g}) cannot be beaten"
+        return f"no improvement for {self.bad_epochs} epochs"
+
+    def reason(self, step: int) -> str:
+        """One of :data:`STOP_REASONS` for a phase that ended at ``step``."""
+        return self.budget.why_stopped(
+            step=step, stopped_early=self.stopped, best_score=self.best_score
+        )

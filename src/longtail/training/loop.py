@@ -29,7 +29,7 @@ from longtail.models.inference import predict_logits
 from longtail.sampling.base import epoch_seed
 from longtail.sampling.length_grouped import LengthGroupedBatchSampler
 from longtail.training.accelerator import distributed_state, make_accelerator, silent
-from longtail.training.budget import training_budget
+from longtail.training.budget import EarlyStopping, TrainingBudget, training_budget
 from longtail.training.checkpoint import (
     has_checkpoint,
     resume_checkpoint,
@@ -141,6 +141,176 @@ class _StepFunction:
         )
 
 
+@dataclass
+class LoopProgress:
+    """What the loop carries from epoch to epoch, and what each checkpoint saves."""
+
+    stopping: EarlyStopping
+    epoch: int = 0
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_weights: dict[str, torch.Tensor] | None = None
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """The loop's part of ``state.json`` (:class:`~longtail.training.checkpoint.LoopState`)."""
+        stopping = self.stopping
+        return {
+            "epoch": self.epoch, "step": self.step, "best_score": stopping.best_score,
+            "best_epoch": stopping.best_epoch, "bad_epochs": stopping.bad_epochs,
+            "stopped_early": stopping.stopped, "history": self.history,
+        }  # fmt: skip
+
+
+@dataclass
+class _Run:
+    """The objects one call of :func:`train_model` builds once and every epoch uses."""
+
+    model: nn.Module  # wrapped by ``accelerator.prepare``
+    loss_fn: nn.Module
+    config: TrainConfig
+    accelerator: Any
+    batches: LengthGroupedBatchSampler
+    batcher: Any
+    budget: TrainingBudget
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    step: _StepFunction
+
+    @property
+    def unwrapped(self) -> nn.Module:
+        return self.accelerator.unwrap_model(self.model)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu().clone() for k, v in self.unwrapped.state_dict().items()}
+
+    def validate(self, validation: TokenizedSplit, score: Callable[[np.ndarray], float]) -> float:
+        """The early-stopping score of the current weights on the whole validation split."""
+        logits = gathered_logits(
+            self.unwrapped, validation, batch_size=self.config.eval_batch_size,
+            batcher=self.batcher, device=self.accelerator.device,
+        )  # fmt: skip
+        return float(score(logits))
+
+    def train_epoch(self, epoch: int, train: TokenizedSplit, progress: LoopProgress) -> float:
+        """One epoch of optimizer steps (fewer if the step budget runs out); the mean training
+        loss per row over every process."""
+        accelerator, config, budget = self.accelerator, self.config, self.budget
+        torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout noise, reproducible on resume
+        if hasattr(self.loss_fn, "set_epoch"):
+            self.loss_fn.set_epoch(epoch - 1, budget.epochs)
+        self.batches.set_epoch(epoch)
+        self.batcher.set_epoch(epoch)
+        self.model.train()
+        running, seen = 0.0, 0
+        bar = tqdm(
+            total=len(self.batches), desc=f"epoch {budget.epoch_label(epoch)}", unit="batch",
+            leave=False, disable=None if accelerator.is_main_process else True,
+        )  # fmt: skip
+        for rows in self.batches:
+            inputs = to_device(self.batcher(train, rows, training=True), accelerator.device)
+            target = _to_target(train.y, rows).to(accelerator.device)
+            with accelerator.accumulate(self.model), accelerator.autocast():
+                loss = float(self.step(inputs, target))
+                if accelerator.sync_gradients:
+                    if config.max_grad_norm:
+                        accelerator.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
+                    self.optimizer.step()
+                    self.scheduler.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    progress.step += 1
+            if not math.isfinite(loss):
+                raise LongtailError(
+                    f"the loss became {loss} at epoch {epoch}, step {progress.step}; lower "
+                    "train.lr, clip class weights (loss.max_weight) or turn off mixed precision"
+                )
+            running += loss * len(rows)
+            seen += len(rows)
+            bar.update(1)
+            bar.set_postfix(loss=f"{running / seen:.4f}", refresh=False)
+            if progress.step >= budget.total_steps:
+                break
+        bar.close()
+        totals = accelerator.reduce(
+            torch.tensor([running, seen], dtype=torch.float64, device=accelerator.device),
+            reduction="sum",
+        )
+        return float(totals[0] / max(float(totals[1]), 1.0))
+
+
+def _build_run(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    train: TokenizedSplit,
+    config: TrainConfig,
+    *,
+    batcher: Any,
+    sampler: Any,
+    sam: Any,
+    aux_loss: nn.Module | None,
+) -> _Run:
+    """The accelerator, batches, budget, optimizer and schedule of one :func:`train_model`."""
+    if sam is not None and config.grad_accum != 1:
+        raise LongtailError(
+            "sam needs train.grad_accum=1 (each step already takes two or more passes); "
+            "lower train.batch_size instead"
+        )
+    if not any(p.requires_grad for p in model.parameters()):
+        raise LongtailError("nothing to train: every parameter of the model is frozen")
+    accelerator = make_accelerator(config)
+    batches = LengthGroupedBatchSampler(
+        train.lengths, config.batch_size, sampler=sampler, seed=config.seed,
+        group_by_length=config.group_by_length, num_replicas=accelerator.num_processes,
+        rank=accelerator.process_index,
+    )  # fmt: skip
+    budget = training_budget(config, math.ceil(len(batches) / config.grad_accum))
+    budget.check_loss(loss_fn)
+    optimizer = build_optimizer(
+        model, lr=config.lr, head_lr=config.head_lr, layer_decay=config.layer_decay,
+        weight_decay=config.weight_decay,
+    )  # fmt: skip
+    scheduler = linear_schedule(optimizer, budget.total_steps, warmup_steps=budget.warmup_steps)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    loss_fn = loss_fn.to(accelerator.device)
+    step = _StepFunction(model, loss_fn, accelerator, sam=sam, aux_loss=aux_loss)
+    return _Run(model, loss_fn, config, accelerator, batches, batcher, budget, optimizer,
+                scheduler, step)  # fmt: skip
+
+
+def _starting_progress(
+    run: _Run,
+    validation: TokenizedSplit,
+    score: Callable[[np.ndarray], float],
+    *,
+    checkpoint_dir: Path | None,
+    resume: bool,
+    fingerprint: str,
+    keep_start: bool,
+    log: Callable[[str], None],
+) -> LoopProgress:
+    """Fresh, resumed from ``checkpoint_dir``, or (``keep_start``) with the starting weights
+    scored as epoch 0."""
+    progress = LoopProgress(EarlyStopping(run.budget))
+    if resume and checkpoint_dir is not None and has_checkpoint(checkpoint_dir):
+        saved, progress.best_weights = resume_checkpoint(
+            checkpoint_dir, fingerprint=fingerprint, settings=train_settings(run.config),
+            model=run.unwrapped, optimizer=run.optimizer, scheduler=run.scheduler,
+        )  # fmt: skip
+        progress.epoch, progress.step = saved.epoch, saved.step
+        progress.history = [entry.model_dump() for entry in saved.history]
+        stopping = progress.stopping
+        stopping.best_score, stopping.best_epoch = saved.best_score, saved.best_epoch
+        stopping.bad_epochs, stopping.stopped = saved.bad_epochs, saved.stopped_early
+        log(f"resuming after epoch {progress.epoch} (step {progress.step})")
+    elif keep_start:
+        progress.stopping.best_score = run.validate(validation, score)
+        progress.best_weights = run.weights()
+        log(
+            f"start weights: val score {progress.stopping.best_score:.4f} (epoch 0, kept unless "
+            "an epoch beats it)"
+        )
+    return progress
+
+
 def train_model(
     model: nn.Module,
     loss_fn: nn.Module,
@@ -182,185 +352,53 @@ def train_model(
             weights until an epoch beats them (``best_epoch`` 0 when none does).
     """
     started = time.perf_counter()
-    batcher = batcher or TokenBatcher(pad_id)
-    if sam is not None and config.grad_accum != 1:
-        raise LongtailError(
-            "sam needs train.grad_accum=1 (each step already takes two or more passes); "
-            "lower train.batch_size instead"
-        )
-    if not any(p.requires_grad for p in model.parameters()):
-        raise LongtailError("nothing to train: every parameter of the model is frozen")
-    accelerator = make_accelerator(config)
-    if not accelerator.is_main_process:
+    run = _build_run(model, loss_fn, train, config, batcher=batcher or TokenBatcher(pad_id),
+                     sampler=sampler, sam=sam, aux_loss=aux_loss)  # fmt: skip
+    if not run.accelerator.is_main_process:
         log = silent
-    batches = LengthGroupedBatchSampler(
-        train.lengths,
-        config.batch_size,
-        sampler=sampler,
-        seed=config.seed,
-        group_by_length=config.group_by_length,
-        num_replicas=accelerator.num_processes,
-        rank=accelerator.process_index,
-    )
-    budget = training_budget(config, math.ceil(len(batches) / config.grad_accum))
-    budget.check_loss(loss_fn)
-    total_steps, num_epochs = budget.total_steps, budget.epochs
-    optimizer = build_optimizer(
-        model,
-        lr=config.lr,
-        head_lr=config.head_lr,
-        layer_decay=config.layer_decay,
-        weight_decay=config.weight_decay,
-    )
-    scheduler = linear_schedule(optimizer, total_steps, warmup_steps=budget.warmup_steps)
-    model, optimizer = accelerator.prepare(model, optimizer)
-    loss_fn = loss_fn.to(accelerator.device)
-
-    state: dict[str, Any] = {
-        "epoch": 0,
-        "step": 0,
-        "best_score": -math.inf,
-        "best_epoch": 0,
-        "bad_epochs": 0,
-    }
-    history: list[dict[str, Any]] = []
-    best_weights: dict[str, torch.Tensor] | None = None
-    if resume and checkpoint_dir is not None and has_checkpoint(checkpoint_dir):
-        saved, best_weights = resume_checkpoint(
-            checkpoint_dir,
-            fingerprint=fingerprint,
-            settings=train_settings(config),
-            model=accelerator.unwrap_model(model),
-            optimizer=optimizer,
-            scheduler=scheduler,
-        )
-        state = saved.model_dump(include=set(state) | {"stopped_early"})
-        history = [entry.model_dump() for entry in saved.history]
-        log(f"resuming after epoch {state['epoch']} (step {state['step']})")
-
-    elif keep_start:
-        start = accelerator.unwrap_model(model)
-        start_logits = gathered_logits(
-            start, validation, batch_size=config.eval_batch_size, batcher=batcher,
-            device=accelerator.device,
-        )  # fmt: skip
-        state["best_score"] = float(score(start_logits))
-        best_weights = {k: v.detach().cpu().clone() for k, v in start.state_dict().items()}
-        log(
-            f"start weights: val score {state['best_score']:.4f} (epoch 0, kept unless an "
-            "epoch beats it)"
-        )
-
-    stopped_early = bool(state.get("stopped_early", False))
-    step = _StepFunction(model, loss_fn, accelerator, sam=sam, aux_loss=aux_loss)
-    for epoch in range(state["epoch"] + 1, num_epochs + 1):
-        if state["step"] >= total_steps or stopped_early:
+    progress = _starting_progress(
+        run, validation, score, checkpoint_dir=checkpoint_dir, resume=resume,
+        fingerprint=fingerprint, keep_start=keep_start, log=log,
+    )  # fmt: skip
+    budget, stopping = run.budget, progress.stopping
+    for epoch in range(progress.epoch + 1, budget.epochs + 1):
+        if progress.step >= budget.total_steps or stopping.stopped:
             break
-        torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout noise, reproducible on resume
-        if hasattr(loss_fn, "set_epoch"):
-            loss_fn.set_epoch(epoch - 1, num_epochs)
-        batches.set_epoch(epoch)
-        batcher.set_epoch(epoch)
-        model.train()
-        running, seen = 0.0, 0
-        bar = tqdm(
-            total=len(batches),
-            desc=f"epoch {budget.epoch_label(epoch)}",
-            unit="batch",
-            leave=False,
-            disable=None if accelerator.is_main_process else True,
-        )
-        for rows in batches:
-            inputs = to_device(batcher(train, rows, training=True), accelerator.device)
-            target = _to_target(train.y, rows).to(accelerator.device)
-            with accelerator.accumulate(model), accelerator.autocast():
-                loss = step(inputs, target)
-                if accelerator.sync_gradients:
-                    if config.max_grad_norm:
-                        accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    state["step"] += 1
-            if not math.isfinite(loss.item()):
-                raise LongtailError(
-                    f"the loss became {loss.item()} at epoch {epoch}, step {state['step']}; lower train.lr, "
-                    "clip class weights (loss.max_weight) or turn off mixed precision"
-                )
-            running += loss.item() * len(rows)
-            seen += len(rows)
-            bar.update(1)
-            bar.set_postfix(loss=f"{running / seen:.4f}", refresh=False)
-            if state["step"] >= total_steps:
-                break
-        bar.close()
-
-        logits = gathered_logits(
-            accelerator.unwrap_model(model),
-            validation,
-            batch_size=config.eval_batch_size,
-            batcher=batcher,
-            device=accelerator.device,
-        )
-        epoch_score = float(score(logits))
-        totals = accelerator.reduce(
-            torch.tensor([running, seen], dtype=torch.float64, device=accelerator.device),
-            reduction="sum",
-        )
-        history.append(
-            {
-                "epoch": epoch,
-                "step": state["step"],
-                "train_loss": float(totals[0] / max(float(totals[1]), 1.0)),
-                "val_score": epoch_score,
-            }
-        )
+        train_loss = run.train_epoch(epoch, train, progress)
+        epoch_score = run.validate(validation, score)
+        entry = {"epoch": epoch, "step": progress.step, "train_loss": train_loss,
+                 "val_score": epoch_score}  # fmt: skip
+        progress.history.append(entry)
         if on_epoch is not None:
-            on_epoch(history[-1])
-        improved = epoch_score > state["best_score"]
+            on_epoch(entry)
+        improved = stopping.update(epoch, epoch_score)
         if improved:
-            state.update(best_score=epoch_score, best_epoch=epoch, bad_epochs=0)
-            best_weights = {
-                k: v.detach().cpu().clone()
-                for k, v in accelerator.unwrap_model(model).state_dict().items()
-            }
-        else:
-            state["bad_epochs"] += 1
+            progress.best_weights = run.weights()
         log(
-            f"epoch {budget.epoch_label(epoch)}  train loss {history[-1]['train_loss']:.4f}  "
+            f"epoch {budget.epoch_label(epoch)}  train loss {train_loss:.4f}  "
             f"val score {epoch_score:.4f}{'  (best)' if improved else ''}"
         )
-        state["epoch"] = epoch
-        if budget.stops_after(state):
-            log(f"early stopping after {state['step']} steps: {budget.stop_note(state)}")
-            stopped_early = True
-        state["stopped_early"] = stopped_early
-        if checkpoint_dir is not None and accelerator.is_main_process:
+        progress.epoch = epoch
+        if stopping.check(progress.step):
+            log(f"early stopping after {progress.step} steps: {stopping.note()}")
+        if checkpoint_dir is not None and run.accelerator.is_main_process:
             save_checkpoint(
-                checkpoint_dir,
-                model=accelerator.unwrap_model(model),
-                optimizer=optimizer,
-                scheduler=scheduler,
-                state={
-                    **state,
-                    "fingerprint": fingerprint,
-                    "history": history,
-                    "train_config": train_settings(config),
+                checkpoint_dir, model=run.unwrapped, optimizer=run.optimizer,
+                scheduler=run.scheduler,
+                state=progress.checkpoint_state() | {
+                    "fingerprint": fingerprint, "train_config": train_settings(config),
                 },
-                best_weights=best_weights,
-            )
-        accelerator.wait_for_everyone()
+                best_weights=progress.best_weights,
+            )  # fmt: skip
+        run.accelerator.wait_for_everyone()
 
-    unwrapped = accelerator.unwrap_model(model)
-    if best_weights is not None:
-        unwrapped.load_state_dict(copy.deepcopy(best_weights))
+    unwrapped = run.unwrapped
+    if progress.best_weights is not None:
+        unwrapped.load_state_dict(copy.deepcopy(progress.best_weights))
     unwrapped.to("cpu")
     return TrainingResult(
-        best_epoch=state["best_epoch"],
-        best_score=float(state["best_score"]),
-        history=history,
-        stopped_early=stopped_early,
-        seconds=time.perf_counter() - started,
-        steps=state["step"],
-        stop=budget.reason(state, stopped_early),
-    )
+        best_epoch=stopping.best_epoch, best_score=float(stopping.best_score),
+        history=progress.history, stopped_early=stopping.stopped,
+        seconds=time.perf_counter() - started, steps=progress.step,
+        stop=stopping.reason(progress.step),
+    )  # fmt: skip
