@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
+import numpy as np
 import pytest
+import torch
 from cli_helpers import make_rows, write_csv
 
 from longtail.cli import main
+from longtail.text.batching import pad_batch
 
 
 def _documents(tmp_path, n=48, seed=3):
@@ -330,11 +334,57 @@ def test_the_frozen_probe_default_gives_way_to_sgd_on_long_documents(
     assert "long documents: the head trains by SGD" in out
     meta = json.loads((tmp_path / "frozen" / "longtail.json").read_text())
     assert meta["architecture"]["kind"] == "hierarchical" and meta["training"]["stop"] != "solved"
-    asked = _args(tiny_model_dir, data, tmp_path / "probe", "--strategy", "linear_probe")
-    assert main(asked) == 2
-    err = capsys.readouterr().err.strip()
-    assert "solves a linear head over one vector per text, and these are long documents" in err
-    assert len(err.splitlines()) == 1
+    for extra, why in (
+        ((), "needs the frozen chunk-embedding path: add --long-mode frozen"),
+        (("--long-mode", "frozen"), "needs an aggregator without weights"),  # attention
+    ):
+        asked = _args(
+            tiny_model_dir, data, tmp_path / "probe", "--strategy", "linear_probe", *extra
+        )
+        assert main(asked) == 2
+        err = capsys.readouterr().err.strip()
+        assert "solves a linear head over one vector per document" in err and why in err
+        assert len(err.splitlines()) == 1
+
+
+def test_a_frozen_document_probe_is_logistic_regression_on_pooled_chunk_embeddings(
+    tmp_path, tiny_model_dir, capsys
+):
+    """--long-mode frozen --aggregator mean_max --strategy linear_probe: the head is solved on
+    [mean, max] of each document's cached chunk embeddings; prediction from the saved model
+    gives the logits training scored, and a second run reads every chunk from the cache."""
+    from longtail.models.aggregators import AGGREGATORS
+    from longtail.predictor import Classifier
+
+    data = _documents(tmp_path)
+    (tmp_path / "test").mkdir()
+    test = _documents(tmp_path / "test", n=24, seed=9)
+    args = ["--long-mode", "frozen", "--aggregator", "mean_max", "--strategy", "linear_probe",
+            "--cache-dir", str(tmp_path / "cache"), "--test-data", str(test)]  # fmt: skip
+    assert main(_args(tiny_model_dir, data, tmp_path / "probe", *args)) == 0
+    out = capsys.readouterr().out
+    assert "linear probe (L-BFGS): l2 " in out
+    meta = json.loads((tmp_path / "probe" / "longtail.json").read_text())
+    assert meta["training"]["stop"] == "solved"
+    classifier = Classifier.load(tmp_path / "probe")
+    head = classifier.model.head
+    assert head.in_features == 2 * classifier.model.encoder.config.hidden_size
+    with test.open(encoding="utf-8") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)]
+    # the saved model's logits are the head over [mean, max] of its own chunk embeddings
+    chunks = classifier.chunks.chunks(classifier.tokenizer, texts[:3])
+    expected = []
+    with torch.no_grad():
+        pool = AGGREGATORS.build("mean_max", hidden_size=head.in_features // 2)
+        for doc in chunks:
+            ids, mask = pad_batch(doc, classifier.tokenizer.pad_token_id or 0)
+            vectors = classifier.model.embed_chunks(ids, mask)
+            pooled, _ = pool(vectors, torch.zeros(len(doc), dtype=torch.long), 1)
+            expected.append(head(pooled)[0].numpy())
+    np.testing.assert_allclose(classifier.predict_logits(texts[:3]), np.stack(expected), atol=1e-4)
+    assert main(_args(tiny_model_dir, data, tmp_path / "again", *args)) == 0
+    starts = [line for line in _chunk_lines(capsys.readouterr().out) if "from the cache" in line]
+    assert starts and all(re.search(r": (\d+) of \1 documents from the cache", s) for s in starts)
 
 
 def _chunk_lines(text):

@@ -105,7 +105,7 @@ def test_scores_sum_to_one_per_document(name: str) -> None:
     _, x = _packed(COUNTS)
     index = _doc_index(COUNTS)
     _, scores = aggregator(x, index, len(COUNTS))
-    if name in ("mean", "max"):
+    if name in ("mean", "max", "mean_max"):  # no weights, no scores
         assert scores is None
         return
     assert (scores >= 0).all()
@@ -131,6 +131,10 @@ def test_mean_and_max_match_reference() -> None:
     top, _ = _build("max")(x, index, len(COUNTS))
     torch.testing.assert_close(mean, torch.stack([d.mean(0) for d in docs]))
     torch.testing.assert_close(top, torch.stack([d.max(0).values for d in docs]))
+    both, _ = _build("mean_max")(x, index, len(COUNTS))
+    assert _build("mean_max").output_dim == 2 * H
+    torch.testing.assert_close(both, torch.cat([mean, top], dim=1))
+    assert not any(True for _ in _build("mean_max").parameters())
 
 
 def test_segment_helpers() -> None:

@@ -197,9 +197,15 @@ def add_parser(subparsers: Any) -> None:
     long.add_argument(
         "--long-mode", choices=["end_to_end", "frozen"], help="fine-tune, or frozen encoder + cache"
     )
-    long.add_argument("--chunk-length", type=int, help="tokens per chunk (default: --max-length)")
+    long.add_argument(
+        "--chunk-length",
+        type=int,
+        help="tokens per chunk (default: the smaller of 512 and the encoder's window)",
+    )
     long.add_argument("--stride", type=int, help="tokens shared by consecutive chunks (default 64)")
-    long.add_argument("--aggregator", help="mean, max, attention (default) or transformer")
+    long.add_argument(
+        "--aggregator", help="mean, max, mean_max, attention (default) or transformer"
+    )
     long.add_argument(
         "--max-chunks",
         type=int,

@@ -93,6 +93,30 @@ class MaxAggregator(nn.Module):
         return out.scatter_reduce(0, index, chunk_embeddings, "amax", include_self=False), None
 
 
+class MeanMaxAggregator(nn.Module):
+    """The mean and the element-wise maximum of the chunk embeddings, side by side
+    (``2 × hidden_size``): what the mean blurs — a scene that appears once — the maximum keeps.
+    Mean and max pooling are Pappagari et al.'s baselines (2019, arXiv 1910.10781); their
+    concatenation is the usual "mean-max" pooling of sentence-embedding work (e.g. Conneau et
+    al. 2017, InferSent, arXiv 1705.02364). No weights: with a frozen encoder the document vector
+    is fixed, and the head over it can be solved (``--strategy linear_probe``)."""
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.mean, self.max = MeanAggregator(hidden_size), MaxAggregator(hidden_size)
+
+    @property
+    def output_dim(self) -> int:
+        return 2 * self.mean.hidden_size
+
+    def forward(
+        self, chunk_embeddings: torch.Tensor, doc_index: torch.Tensor, num_docs: int
+    ) -> tuple[torch.Tensor, None]:
+        mean = self.mean(chunk_embeddings, doc_index, num_docs)[0]
+        peak = self.max(chunk_embeddings, doc_index, num_docs)[0]
+        return torch.cat([mean, peak], dim=1), None
+
+
 class GatedAttentionAggregator(nn.Module):
     """Gated attention pooling (Ilse, Tomczak & Welling 2018, "Attention-based Deep Multiple
     Instance Learning", arXiv 1802.04712, eq. 9).
@@ -217,6 +241,11 @@ def mean_factory(*, hidden_size: int) -> MeanAggregator:
 @AGGREGATORS.register("max")
 def max_factory(*, hidden_size: int) -> MaxAggregator:
     return MaxAggregator(hidden_size)
+
+
+@AGGREGATORS.register("mean_max")
+def mean_max_factory(*, hidden_size: int) -> MeanMaxAggregator:
+    return MeanMaxAggregator(hidden_size)
 
 
 @AGGREGATORS.register("attention")

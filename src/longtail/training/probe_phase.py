@@ -1,5 +1,8 @@
 """A strategy phase with ``solver="lbfgs"``: the linear probe checked, solved and checkpointed.
 
+Short texts give the probe one pooled encoder vector per row; long documents on the frozen path
+give it their cached chunk embeddings pooled by a weight-free aggregator (:func:`document_vectors`).
+
 :func:`check_probe` refuses, before any encoder pass, what the probe cannot honour (an MLP head,
 a sampler, SAM, an auxiliary loss); :func:`solve_probe_phase` solves the head
 (:func:`longtail.training.probe.fit_linear_probe`), turns its L2 path into the phase's history
@@ -24,6 +27,8 @@ from longtail.config import ExperimentConfig
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.io_utils import atomic_write_bytes, atomic_write_json
+from longtail.models.batchers import EmbeddingBatcher
+from longtail.models.inference import predict_logits
 from longtail.training.decoupling import classifier_head, classifier_modules
 from longtail.training.frozen import FeatureBatcher
 from longtail.training.loop import TrainingResult
@@ -32,6 +37,8 @@ from longtail.training.strategies import Phase
 
 #: A solved probe's head and what it chose, in the phase's checkpoint directory.
 PROBE_WEIGHTS, PROBE_STATE = "probe.safetensors", "probe.json"
+#: Documents pooled per batch when cached chunk embeddings become the probe's vectors.
+DOCUMENTS_PER_BATCH = 64
 
 
 def check_probe(phase: Phase, model: nn.Module, config: ExperimentConfig, sampler: Any) -> None:
@@ -69,6 +76,45 @@ def _solved_probe(checkpoint_dir: Path, fingerprint: str, model: nn.Module) -> d
     return state
 
 
+def parameter_free(aggregator: nn.Module) -> bool:
+    """Whether a document aggregator has no weights (``mean``, ``max``, ``mean_max``): then a
+    frozen encoder gives each document one fixed vector, and the head over it can be solved."""
+    return not any(True for _ in aggregator.parameters())
+
+
+def document_vectors(
+    module: nn.Module, batcher: Any, splits: tuple[TokenizedSplit, ...], phase_name: str
+) -> tuple[TokenizedSplit, ...]:
+    """One vector per document for the probe: the cached chunk embeddings pooled by a
+    weight-free aggregator, with the document's extra features appended — exactly the input of
+    the head (:meth:`~longtail.models.hierarchical.HierarchicalClassifier.from_chunk_embeddings`
+    in eval mode, where dropout is the identity)."""
+    why = None
+    if not isinstance(batcher, EmbeddingBatcher):
+        why = (
+            "a document model trained end to end reads token chunks; the probe needs the frozen "
+            "chunk-embedding path (--long-mode frozen)"
+        )
+    elif not parameter_free(module.aggregator):
+        why = (
+            "the aggregator has weights of its own to train; use --aggregator mean, max or "
+            "mean_max, or --strategy vanilla"
+        )
+    if why:
+        raise LongtailError(f"phase {phase_name!r} (linear probe, solver lbfgs): {why}")
+
+    def pooled(rows: TokenizedSplit) -> TokenizedSplit:
+        vectors = predict_logits(
+            module, rows, batch_size=DOCUMENTS_PER_BATCH, batcher=batcher,
+            device=torch.device("cpu"), return_embedding=True,
+        )  # fmt: skip
+        if rows.extra is not None:
+            vectors = np.concatenate([vectors, np.asarray(rows.extra, dtype=np.float32)], axis=1)
+        return TokenizedSplit(torch.from_numpy(vectors), rows.y)
+
+    return tuple(pooled(rows) for rows in splits)
+
+
 def solve_probe_phase(
     model: nn.Module,
     phase: Phase,
@@ -92,10 +138,9 @@ def solve_probe_phase(
         return TrainingResult(**state["result"]), 0.0
     module, batcher, train, validation, embedding = embed()
     if not isinstance(batcher, FeatureBatcher):
-        raise LongtailError(
-            f"phase {phase.name!r} (linear probe, solver lbfgs) needs one vector per row; a long-"
-            "document model's aggregator reads chunk embeddings: use --strategy vanilla or lp_ft"
-        )
+        started_pooling = time.perf_counter()
+        train, validation = document_vectors(module, batcher, (train, validation), phase.name)
+        embedding += time.perf_counter() - started_pooling
 
     def vectors(rows: TokenizedSplit) -> torch.Tensor:
         ids = rows.ids

@@ -16,7 +16,7 @@ from accelerate.utils import set_seed
 from longtail.config import DecisionConfig, ExperimentConfig, dump_config
 from longtail.data import LabelSpace
 from longtail.data.cleaning import cap_document_texts
-from longtail.data.prepare import PreparedData, prepare_data, read_labelled
+from longtail.data.prepare import PreparedData, frozen_documents, prepare_data, read_labelled
 from longtail.data.readers import require_path
 from longtail.data.tokenized import TokenizedSplit
 from longtail.decision import apply_thresholds, default_thresholds, probabilities
@@ -28,6 +28,7 @@ from longtail.evaluation.convergence import still_improving_note
 from longtail.fingerprint import result_settings, training_settings
 from longtail.losses import resolved_loss_spec
 from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
+from longtail.models.aggregators import AGGREGATORS
 from longtail.models.inference import predict_logits
 from longtail.training.accelerator import distributed_state, silent
 from longtail.training.augmentation import (
@@ -44,6 +45,7 @@ from longtail.training.model_setup import (
 )
 from longtail.training.output import CHECKPOINT_DIR, check_paths_outside, open_run_directory
 from longtail.training.phases import PhaseInputs, run_phases
+from longtail.training.probe_phase import parameter_free
 from longtail.training.reporting import augmentation_section, write_html
 from longtail.training.run_record import describe_task, model_meta, report_header, spec_name
 from longtail.training.strategies import build_strategy
@@ -421,7 +423,9 @@ def _strategy_for_data(
     multiclass short texts only — on Reuters multilabel it lost to the SGD head (0.446 against
     0.477 macro-F1, docs/benchmarks.md), binary is unmeasured, and a document model's
     aggregator reads chunk embeddings — so elsewhere the head trains by SGD (said in the log).
-    A probe the user asked for on long documents is refused before any chunk is encoded."""
+    A probe the user asked for on long documents needs the frozen path and a weight-free
+    aggregator (its documents are then one fixed vector each); otherwise it is refused before any
+    chunk is encoded."""
     if config.probe_by_default and (documents or task != "multiclass"):
         why = "long documents" if documents else f"a {task} task"
         log(
@@ -433,11 +437,19 @@ def _strategy_for_data(
         return config
     phases = build_strategy(config.strategy, epochs=config.train.epochs)
     if any(phase.solver == "lbfgs" for phase in phases):
-        raise LongtailError(
-            f"--strategy {spec_name(config.strategy)} solves a linear head over one vector per "
-            "text, and these are long documents (chunks with an aggregator): use --strategy "
-            "vanilla or lp_ft, or --no-long-documents to truncate each text to one window"
-        )
+        why = None
+        if not frozen_documents(config):
+            why = "needs the frozen chunk-embedding path: add --long-mode frozen"
+        elif not parameter_free(AGGREGATORS.build(config.long_documents.aggregator, hidden_size=8)):
+            why = (
+                f"needs an aggregator without weights (mean, max or mean_max), not "
+                f"{spec_name(config.long_documents.aggregator)}: add --aggregator mean_max"
+            )
+        if why:
+            raise LongtailError(
+                f"--strategy {spec_name(config.strategy)} solves a linear head over one vector "
+                f"per document, so on long documents it {why}; or use --strategy vanilla"
+            )
     return config
 
 
