@@ -170,3 +170,40 @@ def test_probe_refit_fits_every_variant_on_the_grids_setup(
             assert 0.0 <= row[variant] <= 1.0
     for variant in probe_refit.VARIANTS:
         assert f"{variant} mean over setups: " in out
+
+
+def test_long_documents_runs_every_head_and_both_anchors(
+    tiny_model_dir, tmp_path, monkeypatch, capsys
+):
+    home = tmp_path / "data_home"
+    sms = load_dataset("sms_spam").texts
+    genres = ["Literary", "Detective and Mystery", "Sea and Adventure"]
+    novels = [  # 9-24 messages each: past the tiny BERT's 128-token window
+        {"text": " ".join(sms[i * 30 : i * 30 + 9 + i % 16]), "label": genres[i % 3]}
+        for i in range(60)
+    ]
+    _write(home, "gutenberg_fiction", "train", novels[:45])
+    _write(home, "gutenberg_fiction", "test", novels[45:])
+    monkeypatch.setenv("LONGTAIL_DATA_HOME", str(home))
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    script = load_script("long_documents")
+    argv = ["--model", str(tiny_model_dir), "--workdir", str(tmp_path / "work"), "--cache",
+            str(tmp_path / "cache"), "--seeds", "1", "--max-chunks", "2", "--chunk-length", "32"]  # fmt: skip
+    assert script.main(argv) == 0
+    out = capsys.readouterr().out
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [r["config"] for r in rows] == list(script.CONFIGS)
+    by_name = {r["config"]: r for r in rows}
+    assert by_name["probe_mean_max"]["stop"] == "solved" and by_name["default"]["stop"] != "solved"
+    for row in rows:
+        assert 0.0 <= row["f1_macro"] <= 1.0 and math.isfinite(row["mcc"])
+    for name in script.CONFIGS:
+        assert f"| {name} | " in out
+    assert "| **anchor:** TF-IDF + LR (balanced), full text |" in out
+    assert "| **anchor:** LR (balanced) on mean chunk embeddings |" in out
+    # a rerun reads every finished run back instead of training it again
+    assert script.main(argv) == 0
+    again = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")
+    ]
+    assert [(r["f1_macro"], r["mcc"]) for r in again] == [(r["f1_macro"], r["mcc"]) for r in rows]

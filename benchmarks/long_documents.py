@@ -1,0 +1,203 @@
+"""Long documents on a frozen encoder: the default head, the solved probe, and the anchors.
+
+    python benchmarks/long_documents.py --seeds 5          # Gutenberg novels, 8 chunks each
+
+The rule this answers is fixed in docs/benchmarks.md ("The frozen long-document head"). Every
+configuration runs ``longtail train --long-mode frozen`` itself (in this process, through
+``longtail.cli.main``) on the full Gutenberg training and test files
+(``benchmarks/reproduce_papers.py``'s ``gutenberg`` setup), with the same encoding budget
+(``--max-chunks``, chunks spread evenly over each document) and one shared embedding cache, so
+the first run encodes and every later run reads:
+
+* ``default``: what ``--long-mode frozen`` gives (attention aggregator, linear head trained by
+  SGD to early stopping);
+* ``probe_mean_max`` / ``probe_mean``: a weight-free aggregator and the head solved by L-BFGS
+  (``--aggregator mean_max|mean --strategy linear_probe``).
+
+Seeds change the validation split and the head's start; the test file is fixed. Two anchors on
+the same rows, fitted on the whole training file: TF-IDF (word 1-2 grams, sublinear tf) +
+logistic regression with ``class_weight="balanced"`` on the full text, and the same logistic
+regression on the mean of each document's cached chunk embeddings (the chunks the runs read).
+Prints one line per run, then per configuration test macro-F1 and MCC (mean ± SEM over seeds),
+the L-BFGS iterations or SGD steps, why training stopped, and seconds; the first run's seconds
+include encoding every chunk, and the chunks/s it measured are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import mean_sem  # noqa: E402
+
+#: Configuration name → extra ``longtail train`` flags on top of ``--long-mode frozen``.
+CONFIGS: dict[str, list[str]] = {
+    "default": [],
+    "probe_mean_max": ["--aggregator", "mean_max", "--strategy", "linear_probe"],
+    "probe_mean": ["--aggregator", "mean", "--strategy", "linear_probe"],
+}
+RATE = re.compile(r"chunk embeddings: ([\d,]+) chunks encoded in .*?([\d.]+) chunks/s")
+
+
+def run_config(
+    name: str, seed: int, args: argparse.Namespace, data: Path, model: str
+) -> dict[str, Any]:
+    """One ``longtail train`` run (skipped when its report exists); what it measured."""
+    from longtail.cli import main as longtail
+
+    out = Path(args.workdir) / "runs" / f"{name}-seed{seed}"
+    log = out.parent / f"{out.name}.log"
+    started = time.perf_counter()
+    if not (out / "report.json").exists():
+        argv = [
+            "train", "--data", str(data / "train.jsonl"), "--test-data", str(data / "test.jsonl"),
+            "--model", model, "--long-mode", "frozen", "--max-chunks", str(args.max_chunks),
+            "--cache-dir", str(args.cache), "--seed", str(seed), "--output", str(out),
+            "--overwrite", *(["--chunk-length", str(args.chunk_length)] if args.chunk_length else []),
+            *CONFIGS[name],
+        ]  # fmt: skip
+        captured = io.StringIO()
+        with contextlib.redirect_stdout(captured):
+            code = longtail(argv)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(captured.getvalue(), encoding="utf-8")
+        if code != 0:
+            raise SystemExit(f"{name} seed {seed}: longtail train exited {code}; see {log}")
+    metrics = json.loads((out / "report.json").read_text(encoding="utf-8"))["metrics"]
+    training = json.loads((out / "longtail.json").read_text(encoding="utf-8"))["training"]
+    rate = RATE.findall(log.read_text(encoding="utf-8")) if log.exists() else []
+    return {
+        "config": name, "seed": seed, "f1_macro": metrics["f1_macro"], "mcc": metrics["mcc"],
+        "steps": training.get("steps"), "stop": training.get("stop"),
+        "seconds": round(time.perf_counter() - started, 1),
+        "chunks_encoded": int(rate[-1][0].replace(",", "")) if rate else 0,
+        "chunks_per_second": float(rate[-1][1]) if rate else None,
+        "output": str(out),
+    }  # fmt: skip
+
+
+def anchors(data: Path, mean_run: Path) -> dict[str, dict[str, float]]:
+    """TF-IDF + balanced LR on the full text; balanced LR on the mean of the cached chunk
+    embeddings that ``mean_run`` (a frozen long-document model directory) reads."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score, matthews_corrcoef
+
+    from longtail.data.readers import read_table
+    from longtail.models.documents import all_document_chunks, cut_documents, embed_documents
+    from longtail.predictor import Classifier
+
+    train, test = (read_table(data / f"{split}.jsonl") for split in ("train", "test"))
+    classifier = Classifier.load(mean_run)
+    cache = classifier.use_embedding_cache(log=lambda _: None)
+
+    def mean_vectors(texts: list[str]) -> np.ndarray:
+        import torch
+
+        texts = cut_documents(texts, classifier.chunks)
+        chunks = embed_documents(
+            classifier.model, all_document_chunks(classifier.tokenizer, texts, classifier.chunks),
+            texts, cache=cache, pad_id=classifier.tokenizer.pad_token_id or 0,
+            device=torch.device("cpu"), max_chunks=classifier.chunks.max_chunks_encoded,
+            log=lambda _: None,
+        )  # fmt: skip
+        return np.stack([c.float().mean(0).numpy() for c in chunks])
+
+    def scored(x_train, x_test) -> dict[str, float]:
+        fitted = LogisticRegression(max_iter=5000, class_weight="balanced")
+        pred = fitted.fit(x_train, train.labels).predict(x_test)
+        return {
+            "f1_macro": float(f1_score(test.labels, pred, average="macro", zero_division=0)),
+            "mcc": float(matthews_corrcoef(test.labels, pred)),
+        }
+
+    tfidf = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+    return {
+        "TF-IDF + LR (balanced), full text": scored(
+            tfidf.fit_transform(train.texts), tfidf.transform(test.texts)
+        ),
+        "LR (balanced) on mean chunk embeddings": scored(
+            mean_vectors(list(train.texts)), mean_vectors(list(test.texts))
+        ),
+    }
+
+
+def summary(rows: list[dict[str, Any]], anchor: dict[str, dict[str, float]]) -> list[str]:
+    lines = ["| head | test macro-F1 | MCC | steps / iterations | stopped | seconds (median) |"]
+    lines.append("|---|---|---|---|---|---|")
+    for name in CONFIGS:
+        mine = [r for r in rows if r["config"] == name]
+        if not mine:
+            continue
+        stops = sorted({str(r["stop"]) for r in mine})
+        lines.append(
+            f"| {name} | {mean_sem([r['f1_macro'] for r in mine])} | "
+            f"{mean_sem([r['mcc'] for r in mine])} | "
+            f"{statistics.median(r['steps'] or 0 for r in mine):.0f} | {', '.join(stops)} | "
+            f"{statistics.median(r['seconds'] for r in mine):.1f} |"
+        )
+    for name, scores in anchor.items():
+        lines.append(
+            f"| **anchor:** {name} | {scores['f1_macro']:.3f} | {scores['mcc']:.3f} | – | – | – |"
+        )
+    encoded = [r for r in rows if r["chunks_per_second"]]
+    if encoded:
+        first = encoded[0]
+        lines.append(
+            f"encoding: {first['chunks_encoded']:,} chunks at {first['chunks_per_second']:.2f} "
+            f"chunks/s in the first run ({first['config']} seed {first['seed']}, "
+            f"{first['seconds']:.0f} s in all); later runs read the cache"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--max-chunks", type=int, default=8)
+    parser.add_argument("--chunk-length", type=int, help="default: longtail's own")
+    parser.add_argument("--workdir", default="runs/long_documents")
+    parser.add_argument("--cache", default="runs/long_documents/cache")
+    parser.add_argument("--model", help="encoder (default: the offline all-MiniLM-L6-v2)")
+    parser.add_argument("--rows", type=int, default=0, help="sample per split, for smoke runs")
+    args = parser.parse_args(argv)
+    import frozen_grid
+
+    if args.model:
+        model = args.model
+    else:
+        from _common import offline_minilm
+
+        model = offline_minilm()
+    data = Path(args.workdir) / "gutenberg"
+    if not (data / "test.jsonl").exists():
+        info = frozen_grid.write_setup_data("gutenberg", data, args.rows)
+        print(
+            f"gutenberg: {info['about']}; train {info['train_rows']}, test {info['test_rows']} rows"
+        )
+    rows = []
+    for seed in range(args.seeds):
+        for name in args.configs:
+            rows.append(run_config(name, seed, args, data, model))
+            print(json.dumps(rows[-1]), flush=True)
+    mean_run = next((Path(r["output"]) for r in rows if r["config"] == "probe_mean"), None)
+    anchor = anchors(data, mean_run) if mean_run is not None else {}
+    print("\n".join(summary(rows, anchor)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
