@@ -189,3 +189,14 @@ def test_frozen_long_documents_train_to_convergence_like_a_frozen_encoder():
         assert (config.train.max_epochs, config.train.min_steps, config.train.patience) == (
             100, 500, 3,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize("off", [None, "none", {"name": "none"}])
+def test_every_spelling_of_off_is_stored_as_one(off):
+    from longtail.config import OFF, is_off
+
+    config = build_config({"sampler": off, "sam": off, "aux_loss": off, "augment": {"method": off}})
+    assert config.sampler == config.sam == config.aux_loss == OFF
+    assert config.augment.method is None  # augmentation's default, kept for earlier fingerprints
+    assert is_off(off) and all(is_off(v) for v in (config.sampler, config.augment.method))
+    assert not is_off("sqrt") and not is_off({"name": "sam", "rho": 0.05})

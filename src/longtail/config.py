@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import functools
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -291,6 +292,19 @@ class DecisionConfig(_Section):
         return self.objective
 
 
+#: How a remedy is switched off in a config (``sampler``, ``sam``, ``aux_loss``,
+#: ``augment.method``). ``None`` and ``{"name": "none"}`` are read as it, so code tests one thing:
+#: :func:`is_off`.
+OFF = "none"
+
+
+def is_off(spec: Any) -> bool:
+    """Whether a remedy spec (a name, a ``{name: ...}`` mapping or ``None``) means "not used"."""
+    if isinstance(spec, Mapping):  # parameters without a name are an error, not "off"
+        return spec.get("name") == OFF
+    return spec is None or (isinstance(spec, str) and spec == OFF)
+
+
 class AugmentConfig(_Section):
     """Minority-class augmentation of the training split (never validation or test rows).
 
@@ -306,6 +320,13 @@ class AugmentConfig(_Section):
     cache_dir: str | None = None
     min_words: int = Field(3, ge=0)
     quality_plot: Literal["tsne", "pca", "none"] = "tsne"
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _off_is_none(cls, value: Any) -> Any:
+        """``none`` in a config file means no augmentation (``None``, the default, so the
+        fingerprints of earlier runs stay valid)."""
+        return None if is_off(value) else value
 
 
 class ExperimentConfig(_Section):
@@ -342,6 +363,12 @@ class ExperimentConfig(_Section):
     def probe_by_default(self) -> bool:
         return self._probe_by_default
 
+    @field_validator("sampler", "sam", "aux_loss", mode="before")
+    @classmethod
+    def _one_spelling_of_off(cls, value: Any) -> Any:
+        """``None`` and ``{"name": "none"}`` are stored as ``"none"``: one spelling of off."""
+        return OFF if is_off(value) else value
+
     @model_validator(mode="after")
     def _frozen_encoder_trains_to_convergence(self) -> ExperimentConfig:
         """A frozen encoder leaves a head that costs milliseconds per epoch: unless set, train it
@@ -377,9 +404,9 @@ def solves_frozen_head(config: ExperimentConfig) -> bool:
         and config.model.head == "linear"
         and "strategy" not in config.model_fields_set
         and "epochs" not in config.train.model_fields_set
-        and config.sampler in ("none", None)
-        and config.sam == "none"
-        and config.aux_loss == "none"
+        and is_off(config.sampler)
+        and is_off(config.sam)
+        and is_off(config.aux_loss)
     )
 
 

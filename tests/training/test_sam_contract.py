@@ -175,12 +175,6 @@ def test_unknown_variant_is_one_line_naming_every_registered_one():
     assert all(name in message for name in VARIANTS), message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="build_sam accepts 'none' (no wrapper), but an unknown name's error comes from "
-    "SAM_WRAPPERS.get (registry.py) and lists only the registered variants, so `--sam nonee` "
-    "does not say how to switch SAM off",
-)
 def test_unknown_variant_error_names_none_as_a_choice():
     with pytest.raises(LongtailError, match="none"):
         build_sam("sharp", class_counts=[6, 2], task="binary")

@@ -9,6 +9,7 @@ from longtail.config import (
     DecisionConfig,
     apply_overrides,
     build_config,
+    is_off,
     load_config,
     set_path,
 )
@@ -255,7 +256,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         set_path(data, "decision.calibrate", "none")
     if args.aux_weight is not None:
         aux = data.get("aux_loss", "none")
-        if aux == "none" or aux is None:
+        if is_off(aux):
             raise LongtailError(
                 "--aux-weight needs an auxiliary loss: add --aux-loss simcse or supcon"
             )

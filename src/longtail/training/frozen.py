@@ -35,7 +35,7 @@ from longtail.cache import (
     default_cache_dir,
     encoder_fingerprint,
 )
-from longtail.config import ExperimentConfig
+from longtail.config import ExperimentConfig, is_off
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.models.classifier import TextClassifier
@@ -226,7 +226,7 @@ def check_frozen(config: ExperimentConfig, *, documents: bool) -> None:
             "--encoder frozen does not combine with --arrow yet (one cached vector per text); "
             "drop --arrow, or use --encoder finetune"
         )
-    if config.aux_loss != "none":
+    if not is_off(config.aux_loss):
         raise LongtailError(
             "the auxiliary contrastive loss shapes the encoder's embeddings, and --encoder frozen "
             "trains only the head; drop --aux-loss (or use --encoder finetune)"

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from longtail.config import ExperimentConfig
+from longtail.config import ExperimentConfig, is_off
 from longtail.data import LabelSpace
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
@@ -165,7 +165,7 @@ def check_phases(phases: list[Phase], *, task: str, sampler: Any) -> None:
             )
     chosen = [p.name for p in phases if p.sampler is not None]
     configured = sampler.get("name") if isinstance(sampler, dict) else sampler
-    if chosen and configured not in (None, "none"):
+    if chosen and not is_off(sampler):
         raise LongtailError(
             f"this strategy sets the sampler of its phases ({', '.join(chosen)}); drop --sampler "
             f"{configured} (a strategy's own sampler parameter sets its re-balancing phase's)"
@@ -316,7 +316,7 @@ def run_phases(
     space = inputs.space
     trainable_at_start = {n for n, p in model.named_parameters() if p.requires_grad}
     accepts = loss_parameters(inputs.loss_spec)
-    aux = build_aux_loss(config.aux_loss, task=space.task) if config.aux_loss != "none" else None
+    aux = None if is_off(config.aux_loss) else build_aux_loss(config.aux_loss, task=space.task)
     sam = build_sam(config.sam, class_counts=inputs.counts, task=space.task)
     out = PhasesResult(final=TrainingResult(best_epoch=0, best_score=float("nan")))
     check_phases(phases, task=space.task, sampler=config.sampler)

@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file, save
 from torch import nn
 
-from longtail.config import ExperimentConfig
+from longtail.config import ExperimentConfig, is_off
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.io_utils import atomic_write_bytes, atomic_write_json
@@ -41,18 +41,21 @@ PROBE_WEIGHTS, PROBE_STATE = "probe.safetensors", "probe.json"
 DOCUMENTS_PER_BATCH = 64
 
 
+def _name(spec: Any) -> str:
+    return str(spec.get("name") if isinstance(spec, dict) else spec)
+
+
 def check_probe(phase: Phase, model: nn.Module, config: ExperimentConfig, sampler: Any) -> None:
     """Refuse, before any embedding, what the L-BFGS probe cannot honour."""
     refuse = None
-    sampler_name = sampler.get("name") if isinstance(sampler, dict) else sampler
     if len(classifier_modules(model)) > 1:
         refuse = "an MLP head is not one linear layer; use --head linear"
-    elif sampler_name not in (None, "none"):
+    elif not is_off(sampler):
         refuse = (
-            f"it fits the whole training set at once, so sampler {sampler_name} has "
+            f"it fits the whole training set at once, so sampler {_name(sampler)} has "
             "nothing to draw; re-balance through the loss (e.g. loss.weights) instead"
         )
-    elif config.sam != "none" or config.aux_loss != "none":
+    elif not (is_off(config.sam) and is_off(config.aux_loss)):
         refuse = "SAM and auxiliary losses act on minibatches; drop --sam / --aux-loss"
     if refuse:
         raise LongtailError(f"phase {phase.name!r} (linear probe, solver lbfgs): {refuse}")

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from accelerate.utils import set_seed
 
-from longtail.config import DecisionConfig, ExperimentConfig, dump_config
+from longtail.config import DecisionConfig, ExperimentConfig, dump_config, is_off
 from longtail.data import LabelSpace
 from longtail.data.cleaning import cap_document_texts
 from longtail.data.prepare import PreparedData, frozen_documents, prepare_data, read_labelled
@@ -252,8 +252,8 @@ def _run(
     log(
         f"model: {model_name}  max_length {max_length}  loss {spec_name(loss_spec)}  "
         f"sampler {spec_name(config.sampler)}  strategy {spec_name(config.strategy)}"
-        + (f"  sam {spec_name(config.sam)}" if config.sam != "none" else "")
-        + (f"  aux {spec_name(config.aux_loss)}" if config.aux_loss != "none" else "")
+        + (f"  sam {spec_name(config.sam)}" if not is_off(config.sam) else "")
+        + (f"  aux {spec_name(config.aux_loss)}" if not is_off(config.aux_loss) else "")
     )
     if data.documents and config.long_documents.mode == "frozen" and len(phases) > 1:
         log("long_documents.mode=frozen: the encoder stays frozen in every phase")
@@ -354,7 +354,7 @@ def _augment(
     log: Callable[[str], None],
 ) -> AugmentedRows | None:
     """Grow the minority classes of the training split (``augment.*``) in ``data``, in place."""
-    if config.augment.method is None:
+    if is_off(config.augment.method):
         return None
     train, space = data.train, data.space
     with dist.main_process_first():  # one process fills the generation cache, the rest read it
@@ -461,8 +461,7 @@ def _check_remedies(config: ExperimentConfig) -> None:
 
     build_strategy(config.strategy, epochs=config.train.epochs)
     for spec, registry in ((config.sam, SAM_WRAPPERS), (config.augment.method, AUGMENTERS)):
-        name = spec.get("name") if isinstance(spec, dict) else spec
-        if name not in (None, "none"):
-            registry.get(str(name))
-    if config.aux_loss != "none":
+        if not is_off(spec):
+            registry.get(str(spec.get("name") if isinstance(spec, dict) else spec))
+    if not is_off(config.aux_loss):
         build_aux_loss(config.aux_loss, task="multiclass")  # checks λ and the temperature

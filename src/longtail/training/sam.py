@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from longtail.config import OFF, is_off
 from longtail.errors import LongtailError
 from longtail.registry import Registry
 
@@ -236,9 +237,14 @@ def build_sam(
     class_counts: Sequence[float] | np.ndarray,
     task: str,
 ) -> SharpnessAwareMinimization | None:
-    """``None`` / ``"none"`` → no wrapper; otherwise a registered name, a spec or an object."""
-    if spec is None or spec == "none":
+    """Off (:func:`longtail.config.is_off`) → no wrapper; otherwise a registered name, a spec or
+    an object."""
+    if is_off(spec):
         return None
-    if isinstance(spec, Mapping) and spec.get("name") == "none":
-        return None
+    name = spec.get("name") if isinstance(spec, Mapping) else spec
+    if isinstance(name, str) and name not in SAM_WRAPPERS.names():
+        raise LongtailError(
+            f"unknown sam {name!r}; valid names: {OFF} (plain steps), "
+            f"{', '.join(SAM_WRAPPERS.names())}"
+        )
     return SAM_WRAPPERS.build(spec, class_counts=np.asarray(class_counts), task=task)

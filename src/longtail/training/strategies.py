@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from longtail.config import is_off
 from longtail.data.imbalance import subsample
 from longtail.errors import LongtailError
 from longtail.registry import Registry
@@ -287,7 +288,7 @@ def drw(
 
 def _sampler_spec(strategy: str, sampler: Any) -> str | dict[str, Any]:
     name = sampler.get("name") if isinstance(sampler, Mapping) else sampler
-    if not isinstance(name, str) or name == "none":
+    if not isinstance(name, str) or is_off(name):
         raise LongtailError(
             f"strategy {strategy}: sampler {sampler!r} would re-train the classifier on the same "
             "imbalanced draw the representation saw; use class_balanced (default) or sqrt"
