@@ -20,13 +20,6 @@ NAMES = sorted(COMMANDS)
 # ``test_commands_exempt_from_the_bare_run_have_no_required_argument`` keeps this list honest.
 RUN_WITHOUT_ARGUMENTS = {"demo"}
 
-# ``add_parser`` gives these a ``help=`` (shown by ``longtail --help``) but no
-# ``description=``, so ``longtail <cmd> --help`` shows no line saying what the command does.
-NO_DESCRIPTION_IN_OWN_HELP = {
-    "cache", "compare", "datasets", "demo", "evaluate", "export", "make-imbalanced", "predict",
-    "train",
-}  # fmt: skip
-
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     for action in parser._actions:
@@ -92,22 +85,7 @@ def test_help_exits_zero_with_a_usage_line(name, capsys, wide_terminal):
     assert captured.err == ""
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=f"src/longtail/cli: {name}'s add_parser sets help= but no description=, "
-                f"so `longtail {name} --help` says nothing about what the command does",
-            ),
-        )
-        if name in NO_DESCRIPTION_IN_OWN_HELP
-        else name
-        for name in NAMES
-    ],
-)
+@pytest.mark.parametrize("name", NAMES)
 def test_help_has_a_one_line_description(name, capsys, wide_terminal):
     assert _exit_code([name, "--help"]) == 0
     paragraphs = [p.strip() for p in capsys.readouterr().out.split("\n\n")]

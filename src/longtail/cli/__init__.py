@@ -11,7 +11,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from longtail import __version__
 from longtail.cli import (
@@ -59,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"longtail {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add = subparsers.add_parser
+
+    def add_with_description(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        """A command's ``help=`` (its line in ``longtail --help``) is also the first line of its
+        own ``--help``, unless the command gives a longer ``description=``."""
+        kwargs.setdefault("description", kwargs.get("help"))
+        return add(name, **kwargs)
+
+    subparsers.add_parser = add_with_description  # type: ignore[method-assign]
     for module in COMMANDS.values():
         module.add_parser(subparsers)
     return parser
