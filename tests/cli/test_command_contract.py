@@ -143,3 +143,18 @@ def test_exempt_commands_still_refuse_a_bad_value_in_one_line(name, capsys):
         assert _exit_code([name, action.option_strings[-1], "not-a-number"]) == 2
         line = _one_error_line(capsys.readouterr().err)
         assert action.option_strings[-1] in line and f"longtail {name}" in line
+
+
+def test_train_flags_offer_exactly_the_values_the_config_allows():
+    """Every ``longtail train`` flag with fixed choices takes them from the config's annotation."""
+    from longtail.cli.train import FLAG_KEYS, config_choices
+
+    train = _subparsers(build_parser())["train"]
+    checked = 0
+    for action in train._actions:
+        if action.choices is not None and action.dest in FLAG_KEYS:
+            assert list(action.choices) == config_choices(FLAG_KEYS[action.dest]), action.dest
+            checked += 1
+    assert checked >= 8
+    with pytest.raises(TypeError, match="not a Literal"):
+        config_choices("train.epochs")

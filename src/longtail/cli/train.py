@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, get_args
+from typing import Any, Literal, get_args, get_origin
 
 from longtail.config import (
-    DecisionConfig,
+    ExperimentConfig,
     apply_overrides,
     build_config,
     is_off,
@@ -15,8 +15,29 @@ from longtail.config import (
 )
 from longtail.errors import LongtailError
 
-#: The decision objectives, read from the config (importing longtail.decision would load torch).
-OBJECTIVES = get_args(DecisionConfig.model_fields["objective"].annotation)
+
+def config_choices(key: str) -> list[str]:
+    """The values a dotted config key allows, read from its ``Literal`` annotation in
+    :class:`~longtail.config.ExperimentConfig` (through ``| None`` and ``list[...]``), so a
+    flag's ``choices`` never drift from what the config accepts."""
+    model: Any = ExperimentConfig
+    for part in key.split("."):
+        annotation = model.model_fields[part].annotation
+        model = annotation
+    found: list[str] = []
+
+    def collect(tp: Any) -> None:
+        if get_origin(tp) is Literal:
+            found.extend(str(arg) for arg in get_args(tp))
+        else:
+            for arg in get_args(tp):
+                collect(arg)
+
+    collect(annotation)
+    if not found:
+        raise TypeError(f"config key {key!r} is not a Literal")
+    return found
+
 
 # flag dest -> config key
 FLAG_KEYS = {
@@ -94,7 +115,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--text-column")
     p.add_argument("--label-column")
     p.add_argument("--label-delimiter", help="multilabel labels as a delimited string, e.g. ','")
-    p.add_argument("--task", choices=["auto", "binary", "multiclass", "multilabel"])
+    p.add_argument("--task", choices=config_choices("data.task"))
     p.add_argument("--positive-label", help="binary: the positive class (default: the minority)")
     p.add_argument("--val-fraction", type=float)
     p.add_argument(
@@ -116,15 +137,17 @@ def add_parser(subparsers: Any) -> None:
         "--model", help="local directory or hub name (default: offline all-MiniLM-L6-v2)"
     )
     p.add_argument("--max-length", type=int)
-    p.add_argument("--pooling", choices=["mean", "cls"])
+    p.add_argument("--pooling", choices=config_choices("model.pooling"))
     p.add_argument("--gradient-checkpointing", action="store_true", default=None)
     p.add_argument("--trust-remote-code", action="store_true", default=None)
     p.add_argument(
         "--encoder",
-        choices=["finetune", "frozen"],
+        choices=config_choices("model.encoder"),
         help="finetune (default), or frozen: encode each text once (cached) and train the head",
     )
-    p.add_argument("--head", choices=["linear", "mlp"], help="classification head (default linear)")
+    p.add_argument(
+        "--head", choices=config_choices("model.head"), help="classification head (default linear)"
+    )
     p.add_argument(
         "--head-hidden", type=int, help="hidden units of --head mlp (default: encoder's)"
     )
@@ -141,7 +164,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--head-lr", type=float)
     p.add_argument("--layer-decay", type=float, help="layer-wise lr decay (1.0 = off)")
     p.add_argument("--grad-accum", type=int)
-    p.add_argument("--mixed-precision", choices=["auto", "no", "bf16", "fp16"])
+    p.add_argument("--mixed-precision", choices=config_choices("train.mixed_precision"))
     p.add_argument("--early-stopping-metric")
     p.add_argument(
         "--patience",
@@ -152,7 +175,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--loss", help="registered loss name (parameters via loss.NAME=VALUE overrides)")
     p.add_argument("--sampler", help="registered sampler name")
-    p.add_argument("--threshold-objective", choices=OBJECTIVES)
+    p.add_argument("--threshold-objective", choices=config_choices("decision.objective"))
     p.add_argument("--threshold-beta", type=float)
     p.add_argument("--threshold-floor", type=float)
     p.add_argument(
@@ -160,7 +183,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--calibrate",
-        choices=["temperature", "isotonic", "none"],
+        choices=config_choices("decision.calibrate"),
         help="calibration fitted on validation (default temperature)",
     )
     p.add_argument(
@@ -196,7 +219,9 @@ def add_parser(subparsers: Any) -> None:
         help="force the hierarchical model on or off (default: on when texts exceed the window)",
     )
     long.add_argument(
-        "--long-mode", choices=["end_to_end", "frozen"], help="fine-tune, or frozen encoder + cache"
+        "--long-mode",
+        choices=config_choices("long_documents.mode"),
+        help="fine-tune, or frozen encoder + cache",
     )
     long.add_argument(
         "--chunk-length",
@@ -224,7 +249,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--track",
         action="append",
-        choices=["tensorboard", "mlflow"],
+        choices=config_choices("track"),
         help="log parameters, epochs, metrics and the report (repeatable)",
     )
     p.add_argument("--track-dir", help="tracker files (default: <output>/tracking)")
