@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -53,13 +54,6 @@ OUT_OF_RANGE: dict[str, dict[str, Any]] = {
     "llm": {"backend": "no-such-backend"},
 }
 
-# Methods that take a number as text (``longtail augment ... alpha_sr=abc``) and fail with
-# Python's ValueError from ``float()`` / ``int()`` instead of a LongtailError.
-NUMERIC_TEXT_BUG = {"eda", "back_translation", "llm"}
-# Methods that accept a negative number and fail only inside ``augment`` (after loading the
-# models) with a library ValueError, or return the wrong number of lists.
-NEGATIVE_NUMBER_BUG = {"back_translation", "llm"}
-
 
 def _minimal(name: str, request: pytest.FixtureRequest) -> dict[str, Any]:
     assert name in MINIMAL, f"add a MINIMAL offline config for the augmentation method {name!r}"
@@ -85,18 +79,13 @@ def _one_line(exc: pytest.ExceptionInfo[LongtailError]) -> str:
 
 
 def _numeric_parameters(name: str) -> list[str]:
-    """The keyword parameters of the method whose default is a number (not a bool)."""
+    """The keyword parameters of the method that take a number: a numeric default (not a bool)
+    or an ``int`` / ``float`` annotation (``num_aug: int | None = None``)."""
     return [
         p.name
         for p in inspect.signature(AUGMENTERS.get(name)).parameters.values()
-        if isinstance(p.default, (int, float)) and not isinstance(p.default, bool)
-    ]
-
-
-def _known_bug(names: set[str], reason: str) -> list[Any]:
-    return [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=reason)) if n in names else n
-        for n in METHODS
+        if (isinstance(p.default, (int, float)) and not isinstance(p.default, bool))
+        or re.search(r"\b(int|float)\b", str(p.annotation))
     ]
 
 
@@ -165,56 +154,51 @@ def test_out_of_range_value_is_one_line_naming_the_parameter(name, request):
     assert any(key in message for key in bad), message
 
 
-def _misuse_failures(name: str, params: dict[str, Any], values: tuple[Any, ...]) -> list[str]:
-    """Each numeric option set to each value: refused in one LongtailError naming the option,
-    or (an option this configuration does not use, a value that makes sense) the method still
-    returns one list of at most ``n`` texts per text. Anything else is listed."""
+def _misuse_failures(
+    name: str, params: dict[str, Any], values: tuple[Any, ...], *, must_refuse: bool
+) -> list[str]:
+    """Each numeric option set to each value: refused when the method is built (before any model
+    loads) in one LongtailError line naming the method, the option and the value, or (unless
+    ``must_refuse``: a value that makes sense, or an option this configuration does not use) the
+    built method returns one list of at most ``n`` texts per text. Anything else is listed."""
     failures = []
     for key in _numeric_parameters(name):
         for value in values:
             try:
                 method = _build({"name": name, **params, key: value})
-                out = _augment(method, TEXTS[:2], 2, seed=0)
             except LongtailError as exc:
-                if "\n" in str(exc) or key not in str(exc):
-                    failures.append(f"{key}={value!r}: {exc}")
+                message = str(exc)
+                if "\n" in message or not all(s in message for s in (name, key, repr(value))):
+                    failures.append(f"{key}={value!r}: refused without naming it: {message}")
                 continue
             except Exception as exc:  # noqa: BLE001  (what the contract forbids)
-                failures.append(f"{key}={value!r}: {type(exc).__name__}: {exc}")
+                failures.append(f"{key}={value!r}: built with {type(exc).__name__}: {exc}")
+                continue
+            if must_refuse:
+                failures.append(f"{key}={value!r}: accepted when the method was built")
+                continue
+            try:
+                out = _augment(method, TEXTS[:2], 2, seed=0)
+            except Exception as exc:  # noqa: BLE001  (a bad value must fail when built)
+                failures.append(f"{key}={value!r}: accepted, then {type(exc).__name__}: {exc}")
                 continue
             if len(out) != 2 or any(len(o) > 2 for o in out):
                 failures.append(f"{key}={value!r}: augment returned {out!r} for 2 texts")
     return failures
 
 
-@pytest.mark.parametrize(
-    "name",
-    _known_bug(
-        NUMERIC_TEXT_BUG,
-        "EDAAugmenter.__init__ float(alpha_*)/int(num_aug), BackTranslationAugmenter.__init__ "
-        "int(num_beams)/float(temperature)/..., LLMAugmenter.__init__ int(max_new_tokens)/"
-        "float(temperature)/... raise ValueError for text, so `longtail augment ... "
-        "alpha_sr=abc` prints a traceback instead of one error line",
-    ),
-)
+@pytest.mark.parametrize("name", METHODS)
 def test_number_given_as_text_is_one_line(name, request):
+    """``longtail augment ... alpha_sr=abc``: one error line, e.g. ``eda: alpha_sr must be a
+    number in [0, 1], got 'abc'``, never Python's ValueError from ``float()``."""
     assert _numeric_parameters(name), f"{name} has no numeric parameter"
-    failures = _misuse_failures(name, _minimal(name, request), ("abc",))
+    failures = _misuse_failures(name, _minimal(name, request), ("abc",), must_refuse=True)
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.parametrize(
-    "name",
-    _known_bug(
-        NEGATIVE_NUMBER_BUG,
-        "numbers are not range-checked when the method is built: back_translation "
-        "temperature<=0 / top_k=-1 and llm max_new_tokens<=0 / num_examples=-1 / batch_size=0 "
-        "raise ValueError inside augment() after the models load; llm batch_size=-1 makes "
-        "augment() return [] for 2 texts",
-    ),
-)
+@pytest.mark.parametrize("name", METHODS)
 def test_negative_or_zero_number_is_refused_when_built_or_harmless(name, request):
-    failures = _misuse_failures(name, _minimal(name, request), (-1, 0))
+    failures = _misuse_failures(name, _minimal(name, request), (-1, 0), must_refuse=False)
     assert not failures, "\n".join(failures)
 
 

@@ -16,6 +16,8 @@ References:
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,72 @@ def check_model_source(name: str | os.PathLike[str] | None, option: str, method:
     return str(Path(name).expanduser()) if looks_like_path(name) else name
 
 
+def check_number(
+    value: Any,
+    option: str,
+    method: str,
+    *,
+    integer: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    none_ok: bool = False,
+) -> Any:
+    """A numeric option as ``int`` (``integer``) or ``float``, checked against its range.
+
+    Text that reads as a number (``"0.5"``, from a config file) is parsed; anything else — other
+    text, a bool, NaN, an infinity, a fraction for an integer option, a value below ``low`` (or
+    equal to it with ``low_open``) or above ``high`` — is one :class:`LongtailError` line naming
+    the method, the option, the value and what is allowed, e.g. ``eda: alpha_sr must be a number
+    in [0, 1], got 'abc'``. ``None`` passes through with ``none_ok``.
+    """
+    if value is None and none_ok:
+        return None
+    number = _as_number(value, integer)
+    if (
+        number is None
+        or (low is not None and (number < low or (low_open and number == low)))
+        or (high is not None and number > high)
+    ):
+        allowed = "an integer" if integer else "a number"
+        if low is not None and high is not None:
+            allowed += f" in {'(' if low_open else '['}{low:g}, {high:g}]"
+        elif low is not None:
+            allowed += f" {'>' if low_open else '>='} {low:g}"
+        elif high is not None:
+            allowed += f" <= {high:g}"
+        if none_ok:
+            allowed += " (or None)"
+        raise LongtailError(f"{method}: {option} must be {allowed}, got {value!r}")
+    return number
+
+
+def _as_number(value: Any, integer: bool) -> int | float | None:
+    """``value`` as a finite ``int`` / ``float`` (integral for ``integer``), else ``None``."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    if integer and isinstance(value, numbers.Integral):
+        return int(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    if not math.isfinite(number):
+        return None
+    if integer:
+        return int(number) if number.is_integer() else None
+    return number
+
+
 class BackTranslationAugmenter:
     """Paraphrases by round-trip translation (Sennrich et al., 2016).
 
@@ -55,8 +123,8 @@ class BackTranslationAugmenter:
         num_beams: Beams for the backward translation.
         sample: Sample the pivots (``top_k``, ``temperature``); ``False`` uses beam search with
             ``max(num_beams, n)`` beams and ``n`` returned sequences.
-        temperature: Sampling temperature of the forward pass.
-        top_k: Top-k sampling of the forward pass.
+        temperature: Sampling temperature of the forward pass (> 0).
+        top_k: Top-k sampling of the forward pass (0: no top-k cut).
         max_new_tokens: Length limit of each translation.
         batch_size: Texts per generation batch (and per cache transaction).
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA when available).
@@ -82,13 +150,14 @@ class BackTranslationAugmenter:
     ) -> None:
         self.forward_model = check_model_source(forward_model, "forward_model", self.name)
         self.backward_model = check_model_source(backward_model, "backward_model", self.name)
-        if int(num_beams) < 1 or int(batch_size) < 1 or int(max_new_tokens) < 1:
-            raise LongtailError(
-                "back_translation num_beams, batch_size, max_new_tokens must be >= 1"
-            )
-        self.num_beams, self.sample = int(num_beams), bool(sample)
-        self.temperature, self.top_k = float(temperature), int(top_k)
-        self.max_new_tokens, self.batch_size = int(max_new_tokens), int(batch_size)
+        self.num_beams = check_number(num_beams, "num_beams", self.name, integer=True, low=1)
+        self.sample = bool(sample)
+        self.temperature = check_number(temperature, "temperature", self.name, low=0, low_open=True)
+        self.top_k = check_number(top_k, "top_k", self.name, integer=True, low=0)
+        self.max_new_tokens = check_number(
+            max_new_tokens, "max_new_tokens", self.name, integer=True, low=1
+        )
+        self.batch_size = check_number(batch_size, "batch_size", self.name, integer=True, low=1)
         self.device = device
         self._models: dict[str, tuple[Any, Any]] = {}
 

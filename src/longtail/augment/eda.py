@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from longtail.augment.back_translation import check_number
 from longtail.augment.wordnet import (
     INSTALL_HINT,
     SynonymSource,
@@ -80,19 +81,18 @@ class EDAAugmenter:
         synonyms: SynonymSource | str | None = "wordnet",
         wordnet_dir: str | None = None,
     ) -> None:
-        for key, value in (
-            ("alpha_sr", alpha_sr),
-            ("alpha_ri", alpha_ri),
-            ("alpha_rs", alpha_rs),
-            ("p_rd", p_rd),
-        ):
-            if not 0.0 <= float(value) <= 1.0:
-                raise LongtailError(f"eda {key} must be in [0, 1], got {value!r}")
-        if num_aug is not None and int(num_aug) < 1:
-            raise LongtailError(f"eda num_aug must be >= 1 (or None), got {num_aug!r}")
-        self.alpha_sr, self.alpha_ri = float(alpha_sr), float(alpha_ri)
-        self.alpha_rs, self.p_rd = float(alpha_rs), float(p_rd)
-        self.max_per_text = None if num_aug is None else int(num_aug)
+        self.alpha_sr, self.alpha_ri, self.alpha_rs, self.p_rd = (
+            check_number(value, key, self.name, low=0, high=1)
+            for key, value in (
+                ("alpha_sr", alpha_sr),
+                ("alpha_ri", alpha_ri),
+                ("alpha_rs", alpha_rs),
+                ("p_rd", p_rd),
+            )
+        )
+        self.max_per_text = check_number(
+            num_aug, "num_aug", self.name, integer=True, low=1, none_ok=True
+        )
         self.synonym_source = _resolve_synonyms(synonyms, wordnet_dir)
         self._synonym_label = (
             synonyms if isinstance(synonyms, str) or synonyms is None else (type(synonyms).__name__)

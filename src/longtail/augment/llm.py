@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from longtail.augment.back_translation import check_number
 from longtail.augment.llm_backends import LocalBackend, Messages, OpenAIBackend
 from longtail.errors import LongtailError
 
@@ -44,17 +45,17 @@ class LLMAugmenter:
         model: Endpoint model name (openai) or local directory / hub name (local).
         base_url: openai: endpoint root (default ``$OPENAI_BASE_URL``).
         api_key_env: openai: environment variable with the key (the key itself never leaves it).
-        max_retries: openai: retries on 429, 5xx and connection errors.
-        requests_per_minute: openai: rate limit.
-        timeout: openai: seconds per request.
-        retry_backoff: openai: base seconds of the exponential backoff.
+        max_retries: openai: retries on 429, 5xx and connection errors (>= 0).
+        requests_per_minute: openai: rate limit (``None`` or 0: none).
+        timeout: openai: seconds per request (> 0).
+        retry_backoff: openai: base seconds of the exponential backoff (>= 0).
         gguf_file: local: GGUF file inside ``model`` (or an absolute path).
         model_cache_dir: local: keep dequantised GGUF models here for faster reloads.
         device: local: torch device.
         batch_size: Prompts per call (local: per ``generate``; openai requests are sequential).
-        max_new_tokens: Completion length limit.
-        temperature: Sampling temperature (0: greedy for the local backend).
-        num_examples: Same-class few-shot examples per prompt.
+        max_new_tokens: Completion length limit (>= 1).
+        temperature: Sampling temperature (>= 0; 0: greedy for the local backend).
+        num_examples: Same-class few-shot examples per prompt (0: none, a zero-shot prompt).
         prompt: Template with ``{examples}``, ``{n}`` and ``{text}``.
         system: System message.
 
@@ -96,9 +97,23 @@ class LLMAugmenter:
             raise LongtailError(f"llm backend {backend!r} needs model=<{what}>")
         if "{text}" not in prompt:
             raise LongtailError("llm prompt template must contain {text}")
+        # every number is checked here, whatever the backend: a bad value fails before any use
+        max_retries = check_number(max_retries, "max_retries", self.name, integer=True, low=0)
+        requests_per_minute = check_number(
+            requests_per_minute, "requests_per_minute", self.name, low=0, none_ok=True
+        )
+        timeout = check_number(timeout, "timeout", self.name, low=0, low_open=True)
+        retry_backoff = check_number(retry_backoff, "retry_backoff", self.name, low=0)
+        batch_size = check_number(batch_size, "batch_size", self.name, integer=True, low=1)
         self.backend_name, self.model = backend, str(model)
-        self.max_new_tokens, self.temperature = int(max_new_tokens), float(temperature)
-        self.num_examples, self.prompt, self.system = int(num_examples), prompt, system
+        self.max_new_tokens = check_number(
+            max_new_tokens, "max_new_tokens", self.name, integer=True, low=1
+        )
+        self.temperature = check_number(temperature, "temperature", self.name, low=0)
+        self.num_examples = check_number(
+            num_examples, "num_examples", self.name, integer=True, low=0
+        )
+        self.prompt, self.system = prompt, system
         if backend == "openai":
             self.backend: Any = OpenAIBackend(
                 self.model,
@@ -113,7 +128,7 @@ class LLMAugmenter:
             self._identity = {"base_url": self.backend.url, "api_key_env": api_key_env}
         else:
             self.backend = LocalBackend(self.model, gguf_file, model_cache_dir, batch_size, device)
-            self.batch_size = int(batch_size)
+            self.batch_size = batch_size
             self._identity = {"gguf_file": gguf_file}
         self.usage: dict[str, int] = {"rows": 0, **self.backend.usage}
         self.echo_texts = _fixed_parts(prompt) + [system]

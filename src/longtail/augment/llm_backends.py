@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from longtail.augment.back_translation import check_model_source
+from longtail.augment.back_translation import check_model_source, check_number
 from longtail.errors import LongtailError
 from longtail.io_utils import make_staging_directory
 
@@ -42,7 +42,7 @@ class OpenAIBackend:
         api_key_env: Environment variable holding the key; unset → no ``Authorization`` header
             (fine for local servers).
         max_retries: Retries after the first attempt.
-        requests_per_minute: Rate limit (``None``: none).
+        requests_per_minute: Rate limit (``None`` or 0: none).
         timeout: Seconds per request.
         retry_backoff: Base of the exponential backoff, seconds.
     """
@@ -60,12 +60,11 @@ class OpenAIBackend:
         root = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self.url = root.rstrip("/") + "/chat/completions"
         self.model, self.api_key_env = model, api_key_env
-        self.max_retries, self.timeout, self.retry_backoff = (
-            int(max_retries),
-            float(timeout),
-            float(retry_backoff),
-        )
-        self.min_interval = 60.0 / float(requests_per_minute) if requests_per_minute else 0.0
+        self.max_retries = check_number(max_retries, "max_retries", "llm", integer=True, low=0)
+        self.timeout = check_number(timeout, "timeout", "llm", low=0, low_open=True)
+        self.retry_backoff = check_number(retry_backoff, "retry_backoff", "llm", low=0)
+        rate = check_number(requests_per_minute, "requests_per_minute", "llm", low=0, none_ok=True)
+        self.min_interval = 60.0 / rate if rate else 0.0
         self._last_request = -float("inf")
         self.usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
 
@@ -175,7 +174,8 @@ class LocalBackend:
             model, gguf_file = str(Path(gguf_file).parent), Path(gguf_file).name
         self.source = check_model_source(model, "model", "llm")
         self.gguf_file, self.model_cache_dir = gguf_file, model_cache_dir
-        self.batch_size, self.device = int(batch_size), device
+        self.batch_size = check_number(batch_size, "batch_size", "llm", integer=True, low=1)
+        self.device = device
         self._loaded: tuple[Any, Any] | None = None
         self.usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
 
