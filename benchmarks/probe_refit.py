@@ -38,7 +38,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import frozen_grid  # noqa: E402
-from _common import mean_sem  # noqa: E402
+from _common import encoder_or_offline, mean_sem  # noqa: E402
 
 VARIANTS = ("validation", "validation_refit", "cv_refit")
 FOLDS = 5
@@ -153,12 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=frozen_grid.MAX_LENGTH)
     parser.add_argument("--rows", type=int, default=0, help="sample per split, for smoke runs")
     args = parser.parse_args(argv)
-    if args.model:
-        model = args.model
-    else:
-        from _common import offline_minilm
-
-        model = offline_minilm()
+    model = encoder_or_offline(args.model)
     rows = []
     with frozen_grid.head_training_settings():
         for setup in args.setups:

@@ -15,8 +15,13 @@ from accelerate.utils import set_seed
 
 from longtail.config import DecisionConfig, ExperimentConfig, dump_config, is_off
 from longtail.data import LabelSpace
-from longtail.data.cleaning import cap_document_texts
-from longtail.data.prepare import PreparedData, frozen_documents, prepare_data, read_labelled
+from longtail.data.prepare import (
+    PreparedData,
+    enforce_char_cap,
+    frozen_documents,
+    prepare_data,
+    read_labelled,
+)
 from longtail.data.readers import require_path
 from longtail.data.tokenized import TokenizedSplit
 from longtail.decision import apply_thresholds, default_thresholds, probabilities
@@ -381,13 +386,7 @@ def _read_test(config: ExperimentConfig, space: LabelSpace, documents: bool) -> 
         return None
     table = read_labelled(config.data.test, config)
     space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
-    if documents:
-        ld = config.long_documents
-        table.texts = cap_document_texts(
-            table.texts, ld.max_chars, ld.on_too_long, source=table.source,
-            row_numbers=table.row_numbers,
-        )  # fmt: skip
-    return table
+    return enforce_char_cap(table, config) if documents else table
 
 
 def _test_logits(
