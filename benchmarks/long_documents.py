@@ -77,13 +77,16 @@ def run_config(
             raise SystemExit(f"{name} seed {seed}: longtail train exited {code}; see {log}")
     metrics = json.loads((out / "report.json").read_text(encoding="utf-8"))["metrics"]
     training = json.loads((out / "longtail.json").read_text(encoding="utf-8"))["training"]
-    rate = RATE.findall(log.read_text(encoding="utf-8")) if log.exists() else []
+    # one closing line per split encoded (training + validation, then the test file)
+    closing = RATE.findall(log.read_text(encoding="utf-8")) if log.exists() else []
+    chunks = [int(done.replace(",", "")) for done, _ in closing]
+    seconds = sum(n / float(rate) for n, (_, rate) in zip(chunks, closing, strict=True))
     return {
         "config": name, "seed": seed, "f1_macro": metrics["f1_macro"], "mcc": metrics["mcc"],
         "steps": training.get("steps"), "stop": training.get("stop"),
         "seconds": round(time.perf_counter() - started, 1),
-        "chunks_encoded": int(rate[-1][0].replace(",", "")) if rate else 0,
-        "chunks_per_second": float(rate[-1][1]) if rate else None,
+        "chunks_encoded": sum(chunks),
+        "chunks_per_second": round(sum(chunks) / seconds, 2) if seconds else None,
         "output": str(out),
     }  # fmt: skip
 

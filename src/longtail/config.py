@@ -358,10 +358,17 @@ class ExperimentConfig(_Section):
     #: the strategy is linear_probe because :func:`solves_frozen_head` chose it, not the user: long
     #: documents (known only once the data are read) train their aggregator by SGD instead
     _probe_by_default: bool = PrivateAttr(default=False)
+    #: nothing asks for SGD on frozen long documents (:func:`solves_frozen_documents`, judged on
+    #: what the user set, before the frozen ``train.*`` defaults are filled in)
+    _documents_probe_by_default: bool = PrivateAttr(default=False)
 
     @property
     def probe_by_default(self) -> bool:
         return self._probe_by_default
+
+    @property
+    def documents_probe_by_default(self) -> bool:
+        return self._documents_probe_by_default
 
     @field_validator("sampler", "sam", "aux_loss", mode="before")
     @classmethod
@@ -378,6 +385,7 @@ class ExperimentConfig(_Section):
         switched off). A linear head is solved instead (strategy ``linear_probe``) unless a
         strategy, fixed epochs, a sampler, SAM or an auxiliary loss is asked for: see
         :func:`solves_frozen_head`."""
+        self._documents_probe_by_default = solves_frozen_documents(self)
         if solves_frozen_head(self):
             self.strategy = "linear_probe"
             self._probe_by_default = True
@@ -402,6 +410,28 @@ def solves_frozen_head(config: ExperimentConfig) -> bool:
     return (
         config.model.encoder == "frozen"
         and config.model.head == "linear"
+        and "strategy" not in config.model_fields_set
+        and "epochs" not in config.train.model_fields_set
+        and is_off(config.sampler)
+        and is_off(config.sam)
+        and is_off(config.aux_loss)
+    )
+
+
+def solves_frozen_documents(config: ExperimentConfig) -> bool:
+    """Whether long documents on the frozen chunk-embedding path get, by default, the head solved
+    over pooled chunk embeddings (``aggregator: mean_max``, ``strategy: linear_probe``): a linear
+    head, with no aggregator, strategy, ``train.epochs``, sampler, SAM or auxiliary loss given.
+    Whether the texts are long documents, and the task, are known only once the data are read
+    (``longtail.training.run``). The rule that made it the default was fixed in
+    docs/benchmarks.md ("The frozen long-document head") before the Gutenberg runs: 5 seeds,
+    the solved head over ``mean_max`` against the attention aggregator trained by SGD."""
+    ld = config.long_documents
+    return (
+        (ld.mode == "frozen" or config.model.encoder == "frozen")
+        and ld.enabled is not False
+        and config.model.head == "linear"
+        and "aggregator" not in ld.model_fields_set
         and "strategy" not in config.model_fields_set
         and "epochs" not in config.train.model_fields_set
         and is_off(config.sampler)

@@ -496,3 +496,28 @@ def test_a_truncated_test_document_is_cut_by_training_as_by_predict(
     # the test file is cut as training reads it, so its pass caches what predict looks up
     line = _cut_then_predict(tmp_path, tiny_model_dir, capsys, data, test, "--test-data", str(test))
     assert line.startswith("chunk embeddings: 10 of 10 documents from the cache"), line
+
+
+def test_frozen_multiclass_documents_get_the_solved_head_over_mean_max_by_default(
+    tmp_path, tiny_model_dir, capsys
+):
+    rows = make_rows(48, 0.25, 5)
+    topics = ["sport", "music", "food"]
+    data = write_csv(
+        tmp_path / "three.csv",
+        [(" ".join([t] * (1 + i % 16)), topics[i % 3]) for i, (t, _) in enumerate(rows)],
+    )
+    args = _args(tiny_model_dir, data, tmp_path / "default", "--long-mode", "frozen",
+                 "--cache-dir", str(tmp_path / "cache"))  # fmt: skip
+    i = args.index("--epochs")
+    args = args[:i] + args[i + 2 :]  # nothing that asks for SGD
+    assert main(args) == 0
+    assert "aggregator mean_max) and the linear head is solved" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "default" / "longtail.json").read_text())
+    assert meta["training"]["stop"] == "solved"
+    assert meta["long_documents"]["aggregator"] == "mean_max"
+    # an aggregator the user names is kept, and trains by SGD
+    assert main([*args, "--aggregator", "attention", "--overwrite"]) == 0
+    meta = json.loads((tmp_path / "default" / "longtail.json").read_text())
+    assert meta["long_documents"]["aggregator"] == "attention"
+    assert meta["training"]["stop"] != "solved"

@@ -13,7 +13,12 @@ import numpy as np
 import torch
 from accelerate.utils import set_seed
 
-from longtail.config import DecisionConfig, ExperimentConfig, dump_config, is_off
+from longtail.config import (
+    DecisionConfig,
+    ExperimentConfig,
+    dump_config,
+    is_off,
+)
 from longtail.data import LabelSpace
 from longtail.data.prepare import (
     PreparedData,
@@ -415,6 +420,11 @@ def _test_logits(
     return y_test, logits, len(table.texts)
 
 
+#: Tasks whose frozen-encoder head is solved by default (docs/benchmarks.md: "The frozen head's
+#: solver", "The frozen long-document head"); elsewhere it trains by SGD.
+PROBE_TASKS = ("multiclass",)
+
+
 def _strategy_for_data(
     config: ExperimentConfig, task: str, documents: bool, log: Callable[[str], None]
 ) -> ExperimentConfig:
@@ -425,7 +435,15 @@ def _strategy_for_data(
     A probe the user asked for on long documents needs the frozen path and a weight-free
     aggregator (its documents are then one fixed vector each); otherwise it is refused before any
     chunk is encoded."""
-    if config.probe_by_default and (documents or task != "multiclass"):
+    if documents and task in PROBE_TASKS and config.documents_probe_by_default:
+        log(
+            "long documents on a frozen encoder: each document's chunk embeddings are pooled "
+            "(aggregator mean_max) and the linear head is solved (strategy linear_probe), the "
+            "default where it was measured; --aggregator or --strategy choose otherwise"
+        )
+        pooled = config.long_documents.model_copy(update={"aggregator": "mean_max"})
+        return config.model_copy(update={"strategy": "linear_probe", "long_documents": pooled})
+    if config.probe_by_default and (documents or task not in PROBE_TASKS):
         why = "long documents" if documents else f"a {task} task"
         log(
             f"{why}: the head trains by SGD; --encoder frozen solves it (--strategy linear_probe) "
