@@ -428,13 +428,13 @@ PROBE_TASKS = ("multiclass",)
 def _strategy_for_data(
     config: ExperimentConfig, task: str, documents: bool, log: Callable[[str], None]
 ) -> ExperimentConfig:
-    """What only the data tell: the frozen-encoder default (the linear probe) is measured for
-    multiclass short texts only — on Reuters multilabel it lost to the SGD head (0.446 against
-    0.477 macro-F1, docs/benchmarks.md), binary is unmeasured, and a document model's
-    aggregator reads chunk embeddings — so elsewhere the head trains by SGD (said in the log).
-    A probe the user asked for on long documents needs the frozen path and a weight-free
-    aggregator (its documents are then one fixed vector each); otherwise it is refused before any
-    chunk is encoded."""
+    """What only the data tell. The frozen-encoder default solves the head (the linear probe)
+    where that was measured to help: multiclass short texts, and multiclass long documents, whose
+    chunk embeddings are then pooled by ``mean_max`` (docs/benchmarks.md). On Reuters multilabel
+    the probe lost to the SGD head (0.446 against 0.477 macro-F1) and binary is unmeasured, so
+    there the head trains by SGD (said in the log). A probe the user asked for on long documents
+    needs the frozen path and a weight-free aggregator (its documents are then one fixed vector
+    each); otherwise it is refused before any chunk is encoded."""
     if documents and task in PROBE_TASKS and config.documents_probe_by_default:
         log(
             "long documents on a frozen encoder: each document's chunk embeddings are pooled "
@@ -447,7 +447,7 @@ def _strategy_for_data(
         why = "long documents" if documents else f"a {task} task"
         log(
             f"{why}: the head trains by SGD; --encoder frozen solves it (--strategy linear_probe) "
-            "by default for multiclass short texts, where that was measured to help"
+            "by default for multiclass tasks, where that was measured to help"
         )
         return config.model_copy(update={"strategy": "vanilla"})
     if not documents:
