@@ -181,3 +181,28 @@ def test_explanations_name_chunks_by_their_place_in_the_whole_document(model, ti
         for entry in explanation:
             chunk = chunks[keep.index(entry["chunk"])]
             assert entry["text"] == tokenizer.decode(chunk, skip_special_tokens=True)
+
+
+@pytest.mark.parametrize("name", ["mean", "max", "mean_max"])
+def test_a_weight_free_aggregator_explains_by_exact_shares_of_the_top_logit(tiny, name):
+    """Over mean / max pooling the head is linear, so the top logit splits exactly into one
+    share per chunk plus the bias: the explanation ranks chunks by that share."""
+    from longtail.models.documents import explain_documents
+
+    encoder, tokenizer = copy.deepcopy(tiny[0]), tiny[1]
+    aggregator = AGGREGATORS.build(name, hidden_size=32)
+    model = HierarchicalClassifier(encoder, 3, aggregator, dropout=0.0, chunk_batch_size=4).eval()
+    docs = _docs(tokenizer)
+    explained = explain_documents(model, tokenizer, docs, top_k=100, device=torch.device("cpu"))
+    with torch.no_grad():
+        for chunks, explanation in zip(docs, explained, strict=True):
+            ids, mask, index = pack_documents([chunks], 0)
+            logits = model(ids, mask, index, 1)[0]
+            top = int(logits.argmax())
+            shares = sum(entry["score"] for entry in explanation)
+            assert len(explanation) == len(chunks)  # every chunk, ranked
+            assert shares + float(model.head.bias[top]) == pytest.approx(
+                float(logits[top]), abs=1e-4
+            )
+            ranked = [entry["score"] for entry in explanation]
+            assert ranked == sorted(ranked, reverse=True)

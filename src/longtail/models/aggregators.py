@@ -73,6 +73,15 @@ class MeanAggregator(nn.Module):
         counts = doc_counts(doc_index, num_docs).clamp(min=1).to(chunk_embeddings.dtype)
         return segment_sum(chunk_embeddings, doc_index, num_docs) / counts[:, None], None
 
+    def chunk_contributions(
+        self, chunk_embeddings: torch.Tensor, doc_index: torch.Tensor, read_out: torch.Tensor
+    ) -> torch.Tensor:
+        """Each chunk's share of ``read_out[d] · doc_embedding[d]`` (``read_out``: one weight
+        row per document): ``read_out · chunk / chunks in its document``. Exact: a document's
+        shares sum to its read-out."""
+        counts = doc_counts(doc_index, len(read_out)).clamp(min=1).to(chunk_embeddings.dtype)
+        return (chunk_embeddings * read_out[doc_index]).sum(dim=1) / counts[doc_index]
+
 
 class MaxAggregator(nn.Module):
     """Element-wise maximum over the chunks (max pooling, Pappagari et al. 2019, arXiv 1910.10781)."""
@@ -91,6 +100,22 @@ class MaxAggregator(nn.Module):
         out = chunk_embeddings.new_zeros((num_docs, chunk_embeddings.shape[1]))
         index = doc_index[:, None].expand_as(chunk_embeddings)
         return out.scatter_reduce(0, index, chunk_embeddings, "amax", include_self=False), None
+
+    def chunk_contributions(
+        self, chunk_embeddings: torch.Tensor, doc_index: torch.Tensor, read_out: torch.Tensor
+    ) -> torch.Tensor:
+        """Each chunk's share of ``read_out[d] · doc_embedding[d]``: every dimension's term goes
+        to the chunk that holds the maximum (the first, on a tie). Exact, as for the mean."""
+        num_docs = len(read_out)
+        peak = self(chunk_embeddings, doc_index, num_docs)[0]
+        rows = torch.arange(len(chunk_embeddings), device=chunk_embeddings.device)
+        holds = chunk_embeddings == peak[doc_index]  # (N, H): chunk holds its doc's maximum
+        first = torch.full_like(peak, len(chunk_embeddings), dtype=torch.long)
+        index = doc_index[:, None].expand_as(holds)
+        candidates = torch.where(holds, rows[:, None].expand_as(holds), len(chunk_embeddings))
+        first = first.scatter_reduce(0, index, candidates, "amin", include_self=True)
+        owner = first[doc_index] == rows[:, None]  # (N, H): this chunk owns the dimension
+        return (chunk_embeddings * read_out[doc_index] * owner).sum(dim=1)
 
 
 class MeanMaxAggregator(nn.Module):
@@ -115,6 +140,15 @@ class MeanMaxAggregator(nn.Module):
         mean = self.mean(chunk_embeddings, doc_index, num_docs)[0]
         peak = self.max(chunk_embeddings, doc_index, num_docs)[0]
         return torch.cat([mean, peak], dim=1), None
+
+    def chunk_contributions(
+        self, chunk_embeddings: torch.Tensor, doc_index: torch.Tensor, read_out: torch.Tensor
+    ) -> torch.Tensor:
+        """The mean half's shares plus the max half's (see those aggregators)."""
+        hidden = self.mean.hidden_size
+        return self.mean.chunk_contributions(
+            chunk_embeddings, doc_index, read_out[:, :hidden]
+        ) + self.max.chunk_contributions(chunk_embeddings, doc_index, read_out[:, hidden:])
 
 
 class GatedAttentionAggregator(nn.Module):

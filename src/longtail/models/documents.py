@@ -258,6 +258,24 @@ def encode_documents(tokenizer: Any, texts: Sequence[str], settings: ChunkSettin
 DOCS_PER_BATCH = 4
 
 
+def _logit_shares(
+    model: HierarchicalClassifier,
+    embedded: torch.Tensor,
+    doc_index: torch.Tensor,
+    logits: torch.Tensor,
+) -> torch.Tensor:
+    """Each chunk's share of its document's top logit, for a weight-free aggregator."""
+    aggregator = model.aggregator
+    if not hasattr(aggregator, "chunk_contributions"):
+        raise LongtailError(
+            f"--explain cannot rank chunks for aggregator {type(aggregator).__name__}: it gives "
+            "no chunk weights and no per-chunk decomposition"
+        )
+    top = logits.argmax(dim=1)
+    read_out = model.head.weight[top, : aggregator.output_dim].to(embedded.dtype)
+    return aggregator.chunk_contributions(embedded, doc_index, read_out)
+
+
 @torch.inference_mode()
 def explain_documents(
     model: HierarchicalClassifier,
@@ -269,11 +287,16 @@ def explain_documents(
     device: torch.device,
     positions: Sequence[Sequence[int]] | None = None,
 ) -> list[list[dict[str, Any]]]:
-    """The ``top_k`` chunks per document by aggregator attention, with their text.
+    """The ``top_k`` chunks per document that weigh most in its prediction, with their text.
 
-    ``chunk`` is each chunk's index in ``docs[i]``, or in the whole document when ``positions``
-    (from :func:`document_chunks`) says where the kept chunks came from. Only aggregators that weigh chunks (``attention``, ``transformer``) can explain; ``mean`` and
-    ``max`` give every chunk the same say, so there is nothing to rank.
+    ``score`` is the chunk's attention weight for aggregators that weigh chunks (``attention``,
+    ``transformer``). For the weight-free ones (``mean``, ``max``, ``mean_max``) it is the
+    chunk's exact share of the top class's logit: the head is linear over the pooled vector, so
+    that logit splits into one term per chunk (the mean's ``w · chunk / n``, and each dimension's
+    maximum credited to the chunk holding it) plus the bias and any extra features; a chunk with
+    a negative share argued against the prediction. ``chunk`` is each chunk's index in
+    ``docs[i]``, or in the whole document when ``positions`` (from :func:`document_chunks`) says
+    where the kept chunks came from.
     """
 
     model.eval()
@@ -287,16 +310,14 @@ def explain_documents(
             if extra is None
             else torch.as_tensor(extra[start : start + len(batch)], dtype=torch.float32)
         )
-        _, scores = model.forward_with_scores(
-            input_ids.to(device), mask.to(device), doc_index.to(device), len(batch),
-            None if features is None else features.to(device),
-        )  # fmt: skip
+        doc_index = doc_index.to(device)
+        embedded = model.embed_chunks(input_ids.to(device), mask.to(device))
+        logits, scores = model.from_chunk_embeddings_with_scores(
+            embedded, doc_index, len(batch), None if features is None else features.to(device)
+        )
         if scores is None:
-            raise LongtailError(
-                "--explain needs an aggregator that weighs chunks (attention or transformer); "
-                "this model was trained with one that does not"
-            )
-        scores = scores.float().cpu()
+            scores = _logit_shares(model, embedded, doc_index, logits)
+        scores, doc_index = scores.float().cpu(), doc_index.cpu()
         for position, chunks in enumerate(batch):
             mine = scores[doc_index == position]
             order = torch.argsort(mine, descending=True)[:top_k].tolist()
