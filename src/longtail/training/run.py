@@ -420,22 +420,25 @@ def _test_logits(
     return y_test, logits, len(table.texts)
 
 
-#: Tasks whose frozen-encoder head is solved by default (docs/benchmarks.md: "The frozen head's
-#: solver", "The frozen long-document head"); elsewhere it trains by SGD.
-PROBE_TASKS = ("multiclass",)
+#: Tasks whose frozen-encoder head is solved by default on short texts (docs/benchmarks.md: "The
+#: frozen head's solver", "... on binary tasks"), and on long documents ("The frozen
+#: long-document head"); elsewhere it trains by SGD.
+PROBE_TASKS = ("multiclass", "binary")
+DOCUMENT_PROBE_TASKS = ("multiclass",)
 
 
 def _strategy_for_data(
     config: ExperimentConfig, task: str, documents: bool, log: Callable[[str], None]
 ) -> ExperimentConfig:
     """What only the data tell. The frozen-encoder default solves the head (the linear probe)
-    where that was measured to help: multiclass short texts, and multiclass long documents, whose
-    chunk embeddings are then pooled by ``mean_max`` (docs/benchmarks.md). On Reuters multilabel
-    the probe lost to the SGD head (0.446 against 0.477 macro-F1) and binary is unmeasured, so
-    there the head trains by SGD (said in the log). A probe the user asked for on long documents
-    needs the frozen path and a weight-free aggregator (its documents are then one fixed vector
-    each); otherwise it is refused before any chunk is encoded."""
-    if documents and task in PROBE_TASKS and config.documents_probe_by_default:
+    where that was measured to help: multiclass and binary short texts, and multiclass long
+    documents, whose chunk embeddings are then pooled by ``mean_max`` (docs/benchmarks.md). On
+    Reuters multilabel the probe lost to the SGD head (0.446 against 0.477 macro-F1), and binary
+    long documents are unmeasured, so there the head trains by SGD (said in the log). A probe the
+    user asked for on long documents needs the frozen path and a weight-free aggregator (its
+    documents are then one fixed vector each); otherwise it is refused before any chunk is
+    encoded."""
+    if documents and task in DOCUMENT_PROBE_TASKS and config.documents_probe_by_default:
         log(
             "long documents on a frozen encoder: each document's chunk embeddings are pooled "
             "(aggregator mean_max) and the linear head is solved (strategy linear_probe), the "
@@ -447,7 +450,8 @@ def _strategy_for_data(
         why = "long documents" if documents else f"a {task} task"
         log(
             f"{why}: the head trains by SGD; --encoder frozen solves it (--strategy linear_probe) "
-            "by default for multiclass tasks, where that was measured to help"
+            "by default where that was measured to help (multiclass and binary short texts, "
+            "multiclass long documents)"
         )
         return config.model_copy(update={"strategy": "vanilla"})
     if not documents:
