@@ -9,10 +9,12 @@ configuration runs ``longtail train --long-mode frozen`` itself (in this process
 (``--max-chunks``, chunks spread evenly over each document) and one shared embedding cache, so
 the first run encodes and every later run reads:
 
-* ``default``: what ``--long-mode frozen`` gives (attention aggregator, linear head trained by
-  SGD to early stopping);
-* ``probe_mean_max`` / ``probe_mean``: a weight-free aggregator and the head solved by L-BFGS
-  (``--aggregator mean_max|mean --strategy linear_probe``).
+* ``default``: what ``--long-mode frozen`` gives; for a multiclass task the chunk embeddings
+  pooled by ``mean_max`` and the head solved by L-BFGS (the default since the first run of this
+  script, when it was ``probe_mean_max``);
+* ``attention_sgd``: the attention aggregator and a linear head trained by SGD to early stopping
+  (``--aggregator attention``; the default before);
+* ``probe_mean``: mean pooling and the solved head (``--aggregator mean --strategy linear_probe``).
 
 Seeds change the validation split and the head's start; the test file is fixed. Two anchors on
 the same rows, fitted on the whole training file: TF-IDF (word 1-2 grams, sublinear tf) +
@@ -44,8 +46,8 @@ from _common import encoder_or_offline, mean_sem  # noqa: E402
 
 #: Configuration name → extra ``longtail train`` flags on top of ``--long-mode frozen``.
 CONFIGS: dict[str, list[str]] = {
-    "default": [],
-    "probe_mean_max": ["--aggregator", "mean_max", "--strategy", "linear_probe"],
+    "default": [],  # for a multiclass task: mean_max pooling, the head solved
+    "attention_sgd": ["--aggregator", "attention"],  # the default before 2026-12-06
     "probe_mean": ["--aggregator", "mean", "--strategy", "linear_probe"],
 }
 RATE = re.compile(r"chunk embeddings: ([\d,]+) chunks encoded in .*?([\d.]+) chunks/s")
