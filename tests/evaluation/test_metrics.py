@@ -280,3 +280,38 @@ def test_one_class_in_single_label_truth_warns_nothing(task, predicted):
     assert m["mcc"] == 0.0 == _mcc_reference(y, pred)
     assert m["roc_auc_macro"] is None and m["per_class"][1]["pr_auc"] is None
     assert m["pr_auc_macro"] == pytest.approx(skm.average_precision_score(y == 0, p[:, 0]))
+
+
+def _balance(counts: dict[str, int]) -> dict:
+    return {
+        "num_examples": sum(counts.values()),
+        "per_class": [{"label": k, "support": v} for k, v in counts.items()],
+    }
+
+
+def test_balance_shift_warning_names_the_class_whose_share_moved_most():
+    from longtail.evaluation.metrics import balance_shift_warning
+
+    validation = _balance({"neg": 125, "pos": 1250})  # IMDB's validation: 9 % negative
+    line = balance_shift_warning(validation, _balance({"neg": 12500, "pos": 12500}))
+    assert line is not None and "\n" not in line
+    assert "'neg': 50% of test rows, 9% of validation rows" in line
+    assert "--validation-data" in line
+    # the same balance, or a class too small to judge, says nothing
+    assert balance_shift_warning(validation, _balance({"neg": 240, "pos": 2500})) is None
+    rare = _balance({"a": 500, "b": 5})
+    assert balance_shift_warning(rare, _balance({"a": 500, "b": 60})) is None
+    assert balance_shift_warning(None, validation) is None
+
+
+def test_a_test_report_opens_with_the_balance_shift():
+    from longtail.evaluation.report import report_warnings
+
+    validation = _balance({"neg": 125, "pos": 1250})
+    test = _balance({"neg": 12500, "pos": 12500})
+    report = {"split": "test", "metrics": test, "validation_metrics": validation}
+    assert any("class balance differs" in w for w in report_warnings(report))
+    # a report on validation itself compares nothing
+    assert not any(
+        "class balance differs" in w for w in report_warnings(report | {"split": "validation"})
+    )

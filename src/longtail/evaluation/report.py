@@ -20,7 +20,7 @@ import numpy as np
 
 from longtail.errors import LongtailError
 from longtail.evaluation.convergence import still_improving_note
-from longtail.evaluation.metrics import separation_warning, to_jsonable
+from longtail.evaluation.metrics import balance_shift_warning, separation_warning, to_jsonable
 from longtail.io_utils import atomic_write_json, atomic_write_text
 from longtail.safe_text import markdown_text
 
@@ -86,10 +86,16 @@ def few_examples_note(count: int, what: str) -> str:
 def report_warnings(report: Mapping[str, Any]) -> list[str]:
     """The warnings a report opens with: the metrics' (a class never predicted, ...), then for
     binary a validation ranking no better than chance
-    (:func:`longtail.evaluation.metrics.separation_warning`), then the training's
+    (:func:`longtail.evaluation.metrics.separation_warning`), a test file whose class balance
+    differs from validation's (:func:`~longtail.evaluation.metrics.balance_shift_warning`), then
+    the training's
     (:func:`longtail.evaluation.convergence.still_improving`)."""
     warnings = [str(w) for w in (report.get("metrics") or {}).get("warnings") or []]
     if line := separation_warning(report.get("validation_metrics")):  # binary metrics only
+        warnings.append(line)
+    if report.get("split") == "test" and (
+        line := balance_shift_warning(report.get("validation_metrics"), report.get("metrics"))
+    ):
         warnings.append(line)
     info = (report.get("training") or {}).get("still_improving")
     if info:
