@@ -20,10 +20,9 @@ def config_choices(key: str) -> list[str]:
     """The values a dotted config key allows, read from its ``Literal`` annotation in
     :class:`~longtail.config.ExperimentConfig` (through ``| None`` and ``list[...]``), so a
     flag's ``choices`` never drift from what the config accepts."""
-    model: Any = ExperimentConfig
+    annotation: Any = ExperimentConfig
     for part in key.split("."):
-        annotation = model.model_fields[part].annotation
-        model = annotation
+        annotation = annotation.model_fields[part].annotation
     found: list[str] = []
 
     def collect(tp: Any) -> None:
