@@ -91,6 +91,11 @@ class ModelConfig(_Section):
     #: cached on disk under ``long_documents.cache_dir``) and trains only the head, to convergence
     #: (:mod:`longtail.training.frozen`; train.* defaults to FROZEN_TRAIN_DEFAULTS).
     encoder: Literal["finetune", "frozen"] = "finetune"
+    #: where a frozen encoder makes its embeddings (short texts with ``encoder: frozen``, long
+    #: documents in ``mode: frozen``): ``torch``, or ONNX Runtime on the CPU, fp32 (``onnx``) or
+    #: int8-quantised (``onnx-int8``; other vectors, their own cache entries). See
+    #: :mod:`longtail.models.onnx_runtime`. A saved model predicts under it unless told otherwise.
+    runtime: Literal["torch", "onnx", "onnx-int8"] = "torch"
     #: ``linear``, or ``mlp``: one hidden ReLU layer of ``head_hidden`` units (default: the
     #: encoder's hidden size) before the output layer.
     head: Literal["linear", "mlp"] = "linear"

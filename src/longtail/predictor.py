@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from longtail.cache.onnx_graphs import attach_runtime
+from longtail.cache.saved_models import trained_cache_root, trained_runtime
 from longtail.data import LabelSpace, TextTable
 from longtail.decision import apply_thresholds
 from longtail.decision.probability_map import ProbabilityMap
@@ -26,6 +28,7 @@ from longtail.evaluation import evaluate_predictions
 from longtail.models import load_model_dir
 from longtail.models.classifier import TextClassifier
 from longtail.models.inference import predict_logits
+from longtail.models.onnx_runtime import check_runtime
 from longtail.text.batching import tokenize
 from longtail.text.chunking import ChunkSettings
 
@@ -72,6 +75,10 @@ class Classifier:
     Prediction sorts rows by length and batches them longest first; ``max_batch_tokens`` (8192 on
     CPU, unset elsewhere) caps rows x padded width per batch, so long texts come in smaller batches.
     Set it to ``None`` to batch by ``batch_size`` alone.
+
+    ``runtime`` runs the encoder under PyTorch (``"torch"``) or ONNX Runtime on the CPU
+    (``"onnx"``, ``"onnx-int8"``: :mod:`longtail.models.onnx_runtime`); default: the runtime a
+    frozen encoder was trained under, else ``"torch"``.
     """
 
     def __init__(
@@ -80,6 +87,8 @@ class Classifier:
         tokenizer: Any,
         meta: dict[str, Any],
         device: torch.device | None = None,
+        runtime: str | None = None,
+        log: Callable[[str], None] = print,
     ):
         self.model = model
         self.tokenizer = tokenizer
@@ -95,6 +104,11 @@ class Classifier:
             ChunkSettings.from_json(meta["long_documents"]) if meta.get("long_documents") else None
         )
         self.extra_features: list[str] = list(meta.get("extra_features") or [])
+        self.log: Callable[[str], None] = log
+        self.runtime = check_runtime(runtime or trained_runtime(meta))
+        if self.runtime != "torch":  # onnxruntime runs on the CPU; the head follows it there
+            device = torch.device("cpu")
+            attach_runtime(model, self.runtime, cache_dir=trained_cache_root(meta, None), log=log)
         self.device = device or best_device()
         self.max_batch_tokens: int | None = (
             CPU_MAX_BATCH_TOKENS if self.device.type == "cpu" else None
@@ -103,13 +117,20 @@ class Classifier:
         #: frozen long-document models: where chunk embeddings are read and written (see
         #: :meth:`use_embedding_cache`); ``None`` encodes every chunk
         self.embedding_cache: Any = None
-        self.log: Callable[[str], None] = print
 
     @classmethod
-    def load(cls, path: str | Path, device: str | torch.device | None = None) -> Classifier:
-        """Load a model directory written by ``longtail train`` (safetensors only, hashes verified)."""
+    def load(
+        cls,
+        path: str | Path,
+        device: str | torch.device | None = None,
+        runtime: str | None = None,
+        log: Callable[[str], None] = print,
+    ) -> Classifier:
+        """Load a model directory written by ``longtail train`` (safetensors only, hashes
+        verified); ``runtime`` as in the class docstring."""
         model, tokenizer, meta = load_model_dir(path)
-        return cls(model, tokenizer, meta, torch.device(device) if device else None)
+        device = torch.device(device) if device else None
+        return cls(model, tokenizer, meta, device, runtime=runtime, log=log)
 
     def use_embedding_cache(
         self, cache_dir: str | Path | None = None, log: Callable[[str], None] = print
@@ -125,7 +146,9 @@ class Classifier:
         from longtail.cache.saved_models import saved_model_cache
 
         self.log = log
-        self.embedding_cache = saved_model_cache(self.meta, self.model, cache_dir, log=log)
+        self.embedding_cache = saved_model_cache(
+            self.meta, self.model, cache_dir, runtime=self.runtime, log=log
+        )
         return self.embedding_cache
 
     @property

@@ -25,6 +25,7 @@ from longtail.cache.embeddings import (
     document_chunking_key,
     encoder_fingerprint,
 )
+from longtail.cache.onnx_graphs import runtime_encoder_key
 from longtail.text.chunking import ChunkSettings
 
 
@@ -33,6 +34,12 @@ def uses_frozen_documents(meta: dict[str, Any]) -> bool:
     documents = meta.get("long_documents")
     encoder = ((meta.get("config") or {}).get("model") or {}).get("encoder")
     return documents is not None and (documents.get("mode") == "frozen" or encoder == "frozen")
+
+
+def trained_runtime(meta: dict[str, Any]) -> str:
+    """The runtime a saved model's frozen encoder made its training features under (``model.
+    runtime``; ``"torch"`` for models saved before runtimes existed and for fine-tuned ones)."""
+    return ((meta.get("config") or {}).get("model") or {}).get("runtime") or "torch"
 
 
 def trained_cache_root(meta: dict[str, Any], cache_dir: str | os.PathLike[str] | None) -> Path:
@@ -71,10 +78,12 @@ def saved_model_cache(
     model: Any,
     cache_dir: str | os.PathLike[str] | None = None,
     *,
+    runtime: str = "torch",
     log: Callable[[str], None] = print,
 ) -> EmbeddingCache | None:
     """The cache a frozen long-document ``model`` (with its ``longtail.json`` ``meta``) was
-    trained with, keyed as training keyed it; ``None`` for any other model."""
+    trained with, keyed as training keyed it for vectors made under ``runtime``; ``None`` for
+    any other model."""
     if not uses_frozen_documents(meta):
         return None
     from longtail.models.encoder import resolve_model_name
@@ -83,7 +92,7 @@ def saved_model_cache(
     name = resolve_model_name(((meta.get("config") or {}).get("model") or {}).get("name"))
     cache = EmbeddingCache(
         trained_cache_root(meta, cache_dir),
-        encoder_key=_training_fingerprint(name, model.encoder),
+        encoder_key=runtime_encoder_key(_training_fingerprint(name, model.encoder), runtime),
         chunking_key=document_chunking_key(chunking, pooling=model.pooling),
         hidden_size=model.encoder.config.hidden_size,
     )  # fmt: skip

@@ -53,6 +53,19 @@ def add_embedding_cache_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_runtime_argument(parser: argparse.ArgumentParser) -> None:
+    """``--runtime`` of ``predict`` and ``evaluate``: where the encoder runs."""
+    from longtail.cli.train import config_choices
+
+    parser.add_argument(
+        "--runtime",
+        choices=config_choices("model.runtime"),
+        help="run the encoder under torch or ONNX Runtime on the CPU (onnx: same numbers; "
+        "onnx-int8: faster, probabilities move); default: what a frozen encoder was trained "
+        "under, else torch",
+    )
+
+
 def use_embedding_cache(classifier: object, args: argparse.Namespace) -> None:
     """Turn on a classifier's embedding cache unless ``--no-cache`` (a no-op for other models)."""
     if not args.no_cache:

@@ -6,7 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from longtail.cli.args import add_embedding_cache_arguments, positive_int, use_embedding_cache
+from longtail.cli.args import (
+    add_embedding_cache_arguments,
+    add_runtime_argument,
+    positive_int,
+    use_embedding_cache,
+)
 from longtail.paths import refuse_overwriting_inputs
 
 
@@ -19,6 +24,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--label-column", help="default: the column the model was trained with")
     p.add_argument("--batch-size", type=positive_int, default=128, help="rows per batch")
     add_embedding_cache_arguments(p)
+    add_runtime_argument(p)
     p.set_defaults(handler=run)
 
 
@@ -29,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from longtail.predictor import Classifier
 
     refuse_overwriting_inputs(args.output, {"--data": args.data, "--model": args.model})
-    classifier = Classifier.load(args.model)
+    classifier = Classifier.load(args.model, runtime=args.runtime)
     use_embedding_cache(classifier, args)
     table = read_table(
         args.data,

@@ -9,7 +9,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from longtail.cli.args import add_embedding_cache_arguments, positive_int, use_embedding_cache
+from longtail.cli.args import (
+    add_embedding_cache_arguments,
+    add_runtime_argument,
+    positive_int,
+    use_embedding_cache,
+)
 from longtail.errors import LongtailError
 from longtail.io_utils import atomic_writer
 from longtail.paths import refuse_overwriting_inputs
@@ -35,6 +40,7 @@ def add_parser(subparsers: Any) -> None:
         help="long-document models: add the K chunks that weigh most in each prediction (JSONL)",
     )
     add_embedding_cache_arguments(p)
+    add_runtime_argument(p)
     p.set_defaults(handler=run)
 
 
@@ -81,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if output.suffix.lower() not in (".jsonl", ".csv"):
         raise LongtailError(f"--output {output}: use a .jsonl or .csv file name")
     refuse_overwriting_inputs(output, {"--data": args.data})
-    classifier = Classifier.load(args.model)
+    classifier = Classifier.load(args.model, runtime=args.runtime)
     use_embedding_cache(classifier, args)
     column = args.text_column or classifier.meta.get("text_column", "text")
     table = read_table(

@@ -58,6 +58,7 @@ FLAG_KEYS = {
     "gradient_checkpointing": "model.gradient_checkpointing",
     "trust_remote_code": "model.trust_remote_code",
     "encoder": "model.encoder",
+    "runtime": "model.runtime",
     "head": "model.head",
     "head_hidden": "model.head_hidden",
     "epochs": "train.epochs",
@@ -143,6 +144,12 @@ def add_parser(subparsers: Any) -> None:
         "--encoder",
         choices=config_choices("model.encoder"),
         help="finetune (default), or frozen: encode each text once (cached) and train the head",
+    )
+    p.add_argument(
+        "--runtime",
+        choices=config_choices("model.runtime"),
+        help="with a frozen encoder: where it embeds the texts: torch (default), or ONNX Runtime "
+        "on the CPU, fp32 (onnx) or int8-quantised (onnx-int8; faster, the vectors move)",
     )
     p.add_argument(
         "--head", choices=config_choices("model.head"), help="classification head (default linear)"

@@ -132,9 +132,8 @@ class HierarchicalClassifier(nn.Module):
         """Start each sigmoid output at its label's prevalence (see ``init_bias_from_priors``)."""
         init_bias_from_priors(self.head, positive_rates)
 
-    def _embed_micro_batch(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> torch.Tensor:
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Pooled encoder output of one micro-batch of chunks (what a runtime may replace)."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return pool_tokens(hidden, attention_mask, self.pooling)
 
@@ -146,9 +145,9 @@ class HierarchicalClassifier(nn.Module):
             ids = input_ids[start : start + self.chunk_batch_size]
             mask = attention_mask[start : start + self.chunk_batch_size]
             if use_checkpoint:
-                parts.append(checkpoint(self._embed_micro_batch, ids, mask, use_reentrant=False))
+                parts.append(checkpoint(self.embed, ids, mask, use_reentrant=False))
             else:
-                parts.append(self._embed_micro_batch(ids, mask))
+                parts.append(self.embed(ids, mask))
         return torch.cat(parts, dim=0)
 
     def _classify(

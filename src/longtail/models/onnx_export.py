@@ -78,12 +78,18 @@ def _probe_batch(tokenizer: Any, max_length: int) -> dict[str, torch.Tensor]:
     return {name: encoded[name].to(torch.long) for name in INPUT_NAMES}
 
 
-def _export(graph: nn.Module, probe: dict[str, torch.Tensor], path: Path, opset: int) -> str:
+def _export(
+    graph: nn.Module,
+    probe: dict[str, torch.Tensor],
+    path: Path,
+    opset: int,
+    output_name: str = OUTPUT_NAME,
+) -> str:
     """Write the graph to ``path``; returns the exporter used (``"torchscript"`` or ``"dynamo"``)."""
     args = tuple(probe[name] for name in INPUT_NAMES)
     common = {
         "input_names": list(INPUT_NAMES),
-        "output_names": [OUTPUT_NAME],
+        "output_names": [output_name],
         "opset_version": opset,
     }
     axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}}
@@ -92,7 +98,7 @@ def _export(graph: nn.Module, probe: dict[str, torch.Tensor], path: Path, opset:
             warnings.simplefilter("ignore")  # deprecation and tracer notes, not actionable here
             torch.onnx.export(
                 graph, args, str(path), dynamo=False,
-                dynamic_axes={**axes, OUTPUT_NAME: {0: "batch"}}, **common,
+                dynamic_axes={**axes, output_name: {0: "batch"}}, **common,
             )  # fmt: skip
         return "torchscript"
     except Exception as first:  # any failure: try the other exporter
@@ -118,15 +124,17 @@ def _export(graph: nn.Module, probe: dict[str, torch.Tensor], path: Path, opset:
         return "dynamo"
 
 
-def check_parity(path: Path, graph: nn.Module, probe: dict[str, torch.Tensor]) -> float:
-    """Max |onnxruntime - PyTorch| logits on the probe batch and on its first row alone."""
+def check_parity(
+    path: Path, graph: nn.Module, probe: dict[str, torch.Tensor], output_name: str = OUTPUT_NAME
+) -> float:
+    """Max |onnxruntime - PyTorch| outputs on the probe batch and on its first row alone."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     worst = 0.0
     for rows in (slice(None), slice(0, 1)):
         feeds = {name: probe[name][rows].numpy() for name in INPUT_NAMES}
-        got = session.run([OUTPUT_NAME], feeds)[0]
+        got = session.run([output_name], feeds)[0]
         with torch.inference_mode():
             expected = graph(*(probe[name][rows] for name in INPUT_NAMES)).float().numpy()
         worst = max(worst, float(np.abs(got - expected).max()))

@@ -35,6 +35,7 @@ from longtail.cache import (
     default_cache_dir,
     encoder_fingerprint,
 )
+from longtail.cache.onnx_graphs import runtime_encoder_key
 from longtail.config import ExperimentConfig, is_off
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
@@ -120,7 +121,9 @@ def text_cache(
     root = config.long_documents.cache_dir
     return EmbeddingCache(
         Path(root) if root else default_cache_dir(),
-        encoder_key=encoder_fingerprint(model_name, encoder),
+        encoder_key=runtime_encoder_key(
+            encoder_fingerprint(model_name, encoder), config.model.runtime
+        ),
         chunking_key=chunking_fingerprint(
             kind="short_text",
             probe=list(tokenize([_PROBE])[0]),

@@ -17,6 +17,7 @@ from longtail.cache import (
     document_chunking_key,
     encoder_fingerprint,
 )
+from longtail.cache.onnx_graphs import attach_runtime, runtime_encoder_key
 from longtail.config import ExperimentConfig
 from longtail.data.prepare import PreparedData, chunk_settings
 from longtail.data.tokenized import TokenizedSplit
@@ -80,6 +81,13 @@ def build_model_setup(
     frozen = config.model.encoder == "frozen"
     if frozen:
         check_frozen(config, documents=data.documents)
+    embeds_once = frozen or (data.documents and config.long_documents.mode == "frozen")
+    if config.model.runtime != "torch" and not embeds_once:
+        raise LongtailError(
+            f"--runtime {config.model.runtime} runs a frozen encoder, and this run fine-tunes it; "
+            "add --encoder frozen, or train with --runtime torch and predict with --runtime "
+            f"{config.model.runtime}"
+        )
     if not data.documents:
         if extra is not None:
             raise LongtailError(
@@ -106,13 +114,16 @@ def build_model_setup(
         return ModelSetup(model, model, batcher, data.train, data.validation, tokenized)
     chunking = chunk_settings(config, window)
     budget = chunking.max_chunks_encoded  # the same chunks in training, validation, test, predict
+    root = Path(ld.cache_dir) if ld.cache_dir else default_cache_dir()
+    runtime = config.model.runtime
+    attach_runtime(model, runtime, cache_dir=root, log=log)
     cache = EmbeddingCache(
-        Path(ld.cache_dir) if ld.cache_dir else default_cache_dir(),
-        encoder_key=encoder_fingerprint(model_name, encoder),
+        root,
+        encoder_key=runtime_encoder_key(encoder_fingerprint(model_name, encoder), runtime),
         chunking_key=document_chunking_key(chunking, pooling=config.model.pooling),
         hidden_size=encoder.config.hidden_size,
     )  # fmt: skip
-    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    device = encoding_device(runtime)
 
     def embedded(split: TokenizedSplit, texts: list[str]) -> TokenizedSplit:
         vectors = embed_documents(
@@ -144,7 +155,8 @@ def _frozen_text_setup(
     head trained on the pooled embeddings (:mod:`longtail.training.frozen`)."""
     max_length = min(config.model.max_length, window)
     cache = text_cache(config, model_name, model.encoder, data.encode, max_length)
-    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    attach_runtime(model, config.model.runtime, cache_dir=cache.root, log=log)
+    device = encoding_device(config.model.runtime)
     features = TextFeatures(model, data.encode, cache, pad_id=pad_id, device=device, log=log)
     trainable, train, validation = frozen_text_parts(
         config, model, data.train, data.validation,
@@ -168,6 +180,11 @@ def _frozen_text_setup(
         model, trainable, FeatureBatcher(), train, validation, represent, cached=True,
         features=features,
     )  # fmt: skip
+
+
+def encoding_device(runtime: str) -> torch.device:
+    """Where a frozen encoder runs: the GPU when there is one, the CPU under ONNX Runtime."""
+    return torch.device("cuda" if runtime == "torch" and torch.cuda.is_available() else "cpu")
 
 
 def document_settings(config: ExperimentConfig, window: int) -> dict[str, Any]:

@@ -152,6 +152,8 @@ def training_stop(config: ExperimentConfig, trained: PhasesResult) -> dict[str, 
 def _frozen_encoder(meta: dict[str, Any], config: ExperimentConfig) -> dict[str, str]:
     """What was trained (with ``model.encoder=frozen``), and why its training stopped."""
     stopped = {"stopped": meta["training"]["stopped"]}
+    if config.model.runtime != "torch":  # the features came from another graph: say which
+        stopped = {"encoder_runtime": f"{config.model.runtime} (ONNX Runtime, CPU)"} | stopped
     if config.model.encoder != "frozen":
         return stopped
     return {
