@@ -14,7 +14,10 @@ the first run encodes and every later run reads:
   script, when it was ``probe_mean_max``);
 * ``attention_sgd``: the attention aggregator and a linear head trained by SGD to early stopping
   (``--aggregator attention``; the default before);
-* ``probe_mean``: mean pooling and the solved head (``--aggregator mean --strategy linear_probe``).
+* ``probe_mean``: mean pooling and the solved head (``--aggregator mean --strategy linear_probe``);
+* ``default_int8``: the default, its chunks encoded under ONNX Runtime with int8 weights
+  (``--runtime onnx-int8``; its own cache entries, so its first run encodes again and its
+  chunks/s are printed beside torch's).
 
 Seeds change the validation split and the head's start; the test file is fixed. Two anchors on
 the same rows, fitted on the whole training file: TF-IDF (word 1-2 grams, sublinear tf) +
@@ -49,6 +52,7 @@ CONFIGS: dict[str, list[str]] = {
     "default": [],  # for a multiclass task: mean_max pooling, the head solved
     "attention_sgd": ["--aggregator", "attention"],  # the default before 2026-12-06
     "probe_mean": ["--aggregator", "mean", "--strategy", "linear_probe"],
+    "default_int8": ["--runtime", "onnx-int8"],  # the default on int8-quantised chunk embeddings
 }
 RATE = re.compile(r"chunk embeddings: ([\d,]+) chunks encoded in .*?([\d.]+) chunks/s")
 
