@@ -51,6 +51,13 @@ class DataConfig(_Section):
     arrow: bool = False
     arrow_cache_dir: str | None = None
     extra_features: list[str] = Field(default_factory=list)
+    #: a cascade: a first-stage model directory whose calibrated probabilities join the extra
+    #: features, out of fold for the training file (``extra_features_folds`` first-stage models,
+    #: each trained with its settings on the other folds) and from the saved model for the
+    #: validation and test files, so no row's feature has seen its label
+    #: (:mod:`longtail.training.cascade`).
+    extra_features_from: str | None = None
+    extra_features_folds: int = Field(5, ge=2, le=20)
 
     @field_validator("label_delimiter")
     @classmethod

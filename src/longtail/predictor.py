@@ -104,6 +104,14 @@ class Classifier:
             ChunkSettings.from_json(meta["long_documents"]) if meta.get("long_documents") else None
         )
         self.extra_features: list[str] = list(meta.get("extra_features") or [])
+        #: a cascade's first stage (:mod:`longtail.training.cascade`): its probabilities are the
+        #: last extra features, computed here; the others are read from the data
+        self.cascade: dict[str, Any] | None = meta.get("cascade")
+        self._first_stage: Classifier | None = None
+        cascade_count = len(self.cascade["features"]) if self.cascade else 0
+        self.file_features: list[str] = self.extra_features[
+            : len(self.extra_features) - cascade_count
+        ]
         self.log: Callable[[str], None] = log
         self.runtime = check_runtime(runtime or trained_runtime(meta))
         if self.runtime != "torch":  # onnxruntime runs on the CPU; the head follows it there
@@ -155,9 +163,35 @@ class Classifier:
     def label_names(self) -> list[str]:
         return list(self.labels.names)
 
+    def first_stage_features(self, texts: Sequence[str]) -> np.ndarray:
+        """The cascade's first-stage probabilities of ``texts``, ``(n, len(cascade features))``."""
+        assert self.cascade is not None
+        if self._first_stage is None:
+            path = Path(self.cascade["model"])
+            if not (path / "longtail.json").is_file():
+                raise LongtailError(
+                    f"this model's extra features {', '.join(self.cascade['features'])} come from "
+                    f"the first-stage model {path}, which is not there; put it back at that path "
+                    "or retrain with --extra-features-from pointing at it"
+                )
+            self._first_stage = Classifier.load(path, log=self.log)  # as training scored with it
+            self._first_stage.use_embedding_cache(log=self.log)
+        return self._first_stage.predict_proba(list(texts))[:, self.cascade["columns"]]
+
     def _check_extra(self, texts: Sequence[str], extra: Any) -> np.ndarray | None:
         if not self.extra_features:
             return None
+        if self.cascade is not None:
+            given = None if extra is None else np.asarray(extra, dtype=np.float32)
+            given = None if given is None else given.reshape(len(texts), -1)
+            if given is None or given.shape[1] != len(self.extra_features):  # not joined yet
+                if given is None and self.file_features:
+                    raise LongtailError(
+                        f"this model also needs the extra features {', '.join(self.file_features)}"
+                        " (a column each in the data file, or extra=array of shape (n, k) in Python)"
+                    )
+                parts = [] if given is None else [given]
+                extra = np.hstack([*parts, self.first_stage_features(texts)])
         if extra is None:
             raise LongtailError(
                 f"this model also needs the extra features {', '.join(self.extra_features)} "

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         args.data,
         text_column=args.text_column or classifier.meta.get("text_column", "text"),
         label_column=args.label_column or classifier.meta.get("label_column", "label"),
-        extra_columns=classifier.extra_features,
+        extra_columns=classifier.file_features,
     )
     table = drop_empty_texts(table, strict=False)
     metrics = classifier.evaluate_table(table, batch_size=args.batch_size)

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         text_column=column,
         label_column=None,
         require_labels=False,
-        extra_columns=classifier.extra_features,
+        extra_columns=classifier.file_features,
     )
     as_csv = output.suffix.lower() == ".csv"
     if args.explain is not None and (as_csv or args.explain < 1):

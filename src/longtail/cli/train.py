@@ -97,6 +97,8 @@ FLAG_KEYS = {
     "chunk_batch_size": "long_documents.chunk_batch_size",
     "cache_dir": "long_documents.cache_dir",
     "extra_features": "data.extra_features",
+    "extra_features_from": "data.extra_features_from",
+    "extra_features_folds": "data.extra_features_folds",
 }
 
 
@@ -250,6 +252,18 @@ def add_parser(subparsers: Any) -> None:
         "--extra-features",
         type=lambda value: [c.strip() for c in value.split(",") if c.strip()],
         help="numeric columns joined to the document embedding, e.g. p_nomination",
+    )
+    long.add_argument(
+        "--extra-features-from",
+        metavar="MODEL",
+        help="a cascade: a first-stage model directory whose probabilities join the document "
+        "embedding (out of fold for the training rows, so no label leaks)",
+    )
+    long.add_argument(
+        "--extra-features-folds",
+        type=int,
+        metavar="K",
+        help="first-stage models trained for the out-of-fold features (default 5)",
     )
     p.add_argument("--output", help="run directory (model + report)")
     p.add_argument(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,15 +50,25 @@ class PreparedData:
     encode: Any = None  # texts -> model rows (token ids or chunks), exactly as the splits were made
 
 
-def read_labelled(path: str, config: ExperimentConfig):
-    """A labelled file with the configured columns (and extra features), empty texts handled."""
+#: Features computed for a table rather than read from its columns (a cascade's first-stage
+#: probabilities): ``table → (len(table), k)``, joined after the file's own extra columns.
+AddedFeatures = Callable[[Any], np.ndarray]
+
+
+def read_labelled(path: str, config: ExperimentConfig, added: AddedFeatures | None = None):
+    """A labelled file with the configured columns (and extra features), empty texts handled;
+    ``added`` appends computed feature columns to the rows that remain."""
     table = read_table(
         path,
         text_column=config.data.text_column,
         label_column=config.data.label_column,
         extra_columns=config.data.extra_features,
     )
-    return drop_empty_texts(table, strict=config.data.strict)
+    table = drop_empty_texts(table, strict=config.data.strict)
+    if added is not None:
+        columns = np.asarray(added(table), dtype=np.float32).reshape(len(table.texts), -1)
+        table.extra = columns if table.extra is None else np.hstack([table.extra, columns])
+    return table
 
 
 def fit_labels(table: Any, config: ExperimentConfig) -> tuple[LabelSpace, np.ndarray]:
@@ -139,10 +150,14 @@ def _encoder_input(
 
 
 def prepare_in_memory(
-    config: ExperimentConfig, tokenizer: Any, max_length: int, window: int | None = None
+    config: ExperimentConfig,
+    tokenizer: Any,
+    max_length: int,
+    window: int | None = None,
+    added: AddedFeatures | None = None,
 ) -> PreparedData:
     data = config.data
-    table = read_labelled(data.train, config)
+    table = read_labelled(data.train, config, added)
     enabled = config.long_documents.enabled
     window = window or max_length
     over = texts_over_window(tokenizer, table.texts, window) if enabled == "auto" else 0
@@ -160,7 +175,7 @@ def prepare_in_memory(
         table = enforce_char_cap(table, config)
     space, y_all = fit_labels(table, config)
     if data.validation:
-        val_table = read_labelled(data.validation, config)
+        val_table = read_labelled(data.validation, config, added)
         if documents:
             val_table = enforce_char_cap(val_table, config)
         train_texts, y_train, val_texts = table.texts, y_all, val_table.texts
@@ -229,7 +244,7 @@ def _dense(y: np.ndarray | SparseMultiHot) -> np.ndarray:
 
 def prepare_arrow(config: ExperimentConfig, tokenizer: Any, max_length: int) -> PreparedData:
     data = config.data
-    if config.long_documents.enabled is True or data.extra_features:
+    if config.long_documents.enabled is True or data.extra_features or data.extra_features_from:
         raise LongtailError(
             "--arrow does not combine with long documents or extra features yet; drop --arrow "
             "(collections of long documents rarely run to millions of rows)"
@@ -282,9 +297,14 @@ def prepare_arrow(config: ExperimentConfig, tokenizer: Any, max_length: int) -> 
 
 
 def prepare_data(
-    config: ExperimentConfig, tokenizer: Any, max_length: int, window: int | None = None
+    config: ExperimentConfig,
+    tokenizer: Any,
+    max_length: int,
+    window: int | None = None,
+    added: AddedFeatures | None = None,
 ) -> PreparedData:
-    """``window``: the encoder's own token limit, against which long documents are detected."""
+    """``window``: the encoder's own token limit, against which long documents are detected;
+    ``added``: computed feature columns for every labelled table read (see :data:`AddedFeatures`)."""
     if config.data.arrow:
         return prepare_arrow(config, tokenizer, max_length)
-    return prepare_in_memory(config, tokenizer, max_length, window)
+    return prepare_in_memory(config, tokenizer, max_length, window, added)

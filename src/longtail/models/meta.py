@@ -85,6 +85,16 @@ class DocumentsMeta(_Part):
     max_chunks_encoded: int | None = Field(None, ge=1)
 
 
+class CascadeMeta(_Part):
+    """A second stage's first stage (:mod:`longtail.training.cascade`): its directory, the
+    feature names it gives (the last of ``extra_features``) and the probability columns."""
+
+    model: str
+    features: list[str] = Field(min_length=1)
+    columns: list[int] = Field(min_length=1)
+    folds: int = Field(ge=2)
+
+
 class ArchitectureMeta(_Part):
     kind: Literal["text", "hierarchical"] = "text"
     num_logits: int = Field(ge=1)
@@ -162,6 +172,7 @@ class ModelMeta(_Part):
     max_length: int = Field(ge=1)
     long_documents: DocumentsMeta | None = None
     extra_features: list[str] = Field(default_factory=list)
+    cascade: CascadeMeta | None = None
     text_column: str = "text"
     label_column: str = "label"
     base_model: str | None = None
@@ -217,6 +228,15 @@ class ModelMeta(_Part):
             raise ValueError(
                 f"extra_features names {len(self.extra_features)} feature(s) but the model "
                 f"takes {self.architecture.num_extra_features}"
+            )
+        cascade = self.cascade
+        if cascade is not None and (
+            len(cascade.columns) != len(cascade.features)
+            or self.extra_features[len(self.extra_features) - len(cascade.features) :]
+            != cascade.features
+        ):
+            raise ValueError(
+                "cascade.features must be the last of extra_features, one probability column each"
             )
         for relative, digest in self.files.items():
             path = PurePosixPath(relative)

@@ -46,6 +46,7 @@ from longtail.training.augmentation import (
     augment_training_split,
     describe_augmentation,
 )
+from longtail.training.cascade import CascadeFeatures, first_stage_meta
 from longtail.training.loop import TrainingResult, gathered_logits
 from longtail.training.model_setup import (
     ModelSetup,
@@ -176,9 +177,17 @@ def run_training(
             "--test-data": config.data.test, "--cache-dir": config.long_documents.cache_dir,
             "--augment-cache-dir": config.augment.cache_dir, "--track-dir": config.track_dir,
             "--arrow-cache-dir": config.data.arrow_cache_dir,
+            "--extra-features-from": config.data.extra_features_from,
         },
     )  # fmt: skip
+    if config.data.extra_features_from:
+        first_stage_meta(config.data.extra_features_from)  # one line now, not after the folds
     dist = distributed_state()
+    if config.data.extra_features_from and dist.num_processes > 1:
+        raise LongtailError(
+            "--extra-features-from trains its first-stage folds in one process; run it without "
+            "accelerate launch (or build the cascade features first, then train on several GPUs)"
+        )
     if (
         not dist.is_main_process
     ):  # data-parallel: every rank trains, only the main one speaks and writes
@@ -232,9 +241,10 @@ def _run(
     encoder = load_encoder(model_name, trust_remote_code=config.model.trust_remote_code)
     window = model_window(tokenizer, encoder)
     max_length = min(config.model.max_length, window)
-    data = prepare_data(config, tokenizer, max_length, window)
+    added = CascadeFeatures(config, work, log=log) if config.data.extra_features_from else None
+    data = prepare_data(config, tokenizer, max_length, window, added)
     space = data.space
-    test_table = _read_test(config, space, data.documents)  # a bad file fails now, not later
+    test_table = _read_test(config, space, data.documents, added)  # a bad file fails now
     n_train, n_val = len(data.train.y), len(data.validation.y)
     log(describe_task(space, data.counts, n_train, n_val, data.validation_source))
     config = _strategy_for_data(config, space.task, data.documents, log)
@@ -383,13 +393,15 @@ def _augment(
     return augmented
 
 
-def _read_test(config: ExperimentConfig, space: LabelSpace, documents: bool) -> Any:
+def _read_test(
+    config: ExperimentConfig, space: LabelSpace, documents: bool, added: Any = None
+) -> Any:
     """The test table, read and its labels checked against training's before the first step;
     long documents cut (or refused) as the training file and ``predict`` cut them, so a cut
     test document has the same embedding-cache key in training and in ``predict``."""
     if not config.data.test:
         return None
-    table = read_labelled(config.data.test, config)
+    table = read_labelled(config.data.test, config, added)
     space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
     return enforce_char_cap(table, config) if documents else table
 

@@ -17,6 +17,7 @@ from longtail.decision.fit import FittedDecision
 from longtail.decision.probability_map import ProbabilityMap, decision_summary
 from longtail.evaluation.convergence import still_improving, stop_reason
 from longtail.models.encoder import describe_model
+from longtail.training.cascade import cascade_meta
 from longtail.training.phases import PhasesResult
 
 
@@ -38,6 +39,7 @@ def model_meta(
     the loss weights and the per-class F1-vs-frequency figure use.
     """
     stopped = training_stop(config, trained)
+    cascade = cascade_meta(config)
     return {
         "task": space.task,
         "labels": space.to_dict(),
@@ -52,7 +54,9 @@ def model_meta(
         **_decision_fields(decision, space.task),
         "max_length": max_length,
         "long_documents": long_documents,
-        "extra_features": list(config.data.extra_features),
+        # the file's own columns, then a cascade's first-stage probabilities (computed, not read)
+        "extra_features": [*config.data.extra_features, *(cascade or {}).get("features", [])],
+        "cascade": cascade,
         "text_column": config.data.text_column,
         "label_column": config.data.label_column,
         "base_model": describe_model(model_name),
@@ -106,6 +110,7 @@ def report_header(
             "sam": config.sam,
             "aux_loss": config.aux_loss,
             **_frozen_encoder(meta, config),
+            **_cascade(meta),
         },
         "data": {
             "train": config.data.train,
@@ -159,6 +164,18 @@ def _frozen_encoder(meta: dict[str, Any], config: ExperimentConfig) -> dict[str,
     return {
         "encoder": f"frozen; {config.model.head} head trained on cached pooled embeddings"
     } | stopped
+
+
+def _cascade(meta: dict[str, Any]) -> dict[str, str]:
+    """Where a cascade's extra features came from, and how the training rows got theirs."""
+    cascade = meta.get("cascade")
+    if not cascade:
+        return {}
+    return {
+        "cascade": f"{', '.join(cascade['features'])} from the first stage {cascade['model']}: "
+        f"out of fold ({cascade['folds']} first-stage models) for the training file, the saved "
+        "model for validation and test files"
+    }
 
 
 def spec_name(spec: Any) -> str:
