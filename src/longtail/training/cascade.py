@@ -42,8 +42,9 @@ from longtail.errors import LongtailError
 from longtail.io_utils import atomic_write_json
 from longtail.models.io import read_meta
 from longtail.predictor import Classifier
+from longtail.training.output import CASCADE_FOLDS
 
-FOLDS_DIR = "cascade"
+FOLDS_DIR = CASCADE_FOLDS[0]
 
 
 def feature_columns(meta: dict[str, Any]) -> tuple[list[str], list[int]]:

@@ -53,16 +53,30 @@ def holds_run(directory: Path) -> bool:
     return any((directory / name).exists() for name in RUN_MARKERS)
 
 
+#: A cascade's finished first-stage folds (:mod:`longtail.training.cascade`): progress a
+#: ``--resume`` keeps, like a checkpoint, though no model has trained yet.
+CASCADE_FOLDS = ("cascade", "fold-*.json")
+
+
+def _cascade_folds(directory: Path) -> list[Path]:
+    folder, pattern = CASCADE_FOLDS
+    return sorted((directory / folder).glob(pattern)) if (directory / folder).is_dir() else []
+
+
 def _checkpoint_states(directory: Path) -> dict[str, int]:
-    """Each checkpoint's ``state.json`` (written last) and when: what tells progress apart."""
+    """Each checkpoint's ``state.json`` (written last) and each finished cascade fold, and when:
+    what tells progress apart."""
     root = directory / CHECKPOINT_DIR
-    if not root.is_dir():
-        return {}
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("state.json")}
+    states = {
+        str(p.relative_to(directory)): p.stat().st_mtime_ns for p in _cascade_folds(directory)
+    }
+    if root.is_dir():
+        states |= {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("state.json")}
+    return states
 
 
 def _has_checkpoint(directory: Path) -> bool:
-    return (directory / CHECKPOINT_DIR).is_dir()
+    return (directory / CHECKPOINT_DIR).is_dir() or bool(_cascade_folds(directory))
 
 
 def resumable_directory(output: Path) -> Path | None:
