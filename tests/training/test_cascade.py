@@ -215,3 +215,16 @@ def test_an_interrupted_cascade_resumes_from_its_finished_folds(tmp_path, tiny_m
     assert "cascade: fold 1/3 read from" in out
     assert "cascade: fold 2/3: trained on" in out and "cascade: fold 3/3: trained on" in out
     assert (tmp_path / "second" / "longtail.json").is_file()
+
+
+def test_short_texts_refuse_a_cascade_before_any_fold_trains(stages, tmp_path, capsys):
+    args = ["train", "--data", str(stages["train"]), "--output", str(tmp_path / "short"),
+            "--extra-features-from", str(stages["tmp"] / "first"), "--no-long-documents",
+            "--model", stages["second"][stages["second"].index("--model") + 1],
+            "--max-length", "32"]  # fmt: skip
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("error: extra features (--extra-features, --extra-features-from)")
+    assert "--long-documents" in err and "\n" not in err
+    assert "cascade:" not in captured.out

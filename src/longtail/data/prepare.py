@@ -64,7 +64,11 @@ def read_labelled(path: str, config: ExperimentConfig, added: AddedFeatures | No
         label_column=config.data.label_column,
         extra_columns=config.data.extra_features,
     )
-    table = drop_empty_texts(table, strict=config.data.strict)
+    return join_added(drop_empty_texts(table, strict=config.data.strict), added)
+
+
+def join_added(table: Any, added: AddedFeatures | None) -> Any:
+    """``table`` with ``added``'s columns after its own extra features (``None``: as it is)."""
     if added is not None:
         columns = np.asarray(added(table), dtype=np.float32).reshape(len(table.texts), -1)
         table.extra = columns if table.extra is None else np.hstack([table.extra, columns])
@@ -157,7 +161,7 @@ def prepare_in_memory(
     added: AddedFeatures | None = None,
 ) -> PreparedData:
     data = config.data
-    table = read_labelled(data.train, config, added)
+    table = read_labelled(data.train, config)
     enabled = config.long_documents.enabled
     window = window or max_length
     over = texts_over_window(tokenizer, table.texts, window) if enabled == "auto" else 0
@@ -171,8 +175,14 @@ def prepare_in_memory(
             if documents
             else f"{share}: they are truncated (--long-documents models them whole)"
         )
+    if added is not None and not documents:  # before a cascade trains its first-stage folds
+        raise LongtailError(
+            "extra features (--extra-features, --extra-features-from) are joined to a document "
+            "embedding: add --long-documents (long_documents.enabled=true)"
+        )
     if documents:
         table = enforce_char_cap(table, config)
+    table = join_added(table, added)
     space, y_all = fit_labels(table, config)
     if data.validation:
         val_table = read_labelled(data.validation, config, added)

@@ -91,8 +91,8 @@ def build_model_setup(
     if not data.documents:
         if extra is not None:
             raise LongtailError(
-                "data.extra_features are joined to a document embedding: use them with "
-                "long_documents.enabled=true"
+                "extra features (--extra-features, --extra-features-from) are joined to a "
+                "document embedding: add --long-documents (long_documents.enabled=true)"
             )
         hidden = config.model.head_hidden or encoder.config.hidden_size
         model = TextClassifier(
