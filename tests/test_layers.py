@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "registry", "paths", "io_utils", "locks", "safe_text", "tasks", "defaults"),
     ("config", "text"),
     ("data", "losses", "sampling", "fingerprint"),
-    ("decision", "datasets", "models", "augment"),
+    ("decision", "datasets", "models", "augment", "checks"),
     ("cache", "evaluation"),
     ("predictor",),
     ("training",),

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from torch.utils.data import DataLoader, TensorDataset
 
+from longtail.checks import check_sampler
 from longtail.errors import LongtailError
 from longtail.sampling import (
     SAMPLERS,
@@ -58,37 +57,13 @@ def test_none_means_plain_shuffling() -> None:
     assert build_sampler(None, y=_multiclass(), task="multiclass", seed=0) is None
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", ["binary", *TASKS])
 @pytest.mark.parametrize("name", SAMPLED)
-def test_indices_in_range_and_length_matches(name: str, task: str) -> None:
-    indices = _indices(name, task)
-    assert indices.dtype.kind == "i"
-    assert indices.min() >= 0 and indices.max() < len(_labels(task))
-
-
-@pytest.mark.parametrize("task", TASKS)
-@pytest.mark.parametrize("name", SAMPLED)
-def test_same_seed_and_epoch_same_draw_new_epoch_new_draw(name: str, task: str) -> None:
-    first = _indices(name, task, seed=3, epoch=1)
-    np.testing.assert_array_equal(first, _indices(name, task, seed=3, epoch=1))
-    assert not np.array_equal(first, _indices(name, task, seed=3, epoch=2))
-    assert not np.array_equal(first, _indices(name, task, seed=4, epoch=1))
-
-
-@pytest.mark.parametrize("name", SAMPLED)
-def test_global_rng_is_untouched(name: str) -> None:
-    before = torch.random.get_rng_state()
-    _indices(name, "multiclass", epoch=5)
-    assert torch.equal(before, torch.random.get_rng_state())
-
-
-@pytest.mark.parametrize("name", SAMPLED)
-def test_works_in_a_data_loader(name: str) -> None:
-    y = _multiclass()
-    sampler = build_sampler(name, y=y, task="multiclass", seed=0)
-    assert sampler is not None
-    loader = DataLoader(TensorDataset(torch.as_tensor(y)), batch_size=64, sampler=sampler)
-    assert sum(len(batch) for (batch,) in loader) == len(sampler)
+def test_every_registered_sampler_passes_check_sampler(name: str, task: str) -> None:
+    """The public contract (:func:`longtail.checks.check_sampler`): indices in range and as many
+    as ``len``, seeded by (seed, epoch) without the global RNG, usable by a DataLoader."""
+    passed = check_sampler(lambda y, t, seed: build_sampler(name, y=y, task=t, seed=seed), task)
+    assert passed == ["length", "in_range", "global_rng_untouched", "seeded", "data_loader"]
 
 
 @pytest.mark.parametrize("task", TASKS)
