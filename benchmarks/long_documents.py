@@ -1,6 +1,12 @@
 """Long documents on a frozen encoder: the default head, the solved probe, and the anchors.
 
     python benchmarks/long_documents.py --seeds 5          # Gutenberg novels, 8 chunks each
+    python benchmarks/long_documents.py --setup friends_multilabel --workdir runs/long_documents_friends \
+        --cache runs/long_documents_friends/cache --configs attention_sgd probe_mean_max probe_mean
+
+``--setup friends_multilabel`` (Friends episodes, 31 side-character labels) has no test split:
+it is cut once, 80/20, by iterative stratification with seed 0, and its anchors are one-vs-rest
+logistic regressions scored by longtail's own multilabel metrics.
 
 The rule this answers is fixed in docs/benchmarks.md ("The frozen long-document head"). Every
 configuration runs ``longtail train --long-mode frozen`` itself (in this process, through
@@ -52,8 +58,12 @@ CONFIGS: dict[str, list[str]] = {
     "default": [],  # for a multiclass task: mean_max pooling, the head solved
     "attention_sgd": ["--aggregator", "attention"],  # the default before 2026-12-06
     "probe_mean": ["--aggregator", "mean", "--strategy", "linear_probe"],
+    "probe_mean_max": ["--aggregator", "mean_max", "--strategy", "linear_probe"],
     "default_int8": ["--runtime", "onnx-int8"],  # the default on int8-quantised chunk embeddings
 }
+#: Setups with one table and no test split: split once, 80/20, iteratively stratified, seed 0.
+MULTILABEL = ("friends_multilabel",)
+SETUPS = ("gutenberg", *MULTILABEL)
 RATE = re.compile(r"chunk embeddings: ([\d,]+) chunks encoded in .*?([\d.]+) chunks/s")
 
 
@@ -73,7 +83,7 @@ def run_config(
             "--model", model, "--long-mode", "frozen", "--max-chunks", str(args.max_chunks),
             "--cache-dir", str(args.cache), "--seed", str(seed), "--output", str(out),
             "--overwrite", *(["--chunk-length", str(args.chunk_length)] if args.chunk_length else []),
-            *CONFIGS[name],
+            *(["--task", "multilabel"] if args.setup in MULTILABEL else []), *CONFIGS[name],
         ]  # fmt: skip
         captured = io.StringIO()
         with contextlib.redirect_stdout(captured):
@@ -111,6 +121,7 @@ def anchors(data: Path, mean_run: Path) -> dict[str, dict[str, float]]:
     from longtail.predictor import Classifier
 
     train, test = (read_table(data / f"{split}.jsonl") for split in ("train", "test"))
+    multilabel = isinstance(train.labels[0], list)
     classifier = Classifier.load(mean_run)
     cache = classifier.use_embedding_cache(log=lambda _: None)
 
@@ -127,12 +138,32 @@ def anchors(data: Path, mean_run: Path) -> dict[str, dict[str, float]]:
         return np.stack([c.float().mean(0).numpy() for c in chunks])
 
     def scored(x_train, x_test) -> dict[str, float]:
+        if multilabel:
+            return scored_multilabel(x_train, x_test)
         fitted = LogisticRegression(max_iter=5000, class_weight="balanced")
         pred = fitted.fit(x_train, train.labels).predict(x_test)
         return {
             "f1_macro": float(f1_score(test.labels, pred, average="macro", zero_division=0)),
             "mcc": float(matthews_corrcoef(test.labels, pred)),
         }
+
+    def scored_multilabel(x_train, x_test) -> dict[str, float]:
+        """One-vs-rest balanced LR, scored by longtail's own multilabel metrics (macro-F1 over
+        labels, MCC as the mean of per-label MCCs) at the 0.5 threshold LR predicts with."""
+        from sklearn.multiclass import OneVsRestClassifier
+        from sklearn.preprocessing import MultiLabelBinarizer
+
+        from longtail.evaluation import evaluate_predictions
+
+        names = sorted({name for row in [*train.labels, *test.labels] for name in row})
+        binarizer = MultiLabelBinarizer(classes=names)
+        y_train, y_test = binarizer.fit_transform(train.labels), binarizer.transform(test.labels)
+        fitted = OneVsRestClassifier(LogisticRegression(max_iter=5000, class_weight="balanced"))
+        probs = fitted.fit(x_train, y_train).predict_proba(x_test)
+        metrics = evaluate_predictions(
+            "multilabel", y_test, probs, (probs >= 0.5).astype(int), names
+        )
+        return {"f1_macro": float(metrics["f1_macro"]), "mcc": float(metrics["mcc"])}
 
     tfidf = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
     return {
@@ -179,9 +210,32 @@ def summary(rows: list[dict[str, Any]], anchor: dict[str, dict[str, float]]) -> 
     return lines
 
 
+def split_once(setup: str, directory: Path, rows: int = 0) -> dict[str, Any]:
+    """A setup with no test split, cut once into 80 % training and 20 % test rows
+    (iterative stratification for multilabel, seed 0); ``rows`` > 0 keeps the first rows."""
+    import reproduce_papers as rp
+
+    from longtail.data import LabelSpace, stratified_split
+    from longtail.datasets import write_table
+
+    table, _, about = rp.build_data(setup, argparse.Namespace(train_rows=0, test_rows=0))
+    if rows:
+        table = table.subset(range(min(rows, len(table.texts))))
+    space = LabelSpace.fit(table.labels, task="multilabel", source=table.source)
+    y = space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
+    train_idx, test_idx = stratified_split(
+        y, "multilabel", val_fraction=0.2, seed=0, names=space.names, source=table.source
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    write_table(table.subset(train_idx), directory / "train.jsonl")
+    write_table(table.subset(test_idx), directory / "test.jsonl")
+    return {"about": about, "train_rows": len(train_idx), "test_rows": len(test_idx)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--setup", default="gutenberg", choices=SETUPS)
     parser.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--max-chunks", type=int, default=8)
     parser.add_argument("--chunk-length", type=int, help="default: longtail's own")
@@ -193,11 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     import frozen_grid
 
     model = encoder_or_offline(args.model)
-    data = Path(args.workdir) / "gutenberg"
+    data = Path(args.workdir) / args.setup
     if not (data / "test.jsonl").exists():
-        info = frozen_grid.write_setup_data("gutenberg", data, args.rows)
+        write = split_once if args.setup in MULTILABEL else frozen_grid.write_setup_data
+        info = write(args.setup, data, args.rows)
         print(
-            f"gutenberg: {info['about']}; train {info['train_rows']}, test {info['test_rows']} rows"
+            f"{args.setup}: {info['about']}; train {info['train_rows']}, test {info['test_rows']} rows"
         )
     rows = []
     for seed in range(args.seeds):
@@ -205,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(run_config(name, seed, args, data, model))
             print(json.dumps(rows[-1]), flush=True)
     mean_run = next((Path(r["output"]) for r in rows if r["config"] == "probe_mean"), None)
+    mean_run = mean_run or (Path(rows[0]["output"]) if rows else None)  # any run: same cache
     anchor = anchors(data, mean_run) if mean_run is not None else {}
     print("\n".join(summary(rows, anchor)))
     return 0
