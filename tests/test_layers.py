@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("data", "losses", "sampling", "fingerprint"),
     ("decision", "datasets", "models", "augment", "checks"),
     ("cache", "evaluation"),
-    ("predictor",),
+    ("predictor", "decide"),
     ("training",),
     ("experiments",),
     ("api", "cli", "__main__", "__init__"),

@@ -328,6 +328,51 @@ class Classifier:
         y_true, logits = self.table_logits(table, batch_size=batch_size)
         return self.evaluate_probs(y_true, self.probability_map(logits))
 
+    def tune_decision(self, table: TextTable, overrides: dict[str, Any] | None = None) -> dict:
+        """Refit the decision (logit adjustment, calibration, thresholds) on a labelled table,
+        in place; the weights are untouched (:mod:`longtail.decide`).
+
+        ``overrides`` change the model's own ``decision.*`` settings (``{"objective": "mcc"}``).
+        Returns ``{"before", "after"}`` (every metric of ``table`` under the old and the new
+        decision) and ``"decision"`` (the settings used).
+        """
+        from longtail.config import build_config
+        from longtail.decision.fit import fit_decision
+
+        saved = dict((self.meta.get("config") or {}).get("decision") or {})
+        settings = build_config(
+            {"decision": {**saved, **(overrides or {})}}, source="decision"
+        ).decision
+        y_true, logits = self.table_logits(table)
+        before = self.evaluate_probs(y_true, self.probability_map(logits))
+        training = self.meta.get("training") or {}
+        counts = training.get("train_class_counts")
+        counts = None if counts is None else np.asarray([counts[n] for n in self.labels.names])
+        fitted = fit_decision(
+            self.task, logits, y_true, self.labels.names, settings, counts,
+            int(counts.sum()) if counts is not None else None,
+        )  # fmt: skip
+        mapping = fitted.mapping or ProbabilityMap(self.task, fitted.temperature)
+        self.probability_map, self.temperature = mapping, float(fitted.temperature)
+        self.thresholds = np.asarray(fitted.thresholds, dtype=np.float64)
+        self.meta = {
+            **self.meta,
+            **mapping.meta_fields(),
+            "thresholds": self.thresholds.tolist(),
+            "threshold_objective": settings.tuned_for(),
+            "threshold_fallback": fitted.fallback,
+            "threshold_untuned": fitted.untuned,
+            "threshold_check": fitted.check,
+        }
+        after = self.evaluate_probs(y_true, self.probability_map(logits))
+        return {"before": before, "after": after, "decision": settings.model_dump(mode="json")}
+
+    def decision_meta(self) -> dict[str, Any]:
+        """The ``longtail.json`` fields of the current decision."""
+        keys = ("temperature", "calibration", "isotonic", "logit_adjust", "thresholds",
+                "threshold_objective", "threshold_fallback", "threshold_untuned", "threshold_check")  # fmt: skip
+        return {key: self.meta.get(key) for key in keys}
+
     def evaluate_probs(self, y_true: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
         """Every metric of calibrated probabilities, decided with the tuned thresholds."""
         return evaluate_predictions(self.task, y_true, probs, self.decide(probs), self.label_names)
