@@ -41,5 +41,18 @@ CASES: list[Case] = [
          lambda e: _frozen(e, "--lr", "1e-4"), "which --encoder frozen never trains", code=0, warnings=True),
     Case("train-encoder-unknown", "--encoder with an unknown mode",
          lambda e: e.train(e.good_csv(), "--encoder", "freeze"), "invalid choice: 'freeze'"),
+    Case("train-runtime-finetune", "--runtime onnx on a run that fine-tunes the encoder",
+         lambda e: e.train(e.good_csv(), "--runtime", "onnx"), "runs a frozen encoder"),
+    Case("train-cascade-not-a-model", "--extra-features-from a folder that holds no model",
+         lambda e: e.train(e.good_csv(), "--extra-features-from", str(e.tmp)), "not a model directory"),
+    Case("train-cascade-short-texts", "--extra-features-from on short texts (features join a document embedding)",
+         lambda e: e.train(e.good_csv(), "--extra-features-from", str(e.model()), "--no-long-documents"),
+         "add --long-documents"),
+    Case("decide-existing-output", "longtail decide into an existing directory without --overwrite",
+         lambda e: ["decide", "--model", str(e.model()), "--data", str(e.good_csv("recent.csv")),
+                    "--output", str(e.tmp)], "pass --overwrite"),
+    Case("decide-floor-without-value", "longtail decide --objective recall_floor without --floor",
+         lambda e: ["decide", "--model", str(e.model()), "--data", str(e.good_csv("recent.csv")),
+                    "--output", str(e.path("decided")), "--objective", "recall_floor"], "floor"),
 ]
 # fmt: on
