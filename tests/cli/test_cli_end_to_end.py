@@ -265,3 +265,21 @@ def test_gradient_checkpointing_and_bf16_then_full_precision_in_one_process(
         )
         == 0
     )
+
+
+def test_class_weights_by_label_name_end_to_end(tmp_path, tiny_model_dir, capsys):
+    data = write_csv(tmp_path / "train.csv", make_rows(60, 0.25, seed=3))
+    base = ["train", "--data", str(data), "--model", str(tiny_model_dir), "--max-length", "32",
+            "--epochs", "1", "--encoder", "frozen", "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    assert (
+        main([*base, "--output", str(tmp_path / "ok"), "loss.name=ce", "loss.weights={spam: 5}"])
+        == 0
+    )
+    assert "loss ce(weights=[1.0, 5.0])" in capsys.readouterr().out
+    assert (
+        main([*base, "--output", str(tmp_path / "bad"), "loss.name=ce", "loss.weights={spamm: 5}"])
+        == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert "'spamm', which is not a label; the labels are: ham, spam" in err and "\n" not in err
+    assert not (tmp_path / "bad").exists()

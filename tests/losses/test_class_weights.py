@@ -100,3 +100,29 @@ def test_bad_inputs_are_longtail_errors(kwargs: dict) -> None:
 def test_pos_weights_rejects_more_positives_than_documents() -> None:
     with pytest.raises(LongtailError, match="num_docs"):
         pos_weights([5, 20], num_docs=10, scheme="ratio")
+
+
+def test_weights_by_label_name_become_one_per_class_in_label_order():
+    from longtail.losses.base import with_named_weights
+
+    spec = {"name": "ce", "weights": {"spam": 5, "ham": 1.5}}
+    assert with_named_weights(spec, ["ham", "spam"]) == {"name": "ce", "weights": [1.5, 5.0]}
+    assert with_named_weights({"name": "ce", "weights": {"c": 3}}, ["a", "b", "c"])["weights"] == [
+        1.0, 1.0, 3.0,
+    ]  # fmt: skip
+    for untouched in ("ce", None, {"name": "ce", "weights": "inverse"}, {"name": "ce"}):
+        assert with_named_weights(untouched, ["a"]) == untouched
+
+
+def test_a_weight_for_a_name_that_is_not_a_label_is_one_line():
+    import pytest
+
+    from longtail.errors import LongtailError
+    from longtail.losses.base import with_named_weights
+
+    with pytest.raises(
+        LongtailError, match=r"names 'spamm', which is not a label; the labels are: ham, spam"
+    ):
+        with_named_weights({"name": "ce", "weights": {"spamm": 5}}, ["ham", "spam"])
+    with pytest.raises(LongtailError, match=r"loss.weights\['spam'\] must be a number"):
+        with_named_weights({"name": "ce", "weights": {"spam": "high"}}, ["ham", "spam"])

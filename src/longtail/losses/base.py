@@ -7,7 +7,7 @@ fails at build time with the list of losses that do support it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,6 +69,29 @@ def require_task(name: str, task: str) -> None:
             f"loss {name!r} does not support task {task!r}{hint}; losses for {task}: "
             f"{', '.join(able)}"
         )
+
+
+def with_named_weights(spec: Any, names: Sequence[str]) -> Any:
+    """A loss spec whose ``weights`` are given by label name (``{"spam": 5, "ham": 1}``), with
+    them as one float per class in ``names`` order; a name not given weighs 1. A name that is
+    not a label is a one-line error listing the labels. Any other spec is returned as it is."""
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("weights"), Mapping):
+        return spec
+    given = {str(name): value for name, value in spec["weights"].items()}
+    unknown = [name for name in given if name not in set(names)]
+    if unknown:
+        shown = ", ".join(list(names)[:20]) + (", ..." if len(names) > 20 else "")
+        raise LongtailError(
+            f"loss.weights names {', '.join(repr(n) for n in unknown)}, which "
+            f"{'is not a label' if len(unknown) == 1 else 'are not labels'}; the labels are: {shown}"
+        )
+    weights = []
+    for name in names:
+        value = given.get(name, 1.0)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise LongtailError(f"loss.weights[{name!r}] must be a number, got {value!r}")
+        weights.append(float(value))
+    return {**spec, "weights": weights}
 
 
 def resolve_class_weights(

@@ -37,6 +37,7 @@ from longtail.evaluation import evaluate_predictions, write_report
 from longtail.evaluation.convergence import still_improving_note
 from longtail.fingerprint import result_settings, training_settings
 from longtail.losses import resolved_loss_spec
+from longtail.losses.base import with_named_weights
 from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
 from longtail.models.aggregators import AGGREGATORS
 from longtail.models.inference import predict_logits
@@ -244,6 +245,8 @@ def _run(
     added = CascadeFeatures(config, work, log=log) if config.data.extra_features_from else None
     data = prepare_data(config, tokenizer, max_length, window, added)
     space = data.space
+    # class weights by label name ({"spam": 5}) become one float per class, checked now
+    with_named_weights(config.loss, space.names)
     test_table = _read_test(config, space, data.documents, added)  # a bad file fails now
     n_train, n_val = len(data.train.y), len(data.validation.y)
     log(describe_task(space, data.counts, n_train, n_val, data.validation_source))
@@ -267,6 +270,7 @@ def _run(
         model.init_head_bias_from_priors(counts / max(len(y_train), 1))
 
     loss_spec = config.loss if config.loss is not None else default_loss(space.task)
+    loss_spec = with_named_weights(loss_spec, space.names)
     phases = build_strategy(config.strategy, epochs=config.train.epochs)
     metric = config.train.early_stopping_metric or default_early_stopping_metric(space.task)
     log(
