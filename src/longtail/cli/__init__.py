@@ -79,6 +79,14 @@ def _plain_warnings() -> None:
     warnings.formatwarning = lambda message, category, *_args, **_kw: f"warning: {message}\n"
 
 
+def _quiet_libraries() -> Any:
+    """The command prints its own progress: transformers' info logs and per-file bars stay off
+    while it runs (the library itself quiets them only while it loads or saves a model)."""
+    from longtail.models.encoder import quiet_transformers
+
+    return quiet_transformers()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _plain_warnings()
@@ -88,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return int(args.handler(args) or 0)
+        with _quiet_libraries():
+            return int(args.handler(args) or 0)
     except LongtailError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +39,23 @@ def describe_model(name: str) -> str:
     return name
 
 
-def _quiet_transformers() -> None:
-    """No per-file progress bars or info logs from transformers: the CLI prints its own progress."""
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No per-file progress bars or info logs from transformers while longtail loads or saves
+    (the CLI prints its own progress); the caller's verbosity and progress bars are put back
+    afterwards, so a notebook that loads a longtail model keeps its own transformers logging."""
     from transformers.utils import logging as hf_logging
 
+    verbosity = hf_logging.get_verbosity()  # the level of the "transformers" logger
+    bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 #: Weight files that are pickles: loading one can run any code, so longtail never does.
@@ -68,7 +79,11 @@ def _refuse_pickle(directory: Path) -> None:
 
 
 def _load(kind: str, loader: Any, name: str, **kwargs: Any) -> Any:
-    _quiet_transformers()
+    with quiet_transformers():
+        return _load_quietly(kind, loader, name, **kwargs)
+
+
+def _load_quietly(kind: str, loader: Any, name: str, **kwargs: Any) -> Any:
     path = Path(name).expanduser()
     local = path.exists()
     if not local and name.startswith((".", "/", "~")):

@@ -31,7 +31,7 @@ from longtail.io_utils import (
     replace_directory,
 )
 from longtail.models.classifier import TextClassifier
-from longtail.models.encoder import _quiet_transformers, load_encoder, load_tokenizer
+from longtail.models.encoder import load_encoder, load_tokenizer, quiet_transformers
 from longtail.models.hierarchical import HierarchicalClassifier
 from longtail.models.meta import format_version_for, validate_meta
 
@@ -61,9 +61,9 @@ def save_model_dir(
     directory.mkdir(parents=True, exist_ok=True)
     (directory / META_FILE).unlink(missing_ok=True)  # incomplete until the new one is written
     staging = make_staging_directory(directory / ENCODER_DIR)  # umask modes, stale ones removed
-    _quiet_transformers()
-    model.encoder.save_pretrained(staging, safe_serialization=True)
-    tokenizer.save_pretrained(staging)
+    with quiet_transformers():
+        model.encoder.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
     replace_directory(staging, directory / ENCODER_DIR)
     head = {
         name: tensor.detach().cpu().contiguous()
