@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -166,8 +167,6 @@ class CascadeFeatures:
         done = self.folds_dir / f"fold-{fold + 1}.json"
         held_rows = [rows.row_numbers[i] for i in held_idx]
         if done.is_file():  # a resumed run: this fold was scored before the interruption
-            import json
-
             saved = json.loads(done.read_text(encoding="utf-8"))
             if saved.get("rows") == held_rows and saved.get("features") == self.names:
                 self.log(f"cascade: fold {fold + 1}/{k} read from {done}")
