@@ -6,6 +6,7 @@ Public API::
     clf = longtail.train("train.csv", output="runs/x", test_data="test.csv")
     clf = longtail.Classifier.load("runs/x")
     clf.predict_proba(["some text"]), clf.predict(["some text"])
+    est = longtail.LongtailClassifier(encoder="frozen").fit(texts, labels)   # scikit-learn style
 
 Heavy modules (torch, transformers) load on first use, so ``longtail --help`` stays fast.
 """
@@ -15,7 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Classifier", "ExperimentConfig", "LongtailError", "__version__", "train"]
+__all__ = [
+    "Classifier",
+    "ExperimentConfig",
+    "LongtailClassifier",
+    "LongtailError",
+    "__version__",
+    "train",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -27,6 +35,10 @@ def __getattr__(name: str) -> Any:
         from longtail.predictor import Classifier
 
         return Classifier
+    if name == "LongtailClassifier":
+        from longtail.estimator import LongtailClassifier
+
+        return LongtailClassifier
     if name == "ExperimentConfig":
         from longtail.config import ExperimentConfig
 

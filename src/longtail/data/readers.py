@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from longtail.data.columnar import Records, is_saved_dataset, read_parquet, read_saved_dataset
+from longtail.data.memory import is_memory, memory_records
 from longtail.data.text_files import TEXT_SUFFIXES, quoted_names, read_text_records
 from longtail.errors import LongtailError
 
@@ -175,11 +176,16 @@ def read_table(
             "model would be shown its own labels; pass the text column (--text-column) and the "
             "label column (--label-column) by their different names"
         )
-    require_path(path)
-    try:
-        columns, records, row_numbers = _read_records(path)
-    except OSError as exc:  # permissions, a special file, ...
-        raise LongtailError(f"{path}: cannot read ({exc.strerror or exc}); check the file") from exc
+    if is_memory(path):  # a notebook's data (longtail.data.memory): checked like a file's
+        columns, records, row_numbers = memory_records(str(path))
+    else:
+        require_path(path)
+        try:
+            columns, records, row_numbers = _read_records(path)
+        except OSError as exc:  # permissions, a special file, ...
+            raise LongtailError(
+                f"{path}: cannot read ({exc.strerror or exc}); check the file"
+            ) from exc
     if not records:
         raise LongtailError(f"{path} has no data rows; add one row per example")
     if text_column not in columns:

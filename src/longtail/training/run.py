@@ -20,6 +20,7 @@ from longtail.config import (
     is_off,
 )
 from longtail.data import LabelSpace
+from longtail.data.memory import is_memory
 from longtail.data.prepare import (
     PreparedData,
     enforce_char_cap,
@@ -221,7 +222,7 @@ def _check_input_files(config: ExperimentConfig) -> None:
         ("--validation-data", config.data.validation),
         ("--test-data", config.data.test),
     ):
-        if path:
+        if path and not is_memory(path):  # in-memory tables (the estimator's) are no files
             require_path(path, flag)
 
 
