@@ -22,6 +22,7 @@ __all__ = [
     "LongtailClassifier",
     "LongtailError",
     "__version__",
+    "pipeline",
     "train",
 ]
 
@@ -35,6 +36,10 @@ def __getattr__(name: str) -> Any:
         from longtail.predictor import Classifier
 
         return Classifier
+    if name == "pipeline":
+        from longtail.pipelines import pipeline
+
+        return pipeline
     if name == "LongtailClassifier":
         from longtail.estimator import LongtailClassifier
 

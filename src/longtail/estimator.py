@@ -165,11 +165,60 @@ class LongtailClassifier(ClassifierMixin, BaseEstimator):
             result = run_training(
                 config, overwrite=True, log=print if self.verbose else lambda _line: None
             )
-            self.classifier_ = Classifier.load(result.output, log=lambda _line: None)
-            self.classifier_.use_embedding_cache(log=lambda _line: None)
-        self.report_ = result.report
-        self.task_ = self.classifier_.task
-        self.classes_ = np.array([self._values.get(n, n) for n in self.classifier_.label_names])
+            classifier = Classifier.load(result.output, log=lambda _line: None)
+            self._adopt(classifier, result.report)
+        return self
+
+    def _adopt(self, classifier: Any, report: dict[str, Any] | None) -> None:
+        """Become the fitted estimator of ``classifier`` (its labels typed as ``y`` was)."""
+        classifier.use_embedding_cache(log=lambda _line: None)
+        self.classifier_ = classifier
+        self.report_ = report
+        self.task_ = classifier.task
+        names = classifier.label_names
+        saved = classifier.meta.get("label_values")
+        values = getattr(self, "_values", None) or (
+            dict(zip(names, saved, strict=True)) if saved and len(saved) == len(names) else {}
+        )
+        self._values = values
+        self.classes_ = np.array([values.get(n, n) for n in names])
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        *,
+        revision: str | None = None,
+        cache_dir: str | Path | None = None,
+        token: str | bool | None = None,
+        runtime: str | None = None,
+        **params: Any,
+    ) -> LongtailClassifier:
+        """A fitted estimator from a model directory or a hub repository holding one
+        (:meth:`longtail.predictor.Classifier.from_pretrained`); ``params`` are the estimator's
+        own (``text_column=`` for DataFrames, and the settings a later ``fit`` would use)."""
+        from longtail.predictor import Classifier
+
+        classifier = Classifier.from_pretrained(
+            name_or_path, revision=revision, cache_dir=cache_dir, token=token, runtime=runtime,
+            log=lambda _line: None,
+        )  # fmt: skip
+        estimator = cls(**params)
+        estimator._adopt(classifier, None)
+        return estimator
+
+    def tune_decision(self, X: Any, y: Any = None, **decision: Any) -> LongtailClassifier:
+        """Refit calibration and thresholds on labelled rows (weights untouched), e.g.
+        ``tune_decision(X_val, y_val, objective="mcc")``; the metrics before and after are in
+        ``decision_`` (in-sample: score other rows to judge it). Returns ``self``."""
+        from longtail.data import read_table
+
+        clf = self._fitted()
+        texts = _texts(X, self.text_column, "X")
+        labels = _labels(y, X, self.label_column, "y")
+        with registered_table(texts, labels, what="X") as name:
+            table = read_table(name)
+        self.decision_ = clf.tune_decision(table, decision)
         return self
 
     def _fitted(self):
@@ -213,23 +262,58 @@ class LongtailClassifier(ClassifierMixin, BaseEstimator):
             )
         )
 
-    def save(self, directory: str | Path) -> Path:
-        """Write the fitted model as a model directory (``longtail predict --model DIR``)."""
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write the fitted model as a model directory (``longtail predict --model DIR``,
+        :meth:`from_pretrained`) with its model card, ``README.md``; written beside the target
+        and renamed into place."""
+        from longtail.evaluation.model_card import MODEL_CARD, model_card
+        from longtail.io_utils import atomic_write_text
         from longtail.models.io import save_model_dir
 
         clf = self._fitted()
         target = Path(directory)
         staging = target.with_name(f".{target.name}.saving")
         shutil.rmtree(staging, ignore_errors=True)
-        meta = {
-            k: v
-            for k, v in clf.meta.items()
-            if k not in ("files", "architecture", "format_version")
-        }
-        save_model_dir(staging, clf.model, clf.tokenizer, meta)
-        shutil.rmtree(target, ignore_errors=True)
-        staging.replace(target)
+        meta = dict(clf.meta)
+        values = [self._values.get(n, n) for n in clf.label_names]
+        if all(isinstance(v, str | int | float | bool) for v in values):
+            meta["label_values"] = [v.item() if hasattr(v, "item") else v for v in values]
+        try:
+            save_model_dir(staging, clf.model, clf.tokenizer, meta)
+            atomic_write_text(staging / MODEL_CARD, model_card(meta, self._card_report()))
+            shutil.rmtree(target, ignore_errors=True)
+            staging.replace(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         return target
+
+    save = save_pretrained
+
+    def _card_report(self) -> dict[str, Any]:
+        """What the model card says was measured: the run's report, or a re-decision's."""
+        report = dict(self.report_ or {"split": "not evaluated in this session"})
+        if getattr(self, "decision_", None):
+            report.update(
+                metrics=self.decision_["after"],
+                split="decision data (in-sample: the decision was refitted on it)",
+            )
+        return report
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        token: str | bool | None = None,
+        private: bool | None = None,
+        api: Any = None,
+    ) -> str:
+        """Upload the fitted model (and its card) to the hub repository ``repo_id``; returns the
+        commit URL (:func:`longtail.models.hub_models.push_model_dir`)."""
+        from longtail.models.hub_models import push_model_dir
+
+        with tempfile.TemporaryDirectory(prefix="longtail-push-") as folder:
+            directory = self.save_pretrained(Path(folder) / "model")
+            return push_model_dir(directory, repo_id, token=token, private=private, api=api)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -140,6 +140,26 @@ class Classifier:
         device = torch.device(device) if device else None
         return cls(model, tokenizer, meta, device, runtime=runtime, log=log)
 
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        *,
+        revision: str | None = None,
+        cache_dir: str | Path | None = None,
+        token: str | bool | None = None,
+        device: str | torch.device | None = None,
+        runtime: str | None = None,
+        log: Callable[[str], None] = print,
+    ) -> Classifier:
+        """:meth:`load` a model directory, or a hub repository holding one (fetched through
+        ``huggingface_hub``'s cache; ``revision``, ``cache_dir``, ``HF_HUB_OFFLINE`` honoured;
+        :mod:`longtail.models.hub_models`)."""
+        from longtail.models.hub_models import resolve_model_dir
+
+        local = resolve_model_dir(name_or_path, revision=revision, cache_dir=cache_dir, token=token)
+        return cls.load(local, device=device, runtime=runtime, log=log)
+
     def use_embedding_cache(
         self, cache_dir: str | Path | None = None, log: Callable[[str], None] = print
     ) -> Any:

@@ -36,7 +36,9 @@ from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
 from longtail.evaluation.convergence import still_improving_note
+from longtail.evaluation.model_card import MODEL_CARD, model_card
 from longtail.fingerprint import result_settings, training_settings
+from longtail.io_utils import atomic_write_text
 from longtail.losses import resolved_loss_spec
 from longtail.losses.base import with_named_weights
 from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
@@ -360,6 +362,7 @@ def _run(
             trained.augmented, setup, config, space, work, device, log
         )
     write_report(report, work)
+    atomic_write_text(work / MODEL_CARD, model_card(meta, report))  # the hub's page
     write_html(report, space, *shown, meta, figures, work)
     tracking.final(
         report["metrics"],

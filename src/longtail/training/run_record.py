@@ -43,6 +43,9 @@ def model_meta(
     return {
         "task": space.task,
         "labels": space.to_dict(),
+        # as transformers' configs spell them, for tools that read a hub repository's labels
+        "id2label": {str(i): name for i, name in enumerate(space.names)},
+        "label2id": {name: i for i, name in enumerate(space.names)},
         "thresholds": decision.thresholds.tolist(),
         "threshold_objective": config.decision.tuned_for(),  # None: thresholds not tuned
         "threshold_fallback": decision.fallback,  # SCutFBR.1: best validation F below decision.fbr
