@@ -101,6 +101,7 @@ def run_config(
     seconds = sum(n / float(rate) for n, (_, rate) in zip(chunks, closing, strict=True))
     return {
         "config": name, "seed": seed, "f1_macro": metrics["f1_macro"], "mcc": metrics["mcc"],
+        "pr_auc_macro": metrics.get("pr_auc_macro"),
         "steps": training.get("steps"), "stop": training.get("stop"),
         "seconds": json.loads(timing.read_text())["seconds"] if timing.exists() else None,
         "chunks_encoded": sum(chunks),
@@ -163,7 +164,10 @@ def anchors(data: Path, mean_run: Path) -> dict[str, dict[str, float]]:
         metrics = evaluate_predictions(
             "multilabel", y_test, probs, (probs >= 0.5).astype(int), names
         )
-        return {"f1_macro": float(metrics["f1_macro"]), "mcc": float(metrics["mcc"])}
+        return {
+            "f1_macro": float(metrics["f1_macro"]), "mcc": float(metrics["mcc"]),
+            "pr_auc_macro": float(metrics["pr_auc_macro"]),
+        }  # fmt: skip
 
     tfidf = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
     return {
@@ -176,14 +180,21 @@ def anchors(data: Path, mean_run: Path) -> dict[str, dict[str, float]]:
     }
 
 
+def _pr_auc(rows: list[dict[str, Any]]) -> str:
+    values = [r["pr_auc_macro"] for r in rows if r.get("pr_auc_macro") is not None]
+    return mean_sem(values) if values else "–"
+
+
 def _median_seconds(rows: list[dict[str, Any]]) -> str:
     timed = [r["seconds"] for r in rows if r["seconds"] is not None]
     return f"{statistics.median(timed):.1f}" if timed else "–"
 
 
 def summary(rows: list[dict[str, Any]], anchor: dict[str, dict[str, float]]) -> list[str]:
-    lines = ["| head | test macro-F1 | MCC | steps / iterations | stopped | seconds (median) |"]
-    lines.append("|---|---|---|---|---|---|")
+    lines = [
+        "| head | test macro-F1 | MCC | PR-AUC (macro, threshold-free) | steps / iterations | stopped | seconds (median) |"
+    ]
+    lines.append("|---|---|---|---|---|---|---|")
     for name in CONFIGS:
         mine = [r for r in rows if r["config"] == name]
         if not mine:
@@ -191,13 +202,14 @@ def summary(rows: list[dict[str, Any]], anchor: dict[str, dict[str, float]]) -> 
         stops = sorted({str(r["stop"]) for r in mine})
         lines.append(
             f"| {name} | {mean_sem([r['f1_macro'] for r in mine])} | "
-            f"{mean_sem([r['mcc'] for r in mine])} | "
+            f"{mean_sem([r['mcc'] for r in mine])} | {_pr_auc(mine)} | "
             f"{statistics.median(r['steps'] or 0 for r in mine):.0f} | {', '.join(stops)} | "
             f"{_median_seconds(mine)} |"
         )
     for name, scores in anchor.items():
+        pr_auc = f"{scores['pr_auc_macro']:.3f}" if scores.get("pr_auc_macro") is not None else "–"
         lines.append(
-            f"| **anchor:** {name} | {scores['f1_macro']:.3f} | {scores['mcc']:.3f} | – | – | – |"
+            f"| **anchor:** {name} | {scores['f1_macro']:.3f} | {scores['mcc']:.3f} | {pr_auc} | – | – | – |"
         )
     encoded = [r for r in rows if r["chunks_per_second"]]
     if encoded:
