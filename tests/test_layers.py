@@ -17,7 +17,18 @@ PACKAGE = Path(longtail.__file__).parent
 
 #: Low to high. Every top-level module or sub-package of ``longtail`` is in exactly one layer.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "registry", "paths", "io_utils", "locks", "safe_text", "tasks", "defaults", "quiet"),
+    (
+        "errors",
+        "registry",
+        "paths",
+        "io_utils",
+        "locks",
+        "safe_text",
+        "tasks",
+        "defaults",
+        "quiet",
+        "logs",
+    ),
     ("config", "text"),
     ("data", "losses", "sampling", "fingerprint"),
     ("decision", "datasets", "models", "augment", "checks"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from longtail.config import (
     load_config,
     set_path,
 )
+from longtail.logs import info, to_stdout
 
 
 def train(
@@ -85,9 +87,8 @@ def train(
     }.items():
         set_path(base, key, str(value) if isinstance(value, Path) else value)
     experiment = build_config(apply_overrides(base, list(overrides or [])), source="longtail.train")
-    result = run_training(
-        experiment, resume=resume, overwrite=overwrite, log=print if verbose else lambda _m: None
-    )
+    with to_stdout() if verbose else contextlib.nullcontext():  # else: the "longtail" logger
+        result = run_training(experiment, resume=resume, overwrite=overwrite, log=info)
     classifier = Classifier.load(result.output)
     classifier.report = result.report
     return classifier

@@ -29,6 +29,7 @@ from longtail.decision.probability_map import decision_summary
 from longtail.errors import LongtailError
 from longtail.evaluation import write_report
 from longtail.io_utils import atomic_write_json
+from longtail.logs import info
 from longtail.models.io import META_FILE, read_meta
 from longtail.predictor import Classifier
 
@@ -46,7 +47,7 @@ def decide_model(
     label_column: str | None = None,
     runtime: str | None = None,
     overwrite: bool = False,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = info,
 ) -> dict[str, Any]:
     """Refit ``model``'s decision on the labelled file ``data`` and save it as ``output``.
 

@@ -32,6 +32,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from longtail.config import build_config, set_path
 from longtail.data.memory import registered_table
 from longtail.errors import LongtailError
+from longtail.logs import info, to_stdout
 
 #: Estimator parameter → config key (``None`` leaves the config's default).
 PARAMETER_KEYS = {
@@ -162,9 +163,9 @@ class LongtailClassifier(ClassifierMixin, BaseEstimator):
             else:
                 output = str(self.output)
             config = self.experiment(train, validation, output)
-            result = run_training(
-                config, overwrite=True, log=print if self.verbose else lambda _line: None
-            )
+            if self.verbose:  # else the lines go to the "longtail" logger only
+                stack.enter_context(to_stdout())
+            result = run_training(config, overwrite=True, log=info)
             classifier = Classifier.load(result.output, log=lambda _line: None)
             self._adopt(classifier, result.report)
         return self

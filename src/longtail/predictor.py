@@ -25,6 +25,7 @@ from longtail.decision import apply_thresholds
 from longtail.decision.probability_map import ProbabilityMap
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions
+from longtail.logs import info
 from longtail.models import load_model_dir
 from longtail.models.classifier import TextClassifier
 from longtail.models.inference import predict_logits
@@ -88,7 +89,7 @@ class Classifier:
         meta: dict[str, Any],
         device: torch.device | None = None,
         runtime: str | None = None,
-        log: Callable[[str], None] = print,
+        log: Callable[[str], None] = info,
     ):
         self.model = model
         self.tokenizer = tokenizer
@@ -132,7 +133,7 @@ class Classifier:
         path: str | Path,
         device: str | torch.device | None = None,
         runtime: str | None = None,
-        log: Callable[[str], None] = print,
+        log: Callable[[str], None] = info,
     ) -> Classifier:
         """Load a model directory written by ``longtail train`` (safetensors only, hashes
         verified); ``runtime`` as in the class docstring."""
@@ -150,7 +151,7 @@ class Classifier:
         token: str | bool | None = None,
         device: str | torch.device | None = None,
         runtime: str | None = None,
-        log: Callable[[str], None] = print,
+        log: Callable[[str], None] = info,
     ) -> Classifier:
         """:meth:`load` a model directory, or a hub repository holding one (fetched through
         ``huggingface_hub``'s cache; ``revision``, ``cache_dir``, ``HF_HUB_OFFLINE`` honoured;
@@ -161,7 +162,7 @@ class Classifier:
         return cls.load(local, device=device, runtime=runtime, log=log)
 
     def use_embedding_cache(
-        self, cache_dir: str | Path | None = None, log: Callable[[str], None] = print
+        self, cache_dir: str | Path | None = None, log: Callable[[str], None] = info
     ) -> Any:
         """Read chunk embeddings from the cache training filled, and add what is encoded here.
 

@@ -22,6 +22,7 @@ from typing import Any
 from torch import nn
 
 from longtail.cache.embeddings import default_cache_dir, encoder_fingerprint
+from longtail.logs import info
 from longtail.models.onnx_runtime import (
     GRAPH_FORMAT,
     OnnxEncoder,
@@ -88,7 +89,7 @@ def encoder_session(
     runtime: str,
     *,
     cache_dir: str | os.PathLike[str] | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = info,
 ) -> OnnxEncoder:
     """An onnxruntime session over the cached graph, exported first when missing or unreadable."""
     path = graph_path(encoder, pooling, runtime, cache_dir=cache_dir)
@@ -116,7 +117,7 @@ def attach_runtime(
     runtime: str,
     *,
     cache_dir: str | os.PathLike[str] | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = info,
 ) -> None:
     """Run ``model``'s pooled encoder under ``runtime`` (``torch``: leave it as it is)."""
     if check_runtime(runtime) == "torch":

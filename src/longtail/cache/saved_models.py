@@ -26,6 +26,7 @@ from longtail.cache.embeddings import (
     encoder_fingerprint,
 )
 from longtail.cache.onnx_graphs import runtime_encoder_key
+from longtail.logs import info
 from longtail.text.chunking import ChunkSettings
 
 
@@ -79,7 +80,7 @@ def saved_model_cache(
     cache_dir: str | os.PathLike[str] | None = None,
     *,
     runtime: str = "torch",
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = info,
 ) -> EmbeddingCache | None:
     """The cache a frozen long-document ``model`` (with its ``longtail.json`` ``meta``) was
     trained with, keyed as training keyed it for vectors made under ``runtime``; ``None`` for

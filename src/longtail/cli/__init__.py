@@ -29,6 +29,7 @@ from longtail.cli import (
     train,
 )
 from longtail.errors import LongtailError
+from longtail.logs import to_stdout
 
 COMMANDS = {
     "train": train,
@@ -102,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        with _quiet_libraries():
+        with _quiet_libraries(), to_stdout():  # the "longtail" logger's lines, printed
             return int(args.handler(args) or 0)
     except LongtailError as exc:
         print(f"error: {exc}", file=sys.stderr)

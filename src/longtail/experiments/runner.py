@@ -50,6 +50,7 @@ from longtail.experiments.spec import Cell, ExperimentSpec
 from longtail.experiments.summary import summarize, write_summary
 from longtail.fingerprint import file_digest
 from longtail.io_utils import atomic_write_bytes, atomic_write_json
+from longtail.logs import info
 
 REPORT_FILES = ("report.json", "report.md", "report.html")
 SETTINGS_FILE = "cell-settings.json"  # beside a cell's run directory while it trains
@@ -364,7 +365,7 @@ def run_comparison(
     spec: ExperimentSpec,
     *,
     verbose: bool = False,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = info,
     shard: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Train every missing cell, then write ``comparison.{json,md,html}``; returns the summary.

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from longtail.config import ExperimentConfig
 from longtail.errors import LongtailError
+from longtail.logs import info
 from longtail.models.aggregators import AGGREGATORS
 from longtail.models.hierarchical import (
     HierarchicalClassifier,
@@ -176,7 +177,7 @@ def embed_documents(
     device: torch.device,
     max_chunks: int | None = None,
     docs_per_batch: int = 8,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = info,
 ) -> list[torch.Tensor]:
     """``(chunks, H)`` embeddings per document: from the cache, else from the encoder (then cached).
 

@@ -41,6 +41,7 @@ from longtail.data import LabelSpace, TextTable, drop_empty_texts, read_table, s
 from longtail.datasets import write_table
 from longtail.errors import LongtailError
 from longtail.io_utils import atomic_write_json
+from longtail.logs import info
 from longtail.models.io import read_meta
 from longtail.predictor import Classifier
 from longtail.training.output import CASCADE_FOLDS
@@ -99,7 +100,7 @@ class CascadeFeatures:
     """
 
     def __init__(
-        self, config: ExperimentConfig, work: Path, *, log: Callable[[str], None] = print
+        self, config: ExperimentConfig, work: Path, *, log: Callable[[str], None] = info
     ) -> None:
         assert config.data.extra_features_from and config.data.train
         self.config = config

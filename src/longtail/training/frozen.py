@@ -39,6 +39,7 @@ from longtail.cache.onnx_graphs import runtime_encoder_key
 from longtail.config import ExperimentConfig, is_off
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
+from longtail.logs import info
 from longtail.models.classifier import TextClassifier
 from longtail.text.batching import inference_batches, pad_batch
 
@@ -154,7 +155,7 @@ class TextFeatures:
         *,
         pad_id: int,
         device: torch.device,
-        log: Callable[[str], None] = print,
+        log: Callable[[str], None] = info,
     ) -> None:
         self.model, self.tokenize, self.cache = model, tokenize, cache
         self.pad_id, self.device, self.log = pad_id, device, log

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from longtail.config import TrainConfig
 from longtail.data.tokenized import TokenizedSplit, as_split
 from longtail.errors import LongtailError
+from longtail.logs import info
 from longtail.models.batchers import TokenBatcher, to_device
 from longtail.models.inference import predict_logits
 from longtail.sampling.base import epoch_seed
@@ -327,7 +328,7 @@ def train_model(
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     fingerprint: str = "",
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = info,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     keep_start: bool = False,
 ) -> TrainingResult:

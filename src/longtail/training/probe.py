@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from longtail.errors import LongtailError
+from longtail.logs import info
 
 #: λ of ``loss + λ/2 ‖W‖²`` on standardised vectors, strong to weak. In scikit-learn's terms
 #: (sum of losses + ‖W‖² / 2C) λ = 1 / (C · rows) on the vectors it is given: C = 1 on 10,000
@@ -103,7 +104,7 @@ def fit_linear_probe(
     *,
     l2_grid: tuple[float, ...] = L2_GRID,
     max_iter: int = MAX_ITER,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = info,
 ) -> ProbeFit:
     """Solve ``head`` (in place) on ``features`` ``(N, H)`` with labels ``y`` along ``l2_grid``;
     keep the λ whose head ``score`` rates best on ``val_features``.

@@ -39,6 +39,7 @@ from longtail.evaluation.convergence import still_improving_note
 from longtail.evaluation.model_card import MODEL_CARD, model_card
 from longtail.fingerprint import result_settings, training_settings
 from longtail.io_utils import atomic_write_text
+from longtail.logs import info
 from longtail.losses import resolved_loss_spec
 from longtail.losses.base import with_named_weights
 from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
@@ -165,7 +166,7 @@ def run_training(
     *,
     resume: bool = False,
     overwrite: bool = False,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = info,
 ) -> RunResult:
     """Train, calibrate, tune thresholds, save the model directory and write the report."""
     if not config.data.train:
