@@ -131,3 +131,40 @@ def test_resume_to_convergence_gives_the_uninterrupted_history(tmp_path, monkeyp
     assert (resumed.best_epoch, resumed.stop, resumed.steps) == (
         full.best_epoch, full.stop, full.steps,
     )  # fmt: skip
+
+
+class _NanAfter(nn.Module):
+    """Cross-entropy that turns NaN from its ``after``-th call on."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after, self.calls = after, 0
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        loss = nn.functional.cross_entropy(logits, target)
+        return loss * float("nan") if self.calls >= self.after else loss
+
+
+def test_a_non_finite_loss_stops_the_run_in_one_line_naming_the_steps(monkeypatch):
+    from longtail.errors import LongtailError
+
+    monkeypatch.setattr(loop, "LOSS_READ_STEPS", 3)  # read the loss back every 3 batches
+    config = TrainConfig(batch_size=BATCH, mixed_precision="no", epochs=2)
+    with pytest.raises(
+        LongtailError, match=r"the loss became nan at epoch 1, steps 1-3; lower train\.lr"
+    ):
+        train_model(
+            _Head(), _NanAfter(2), _split(0), _split(1), config, batcher=FeatureBatcher(),
+            score=_Scripted(_Head(), [0.5] * 4), log=lambda _m: None,
+        )  # fmt: skip
+
+
+def test_the_running_loss_is_read_back_every_few_batches_not_every_step(monkeypatch):
+    reads = []
+    real = loop._finite_mean
+    monkeypatch.setattr(loop, "LOSS_READ_STEPS", 2)
+    monkeypatch.setattr(loop, "_finite_mean", lambda *a: reads.append(a[4]) or real(*a))
+    result, _, _ = _train([0.5, 0.6], epochs=2)
+    assert reads == [2, 4, 5, 7, 9, 10]  # every 2nd batch and each epoch's last (5 per epoch)
+    assert all(np.isfinite(h["train_loss"]) for h in result.history)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,17 @@ from torch import nn
 from longtail.data.tokenized import TokenizedSplit, as_split
 from longtail.models.batchers import TokenBatcher, to_device
 from longtail.text.batching import inference_batches
+
+
+def inference_autocast(device: torch.device) -> Any:
+    """Prediction and validation precision: bf16 autocast on a CUDA GPU that supports it, else
+    fp16 there; fp32 on the CPU and elsewhere (where reduced precision is slower or unsupported).
+    The logits come back as float32 either way, and training validates under the same rule, so
+    the decision is tuned on logits made as prediction makes them."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
 
 
 @torch.inference_mode()
@@ -38,7 +50,10 @@ def predict_logits(
     out: np.ndarray | None = None
     for batch in inference_batches(split.lengths, batch_size):
         inputs = to_device(batcher(split, batch, training=False), device)
-        outputs = model(**inputs, return_embedding=True)[1] if return_embedding else model(**inputs)
+        with inference_autocast(device):
+            outputs = (
+                model(**inputs, return_embedding=True)[1] if return_embedding else model(**inputs)
+            )
         logits = outputs.float().cpu().numpy()
         if out is None:
             out = np.zeros((len(split.ids), logits.shape[1]), dtype=np.float32)

@@ -91,6 +91,22 @@ def _to_target(y: np.ndarray, rows: list[int]) -> torch.Tensor:
     return torch.as_tensor(values, dtype=torch.long if values.ndim == 1 else torch.float32)
 
 
+#: Batches between two reads of the running training loss (each read waits for the GPU).
+LOSS_READ_STEPS = 50
+
+
+def _finite_mean(running: torch.Tensor, seen: int, epoch: int, since: int, step: int) -> float:
+    """The epoch's mean training loss so far; a one-line error if it is not finite."""
+    mean = float(running) / max(seen, 1)
+    if not math.isfinite(mean):
+        where = f"step {step}" if step - since <= 1 else f"steps {since + 1}-{step}"
+        raise LongtailError(
+            f"the loss became {mean} at epoch {epoch}, {where}; lower train.lr, clip class "
+            "weights (loss.max_weight) or turn off mixed precision"
+        )
+    return mean
+
+
 class _StepFunction:
     """Forward + loss + backward for one batch: plain, with an auxiliary loss, and/or with SAM.
 
@@ -202,16 +218,19 @@ class _Run:
         self.batches.set_epoch(epoch)
         self.batcher.set_epoch(epoch)
         self.model.train()
-        running, seen = 0.0, 0
+        # the running loss stays on the device: reading it back is a GPU sync, done every
+        # LOSS_READ_STEPS steps (progress bar, the finite-loss check) and at the end, not per step
+        running = torch.zeros((), dtype=torch.float64, device=accelerator.device)
+        seen, read_at = 0, progress.step
         bar = tqdm(
             total=len(self.batches), desc=f"epoch {budget.epoch_label(epoch)}", unit="batch",
             leave=False, disable=None if accelerator.is_main_process else True,
         )  # fmt: skip
-        for rows in self.batches:
+        for batch, rows in enumerate(self.batches, start=1):
             inputs = to_device(self.batcher(train, rows, training=True), accelerator.device)
             target = _to_target(train.y, rows).to(accelerator.device)
             with accelerator.accumulate(self.model), accelerator.autocast():
-                loss = float(self.step(inputs, target))
+                loss = self.step(inputs, target)
                 if accelerator.sync_gradients:
                     if config.max_grad_norm:
                         accelerator.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
@@ -219,20 +238,21 @@ class _Run:
                     self.scheduler.step()
                     self.optimizer.zero_grad(set_to_none=True)
                     progress.step += 1
-            if not math.isfinite(loss):
-                raise LongtailError(
-                    f"the loss became {loss} at epoch {epoch}, step {progress.step}; lower "
-                    "train.lr, clip class weights (loss.max_weight) or turn off mixed precision"
-                )
-            running += loss * len(rows)
+            running += loss.detach().double() * len(rows)
             seen += len(rows)
             bar.update(1)
-            bar.set_postfix(loss=f"{running / seen:.4f}", refresh=False)
-            if progress.step >= budget.total_steps:
+            done = progress.step >= budget.total_steps
+            if batch % LOSS_READ_STEPS == 0 or done or batch == len(self.batches):
+                mean = _finite_mean(running, seen, epoch, read_at, progress.step)
+                bar.set_postfix(loss=f"{mean:.4f}", refresh=False)
+                read_at = progress.step
+            if done:
                 break
         bar.close()
         totals = accelerator.reduce(
-            torch.tensor([running, seen], dtype=torch.float64, device=accelerator.device),
+            torch.stack(
+                [running, torch.tensor(float(seen), dtype=torch.float64, device=accelerator.device)]
+            ),
             reduction="sum",
         )
         return float(totals[0] / max(float(totals[1]), 1.0))
