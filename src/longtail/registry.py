@@ -65,3 +65,13 @@ class Registry(Generic[T]):
             except TypeError as exc:
                 raise LongtailError(f"bad parameters for {self.kind} {name!r}: {exc}") from exc
         return spec
+
+
+def spec_name(spec: Any) -> str:
+    """A loss / sampler / strategy as the log shows it: ``focal(gamma=2.0)``, or an object's class."""
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, dict):
+        params = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "name")
+        return f"{spec.get('name')}({params})" if params else str(spec.get("name"))
+    return type(spec).__name__

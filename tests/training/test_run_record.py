@@ -9,9 +9,10 @@ import numpy as np
 from longtail.config import build_config
 from longtail.data import LabelSpace
 from longtail.decision.fit import FittedDecision
+from longtail.registry import spec_name
 from longtail.training.loop import TrainingResult
 from longtail.training.phases import PhasesResult
-from longtail.training.run_record import describe_task, model_meta, report_header, spec_name
+from longtail.training.run_record import describe_task, model_meta, report_header
 
 
 def _record(task: str = "multiclass", scores: tuple = (0.4, 0.5)) -> tuple[dict, dict, dict]:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from longtail.evaluation.report import format_value
+from longtail.registry import spec_name
 
 MODEL_CARD = "README.md"
 
@@ -90,7 +91,4 @@ def model_card(meta: Mapping[str, Any], report: Mapping[str, Any], title: str | 
 
 
 def _spec(spec: Any) -> str:
-    if isinstance(spec, Mapping):
-        params = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "name")
-        return f"{spec.get('name')}({params})" if params else str(spec.get("name"))
-    return str(spec if spec is not None else "default")
+    return "default" if spec is None else spec_name(spec)

@@ -29,6 +29,7 @@ from longtail.errors import LongtailError
 from longtail.io_utils import atomic_write_bytes, atomic_write_json
 from longtail.models.batchers import EmbeddingBatcher
 from longtail.models.inference import predict_logits
+from longtail.registry import spec_name
 from longtail.training.decoupling import classifier_head, classifier_modules
 from longtail.training.frozen import FeatureBatcher
 from longtail.training.loop import TrainingResult
@@ -41,10 +42,6 @@ PROBE_WEIGHTS, PROBE_STATE = "probe.safetensors", "probe.json"
 DOCUMENTS_PER_BATCH = 64
 
 
-def _name(spec: Any) -> str:
-    return str(spec.get("name") if isinstance(spec, dict) else spec)
-
-
 def check_probe(phase: Phase, model: nn.Module, config: ExperimentConfig, sampler: Any) -> None:
     """Refuse, before any embedding, what the L-BFGS probe cannot honour."""
     refuse = None
@@ -52,7 +49,7 @@ def check_probe(phase: Phase, model: nn.Module, config: ExperimentConfig, sample
         refuse = "an MLP head is not one linear layer; use --head linear"
     elif not is_off(sampler):
         refuse = (
-            f"it fits the whole training set at once, so sampler {_name(sampler)} has "
+            f"it fits the whole training set at once, so sampler {spec_name(sampler)} has "
             "nothing to draw; re-balance through the loss (e.g. loss.weights) instead"
         )
     elif not (is_off(config.sam) and is_off(config.aux_loss)):

@@ -45,6 +45,7 @@ from longtail.losses.base import with_named_weights
 from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
 from longtail.models.aggregators import AGGREGATORS
 from longtail.models.inference import predict_logits
+from longtail.registry import spec_name
 from longtail.training.accelerator import distributed_state, silent
 from longtail.training.augmentation import (
     AugmentedRows,
@@ -63,7 +64,7 @@ from longtail.training.output import CHECKPOINT_DIR, check_paths_outside, open_r
 from longtail.training.phases import PhaseInputs, run_phases
 from longtail.training.probe_phase import parameter_free
 from longtail.training.reporting import augmentation_section, write_html
-from longtail.training.run_record import describe_task, model_meta, report_header, spec_name
+from longtail.training.run_record import describe_task, model_meta, report_header
 from longtail.training.strategies import build_strategy
 from longtail.training.tracking import RunTracking, relocate_mlflow_store
 

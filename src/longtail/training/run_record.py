@@ -181,16 +181,6 @@ def _cascade(meta: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def spec_name(spec: Any) -> str:
-    """A loss / sampler / strategy as the log shows it: ``focal(gamma=2.0)``, or an object's class."""
-    if isinstance(spec, str):
-        return spec
-    if isinstance(spec, dict):
-        params = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "name")
-        return f"{spec.get('name')}({params})" if params else str(spec.get("name"))
-    return type(spec).__name__
-
-
 def describe_task(
     space: LabelSpace, counts: np.ndarray, n_train: int, n_val: int, source: str
 ) -> str:
