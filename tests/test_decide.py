@@ -55,6 +55,8 @@ def test_decide_refits_the_decision_and_keeps_the_weights(trained, capsys):
                                "rows": 80, "weights": "unchanged"}  # fmt: skip
     report = (tmp / "mcc" / "report.md").read_text()
     assert "on the rows the decision was fitted on, so they flatter it" in report
+    card = (tmp / "mcc" / "README.md").read_text()
+    assert "## Evaluation (decision data (in-sample))" in card and "thresholds tuned on" in card
 
 
 def test_the_new_model_predicts_with_the_new_decision(trained):

@@ -28,7 +28,8 @@ from longtail.data import drop_empty_texts, read_table
 from longtail.decision.probability_map import decision_summary
 from longtail.errors import LongtailError
 from longtail.evaluation import write_report
-from longtail.io_utils import atomic_write_json
+from longtail.evaluation.model_card import MODEL_CARD, model_card
+from longtail.io_utils import atomic_write_json, atomic_write_text
 from longtail.logs import info
 from longtail.models.io import META_FILE, read_meta
 from longtail.predictor import Classifier
@@ -87,7 +88,9 @@ def decide_model(
         shutil.copytree(source, staging, ignore=shutil.ignore_patterns("checkpoint", "report*"))
         atomic_write_json(staging / META_FILE, meta)
         read_meta(staging)  # the new file must load (hashes, decision consistent)
-        write_report(_report(meta, result, data), staging)
+        report = _report(meta, result, data)
+        write_report(report, staging)
+        atomic_write_text(staging / MODEL_CARD, model_card(meta, report))  # the new decision's
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
