@@ -136,3 +136,29 @@ def test_clear_errors(exported, tmp_path, monkeypatch):
     with pytest.raises(LongtailError, match=r"pip install 'longtail\[onnx\]'"):
         export_onnx(run_dir, tmp_path / "m.onnx")
     assert not list(tmp_path.iterdir())
+
+
+def test_int8_export_is_quantised_and_stays_close(exported, tmp_path):
+    import longtail.models.onnx_export as onnx_export
+
+    run_dir, _ = exported
+    path = export_onnx(run_dir, tmp_path / "int8.onnx", quantize="int8")
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert "DynamicQuantizeLinear" in ops
+    side = json.loads(sidecar_paths(path)[0].read_text())
+    assert side["quantization"].startswith("int8 dynamic")
+    classifier = Classifier.load(run_dir, device="cpu")
+    tokenizer = AutoTokenizer.from_pretrained(sidecar_paths(path)[1])
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = onnx_export._softmax(_onnx_logits(session, tokenizer, TEXTS, side["max_length"]))
+    expected = onnx_export._softmax(classifier.predict_logits(TEXTS))
+    assert np.abs(got - expected).max() < onnx_export.INT8_MAX_PROB_CHANGE
+
+
+def test_int8_export_that_moves_too_far_is_refused(exported, tmp_path, monkeypatch):
+    import longtail.models.onnx_export as onnx_export
+
+    monkeypatch.setattr(onnx_export, "INT8_MAX_PROB_CHANGE", -1.0)
+    with pytest.raises(LongtailError, match="int8 quantisation moves this model's probabilities"):
+        export_onnx(exported[0], tmp_path / "int8.onnx", quantize="int8")
+    assert not any(tmp_path.iterdir())

@@ -20,6 +20,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--opset", type=whole_number(17), default=17, help="ONNX opset (>= 17; default 17)"
     )
+    p.add_argument(
+        "--quantize",
+        choices=["int8"],
+        help="int8 dynamic quantisation (faster on CPUs; probabilities move: docs/benchmarks.md)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -28,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.onnx:
         raise LongtailError("choose an export format: --onnx (the only one so far)")
-    output = export_onnx(args.model, Path(args.output), opset=args.opset)
+    output = export_onnx(args.model, Path(args.output), opset=args.opset, quantize=args.quantize)
     json_path, tok_path = sidecar_paths(output)
     print(f"wrote {output} (input_ids, attention_mask -> logits), {json_path} and {tok_path}/")
     return 0

@@ -15,6 +15,7 @@ before it replaces the output file.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -124,6 +125,29 @@ def _export(
         return "dynamo"
 
 
+def quantize_int8(fp32: Path, target: Path) -> None:
+    """int8 dynamic quantisation of ``fp32``'s MatMul weights, per output channel, into
+    ``target`` (activations quantised per tensor at run time; see
+    :mod:`longtail.models.onnx_runtime` for why per channel and MatMul only)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The quantiser logs advice through the root logger ("consider pre-processing"), which
+    # would also give a library user's root logger a handler: hold both off meanwhile.
+    root = logging.getLogger()
+    guard = logging.NullHandler()
+    root.addHandler(guard)
+    previous = root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        quantize_dynamic(
+            str(fp32), str(target), weight_type=QuantType.QInt8, per_channel=True,
+            op_types_to_quantize=["MatMul"],
+        )  # fmt: skip
+    finally:
+        logging.disable(previous)
+        root.removeHandler(guard)
+
+
 def check_parity(
     path: Path, graph: nn.Module, probe: dict[str, torch.Tensor], output_name: str = OUTPUT_NAME
 ) -> float:
@@ -213,12 +237,21 @@ def check_writable(output: Path) -> None:
         ) from None
 
 
-def export_onnx(model_dir: str | Path, output: str | Path, *, opset: int = MIN_OPSET) -> Path:
+def export_onnx(
+    model_dir: str | Path,
+    output: str | Path,
+    *,
+    opset: int = MIN_OPSET,
+    quantize: str | None = None,
+) -> Path:
     """Export ``model_dir`` to ``output`` (``.onnx``) plus its JSON and tokenizer sidecars.
 
     Args:
         model_dir: a directory written by ``longtail train``.
         output: the ``.onnx`` file; written atomically (temporary file, parity check, rename).
+        quantize: ``"int8"``: the checked fp32 graph quantised (:func:`quantize_int8`); its
+            probabilities on the probe batch must stay within :data:`INT8_MAX_PROB_CHANGE` of
+            fp32's. Faster on CPUs, and the numbers move (docs/benchmarks.md).
         opset: ONNX opset, at least 17.
 
     Returns:
@@ -229,6 +262,8 @@ def export_onnx(model_dir: str | Path, output: str | Path, *, opset: int = MIN_O
         raise LongtailError(f"--output {output}: use a file name ending in .onnx")
     if opset < MIN_OPSET:
         raise LongtailError(f"--opset {opset}: use {MIN_OPSET} or higher")
+    if quantize not in (None, "int8"):
+        raise LongtailError(f"--quantize {quantize}: the only quantisation is int8")
     check_writable(output)
     require_onnx()
     model, tokenizer, meta = load_model_dir(model_dir)
@@ -242,6 +277,7 @@ def export_onnx(model_dir: str | Path, output: str | Path, *, opset: int = MIN_O
     output.parent.mkdir(parents=True, exist_ok=True)
     # A plain name, not mkstemp: the exporter creates the file with the usual permissions.
     tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+    int8 = output.with_name(f".{output.name}.int8-{os.getpid()}")
     json_path, tok_path = sidecar_paths(output)
     try:
         exporter = _export(graph, probe, tmp, opset)
@@ -254,9 +290,41 @@ def export_onnx(model_dir: str | Path, output: str | Path, *, opset: int = MIN_O
                 f"the exported graph differs from the PyTorch model by {error:.2e} "
                 f"(> {PARITY_ATOL}); please report this with the model's base_model"
             )
+        sidecar = _sidecar(meta, tokenizer, opset, exporter, tok_path.name)
+        if quantize == "int8":
+            quantize_int8(tmp, int8)
+            change = _probability_change(int8, graph, probe)
+            if not change <= INT8_MAX_PROB_CHANGE:
+                raise LongtailError(
+                    f"int8 quantisation moves this model's probabilities by {change:.3f} (> "
+                    f"{INT8_MAX_PROB_CHANGE}) on a probe batch; export it without --quantize"
+                )
+            sidecar["quantization"] = "int8 dynamic: MatMul weights per output channel"
+            os.replace(int8, tmp)
         _write_tokenizer(tokenizer, tok_path)
-        atomic_write_json(json_path, _sidecar(meta, tokenizer, opset, exporter, tok_path.name))
+        atomic_write_json(json_path, sidecar)
         os.replace(tmp, output)  # last: a finished .onnx always comes with its sidecars
     finally:
         tmp.unlink(missing_ok=True)
+        int8.unlink(missing_ok=True)
     return output
+
+
+#: The most an int8 export may move a probe row's softmax probabilities.
+INT8_MAX_PROB_CHANGE = 0.1
+
+
+def _probability_change(path: Path, graph: nn.Module, probe: dict[str, torch.Tensor]) -> float:
+    """Max |softmax(int8 logits) - softmax(fp32 logits)| on the probe batch."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run([OUTPUT_NAME], {n: probe[n].numpy() for n in INPUT_NAMES})[0]
+    with torch.inference_mode():
+        expected = graph(*(probe[name] for name in INPUT_NAMES)).float().numpy()
+    return float(np.abs(_softmax(got) - _softmax(expected)).max())
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)

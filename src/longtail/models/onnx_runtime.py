@@ -23,7 +23,6 @@ ONNX Runtime runs on the CPU here; with a GPU, PyTorch is the faster path and st
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +41,7 @@ from longtail.models.onnx_export import (
     PARITY_ATOL,
     _export,
     check_parity,
+    quantize_int8,
     require_onnx,
 )
 
@@ -91,27 +91,6 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1) / np.maximum(norms, 1e-12)
 
 
-def _quantize(fp32: Path, target: Path) -> None:
-    """int8 dynamic quantisation of ``fp32``'s MatMul weights, per channel, into ``target``."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # The quantiser logs advice through the root logger ("consider pre-processing"), which
-    # would also give a library user's root logger a handler: hold both off meanwhile.
-    root = logging.getLogger()
-    guard = logging.NullHandler()
-    root.addHandler(guard)
-    previous = root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        quantize_dynamic(
-            str(fp32), str(target), weight_type=QuantType.QInt8, per_channel=True,
-            op_types_to_quantize=["MatMul"],
-        )  # fmt: skip
-    finally:
-        logging.disable(previous)
-        root.removeHandler(guard)
-
-
 def build_encoder_graph(
     encoder: nn.Module, pooling: str, runtime: str, path: str | os.PathLike[str]
 ) -> dict[str, Any]:
@@ -141,7 +120,7 @@ def build_encoder_graph(
         checked: dict[str, Any] = {"exporter": exporter, "max_abs_diff": error}
         written = fp32
         if runtime == "onnx-int8":
-            _quantize(fp32, int8)
+            quantize_int8(fp32, int8)
             with torch.inference_mode():
                 expected = graph(probe["input_ids"], probe["attention_mask"]).numpy()
             got = OnnxEncoder(int8, threads=1).run(probe["input_ids"], probe["attention_mask"])
