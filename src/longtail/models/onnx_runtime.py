@@ -16,7 +16,9 @@ serves short-text and hierarchical models, prediction and frozen-encoder trainin
   0.983 worst, 64 real texts) with fp32's, where onnxruntime's default (every op, per tensor)
   gives 0.92. The embeddings change, so the speed is paid for in quality: the benchmark
   (``benchmarks/onnx_runtime.py``) prints both. A graph whose probe embeddings fall below
-  cosine :data:`INT8_MIN_COSINE` is refused.
+  cosine :data:`INT8_MIN_COSINE` is refused. Activations get one scale per batch, so an int8
+  embedding depends a little on the texts batched with it (cosine >= 0.98 between a text alone
+  and in a batch of 16): int8 results are not batch-invariant, fp32 ones are.
 
 ONNX Runtime runs on the CPU here; with a GPU, PyTorch is the faster path and stays in charge.
 """
