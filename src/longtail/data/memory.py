@@ -44,11 +44,11 @@ def register_table(texts: Sequence[Any], labels: Sequence[Any] | None, *, what: 
         json.dumps([texts, labels], ensure_ascii=False, default=str).encode("utf-8")
     ).hexdigest()[:16]
     name = f"{PREFIX}{what}-{digest}"
-    columns = [TEXT] if labels is None else [TEXT, LABEL]
-    records = [
-        {TEXT: text} if labels is None else {TEXT: text, LABEL: label}
-        for text, label in zip(texts, labels if labels is not None else texts, strict=True)
-    ]
+    if labels is None:
+        columns, records = [TEXT], [{TEXT: text} for text in texts]
+    else:
+        columns = [TEXT, LABEL]
+        records = [{TEXT: t, LABEL: label} for t, label in zip(texts, labels, strict=True)]
     _TABLES[name] = (columns, records, list(range(len(texts))))
     return name
 

@@ -119,9 +119,8 @@ class CascadeFeatures:
     def saved_stage(self, texts: list[str]) -> np.ndarray:
         """The saved first stage's probabilities (validation and test files)."""
         if self._saved is None:
-            with contextlib.redirect_stdout(io.StringIO()):
-                self._saved = Classifier.load(self.first, log=lambda line: None)
-                self._saved.use_embedding_cache(log=lambda line: None)
+            self._saved = Classifier.load(self.first, log=lambda line: None)
+            self._saved.use_embedding_cache(log=lambda line: None)
         return self._saved.predict_proba(texts)[:, self.columns]
 
     def _first_stage_rows(self, table: TextTable) -> tuple[TextTable, LabelSpace, np.ndarray]:
@@ -184,10 +183,9 @@ class CascadeFeatures:
         with contextlib.redirect_stdout(log):
             run_training(config, overwrite=True, log=lambda line: print(line, file=log))
         (fold_dir / "train.log").write_text(log.getvalue(), encoding="utf-8")
-        with contextlib.redirect_stdout(io.StringIO()):
-            model = Classifier.load(fold_dir / "model", log=lambda line: None)
-            model.use_embedding_cache(log=lambda line: None)
-            scores = model.predict_proba([rows.texts[i] for i in held_idx])[:, self.columns]
+        model = Classifier.load(fold_dir / "model", log=lambda line: None)
+        model.use_embedding_cache(log=lambda line: None)
+        scores = model.predict_proba([rows.texts[i] for i in held_idx])[:, self.columns]
         stopped = model.meta["training"]["stopped"]
         atomic_write_json(
             done, {"rows": held_rows, "features": self.names, "scores": scores.tolist()}
