@@ -228,3 +228,18 @@ def test_short_texts_refuse_a_cascade_before_any_fold_trains(stages, tmp_path, c
     assert err.startswith("error: extra features (--extra-features, --extra-features-from)")
     assert "--long-documents" in err and "\n" not in err
     assert "cascade:" not in captured.out
+
+
+def test_extra_feature_columns_on_short_texts_are_refused_before_encoding(
+    tmp_path, tiny_model_dir, capsys
+):
+    data = tmp_path / "train.csv"
+    data.write_text(
+        "text,label,p\n"
+        + "".join(f"free cash {i},spam,0.{i}\nsee you {i},ham,0.{i}\n" for i in range(10))
+    )
+    args = ["train", "--data", str(data), "--output", str(tmp_path / "out"), "--extra-features", "p",
+            "--no-long-documents", "--model", str(tiny_model_dir), "--max-length", "32"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: extra features (--extra-features, --extra-features-from)")

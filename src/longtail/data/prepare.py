@@ -175,7 +175,7 @@ def prepare_in_memory(
             if documents
             else f"{share}: they are truncated (--long-documents models them whole)"
         )
-    if added is not None and not documents:  # before a cascade trains its first-stage folds
+    if (added is not None or data.extra_features) and not documents:  # before any fold trains
         raise LongtailError(
             "extra features (--extra-features, --extra-features-from) are joined to a document "
             "embedding: add --long-documents (long_documents.enabled=true)"

@@ -88,12 +88,7 @@ def build_model_setup(
             "add --encoder frozen, or train with --runtime torch and predict with --runtime "
             f"{config.model.runtime}"
         )
-    if not data.documents:
-        if extra is not None:
-            raise LongtailError(
-                "extra features (--extra-features, --extra-features-from) are joined to a "
-                "document embedding: add --long-documents (long_documents.enabled=true)"
-            )
+    if not data.documents:  # extra features on short texts were refused by prepare_data
         hidden = config.model.head_hidden or encoder.config.hidden_size
         model = TextClassifier(
             encoder, num_logits, pooling=config.model.pooling, dropout=config.model.dropout,
