@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -100,6 +101,33 @@ def encoder_fingerprint(model_name_or_path: str, encoder: nn.Module, samples: in
             digest.update(f"{name}{tuple(tensor.shape)}".encode())
             digest.update(sample.numpy().tobytes())
     return digest.hexdigest()
+
+
+def encoder_fingerprint_as(name: str, encoder: nn.Module) -> str:
+    """:func:`encoder_fingerprint` of ``encoder`` as if it had been loaded from ``name``: its
+    config's ``_name_or_path`` (which the fingerprint reads) is ``name`` meanwhile, then put
+    back. Training loads an encoder by its hub name, a saved model holds a copy in its own
+    folder: the same weights, keyed alike (``name=""`` keys the weights alone)."""
+    config = getattr(encoder, "config", None)
+    saved = getattr(config, "_name_or_path", None)
+    if config is not None:
+        config._name_or_path = name
+    try:
+        return encoder_fingerprint(name, encoder)
+    finally:
+        if config is not None:
+            config._name_or_path = saved
+
+
+def unwritable_reason(root: str | os.PathLike[str]) -> str | None:
+    """``None`` if a file can be created under ``root`` (made if missing), else why not."""
+    try:
+        Path(root).mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".probe-", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def _dir_part(key: str) -> str:

@@ -21,7 +21,11 @@ from typing import Any
 
 from torch import nn
 
-from longtail.cache.embeddings import default_cache_dir, encoder_fingerprint
+from longtail.cache.embeddings import (
+    default_cache_dir,
+    encoder_fingerprint_as,
+    unwritable_reason,
+)
 from longtail.logs import info
 from longtail.models.onnx_runtime import (
     GRAPH_FORMAT,
@@ -57,30 +61,12 @@ def graph_path(
     The key reads the encoder's weights and configuration but no name, so training (the encoder
     loaded from its hub name) and prediction (the copy in the model directory) share a graph.
     """
-    config = getattr(encoder, "config", None)
-    saved = getattr(config, "_name_or_path", None)
-    if config is not None:
-        config._name_or_path = ""
-    try:
-        fingerprint = encoder_fingerprint("", encoder)
-    finally:
-        if config is not None:
-            config._name_or_path = saved
+    fingerprint = encoder_fingerprint_as("", encoder)
     key = hashlib.sha256(
         json.dumps([fingerprint, pooling, check_runtime(runtime), GRAPH_FORMAT]).encode()
     ).hexdigest()
     root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     return root / GRAPH_DIR / f"{key[:32]}.onnx"
-
-
-def _writable_dir(directory: Path) -> bool:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-", suffix=".tmp"):
-            pass
-    except OSError:
-        return False
-    return True
 
 
 def encoder_session(
@@ -99,7 +85,7 @@ def encoder_session(
         except Exception as exc:  # a damaged file: export it again
             log(f"ONNX graph {path} does not load ({type(exc).__name__}); exporting it again")
             path.unlink(missing_ok=True)
-    if not _writable_dir(path.parent):
+    if unwritable_reason(path.parent) is not None:
         fallback = Path(tempfile.mkdtemp(prefix="longtail-onnx-")) / path.name
         log(f"{path.parent} is not writable: the ONNX graph goes to {fallback} for this run")
         path = fallback

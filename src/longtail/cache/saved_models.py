@@ -14,7 +14,6 @@ are encoded without caching, and one log line says so.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,8 @@ from longtail.cache.embeddings import (
     EmbeddingCache,
     default_cache_dir,
     document_chunking_key,
-    encoder_fingerprint,
+    encoder_fingerprint_as,
+    unwritable_reason,
 )
 from longtail.cache.onnx_graphs import runtime_encoder_key
 from longtail.logs import info
@@ -51,29 +51,6 @@ def trained_cache_root(meta: dict[str, Any], cache_dir: str | os.PathLike[str] |
     return Path(recorded).expanduser() if recorded else default_cache_dir()
 
 
-def _writable(root: Path) -> str | None:
-    """``None`` if a file can be created under ``root`` (made if missing), else why not."""
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=root, prefix=".probe-", suffix=".tmp"):
-            pass
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None
-
-
-def _training_fingerprint(name: str, encoder: Any) -> str:
-    """:func:`encoder_fingerprint` as training computed it: the encoder it loaded from ``name``
-    had ``name`` as its config's ``_name_or_path``, the saved copy has its model directory."""
-    config = encoder.config
-    saved = getattr(config, "_name_or_path", None)
-    config._name_or_path = name
-    try:
-        return encoder_fingerprint(name, encoder)
-    finally:
-        config._name_or_path = saved
-
-
 def saved_model_cache(
     meta: dict[str, Any],
     model: Any,
@@ -93,11 +70,11 @@ def saved_model_cache(
     name = resolve_model_name(((meta.get("config") or {}).get("model") or {}).get("name"))
     cache = EmbeddingCache(
         trained_cache_root(meta, cache_dir),
-        encoder_key=runtime_encoder_key(_training_fingerprint(name, model.encoder), runtime),
+        encoder_key=runtime_encoder_key(encoder_fingerprint_as(name, model.encoder), runtime),
         chunking_key=document_chunking_key(chunking, pooling=model.pooling),
         hidden_size=model.encoder.config.hidden_size,
     )  # fmt: skip
-    why = _writable(cache.root)
+    why = unwritable_reason(cache.root)
     if why is not None:
         cache.writable = False  # entries already there are still read
         log(
