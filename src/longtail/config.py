@@ -181,6 +181,14 @@ class TrainConfig(_Section):
     ``patience``: epochs without a better validation score before early stopping (``None``: no
     early stopping). Unset, it is 3 when training to convergence (two flat epochs are common
     before a small set's score moves again) and 2 with fixed epochs (as before).
+
+    Bookkeeping that never changes the result (:mod:`longtail.training.loop`): ``save_steps``
+    writes a checkpoint every that many optimizer steps inside an epoch as well as after each
+    epoch, so ``--resume`` continues a long epoch from its last save rather than from its start
+    (``None``: epoch ends only). ``logging_steps``: optimizer steps between two reads of the
+    training loss (progress bar, per-step tracker logs, the finite-loss check); each read waits
+    for the GPU, so it is not done every step. ``compile``: run the model through
+    ``torch.compile`` (opt-in; see docs/benchmarks.md for what it buys on each device).
     """
 
     epochs: int | None = Field(None, ge=1)
@@ -200,6 +208,9 @@ class TrainConfig(_Section):
     early_stopping_metric: str | None = None
     patience: int | None = Field(2, ge=1)
     group_by_length: bool = True
+    save_steps: int | None = Field(None, ge=1)
+    logging_steps: int = Field(50, ge=1)
+    compile: bool = False
     seed: int = Field(0, ge=0, lt=2**32)  # numpy's seeds: 0 <= seed < 2**32
 
     @model_validator(mode="after")
@@ -365,7 +376,7 @@ class ExperimentConfig(_Section):
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     output: str | None = None
-    track: list[Literal["tensorboard", "mlflow"]] = Field(default_factory=list)
+    track: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(default_factory=list)
     track_dir: str | None = None
     #: the strategy is linear_probe because :func:`solves_frozen_head` chose it, not the user: long
     #: documents (known only once the data are read) train their aggregator by SGD instead

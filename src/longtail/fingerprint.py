@@ -23,7 +23,8 @@ from longtail.defaults import default_early_stopping_metric, default_fbr, defaul
 from longtail.io_utils import file_sha256
 from longtail.tasks import TASKS
 
-#: Dotted keys that change where outputs go or how memory is used, never what is learned.
+#: Dotted keys that change where outputs go, how memory is used or how often a run saves and
+#: reports, never what is learned.
 NOT_AFFECTING_RESULTS = frozenset(
     {
         "output",
@@ -38,6 +39,10 @@ NOT_AFFECTING_RESULTS = frozenset(
         "augment.cache_dir",
         "augment.quality_plot",
         "train.eval_batch_size",
+        "train.save_steps",
+        "train.logging_steps",
+        # the same arithmetic in fused kernels: like eval_batch_size, only rounding moves
+        "train.compile",
     }
 )
 #: Keys whose ``null`` means "the default for the task": they enter as what they resolve to.

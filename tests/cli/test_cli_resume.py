@@ -57,6 +57,39 @@ def test_resume_after_interruption_matches_uninterrupted(
     assert cut_report["f1_macro"] == pytest.approx(full_report["f1_macro"], abs=1e-9)
 
 
+def test_a_run_killed_inside_an_epoch_resumes_there_with_save_steps(
+    spam_files, tiny_model_dir, tmp_path, monkeypatch, capsys
+):
+    """The tiny encoder has dropout: the resumed half-epoch must draw the same masks."""
+    args = ["train", "--data", str(spam_files["train"]), "--test-data", str(spam_files["test"])]
+    assert main([*args, *fast_train_args(tiny_model_dir, tmp_path / "full")]) == 0
+
+    real_save, states = loop.save_checkpoint, []
+
+    def save_then_die(*a, **kw):
+        real_save(*a, **kw)
+        states.append(kw["state"])
+        if kw["state"]["epoch"] == 1 and kw["state"]["epoch_batches"]:
+            raise KeyboardInterrupt  # killed inside epoch 2, after a step checkpoint
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
+    cut = [*args, *fast_train_args(tiny_model_dir, tmp_path / "cut"), "--save-steps", "2"]
+    assert main(cut) == 130
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    batches = states[-1]["epoch_batches"]
+    assert batches > 0 and [s["epoch_batches"] for s in states].count(0) == 1  # epoch 1's end
+
+    capsys.readouterr()
+    assert main([*cut, "--resume"]) == 0
+    assert f"resuming in epoch 2 after batch {batches}" in capsys.readouterr().out
+    full = json.loads((tmp_path / "full" / "longtail.json").read_text())
+    resumed = json.loads((tmp_path / "cut" / "longtail.json").read_text())
+    assert [h["train_loss"] for h in resumed["training"]["history"]] == pytest.approx(
+        [h["train_loss"] for h in full["training"]["history"]], rel=1e-6
+    )
+    assert resumed["thresholds"] == pytest.approx(full["thresholds"], abs=1e-6)
+
+
 def test_resume_refuses_a_checkpoint_from_other_settings(
     spam_files, tiny_model_dir, tmp_path, monkeypatch, capsys
 ):

@@ -149,8 +149,8 @@ class _NanAfter(nn.Module):
 def test_a_non_finite_loss_stops_the_run_in_one_line_naming_the_steps(monkeypatch):
     from longtail.errors import LongtailError
 
-    monkeypatch.setattr(loop, "LOSS_READ_STEPS", 3)  # read the loss back every 3 batches
-    config = TrainConfig(batch_size=BATCH, mixed_precision="no", epochs=2)
+    # the loss is read back every 3 steps
+    config = TrainConfig(batch_size=BATCH, mixed_precision="no", epochs=2, logging_steps=3)
     with pytest.raises(
         LongtailError, match=r"the loss became nan at epoch 1, steps 1-3; lower train\.lr"
     ):
@@ -162,9 +162,122 @@ def test_a_non_finite_loss_stops_the_run_in_one_line_naming_the_steps(monkeypatc
 
 def test_the_running_loss_is_read_back_every_few_batches_not_every_step(monkeypatch):
     reads = []
-    real = loop._finite_mean
-    monkeypatch.setattr(loop, "LOSS_READ_STEPS", 2)
-    monkeypatch.setattr(loop, "_finite_mean", lambda *a: reads.append(a[4]) or real(*a))
-    result, _, _ = _train([0.5, 0.6], epochs=2)
-    assert reads == [2, 4, 5, 7, 9, 10]  # every 2nd batch and each epoch's last (5 per epoch)
+    real = loop._finite_sum
+    monkeypatch.setattr(loop, "_finite_sum", lambda *a: reads.append(a[4]) or real(*a))
+    result, _, _ = _train([0.5, 0.6], epochs=2, logging_steps=2)
+    assert reads == [2, 4, 5, 6, 8, 10]  # every 2nd step and each epoch's last (5 per epoch)
     assert all(np.isfinite(h["train_loss"]) for h in result.history)
+
+
+class _DropHead(_Head):
+    """A head with dropout: a resumed run must draw the masks an uninterrupted one draws."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, features: torch.Tensor, return_embedding: bool = False):
+        logits = self.head(self.drop(features))
+        return (logits, features) if return_embedding else logits
+
+
+def _saving_every(checkpoint_dir, save_steps, resume=False, on_step=None):
+    validation = _split(1)
+    config = TrainConfig(
+        batch_size=BATCH, mixed_precision="no", epochs=3, save_steps=save_steps, patience=None
+    )
+    torch.manual_seed(0)
+    model = _DropHead()
+    result = train_model(
+        model, nn.CrossEntropyLoss(), _split(0), validation, config, batcher=FeatureBatcher(),
+        score=_real_score(validation), checkpoint_dir=checkpoint_dir, resume=resume,
+        fingerprint="f", log=lambda _m: None, on_step=on_step,
+    )  # fmt: skip
+    return result, model
+
+
+# saves at steps 2, 4, 5 (epoch 1's end), 6, 8, 10...: killed after batch 2 of epoch 1 / 1 of 2
+@pytest.mark.parametrize("killed_at", [1, 4])
+def test_a_run_killed_inside_an_epoch_resumes_from_its_last_step_checkpoint(
+    tmp_path, monkeypatch, killed_at
+):
+    full, full_model = _saving_every(tmp_path / "full", None)
+    real_save, saved = loop.save_checkpoint, []
+
+    def save_then_die(*args, **kwargs):
+        real_save(*args, **kwargs)
+        saved.append(kwargs["state"])
+        if len(saved) == killed_at:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _saving_every(tmp_path / "cut", 2)
+    assert saved[-1]["epoch_batches"] in (1, 2), "the last save was inside an epoch"
+    assert (tmp_path / "cut" / "random.safetensors").is_file()
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    messages = []
+    validation = _split(1)
+    config = TrainConfig(batch_size=BATCH, mixed_precision="no", epochs=3, save_steps=2,
+                         patience=None)  # fmt: skip
+    torch.manual_seed(123)  # whatever the global generator holds, the checkpoint's comes back
+    resumed_model = _DropHead()
+    resumed = train_model(
+        resumed_model, nn.CrossEntropyLoss(), _split(0), validation, config,
+        batcher=FeatureBatcher(), score=_real_score(validation),
+        checkpoint_dir=tmp_path / "cut", resume=True, fingerprint="f", log=messages.append,
+    )  # fmt: skip
+    step = saved[-1]["step"]
+    assert messages[0] == (
+        f"resuming in epoch {saved[-1]['epoch'] + 1} after batch "
+        f"{saved[-1]['epoch_batches']} (step {step})"
+    )
+    for mine, theirs in zip(resumed.history, full.history, strict=True):
+        assert mine["step"] == theirs["step"]
+        assert mine["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-9)
+        assert mine["val_score"] == pytest.approx(theirs["val_score"], rel=1e-9)
+    assert torch.equal(resumed_model.head.weight, full_model.head.weight)
+
+
+def test_save_steps_change_nothing_but_the_checkpoints(tmp_path):
+    plain, plain_model = _saving_every(tmp_path / "a", None)
+    saving, saving_model = _saving_every(tmp_path / "b", 1)
+    assert [e["train_loss"] for e in saving.history] == [e["train_loss"] for e in plain.history]
+    assert torch.equal(saving_model.head.weight, plain_model.head.weight)
+
+
+def test_a_step_checkpoint_without_its_generators_is_refused_in_one_line(tmp_path, monkeypatch):
+    from longtail.errors import LongtailError
+
+    real_save = loop.save_checkpoint
+
+    def save_once_then_die(*args, **kwargs):
+        real_save(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_once_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _saving_every(tmp_path / "cut", 2)
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    (tmp_path / "cut" / "random.safetensors").unlink()
+    with pytest.raises(LongtailError, match=r"random\.safetensors is damaged \(the file is missing\)"):
+        _saving_every(tmp_path / "cut", 2, resume=True)
+
+
+def test_the_training_loss_reaches_the_tracker_every_logging_steps():
+    logged = []
+    validation = _split(1)
+    config = TrainConfig(batch_size=BATCH, mixed_precision="no", epochs=2, logging_steps=2,
+                         lr=1e-2, head_lr=1e-2)  # fmt: skip
+    result = train_model(
+        _Head(), nn.CrossEntropyLoss(), _split(0), validation, config, batcher=FeatureBatcher(),
+        score=_real_score(validation), log=lambda _m: None, on_step=logged.append,
+    )  # fmt: skip
+    # 5 steps per epoch: reads at steps 2 and 4, and at each epoch's end (5, then 6, 8, 10)
+    assert [entry["step"] for entry in logged] == [2, 4, 5, 6, 8, 10]
+    first_epoch = logged[:3]
+    rows = [2 * BATCH, 2 * BATCH, BATCH]
+    mean = sum(e["train_loss"] * n for e, n in zip(first_epoch, rows)) / ROWS
+    assert mean == pytest.approx(result.history[0]["train_loss"], rel=1e-9)
+    lrs = [entry["lr"] for entry in logged]
+    assert lrs == sorted(lrs, reverse=True) and lrs[-1] == 0.0  # warm-up is < 1 step: decay only

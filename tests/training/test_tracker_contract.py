@@ -27,7 +27,11 @@ from longtail.training.tracking import TRACKERS, RunTracking
 
 NAMES = TRACKERS.names()
 CONFIG = {"train": {"lr": 0.001, "epochs": 2}, "loss": None, "track": ["x"]}
-EPOCHS = [{"train_loss": 0.9, "val_score": 0.4, "phase": 0}, {"train_loss": 0.5, "val_score": 0.6}]
+EPOCHS = [
+    {"train_loss": 0.9, "val_score": 0.4, "phase": "a", "step": 5, "global_step": 5},
+    {"train_loss": 0.5, "val_score": 0.6, "phase": "b", "step": 5, "global_step": 10},
+]
+STEPS = [{"train_loss": 1.5, "lr": 1e-3, "step": 3, "global_step": 3}, EPOCHS[0] | {"lr": 5e-4}]
 FINAL = {"f1_macro": 0.75, "accuracy": 0.8, "flag": True, "missing": float("nan")}
 
 
@@ -56,6 +60,62 @@ def _read_mlflow(directory: Path, run_name: str) -> dict[str, list[tuple[int, fl
     }
 
 
+def _wandb_records(directory: Path) -> list:
+    """The records of the one offline W&B run under ``directory``: W&B's run file is a
+    LevelDB-style log (32 KiB blocks of CRC-framed chunks) of protobuf ``Record`` messages."""
+    import struct
+
+    from wandb.proto import wandb_internal_pb2
+
+    (path,) = directory.glob("wandb/offline-run-*/run-*.wandb")
+    data, position, block, pieces, records = path.read_bytes(), 7, 32768, b"", []
+    while position + 7 <= len(data):
+        if block - position % block < 7:  # a block's tail too short for a header is padding
+            position += block - position % block
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[position : position + 7])
+        pieces += data[position + 7 : position + 7 + length]
+        position += 7 + length
+        if kind in (1, 4):  # a whole record, or the last chunk of one
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pieces)
+            records.append(record)
+            pieces = b""
+    return records
+
+
+def _read_wandb(directory: Path, run_name: str) -> dict[str, list[tuple[int, float]]]:
+    import json
+
+    records = _wandb_records(directory)
+    (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+    assert run.display_name == run_name and run.project == "longtail"
+    config = {
+        item.key: json.loads(item.value_json)
+        for r in records
+        if r.WhichOneof("record_type") == "config"
+        for item in r.config.update
+    }
+    assert config["train.lr"] == 0.001 and config["loss"] == "None"
+    saved = {
+        f.path for r in records if r.WhichOneof("record_type") == "files" for f in r.files.files
+    }
+    assert "report.md" in saved
+    scalars: dict[str, list[tuple[int, float]]] = {}
+    for record in records:
+        if record.WhichOneof("record_type") != "history":
+            continue
+        items = {
+            "/".join(item.nested_key) or item.key: json.loads(item.value_json)
+            for item in record.history.item
+        }
+        step = items.pop("_step")
+        for key, value in items.items():
+            if not key.startswith("_"):
+                scalars.setdefault(key, []).append((step, value))
+    return scalars
+
+
 @dataclass(frozen=True)
 class Contract:
     needs: tuple[tuple[str, ...], ...]  # import names: every group needs one of its members
@@ -76,6 +136,9 @@ CONTRACT = {
         installs=(("mlflow", "mlflow-skinny"), ("sqlalchemy",), ("alembic",)),
         hide=("mlflow",),
         read=_read_mlflow,
+    ),
+    "wandb": Contract(
+        needs=(("wandb",),), installs=(("wandb",),), hide=("wandb",), read=_read_wandb
     ),
 }
 
@@ -149,6 +212,8 @@ def test_off_the_main_process_nothing_starts(name, tmp_path):
 @pytest.mark.parametrize("name", NAMES)
 def test_start_log_finish_inside_the_directory(name, tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")  # no account, no network: the run stays on disk
+    monkeypatch.delenv("WANDB_PROJECT", raising=False)
     workdir, directory, report = tmp_path / "cwd", tmp_path / "tracking", tmp_path / "report.md"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
@@ -162,6 +227,8 @@ def test_start_log_finish_inside_the_directory(name, tmp_path, monkeypatch):
     tracking = RunTracking([name, name], directory=directory, run_name="run", is_main=True)
     assert tracking and len(tracking.trackers) == 1  # a repeated name starts one tracker
     tracking.parameters(CONFIG)
+    tracking.train_step(STEPS[0])
+    tracking.train_step(STEPS[1])
     for entry in EPOCHS:
         tracking.epoch(entry)
     tracking.final(FINAL, [report], "validation")
@@ -171,9 +238,11 @@ def test_start_log_finish_inside_the_directory(name, tmp_path, monkeypatch):
     assert list(workdir.iterdir()) == [], "the tracker wrote outside its directory"
     assert any(p.is_file() for p in directory.rglob("*"))
     scalars = CONTRACT[name].read(directory, "run")
-    assert scalars["epoch/train_loss"] == [(1, pytest.approx(0.9)), (2, pytest.approx(0.5))]
-    assert scalars["epoch/val_score"] == [(1, pytest.approx(0.4)), (2, pytest.approx(0.6))]
-    assert scalars["validation/f1_macro"] == [(2, pytest.approx(0.75))]
+    assert scalars["train/loss"] == [(3, pytest.approx(1.5)), (5, pytest.approx(0.9))]
+    assert scalars["train/lr"] == [(3, pytest.approx(1e-3)), (5, pytest.approx(5e-4))]
+    assert scalars["epoch/train_loss"] == [(5, pytest.approx(0.9)), (10, pytest.approx(0.5))]
+    assert scalars["epoch/val_score"] == [(5, pytest.approx(0.4)), (10, pytest.approx(0.6))]
+    assert scalars["validation/f1_macro"] == [(10, pytest.approx(0.75))]
     assert "validation/flag" not in scalars and "validation/missing" not in scalars
 
 

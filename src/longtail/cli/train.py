@@ -72,6 +72,9 @@ FLAG_KEYS = {
     "early_stopping_metric": "train.early_stopping_metric",
     "patience": "train.patience",
     "seed": "train.seed",
+    "save_steps": "train.save_steps",
+    "logging_steps": "train.logging_steps",
+    "compile": "train.compile",
     "loss": "loss",
     "sampler": "sampler",
     "strategy": "strategy",
@@ -181,6 +184,24 @@ def add_parser(subparsers: Any) -> None:
         "to convergence, 2 with --epochs)",
     )
     p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--save-steps",
+        type=int,
+        help="also checkpoint every N optimizer steps inside an epoch, so --resume goes on "
+        "from there (default: at each epoch's end only)",
+    )
+    p.add_argument(
+        "--logging-steps",
+        type=int,
+        help="optimizer steps between two reads of the training loss: progress bar, trackers "
+        "(default 50)",
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        default=None,
+        help="train through torch.compile (opt-in; first steps are slower while it compiles)",
+    )
     p.add_argument("--loss", help="registered loss name (parameters via loss.NAME=VALUE overrides)")
     p.add_argument("--sampler", help="registered sampler name")
     p.add_argument("--threshold-objective", choices=config_choices("decision.objective"))
@@ -270,7 +291,8 @@ def add_parser(subparsers: Any) -> None:
         "--track",
         action="append",
         choices=config_choices("track"),
-        help="log parameters, epochs, metrics and the report (repeatable)",
+        help="log parameters, the loss every --logging-steps, epochs, metrics and the report "
+        "(repeatable)",
     )
     p.add_argument("--track-dir", help="tracker files (default: <output>/tracking)")
     p.add_argument(

@@ -62,6 +62,13 @@ class _ChunkSampling:
     def set_epoch(self, epoch: int) -> None:
         self.generator = epoch_generator(self.seed + 7919, epoch)
 
+    def random_state(self) -> dict[str, torch.Tensor]:
+        """Where the chunk draws stand inside an epoch (saved by a mid-epoch checkpoint)."""
+        return {"chunks": self.generator.get_state()}
+
+    def restore_random_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.generator.set_state(state["chunks"])
+
     def pick(self, count: int, training: bool) -> list[int] | None:
         if not training or not self.max_chunks or count <= self.max_chunks:
             return None

@@ -1,7 +1,10 @@
 """Epoch checkpoints for ``--resume``, written without pickle.
 
 Model and optimizer tensors go to safetensors; everything else (optimizer hyper-parameters,
-scheduler counters, the training history) to JSON. A checkpoint directory is staged next to its
+scheduler counters, the training history) to JSON. A checkpoint taken inside an epoch
+(``train.save_steps``) also records how many of the epoch's batches are done, the epoch's loss so
+far and the random generators' states (``random.safetensors``), so the rest of the epoch draws the
+same dropout masks and chunk subsets as a run that never stopped. A checkpoint directory is staged next to its
 final place and swapped in with a rename, and ``state.json`` (written last) marks it complete, so a
 kill at any moment leaves the previous checkpoint intact.
 
@@ -29,6 +32,7 @@ from longtail.fingerprint import NOT_AFFECTING_RESULTS, describe_changes
 from longtail.io_utils import atomic_write_json, make_staging_directory, replace_directory
 
 STATE_FILE = "state.json"
+RANDOM_FILE = "random.safetensors"
 
 
 def _flatten_optimizer(
@@ -67,12 +71,16 @@ def save_checkpoint(
     scheduler: Any,
     state: dict[str, Any],
     best_weights: dict[str, torch.Tensor] | None,
+    random_state: dict[str, torch.Tensor] | None = None,
 ) -> None:
+    """Write a checkpoint; ``random_state`` (generator states) for one taken inside an epoch."""
     directory = Path(directory)
     staging = make_staging_directory(directory)  # umask modes; a killed save's staging removed
     save_file(_cpu_state(model), str(staging / "model.safetensors"))
     if best_weights is not None:
         save_file(best_weights, str(staging / "best.safetensors"))
+    if random_state:
+        save_file(random_state, str(staging / RANDOM_FILE))
     tensors, extra = _flatten_optimizer(optimizer.state_dict())
     save_file(tensors, str(staging / "optimizer.safetensors"))
     atomic_write_json(staging / "optimizer.json", extra)
@@ -111,6 +119,11 @@ class LoopState(_Loose):
     history: list[HistoryEntry] = Field(default_factory=list)
     #: the phase's train.* settings, to name what changed when the fingerprint differs
     train_config: dict[str, Any] | None = None
+    #: inside epoch ``epoch + 1`` (train.save_steps): its batches done, its loss summed over
+    #: rows and the rows seen, over every process (0 at an epoch's end)
+    epoch_batches: int = Field(0, ge=0)
+    epoch_loss: float = 0.0
+    epoch_rows: int = Field(0, ge=0)
 
 
 class _ParamGroup(_Loose):
@@ -213,6 +226,16 @@ def restore_checkpoint(
     path = directory / "best.safetensors"
     if not path.is_file():
         return None
+    with _restoring(path, directory):
+        return load_file(str(path))
+
+
+def read_random_state(directory: str | Path) -> dict[str, torch.Tensor]:
+    """The generator states of a checkpoint taken inside an epoch (one line if missing)."""
+    directory = Path(directory)
+    path = directory / RANDOM_FILE
+    if not path.is_file():
+        raise _unusable(path, directory, "the file is missing")
     with _restoring(path, directory):
         return load_file(str(path))
 

@@ -1,9 +1,12 @@
 """The training loop: epochs of length-grouped batches, validation, early stopping, checkpoints.
 
-Device-agnostic through ``accelerate`` (``prepare`` / ``backward`` / ``autocast``), and resumable at
-epoch boundaries: all randomness of an epoch (data order, sampler draws, dropout) is derived from
-``(seed, epoch)``, so a run killed after epoch k and resumed gives the same result as one that never
-stopped.
+Device-agnostic through ``accelerate`` (``prepare`` / ``backward`` / ``autocast``), and resumable:
+all randomness of an epoch (data order, sampler draws, dropout) is derived from ``(seed, epoch)``,
+so a run killed after epoch k and resumed gives the same result as one that never stopped. With
+``train.save_steps`` a checkpoint is also taken every that many optimizer steps inside an epoch
+(the batches done, the epoch's loss so far and the generators' states), and a resumed run skips
+the batches it already trained on and goes on with the same random draws: a crash costs at most
+``save_steps`` steps, not an epoch of a multi-million-row set.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from longtail.training.accelerator import distributed_state, make_accelerator, s
 from longtail.training.budget import EarlyStopping, TrainingBudget, training_budget
 from longtail.training.checkpoint import (
     has_checkpoint,
+    read_random_state,
     resume_checkpoint,
     save_checkpoint,
     train_settings,
@@ -91,20 +95,17 @@ def _to_target(y: np.ndarray, rows: list[int]) -> torch.Tensor:
     return torch.as_tensor(values, dtype=torch.long if values.ndim == 1 else torch.float32)
 
 
-#: Batches between two reads of the running training loss (each read waits for the GPU).
-LOSS_READ_STEPS = 50
-
-
-def _finite_mean(running: torch.Tensor, seen: int, epoch: int, since: int, step: int) -> float:
-    """The epoch's mean training loss so far; a one-line error if it is not finite."""
-    mean = float(running) / max(seen, 1)
+def _finite_sum(running: torch.Tensor, seen: int, epoch: int, since: int, step: int) -> float:
+    """The epoch's training loss so far, summed over rows; a one-line error if it is not finite."""
+    total = float(running)
+    mean = total / max(seen, 1)
     if not math.isfinite(mean):
         where = f"step {step}" if step - since <= 1 else f"steps {since + 1}-{step}"
         raise LongtailError(
             f"the loss became {mean} at epoch {epoch}, {where}; lower train.lr, clip class "
             "weights (loss.max_weight) or turn off mixed precision"
         )
-    return mean
+    return total
 
 
 class _StepFunction:
@@ -160,13 +161,22 @@ class _StepFunction:
 
 @dataclass
 class LoopProgress:
-    """What the loop carries from epoch to epoch, and what each checkpoint saves."""
+    """What the loop carries from epoch to epoch, and what each checkpoint saves.
+
+    ``epoch`` counts finished epochs. Inside the next one, a checkpoint (``train.save_steps``)
+    also records ``epoch_batches`` done, their loss summed over rows (``epoch_loss``, every
+    process) and ``epoch_rows``; ``random_state`` is where the generators stood then.
+    """
 
     stopping: EarlyStopping
     epoch: int = 0
     step: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     best_weights: dict[str, torch.Tensor] | None = None
+    epoch_batches: int = 0
+    epoch_loss: float = 0.0
+    epoch_rows: int = 0
+    random_state: dict[str, torch.Tensor] | None = None
 
     def checkpoint_state(self) -> dict[str, Any]:
         """The loop's part of ``state.json`` (:class:`~longtail.training.checkpoint.LoopState`)."""
@@ -175,7 +185,38 @@ class LoopProgress:
             "epoch": self.epoch, "step": self.step, "best_score": stopping.best_score,
             "best_epoch": stopping.best_epoch, "bad_epochs": stopping.bad_epochs,
             "stopped_early": stopping.stopped, "history": self.history,
+            "epoch_batches": self.epoch_batches, "epoch_loss": self.epoch_loss,
+            "epoch_rows": self.epoch_rows,
         }  # fmt: skip
+
+    def end_epoch(self) -> None:
+        self.epoch_batches, self.epoch_loss, self.epoch_rows = 0, 0.0, 0
+        self.random_state = None
+
+
+def capture_random_state(batcher: Any) -> dict[str, torch.Tensor]:
+    """The generators a rest of an epoch draws from: PyTorch's (dropout), each GPU's, the
+    batcher's (chunk subsets). Row order needs none: it is redrawn from ``(seed, epoch)``."""
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state |= {f"cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
+    if hasattr(batcher, "random_state"):
+        state |= {f"batcher.{k}": v for k, v in batcher.random_state().items()}
+    return state
+
+
+def restore_random_state(state: dict[str, torch.Tensor], batcher: Any) -> None:
+    """Put the generators back where :func:`capture_random_state` found them."""
+    torch.set_rng_state(state["torch"])
+    if torch.cuda.is_available():
+        for index in range(torch.cuda.device_count()):
+            if f"cuda.{index}" in state:
+                torch.cuda.set_rng_state(state[f"cuda.{index}"], index)
+    if hasattr(batcher, "restore_random_state"):
+        prefix = "batcher."
+        batcher.restore_random_state(
+            {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        )
 
 
 @dataclass
@@ -192,10 +233,26 @@ class _Run:
     optimizer: torch.optim.Optimizer
     scheduler: Any
     step: _StepFunction
+    checkpoint_dir: Path | None = None
+    fingerprint: str = ""
+    on_step: Callable[[dict[str, Any]], None] | None = None
 
     @property
     def unwrapped(self) -> nn.Module:
         return self.accelerator.unwrap_model(self.model)
+
+    def save(self, progress: LoopProgress) -> None:
+        """A checkpoint of ``progress`` (the main process writes it; every process waits)."""
+        if self.checkpoint_dir is not None and self.accelerator.is_main_process:
+            save_checkpoint(
+                self.checkpoint_dir, model=self.unwrapped, optimizer=self.optimizer,
+                scheduler=self.scheduler,
+                state=progress.checkpoint_state() | {
+                    "fingerprint": self.fingerprint, "train_config": train_settings(self.config),
+                },
+                best_weights=progress.best_weights, random_state=progress.random_state,
+            )  # fmt: skip
+        self.accelerator.wait_for_everyone()
 
     def weights(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu().clone() for k, v in self.unwrapped.state_dict().items()}
@@ -210,25 +267,38 @@ class _Run:
 
     def train_epoch(self, epoch: int, train: TokenizedSplit, progress: LoopProgress) -> float:
         """One epoch of optimizer steps (fewer if the step budget runs out); the mean training
-        loss per row over every process."""
+        loss per row over every process. A resumed epoch skips the batches it already did."""
         accelerator, config, budget = self.accelerator, self.config, self.budget
         torch.manual_seed(epoch_seed(config.seed, epoch))  # dropout noise, reproducible on resume
         if hasattr(self.loss_fn, "set_epoch"):
             self.loss_fn.set_epoch(epoch - 1, budget.epochs)
         self.batches.set_epoch(epoch)
         self.batcher.set_epoch(epoch)
+        done_before = progress.epoch_batches
+        if progress.random_state is not None:
+            restore_random_state(progress.random_state, self.batcher)
         self.model.train()
         # the running loss stays on the device: reading it back is a GPU sync, done every
-        # LOSS_READ_STEPS steps (progress bar, the finite-loss check) and at the end, not per step
-        running = torch.zeros((), dtype=torch.float64, device=accelerator.device)
-        seen, read_at = 0, progress.step
+        # train.logging_steps steps (progress bar, trackers, the finite-loss check) and at the
+        # end, not per step. A resumed epoch starts from the saved sums (every process's, held
+        # by the main one).
+        carried = accelerator.is_main_process and done_before
+        running = torch.tensor(
+            progress.epoch_loss if carried else 0.0, dtype=torch.float64, device=accelerator.device
+        )
+        seen = progress.epoch_rows if carried else 0
+        read_at, last_read = progress.step, (float(running), seen)
         bar = tqdm(
             total=len(self.batches), desc=f"epoch {budget.epoch_label(epoch)}", unit="batch",
             leave=False, disable=None if accelerator.is_main_process else True,
         )  # fmt: skip
+        bar.update(done_before)
         for batch, rows in enumerate(self.batches, start=1):
+            if batch <= done_before:
+                continue  # trained on before the checkpoint this run resumed from
             inputs = to_device(self.batcher(train, rows, training=True), accelerator.device)
             target = _to_target(train.y, rows).to(accelerator.device)
+            stepped = False
             with accelerator.accumulate(self.model), accelerator.autocast():
                 loss = self.step(inputs, target)
                 if accelerator.sync_gradients:
@@ -238,24 +308,53 @@ class _Run:
                     self.scheduler.step()
                     self.optimizer.zero_grad(set_to_none=True)
                     progress.step += 1
+                    stepped = True
             running += loss.detach().double() * len(rows)
             seen += len(rows)
             bar.update(1)
             done = progress.step >= budget.total_steps
-            if batch % LOSS_READ_STEPS == 0 or done or batch == len(self.batches):
-                mean = _finite_mean(running, seen, epoch, read_at, progress.step)
-                bar.set_postfix(loss=f"{mean:.4f}", refresh=False)
-                read_at = progress.step
+            last = done or batch == len(self.batches)
+            if (stepped and progress.step % config.logging_steps == 0) or last:
+                total = _finite_sum(running, seen, epoch, read_at, progress.step)
+                bar.set_postfix(loss=f"{total / max(seen, 1):.4f}", refresh=False)
+                self._log_step(progress.step, total - last_read[0], seen - last_read[1])
+                read_at, last_read = progress.step, (total, seen)
+            if (
+                stepped and config.save_steps and self.checkpoint_dir is not None
+                and progress.step % config.save_steps == 0 and not last
+            ):  # fmt: skip
+                self._save_inside(progress, batch, running, seen)
             if done:
                 break
         bar.close()
-        totals = accelerator.reduce(
-            torch.stack(
-                [running, torch.tensor(float(seen), dtype=torch.float64, device=accelerator.device)]
-            ),
+        loss_sum, rows = self._epoch_totals(running, seen)
+        return loss_sum / max(rows, 1.0)
+
+    def _epoch_totals(self, running: torch.Tensor, seen: int) -> tuple[float, float]:
+        """The loss summed over rows and the rows, over every process (a collective call)."""
+        device = self.accelerator.device
+        totals = self.accelerator.reduce(
+            torch.stack([running, torch.tensor(float(seen), dtype=torch.float64, device=device)]),
             reduction="sum",
         )
-        return float(totals[0] / max(float(totals[1]), 1.0))
+        return float(totals[0]), float(totals[1])
+
+    def _log_step(self, step: int, loss_sum: float, rows: int) -> None:
+        """The training loss since the last read (this process's rows) and the learning rate."""
+        if self.on_step is not None and rows and self.accelerator.is_main_process:
+            lr = self.scheduler.get_last_lr()[0]
+            self.on_step({"step": step, "train_loss": loss_sum / rows, "lr": float(lr)})
+
+    def _save_inside(self, progress: LoopProgress, batch: int, running: torch.Tensor, seen: int):
+        """A checkpoint after ``batch`` batches of the current epoch."""
+        loss_sum, rows = self._epoch_totals(running, seen)
+        progress.epoch_batches, progress.epoch_loss, progress.epoch_rows = (
+            batch,
+            loss_sum,
+            int(rows),
+        )
+        progress.random_state = capture_random_state(self.batcher)
+        self.save(progress)
 
 
 def _build_run(
@@ -268,6 +367,9 @@ def _build_run(
     sampler: Any,
     sam: Any,
     aux_loss: nn.Module | None,
+    checkpoint_dir: Path | None,
+    fingerprint: str,
+    on_step: Callable[[dict[str, Any]], None] | None,
 ) -> _Run:
     """The accelerator, batches, budget, optimizer and schedule of one :func:`train_model`."""
     if sam is not None and config.grad_accum != 1:
@@ -291,10 +393,12 @@ def _build_run(
     )  # fmt: skip
     scheduler = linear_schedule(optimizer, budget.total_steps, warmup_steps=budget.warmup_steps)
     model, optimizer = accelerator.prepare(model, optimizer)
+    if config.compile:  # training steps only: validation and checkpoints use the plain module
+        model = torch.compile(model)
     loss_fn = loss_fn.to(accelerator.device)
     step = _StepFunction(model, loss_fn, accelerator, sam=sam, aux_loss=aux_loss)
     return _Run(model, loss_fn, config, accelerator, batches, batcher, budget, optimizer,
-                scheduler, step)  # fmt: skip
+                scheduler, step, checkpoint_dir, fingerprint, on_step)  # fmt: skip
 
 
 def _starting_progress(
@@ -321,7 +425,16 @@ def _starting_progress(
         stopping = progress.stopping
         stopping.best_score, stopping.best_epoch = saved.best_score, saved.best_epoch
         stopping.bad_epochs, stopping.stopped = saved.bad_epochs, saved.stopped_early
-        log(f"resuming after epoch {progress.epoch} (step {progress.step})")
+        if saved.epoch_batches:
+            progress.epoch_batches, progress.epoch_rows = saved.epoch_batches, saved.epoch_rows
+            progress.epoch_loss = saved.epoch_loss
+            progress.random_state = read_random_state(checkpoint_dir)
+            log(
+                f"resuming in epoch {progress.epoch + 1} after batch {saved.epoch_batches} "
+                f"(step {progress.step})"
+            )
+        else:
+            log(f"resuming after epoch {progress.epoch} (step {progress.step})")
     elif keep_start:
         progress.stopping.best_score = run.validate(validation, score)
         progress.best_weights = run.weights()
@@ -350,6 +463,7 @@ def train_model(
     fingerprint: str = "",
     log: Callable[[str], None] = info,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
     keep_start: bool = False,
 ) -> TrainingResult:
     """Fine-tune ``model`` in place and leave it holding the best validation weights.
@@ -365,16 +479,23 @@ def train_model(
         sam: a :class:`~longtail.training.sam.SharpnessAwareMinimization` (``None``: plain steps).
         aux_loss: an auxiliary loss on the model's embeddings, added with its ``weight`` λ
             (:mod:`longtail.losses.contrastive`).
-        checkpoint_dir: where each epoch's checkpoint goes (``None``: no checkpoints).
+        checkpoint_dir: where each epoch's checkpoint goes, and every ``train.save_steps``
+            steps' (``None``: no checkpoints).
         resume: continue from the checkpoint in ``checkpoint_dir``.
         fingerprint: identifies data + config; a checkpoint from another fingerprint is refused.
         on_epoch: called with each epoch's history entry (e.g. to log it to a tracker).
+        on_step: called every ``train.logging_steps`` optimizer steps (and at an epoch's end)
+            with ``{"step", "train_loss", "lr"}``: the mean loss per row since the last call
+            (the main process's rows) and the learning rate.
         keep_start: score the starting weights on validation as epoch 0; they are the best
             weights until an epoch beats them (``best_epoch`` 0 when none does).
     """
     started = time.perf_counter()
-    run = _build_run(model, loss_fn, train, config, batcher=batcher or TokenBatcher(pad_id),
-                     sampler=sampler, sam=sam, aux_loss=aux_loss)  # fmt: skip
+    run = _build_run(
+        model, loss_fn, train, config, batcher=batcher or TokenBatcher(pad_id), sampler=sampler,
+        sam=sam, aux_loss=aux_loss, checkpoint_dir=checkpoint_dir, fingerprint=fingerprint,
+        on_step=on_step,
+    )  # fmt: skip
     if not run.accelerator.is_main_process:
         log = silent
     progress = _starting_progress(
@@ -386,6 +507,7 @@ def train_model(
         if progress.step >= budget.total_steps or stopping.stopped:
             break
         train_loss = run.train_epoch(epoch, train, progress)
+        progress.end_epoch()
         epoch_score = run.validate(validation, score)
         entry = {"epoch": epoch, "step": progress.step, "train_loss": train_loss,
                  "val_score": epoch_score}  # fmt: skip
@@ -402,16 +524,7 @@ def train_model(
         progress.epoch = epoch
         if stopping.check(progress.step):
             log(f"early stopping after {progress.step} steps: {stopping.note()}")
-        if checkpoint_dir is not None and run.accelerator.is_main_process:
-            save_checkpoint(
-                checkpoint_dir, model=run.unwrapped, optimizer=run.optimizer,
-                scheduler=run.scheduler,
-                state=progress.checkpoint_state() | {
-                    "fingerprint": fingerprint, "train_config": train_settings(config),
-                },
-                best_weights=progress.best_weights,
-            )  # fmt: skip
-        run.accelerator.wait_for_everyone()
+        run.save(progress)
 
     unwrapped = run.unwrapped
     if progress.best_weights is not None:

@@ -82,7 +82,20 @@ class PhaseInputs:
     checkpoint_root: Path
     output: Path
     fingerprint: str
+    #: called with each epoch's history entry / every train.logging_steps steps' loss, with
+    #: ``phase`` and ``global_step`` (optimizer steps counted on across phases) added
     on_epoch: Callable[[dict[str, Any]], None] | None = None
+    on_step: Callable[[dict[str, Any]], None] | None = None
+
+
+def _across_phases(
+    callback: Callable[[dict[str, Any]], None] | None, name: str, finished: list[dict[str, Any]]
+) -> Callable[[dict[str, Any]], None] | None:
+    """``callback`` given a phase's entries with its name and the step counted across phases."""
+    if callback is None:
+        return None
+    before = sum(int(phase["steps"]) for phase in finished)
+    return lambda entry: callback(entry | {"phase": name, "global_step": before + entry["step"]})
 
 
 @dataclass
@@ -383,9 +396,8 @@ def run_phases(
                     score=inputs.score, sampler=sampler, sam=sam, aux_loss=aux,
                     checkpoint_dir=checkpoint_dir, resume=resume, fingerprint=fingerprint,
                     log=log, keep_start=phase.keep_start,
-                    on_epoch=None if inputs.on_epoch is None else (
-                        lambda entry, name=phase.name: inputs.on_epoch(entry | {"phase": name})
-                    ),
+                    on_epoch=_across_phases(inputs.on_epoch, phase.name, out.phases),
+                    on_step=_across_phases(inputs.on_step, phase.name, out.phases),
                 )  # fmt: skip
                 if phase.keep_start:
                     kept = (

@@ -302,6 +302,7 @@ def _run(
                 config, space.task, len(y_train), len(y_val), float(counts.sum())
             ),
             on_epoch=tracking.epoch if tracking else None,
+            on_step=tracking.train_step if tracking else None,
         ),
         config,
         resume=resume,

@@ -1,11 +1,15 @@
-"""Experiment tracking through accelerate's trackers: TensorBoard and MLflow.
+"""Experiment tracking through accelerate's trackers: TensorBoard, MLflow and Weights & Biases.
 
-``longtail train --track tensorboard --track mlflow`` logs the run's parameters (the flattened
-config), every epoch's training loss and validation score (one global step per epoch across the
-strategy's phases), the final headline metrics, and the report files as artifacts (MLflow) or as
-text (TensorBoard). Everything goes under ``<output>/tracking/`` unless ``track_dir`` says
-otherwise; MLflow honours ``$MLFLOW_TRACKING_URI`` and otherwise keeps a SQLite store there.
-Only the main process logs.
+``longtail train --track tensorboard --track mlflow --track wandb`` logs the run's parameters (the
+flattened config); the training loss and learning rate every ``train.logging_steps`` optimizer
+steps (``train/loss``, ``train/lr``); every epoch's training loss and validation score
+(``epoch/train_loss``, ``epoch/val_score``); the final headline metrics; and the report files as
+artifacts (MLflow), saved files (W&B) or text (TensorBoard). The x-axis is the optimizer step,
+counted on across the strategy's phases. Everything goes under ``<output>/tracking/`` unless
+``track_dir`` says otherwise; MLflow honours ``$MLFLOW_TRACKING_URI`` and otherwise keeps a
+SQLite store there; W&B honours its own environment (``WANDB_PROJECT``, default ``longtail``;
+``WANDB_MODE=offline`` keeps the run on disk for a later ``wandb sync``). Only the main process
+logs.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 from longtail.config import dotted_items
 from longtail.errors import LongtailError
 from longtail.registry import Registry
+from longtail.training.accelerator import distributed_state
 
 TRACKERS: Registry[Any] = Registry("tracker")
 _INSTALL = "pip install 'longtail[track]'"
@@ -89,6 +94,45 @@ def mlflow_tracker(*, run_name: str, directory: Path) -> Any:
     return tracker
 
 
+@TRACKERS.register("wandb")
+def wandb_tracker(*, run_name: str, directory: Path) -> Any:
+    try:
+        import wandb
+        from accelerate.tracking import WandBTracker
+    except ImportError as exc:
+        raise LongtailError(f"--track wandb needs wandb ({exc}); {_INSTALL}") from None
+    distributed_state()  # accelerate's W&B tracker logs through accelerate's state-aware logger
+    directory.mkdir(parents=True, exist_ok=True)
+    # accelerate passes its first argument to wandb.init as the project
+    project = os.environ.get("WANDB_PROJECT") or "longtail"
+    tracker = WandBTracker(project, name=run_name, dir=str(directory.resolve()))
+    try:
+        tracker.start()
+    except wandb.errors.Error as exc:  # no login, no network, a bad setting
+        reason = " ".join(str(exc).split())[:200]
+        raise LongtailError(
+            f"--track wandb could not start a run ({reason}); log in with `wandb login` or set "
+            f"WANDB_API_KEY, or set WANDB_MODE=offline to keep the run under {directory}"
+        ) from None
+    return tracker
+
+
+def _save_files(tracker: Any, files: Sequence[Path], step: int) -> None:
+    """The report files, each tracker its own way: artifacts, saved run files, or text."""
+    if tracker.name == "mlflow":
+        for path in files:
+            tracker.log_artifact(str(path))
+    elif tracker.name == "wandb":
+        for path in files:
+            tracker.run.save(
+                str(path.resolve()), base_path=str(path.resolve().parent), policy="now"
+            )
+    elif getattr(tracker, "writer", None) is not None:  # TensorBoard: the Markdown as text
+        for path in files:
+            if path.suffix == ".md":
+                tracker.writer.add_text(path.name, path.read_text(encoding="utf-8"), step)
+
+
 class RunTracking:
     """The trackers of one run; a no-op when none are requested or off the main process."""
 
@@ -110,14 +154,24 @@ class RunTracking:
         for tracker in self.trackers:
             tracker.store_init_configuration(values)
 
-    def epoch(self, entry: Mapping[str, Any]) -> None:
-        """One training epoch: ``train_loss``, ``val_score`` (and the phase, as its index)."""
-        self.step += 1
-        values = {
-            f"epoch/{k}": float(v) for k, v in entry.items() if k in ("train_loss", "val_score")
-        }
+    def _log(self, values: Mapping[str, float], step: int) -> None:
+        self.step = max(self.step, step)  # W&B drops values logged at an earlier step
         for tracker in self.trackers:
-            tracker.log(values, step=self.step)
+            tracker.log(dict(values), step=self.step)
+
+    def train_step(self, entry: Mapping[str, Any]) -> None:
+        """The loss since the last read and the learning rate, at ``global_step``."""
+        self._log(
+            {"train/loss": float(entry["train_loss"]), "train/lr": float(entry["lr"])},
+            entry["global_step"],
+        )
+
+    def epoch(self, entry: Mapping[str, Any]) -> None:
+        """One training epoch's ``train_loss`` and ``val_score``, at ``global_step``."""
+        self._log(
+            {f"epoch/{k}": float(entry[k]) for k in ("train_loss", "val_score")},
+            entry["global_step"],
+        )
 
     def final(self, metrics: Mapping[str, Any], files: Sequence[Path], split: str) -> None:
         values = {
@@ -125,17 +179,9 @@ class RunTracking:
             for k, v in metrics.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
         }
+        self._log(values, self.step)
         for tracker in self.trackers:
-            tracker.log(values, step=self.step)
-            if hasattr(tracker, "log_artifact"):
-                for path in files:
-                    tracker.log_artifact(str(path))
-            elif getattr(tracker, "writer", None) is not None:
-                for path in files:
-                    if path.suffix == ".md":
-                        tracker.writer.add_text(
-                            path.name, path.read_text(encoding="utf-8"), self.step
-                        )
+            _save_files(tracker, files, self.step)
 
     def finish(self) -> None:
         for tracker in self.trackers:
