@@ -260,7 +260,9 @@ def test_a_step_checkpoint_without_its_generators_is_refused_in_one_line(tmp_pat
         _saving_every(tmp_path / "cut", 2)
     monkeypatch.setattr(loop, "save_checkpoint", real_save)
     (tmp_path / "cut" / "random.safetensors").unlink()
-    with pytest.raises(LongtailError, match=r"random\.safetensors is damaged \(the file is missing\)"):
+    with pytest.raises(
+        LongtailError, match=r"random\.safetensors is damaged \(the file is missing\)"
+    ):
         _saving_every(tmp_path / "cut", 2, resume=True)
 
 
@@ -277,7 +279,7 @@ def test_the_training_loss_reaches_the_tracker_every_logging_steps():
     assert [entry["step"] for entry in logged] == [2, 4, 5, 6, 8, 10]
     first_epoch = logged[:3]
     rows = [2 * BATCH, 2 * BATCH, BATCH]
-    mean = sum(e["train_loss"] * n for e, n in zip(first_epoch, rows)) / ROWS
+    mean = sum(e["train_loss"] * n for e, n in zip(first_epoch, rows, strict=True)) / ROWS
     assert mean == pytest.approx(result.history[0]["train_loss"], rel=1e-9)
     lrs = [entry["lr"] for entry in logged]
     assert lrs == sorted(lrs, reverse=True) and lrs[-1] == 0.0  # warm-up is < 1 step: decay only
