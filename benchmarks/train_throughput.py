@@ -13,8 +13,13 @@ Each contender runs ``--repeats`` times (default 3), interleaved: repeat 1 runs 
 repeat 2, and so on. A ratio is taken within each repeat; the script prints the median ratio and
 its min-max over the repeats.
 
+``--compile`` measures ``train.compile`` instead: longtail with and without ``torch.compile``, two
+epochs each, side by side. The first epoch carries the compilation; the second is the steady
+state. Both are printed, and the ratio of each.
+
     python benchmarks/train_throughput.py                  # offline MiniLM, 1024 rows
     python benchmarks/train_throughput.py --rows 512 --layers 2 --repeats 1   # quick look
+    python benchmarks/train_throughput.py --compile        # train.compile: on vs off
 """
 
 from __future__ import annotations
@@ -60,17 +65,19 @@ class _TrainerModel(nn.Module):
         return {"loss": loss, "logits": logits}
 
 
-def run_longtail(model, loss_fn, ids, y, args, pad_id) -> float:
+def run_longtail(model, loss_fn, ids, y, args, pad_id, *, epochs=1, compile=False) -> list[float]:
+    """Examples/s of each epoch (the clock includes the loop's tiny validation pass)."""
     config = TrainConfig(
-        epochs=1,
+        epochs=epochs,
         batch_size=args.batch_size,
         lr=args.lr,
         head_lr=args.lr,
         patience=None,
         mixed_precision="no",
+        compile=compile,
     )
     val = TokenizedSplit(ids[:8], y[:8])  # the loop validates once per epoch; keep it negligible
-    started = time.perf_counter()
+    marks = [time.perf_counter()]
     train_model(
         model,
         loss_fn,
@@ -80,8 +87,32 @@ def run_longtail(model, loss_fn, ids, y, args, pad_id) -> float:
         pad_id=pad_id,
         score=lambda _l: 0.0,
         log=lambda _m: None,
+        on_epoch=lambda _entry: marks.append(time.perf_counter()),
     )
-    return len(ids) / (time.perf_counter() - started)
+    return [len(ids) / (end - start) for start, end in zip(marks, marks[1:], strict=False)]
+
+
+def compare_compile(base, loss_fn, ids, y, args, pad_id) -> None:
+    """train.compile on vs off: first epoch (with the compilation) and second (steady state)."""
+    results: dict[str, list[list[float]]] = {"longtail": [], "longtail_compile": []}
+    for repeat in range(args.repeats):
+        for label in results:
+            torch._dynamo.reset()  # each compiled run pays its own compilation
+            speeds = run_longtail(
+                copy.deepcopy(base), copy.deepcopy(loss_fn), ids, y, args, pad_id, epochs=2,
+                compile=label.endswith("compile"),
+            )  # fmt: skip
+            results[label].append(speeds)
+            shown = ", ".join(f"{speed:.1f}" for speed in speeds)
+            print(f"  repeat {repeat + 1}: {label:<18} epochs 1, 2: {shown} examples/s")
+    for epoch, what in ((0, "epoch 1 (compiles)"), (1, "epoch 2 (steady)")):
+        print(
+            ratio_line(
+                f"compiled / eager, {what}",
+                [speeds[epoch] for speeds in results["longtail_compile"]],
+                [speeds[epoch] for speeds in results["longtail"]],
+            )
+        )
 
 
 def run_trainer(model, loss_fn, ids, y, args, tokenizer, group_by_length: bool) -> float:
@@ -132,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs of each contender, interleaved"
     )
+    parser.add_argument(
+        "--compile", action="store_true", help="measure train.compile (on vs off) instead"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -164,12 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model: {name} ({base.encoder.config.num_hidden_layers} layers); rows {len(ids)}, batch {args.batch_size}, "
           f"max_length {args.max_length}; tokens per row: mean {lengths.mean():.1f}, max {lengths.max()}")  # fmt: skip
 
+    if args.compile:
+        compare_compile(base, loss_fn, ids, y, args, pad_id)
+        return 0
     results: dict[str, list[float]] = {"longtail": [], "trainer_group_by_length": [], "trainer": []}
     for repeat in range(args.repeats):
         for label in results:
             model = copy.deepcopy(base)
             if label == "longtail":
-                speed = run_longtail(model, copy.deepcopy(loss_fn), ids, y, args, pad_id)
+                (speed,) = run_longtail(model, copy.deepcopy(loss_fn), ids, y, args, pad_id)
             else:
                 speed = run_trainer(
                     model, copy.deepcopy(loss_fn), ids, y, args, tokenizer, label.endswith("length")

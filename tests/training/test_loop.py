@@ -283,3 +283,26 @@ def test_the_training_loss_reaches_the_tracker_every_logging_steps():
     assert mean == pytest.approx(result.history[0]["train_loss"], rel=1e-9)
     lrs = [entry["lr"] for entry in logged]
     assert lrs == sorted(lrs, reverse=True) and lrs[-1] == 0.0  # warm-up is < 1 step: decay only
+
+
+def test_compile_runs_the_training_steps_through_torch_compile(monkeypatch):
+    """Dynamo's ``eager`` backend traces as ``torch.compile`` does without inductor's C++ build
+    (the benchmark measures inductor): same numbers, the plain module for validation."""
+    real_compile, compiled = torch.compile, []
+
+    def traced(module):
+        compiled.append(module)
+        return real_compile(module, backend="eager")
+
+    monkeypatch.setattr(torch, "compile", traced)
+    torch.manual_seed(0)
+    plain, _, plain_model = _train([0.5] * 3, epochs=2)
+    assert compiled == []
+    torch.manual_seed(0)
+    result, _, model = _train([0.5] * 3, epochs=2, compile=True)
+    assert len(compiled) == 1 and compiled[0] is model  # accelerate's prepare keeps it on CPU
+    assert [e["train_loss"] for e in result.history] == pytest.approx(
+        [e["train_loss"] for e in plain.history], rel=1e-6
+    )
+    assert torch.allclose(model.head.weight, plain_model.head.weight, atol=1e-6)
+    assert not hasattr(model, "_orig_mod")  # the caller's module, not the compiled wrapper
