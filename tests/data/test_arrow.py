@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,6 +153,39 @@ def test_tokens_are_memory_mapped_with_lengths(tmp_path, tiny_model_dir):
     assert tokens.table.cache_files, "token ids must live in an on-disk Arrow file"
 
 
+def test_tokenising_in_two_processes_gives_the_same_table(tmp_path, tiny_model_dir, monkeypatch):
+    from transformers import AutoTokenizer
+
+    import longtail.data.arrow as arrow
+
+    rows = [(f"row {i} " + "word " * (i % 23), "a" if i % 3 else "b") for i in range(300)]
+    path = _csv(tmp_path / "t.csv", rows)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+
+    def tokens(processes: int, cache: str) -> ArrowTokens:
+        monkeypatch.setattr(arrow, "tokenizing_processes", lambda _rows: processes)
+        table = load_arrow_table(path, text_column="text", label_column="label", cache_dir=cache)
+        return ArrowTokens(tokenize_arrow(table, tokenizer, text_column="text", max_length=12))
+
+    one, two = tokens(1, str(tmp_path / "c1")), tokens(2, str(tmp_path / "c2"))
+    assert len(two.table.cache_files) == 2  # one shard per process
+    assert two.materialise() == one.materialise()
+    assert (
+        one.materialise()
+        == tokenizer([t for t, _ in rows], truncation=True, max_length=12)["input_ids"]
+    )
+    assert two.lengths.tolist() == [len(ids) for ids in one.materialise()]
+    picked = ArrowTokens(two.table, np.array([299, 5, 5]))
+    assert picked.materialise() == [picked[0], picked[1], picked[2]]
+
+
+def test_small_tables_tokenise_in_this_process():
+    from longtail.data.arrow import ROWS_PER_PROCESS, tokenizing_processes
+
+    assert tokenizing_processes(ROWS_PER_PROCESS - 1) == 1
+    assert tokenizing_processes(50 * ROWS_PER_PROCESS) >= 1
+
+
 def test_missing_words_and_binary_ties_agree_with_the_in_memory_path(tmp_path):
     def fit(rows, name):
         path = tmp_path / name
@@ -293,3 +327,22 @@ def test_validation_is_encoded_with_the_training_space_not_fitted(tmp_path):
     one_class = _csv(tmp_path / "neg.csv", [("a", "ham"), ("b", "ham")])
     table = load_arrow_table(one_class, text_column="text", label_column="label", cache_dir=str(tmp_path / "cache"))  # fmt: skip
     assert encode_arrow(table, binary, label_column="label", source="neg.csv").tolist() == [0, 0]
+
+
+def test_a_second_run_on_the_same_file_reuses_the_token_table(tmp_path, tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    path = _csv(tmp_path / "t.csv", [(f"text number {i}", "ab"[i % 2]) for i in range(50)])
+    cache = str(tmp_path / "cache")
+
+    def tokens():  # a fresh process's view: the table and the tokenizer loaded again
+        table = load_arrow_table(path, text_column="text", label_column="label", cache_dir=cache)
+        tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+        return tokenize_arrow(table, tokenizer, text_column="text", max_length=8)
+
+    first = tokens()
+    files = {Path(f["filename"]) for f in first.cache_files}
+    stamps = {f: f.stat().st_mtime_ns for f in files}
+    second = tokens()
+    assert {Path(f["filename"]) for f in second.cache_files} == files
+    assert {f: f.stat().st_mtime_ns for f in files} == stamps, "tokenised again"

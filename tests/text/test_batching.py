@@ -1,6 +1,9 @@
-"""Tokenisation and padding: batches padded to their longest row; prediction longest first."""
+"""Tokenisation and padding: ids as the tokenizer call gives them, batches padded to their longest
+row, prediction longest first."""
 
-from longtail.text.batching import inference_batches, pad_batch
+import pytest
+
+from longtail.text.batching import inference_batches, pad_batch, token_ids_encoder, tokenize
 
 
 def test_pad_batch_pads_to_multiple_of_8_with_mask():
@@ -13,3 +16,47 @@ def test_pad_batch_pads_to_multiple_of_8_with_mask():
 def test_inference_batches_longest_first():
     batches = inference_batches([3, 10, 1, 7], 2)
     assert batches == [[1, 3], [0, 2]]
+
+
+TEXTS = [
+    "Free entry in 2 a wkly comp to win FA Cup final tkts 21st May 2005.",
+    "Café crème, naïve façade — ÀÉÎÕÜ ß ﬁ ½ ①",
+    "東京で会いましょう 🙂🎉 مرحبا بالعالم",
+    "tab\tand\nnewline and \u200b zero width and \x07 bell",
+    "",
+    "   ",
+    " ".join(["supercalifragilistic"] * 200),  # far past max_length: truncated
+]
+
+
+def _tokenizers(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from longtail.models import load_tokenizer, resolve_model_name
+
+    return [AutoTokenizer.from_pretrained(tiny_model_dir), load_tokenizer(resolve_model_name(None))]
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_the_fast_encoder_gives_the_tokenizer_calls_ids(tiny_model_dir, side):
+    for tokenizer in _tokenizers(tiny_model_dir):
+        tokenizer.truncation_side = side
+        for max_length in (8, 128):
+            before = tokenizer.backend_tokenizer.truncation
+            fast = token_ids_encoder(tokenizer, max_length)(TEXTS)
+            # the caller's tokenizer is left as it was (its Rust object's truncation settings)
+            assert tokenizer.backend_tokenizer.truncation == before
+            expected = tokenizer(TEXTS, truncation=True, max_length=max_length)["input_ids"]
+            assert fast == expected
+            assert tokenize(tokenizer, TEXTS, max_length) == expected
+        assert len(tokenizer(TEXTS[-1])["input_ids"]) > 128
+
+
+def test_a_tokenizer_without_a_rust_backend_takes_the_usual_call():
+    class Slow:
+        is_fast = False
+
+        def __call__(self, texts, truncation, max_length):
+            return {"input_ids": [[len(t)][:max_length] for t in texts]}
+
+    assert token_ids_encoder(Slow(), 4)(["ab", "abc"]) == [[2], [3]]

@@ -10,7 +10,8 @@ from :class:`longtail.sampling.length_grouped.LengthGroupedBatchSampler`; for pr
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,12 +19,47 @@ import torch
 TOKENIZE_CHUNK = 4096
 
 
+def token_ids_encoder(tokenizer: Any, max_length: int) -> Callable[[list[str]], list[list[int]]]:
+    """A function giving the token ids that ``tokenizer(texts, truncation=True,
+    max_length=max_length)["input_ids"]`` gives, built for speed.
+
+    A fast (Rust) tokenizer is called directly: its ``encode_batch_fast`` (no character offsets)
+    with the truncation the Python call would set (``longest_first``, the tokenizer's
+    ``truncation_side``), and no attention masks, type ids or ``BatchEncoding`` built — ids are
+    all that is kept. The Rust object's own truncation settings are put back after each call
+    (``transformers`` sets them on every call too, and leaves them). Other tokenizers take the
+    usual call. Tests check both give the same ids.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None) if tokenizer.is_fast else None
+    if backend is None:
+        return lambda texts: tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    encode = getattr(backend, "encode_batch_fast", backend.encode_batch)  # tokenizers < 0.20
+
+    def ids(texts: list[str]) -> list[list[int]]:
+        before, padding = backend.truncation, backend.padding
+        backend.no_padding()
+        backend.enable_truncation(
+            max_length, stride=0, strategy="longest_first", direction=tokenizer.truncation_side
+        )
+        try:
+            return [encoding.ids for encoding in encode(list(texts))]
+        finally:
+            if before is None:
+                backend.no_truncation()
+            else:
+                backend.enable_truncation(**before)
+            if padding is not None:
+                backend.enable_padding(**padding)
+
+    return ids
+
+
 def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
     """Token ids per text (special tokens added, truncated to ``max_length``, unpadded)."""
+    encode = token_ids_encoder(tokenizer, max_length)
     ids: list[list[int]] = []
     for start in range(0, len(texts), TOKENIZE_CHUNK):
-        chunk = list(texts[start : start + TOKENIZE_CHUNK])
-        ids.extend(tokenizer(chunk, truncation=True, max_length=max_length)["input_ids"])
+        ids.extend(encode(list(texts[start : start + TOKENIZE_CHUNK])))
     return ids
 
 
