@@ -244,3 +244,22 @@ def test_reproduce_papers_runs_a_setup_from_the_data_home(
     assert summary["train_rows"] == 66 and summary["test_rows"] == 40
     assert math.isfinite(summary["wall_seconds_this_run"]) and summary["wall_seconds_this_run"] > 0
     assert (tmp_path / "runs" / "imdb" / "f1_vs_frequency.png").exists()
+
+
+def test_arrow_prepare_prints_each_contender_and_the_ratios(tiny_model_dir, capsys, monkeypatch):
+    argv = ["--model", str(tiny_model_dir), "--rows", "300", "--repeats", "1"]
+    assert _children_in_process(_script("arrow_prepare"), monkeypatch).main(argv) == 0
+    out = capsys.readouterr().out
+    for name in ("longtail", "datasets_map", "datasets_map_threads"):
+        [(_, seconds, rows_per_s, rss, _worker)] = _numbers(
+            rf"repeat {{n}}: {name}\s+{{n}} s \(\s*{{n}} rows/s\)  peak RSS\s+{{n}} MB "
+            r"\(largest worker\s+{n} MB\)",
+            out,
+        )
+        assert seconds > 0 and rows_per_s > 0 and rss > 0
+    [(ratio, low, high, repeats)] = _numbers(
+        r"ratio longtail / datasets\.map \(same settings\): {n}x median \(min {n}x, max {n}x "
+        r"over {n} repeats\)",
+        out,
+    )
+    assert low <= ratio <= high and repeats == 1
