@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from longtail.config import DecisionConfig
-from longtail.data import drop_empty_texts, read_table
 from longtail.decision.probability_map import decision_summary
 from longtail.errors import LongtailError
 from longtail.evaluation import write_report
@@ -66,13 +65,8 @@ def decide_model(
         raise LongtailError(f"--output {output} exists; choose another or pass --overwrite")
     classifier = Classifier.load(source, runtime=runtime, log=log)
     classifier.use_embedding_cache(log=log)
-    table = read_table(
-        data,
-        text_column=text_column or classifier.meta.get("text_column", "text"),
-        label_column=label_column or classifier.meta.get("label_column", "label"),
-        extra_columns=classifier.file_features,
-    )
-    result = classifier.tune_decision(drop_empty_texts(table, strict=False), decision or {})
+    table = classifier.read_labelled(data, text_column, label_column)
+    result = classifier.tune_decision(table, decision or {})
     meta = read_meta(source)
     meta.update(classifier.decision_meta())
     meta["config"] = dict(meta.get("config") or {}, decision=result["decision"])

@@ -20,7 +20,7 @@ import torch
 
 from longtail.cache.onnx_graphs import attach_runtime
 from longtail.cache.saved_models import trained_cache_root, trained_runtime
-from longtail.data import LabelSpace, TextTable
+from longtail.data import LabelSpace, TextTable, drop_empty_texts, read_table
 from longtail.decision import apply_thresholds
 from longtail.decision.probability_map import ProbabilityMap
 from longtail.errors import LongtailError
@@ -334,6 +334,19 @@ class Classifier:
         """Label names per text (a list of names per text for multilabel)."""
         probs = self.predict_proba(texts, batch_size=batch_size, extra=extra)
         return self.labels.decode(self.decide(probs))
+
+    def read_labelled(
+        self, path: str | Path, text_column: str | None = None, label_column: str | None = None
+    ) -> TextTable:
+        """A labelled file as this model reads it: its text and label columns unless named, the
+        feature columns it was trained with, rows with empty text dropped (with a warning)."""
+        table = read_table(
+            path,
+            text_column=text_column or self.meta.get("text_column", "text"),
+            label_column=label_column or self.meta.get("label_column", "label"),
+            extra_columns=self.file_features,
+        )
+        return drop_empty_texts(table, strict=False)
 
     def table_logits(
         self, table: TextTable, batch_size: int = 128

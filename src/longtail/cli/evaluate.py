@@ -29,7 +29,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from longtail.data import drop_empty_texts, read_table
     from longtail.decision.probability_map import decision_summary
     from longtail.evaluation import write_report
     from longtail.predictor import Classifier
@@ -37,13 +36,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_overwriting_inputs(args.output, {"--data": args.data, "--model": args.model})
     classifier = Classifier.load(args.model, runtime=args.runtime)
     use_embedding_cache(classifier, args)
-    table = read_table(
-        args.data,
-        text_column=args.text_column or classifier.meta.get("text_column", "text"),
-        label_column=args.label_column or classifier.meta.get("label_column", "label"),
-        extra_columns=classifier.file_features,
-    )
-    table = drop_empty_texts(table, strict=False)
+    table = classifier.read_labelled(args.data, args.text_column, args.label_column)
     metrics = classifier.evaluate_table(table, batch_size=args.batch_size)
     report = {
         "task": classifier.task,
