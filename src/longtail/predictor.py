@@ -30,7 +30,7 @@ from longtail.models import load_model_dir
 from longtail.models.classifier import TextClassifier
 from longtail.models.inference import predict_logits
 from longtail.models.onnx_runtime import check_runtime
-from longtail.text.batching import tokenize
+from longtail.text.batching import padding_multiple, tokenize
 from longtail.text.chunking import ChunkSettings
 
 # Padded tokens per batch on CPU. Larger batches are no faster per token there (MiniLM, 2 cores:
@@ -39,7 +39,7 @@ CPU_MAX_BATCH_TOKENS = 8192
 
 
 def token_budget_batches(
-    lengths: Sequence[int], batch_size: int, max_tokens: int | None, multiple_of: int = 8
+    lengths: Sequence[int], batch_size: int, max_tokens: int | None, multiple_of: int | None = None
 ) -> list[list[int]]:
     """Row indices per batch, longest first: at most ``batch_size`` rows and ``max_tokens`` tokens.
 
@@ -47,6 +47,7 @@ def token_budget_batches(
     ``multiple_of``, as :func:`~longtail.text.batching.pad_batch` pads). Without ``max_tokens``
     this is :func:`~longtail.text.batching.inference_batches`.
     """
+    multiple_of = padding_multiple() if multiple_of is None else multiple_of
     order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable").tolist()
     batches: list[list[int]] = []
     start = 0

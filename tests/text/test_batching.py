@@ -2,15 +2,23 @@
 row, prediction longest first."""
 
 import pytest
+import torch
 
 from longtail.text.batching import inference_batches, pad_batch, token_ids_encoder, tokenize
 
 
 def test_pad_batch_pads_to_multiple_of_8_with_mask():
-    ids, mask = pad_batch([[1, 2, 3], [4]], pad_id=0)
+    ids, mask = pad_batch([[1, 2, 3], [4]], pad_id=0, multiple_of=8)
     assert ids.shape == (2, 8)
     assert mask.sum(dim=1).tolist() == [3, 1]
     assert ids[1, 1:].eq(0).all()
+
+
+def test_the_default_width_is_the_longest_row_on_a_cpu_and_a_multiple_of_8_on_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pad_batch([[1, 2, 3], [4]], pad_id=0)[0].shape == (2, 3)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pad_batch([[1, 2, 3], [4]], pad_id=0)[0].shape == (2, 8)
 
 
 def test_inference_batches_longest_first():

@@ -52,14 +52,15 @@ def spread_chunks(chunks: Sequence[Sequence[int]], max_chunks: int | None) -> li
 
 
 def pack_documents(
-    docs_chunks: Sequence[Sequence[Sequence[int]]], pad_id: int, multiple_of: int = 8
+    docs_chunks: Sequence[Sequence[Sequence[int]]], pad_id: int, multiple_of: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Stack the chunks of several documents into one padded batch.
 
     Args:
         docs_chunks: ``docs_chunks[doc][chunk]`` → token ids (from ``tokenize_documents``).
         pad_id: the tokenizer's pad id.
-        multiple_of: pad the width to a multiple of this (tensor cores like multiples of 8).
+        multiple_of: pad the width to a multiple of this (default: 8 on CUDA, whose tensor
+            cores like multiples of 8; the longest chunk exactly elsewhere).
 
     Returns:
         ``input_ids`` and ``attention_mask`` ``(N_chunks, L)``, padded to the longest chunk of the

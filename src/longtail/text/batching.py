@@ -2,7 +2,7 @@
 
 Padding every batch to ``max_length`` wastes most of the compute on short texts (an SMS is ~30
 tokens). Texts are tokenised once without padding; each batch is padded to its own longest row
-(rounded up to a multiple of 8 for tensor cores). Batches of similar length for training come
+(rounded up to a multiple of 8 on CUDA, for tensor cores). Batches of similar length for training come
 from :class:`longtail.sampling.length_grouped.LengthGroupedBatchSampler`; for prediction from
 :func:`inference_batches`.
 """
@@ -63,10 +63,19 @@ def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]
     return ids
 
 
+def padding_multiple() -> int:
+    """What a batch's width is rounded up to: 8 where CUDA tensor cores want it, 1 (the longest
+    row exactly) elsewhere — on a CPU every padded position is computed for nothing (padding to
+    8 cost longtail's CPU training 1.11x in throughput, docs/benchmarks.md)."""
+    return 8 if torch.cuda.is_available() else 1
+
+
 def pad_batch(
-    sequences: Sequence[Sequence[int]], pad_id: int, multiple_of: int = 8
+    sequences: Sequence[Sequence[int]], pad_id: int, multiple_of: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad to the batch's longest row; returns ``(input_ids, attention_mask)``."""
+    """Right-pad to the batch's longest row, rounded up to ``multiple_of`` (default
+    :func:`padding_multiple`); returns ``(input_ids, attention_mask)``."""
+    multiple_of = padding_multiple() if multiple_of is None else multiple_of
     longest = max(len(s) for s in sequences)
     width = int(math.ceil(longest / multiple_of) * multiple_of) if multiple_of > 1 else longest
     input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
