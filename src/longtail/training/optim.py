@@ -50,10 +50,16 @@ def parameter_groups(
 def build_optimizer(
     model: nn.Module, *, lr: float, head_lr: float, layer_decay: float, weight_decay: float
 ):
+    """AdamW over :func:`parameter_groups`, fused (one kernel for every parameter's update)
+    where this torch has it for the parameters' device: on 2 CPU cores the fused update gave
+    1.17x training throughput (docs/benchmarks.md). Older torch (< 2.4 on CPU) gets the default."""
     groups = parameter_groups(
         model, lr=lr, head_lr=head_lr, layer_decay=layer_decay, weight_decay=weight_decay
     )
-    return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    try:
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device or torch
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
 
 
 def linear_schedule(
