@@ -195,7 +195,7 @@ class LoopProgress:
 
 
 def capture_random_state(batcher: Any) -> dict[str, torch.Tensor]:
-    """The generators a rest of an epoch draws from: PyTorch's (dropout), each GPU's, the
+    """The generators the rest of an epoch draws from: PyTorch's (dropout), each GPU's, the
     batcher's (chunk subsets). Row order needs none: it is redrawn from ``(seed, epoch)``."""
     state = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
