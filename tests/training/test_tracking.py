@@ -91,3 +91,15 @@ def test_unknown_tracker_is_refused_by_the_cli(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--data", "x.csv", "--track", "neptune"])
     assert "invalid choice: 'neptune'" in capsys.readouterr().err
+
+
+def test_wandb_without_a_login_is_one_line_saying_how_to_log_in(tmp_path, monkeypatch):
+    for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc, no W&B settings of this user
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "config"))
+    with pytest.raises(LongtailError) as exc:
+        RunTracking(["wandb"], directory=tmp_path / "tracking", run_name="x", is_main=True)
+    message = str(exc.value)
+    assert "\n" not in message and "--track wandb could not start a run" in message
+    assert "wandb login" in message and "WANDB_MODE=offline" in message
