@@ -214,6 +214,10 @@ def test_start_log_finish_inside_the_directory(name, tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("WANDB_MODE", "offline")  # no account, no network: the run stays on disk
     monkeypatch.delenv("WANDB_PROJECT", raising=False)
+    if name == "wandb" and _installed(name):  # W&B reads its environment once per process
+        import wandb
+
+        wandb.teardown()
     workdir, directory, report = tmp_path / "cwd", tmp_path / "tracking", tmp_path / "report.md"
     workdir.mkdir()
     monkeypatch.chdir(workdir)

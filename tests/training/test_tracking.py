@@ -98,6 +98,9 @@ def test_wandb_without_a_login_is_one_line_saying_how_to_log_in(tmp_path, monkey
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc, no W&B settings of this user
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "config"))
+    import wandb
+
+    wandb.teardown()  # a fresh process: W&B keeps its settings (an earlier offline run's) per process
     with pytest.raises(LongtailError) as exc:
         RunTracking(["wandb"], directory=tmp_path / "tracking", run_name="x", is_main=True)
     message = str(exc.value)
