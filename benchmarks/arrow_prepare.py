@@ -92,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         child(args)
         return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"machine: {platform.machine()}, {cores} cores; rows {args.rows:,}")
+    from longtail.data.arrow import usable_cores
+
+    print(f"machine: {platform.machine()}, {usable_cores()} cores; rows {args.rows:,}")
     results: dict[str, list[dict]] = {name: [] for name in CONTENDERS}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "rows.csv"

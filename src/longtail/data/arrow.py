@@ -196,5 +196,10 @@ def tokenizing_processes(rows: int) -> int:
     small tables (``datasets`` starts a pool for any ``num_proc``, even 1: one process means
     none). Processes, not the tokenizer's own threads: ``longtail`` runs with
     ``TOKENIZERS_PARALLELISM=false`` (the Rust thread pool does not survive a fork)."""
+    return max(1, min(usable_cores(), rows // ROWS_PER_PROCESS))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(cores or 1, rows // ROWS_PER_PROCESS))
+    return cores or 1
