@@ -35,6 +35,7 @@ NOT_AFFECTING_RESULTS = frozenset(
         "model.gradient_checkpointing",
         "long_documents.cache_dir",
         "long_documents.checkpoint",
+        "long_documents.activation_memory_mb",
         "long_documents.chunk_batch_size",
         "augment.cache_dir",
         "augment.quality_plot",

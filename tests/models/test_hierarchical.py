@@ -176,7 +176,9 @@ def test_saved_activations_do_not_grow_with_document_length(encoder: nn.Module) 
     The mean aggregator keeps the aggregator's own (also O(N_chunks × H)) share out of the count.
     """
     hidden = encoder.config.hidden_size
-    model = _model(encoder, "mean", chunk_batch_size=4, checkpoint_chunks=True).train()
+    model = _model(
+        encoder, "mean", chunk_batch_size=4, checkpoint_chunks=True, activation_memory_mb=0
+    ).train()
     short, long = _saved_bytes(model, 8), _saved_bytes(model, 64)
     assert long <= 1.2 * short + 64 * hidden * 4 * 4, (short, long)
 
@@ -185,6 +187,54 @@ def test_saved_activations_do_not_grow_with_document_length(encoder: nn.Module) 
     assert long_plain > 5 * short_plain, (short_plain, long_plain)
     assert long_plain > 1.2 * short_plain + 64 * hidden * 4 * 4
     assert long * 10 < long_plain
+
+
+def _encoder_calls(model: HierarchicalClassifier) -> list[int]:
+    """Chunks per encoder call, forward passes and recomputations alike (a forward hook)."""
+    calls: list[int] = []
+    model.encoder.register_forward_hook(lambda _m, _a, kwargs, _o: calls.append(
+        kwargs["input_ids"].shape[0]), with_kwargs=True)  # fmt: skip
+    return calls
+
+
+def test_the_activation_budget_keeps_what_fits_and_recomputes_only_the_rest(
+    encoder: nn.Module,
+) -> None:
+    """Budgeted to 9.5 chunks, a 20-chunk step keeps 2 micro-batches of 4 and recomputes 3."""
+    model = _model(encoder, "mean", chunk_batch_size=4, activation_memory_mb=0).train()
+    plain = _model(copy.deepcopy(encoder), "mean", chunk_batch_size=4, checkpoint_chunks=False)
+    per_chunk = (_saved_bytes(plain.train(), 8) - _saved_bytes(plain, 4)) / 4
+    model.activation_memory_mb = 9.5 * per_chunk / 2**20
+    calls = _encoder_calls(model)
+    _saved_bytes(model, 20)  # the first step also measures one chunk of the new width
+    assert calls == [1] + [4] * 5 + [4] * 3, calls
+    calls.clear()
+    saved = _saved_bytes(model, 20)
+    assert calls == [4] * 5 + [4] * 3, "2 micro-batches kept; 3 run twice"
+    assert 8 * per_chunk <= saved, "the kept micro-batches hold their activations"
+    assert saved <= 9.5 * per_chunk + 20 * encoder.config.hidden_size * 4 * 4
+    model.activation_memory_mb = 10_000  # everything fits: nothing runs twice
+    calls.clear()
+    _saved_bytes(model, 20)
+    assert calls == [4] * 5
+
+
+def test_the_budget_moves_memory_and_speed_never_the_numbers(encoder: nn.Module) -> None:
+    """Kept or recomputed, a chunk gives the same logits and gradients, dropout included."""
+    first = _model(copy.deepcopy(encoder), chunk_batch_size=2)
+    results = []
+    for budget in (0, 0.3, 10_000):  # all recomputed; the first 2 chunks kept; all kept
+        model = _model(copy.deepcopy(encoder), chunk_batch_size=2, activation_memory_mb=budget)
+        model.load_state_dict(first.state_dict())
+        results.append(_logits_and_grads(model.train()))
+    for logits, grad in results[1:]:
+        torch.testing.assert_close(logits, results[0][0], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(grad, results[0][1], atol=1e-5, rtol=1e-4)
+
+
+def test_a_negative_activation_budget_is_refused(encoder: nn.Module) -> None:
+    with pytest.raises(LongtailError, match="activation_memory_mb must be >= 0"):
+        _model(encoder, activation_memory_mb=-1)
 
 
 @pytest.mark.parametrize(("count", "budget"), [(10, 4), (75, 8), (9, 2), (100, 64), (7, 6)])

@@ -98,6 +98,7 @@ FLAG_KEYS = {
     "aggregator": "long_documents.aggregator",
     "max_chunks": "long_documents.max_chunks",
     "chunk_batch_size": "long_documents.chunk_batch_size",
+    "activation_memory_mb": "long_documents.activation_memory_mb",
     "cache_dir": "long_documents.cache_dir",
     "extra_features": "data.extra_features",
     "extra_features_from": "data.extra_features_from",
@@ -268,6 +269,13 @@ def add_parser(subparsers: Any) -> None:
         "encoded per document, spread evenly (also at prediction)",
     )
     long.add_argument("--chunk-batch-size", type=int, help="chunks per encoder micro-batch")
+    long.add_argument(
+        "--activation-memory-mb",
+        type=float,
+        metavar="MB",
+        help="end to end: activations a step keeps before recomputing the rest of its chunks "
+        "(default 4096; 0: recompute all, the smallest peak)",
+    )
     long.add_argument("--cache-dir", help="chunk-embedding cache (frozen mode)")
     long.add_argument(
         "--extra-features",

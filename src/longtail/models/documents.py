@@ -47,6 +47,7 @@ def build_document_model(
         num_extra_features=num_extra_features,
         chunk_batch_size=config.long_documents.chunk_batch_size,
         checkpoint_chunks=config.long_documents.checkpoint,
+        activation_memory_mb=config.long_documents.activation_memory_mb,
     )
 
 

@@ -5,15 +5,21 @@ the encoder embeds each chunk, an aggregator (:mod:`longtail.models.aggregators`
 embeddings into one document embedding, and a linear head gives the logits (Pappagari et al. 2019,
 "Hierarchical Transformers for Long Document Classification", arXiv 1910.10781).
 
-Memory: the encoder runs over micro-batches of ``chunk_batch_size`` chunks. While training, each
+Memory: the encoder runs over micro-batches of ``chunk_batch_size`` chunks. While training, the
+first chunks of a step keep their activations for the backward pass as long as those fit in
+``activation_memory_mb`` (counted exactly, :mod:`longtail.models.saved_activations`); every later
 micro-batch runs under activation checkpointing (Chen et al. 2016, "Training Deep Nets with
-Sublinear Memory Cost", arXiv 1604.06174): only its pooled ``(chunks, H)`` output is kept for the
-backward pass, and its activations are recomputed one micro-batch at a time. Peak memory is then
-one micro-batch of encoder activations plus ``O(N_chunks × H)``, whatever the document length.
+Sublinear Memory Cost", arXiv 1604.06174): only its pooled ``(chunks, H)`` output is kept, and its
+activations are recomputed one micro-batch at a time in the backward pass. Peak memory is then at
+most the budget plus one micro-batch of encoder activations plus ``O(N_chunks × H)``, whatever the
+document length, and only the chunks beyond the budget pay the second forward pass (a document
+that fits pays none). The recomputation replays the same dropout masks, so where the line falls
+changes the speed and the memory, never the numbers.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,6 +29,7 @@ from torch.utils.checkpoint import checkpoint
 
 from longtail.errors import LongtailError
 from longtail.models.classifier import init_bias_from_priors, pool_tokens
+from longtail.models.saved_activations import SavedActivations
 from longtail.text.batching import pad_batch
 
 POOLINGS = ("mean", "cls")
@@ -91,7 +98,10 @@ class HierarchicalClassifier(nn.Module):
         num_extra_features: document-level features concatenated to the document embedding
             before the head (e.g. a nomination probability fed into an award-win model).
         chunk_batch_size: chunks per encoder micro-batch.
-        checkpoint_chunks: recompute encoder activations in the backward pass (training only).
+        checkpoint_chunks: bound training memory by recomputing encoder activations in the
+            backward pass beyond ``activation_memory_mb`` (``False``: keep them all).
+        activation_memory_mb: encoder activations a training step keeps (MB) before the rest of
+            its chunks are recomputed; 0 recomputes every micro-batch.
 
     Example:
         >>> ids, mask, doc_index = pack_documents(tokenize_documents(tok, texts, ...), tok.pad_token_id)
@@ -109,18 +119,24 @@ class HierarchicalClassifier(nn.Module):
         num_extra_features: int = 0,
         chunk_batch_size: int = 16,
         checkpoint_chunks: bool = True,
+        activation_memory_mb: float = 4096,
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
             raise LongtailError(f"unknown pooling {pooling!r}; valid: {', '.join(POOLINGS)}")
         if chunk_batch_size < 1:
             raise LongtailError(f"chunk_batch_size must be at least 1 (got {chunk_batch_size})")
+        if activation_memory_mb < 0:
+            raise LongtailError(f"activation_memory_mb must be >= 0 (got {activation_memory_mb})")
         self.encoder = encoder
         self.aggregator = aggregator
         self.pooling = pooling
         self.num_extra_features = num_extra_features
         self.chunk_batch_size = chunk_batch_size
         self.checkpoint_chunks = checkpoint_chunks
+        self.activation_memory_mb = activation_memory_mb
+        # bytes autograd saves for one chunk, by padded chunk width: measured, never assumed
+        self._saved_bytes_by_width: dict[int, float] = {}
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(aggregator.output_dim + num_extra_features, num_logits)
         # As in TextClassifier: the BERT pooler is never called; frozen, it gets no optimizer
@@ -140,16 +156,54 @@ class HierarchicalClassifier(nn.Module):
 
     def embed_chunks(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Pooled encoder output per chunk, ``(N_chunks, L)`` → ``(N_chunks, H)``."""
-        use_checkpoint = self.training and self.checkpoint_chunks and torch.is_grad_enabled()
-        parts = []
-        for start in range(0, input_ids.shape[0], self.chunk_batch_size):
-            ids = input_ids[start : start + self.chunk_batch_size]
-            mask = attention_mask[start : start + self.chunk_batch_size]
-            if use_checkpoint:
-                parts.append(checkpoint(self.embed, ids, mask, use_reentrant=False))
-            else:
-                parts.append(self.embed(ids, mask))
+        if self.training and self.checkpoint_chunks and torch.is_grad_enabled():
+            return self._embed_within_budget(input_ids, attention_mask)
+        step = self.chunk_batch_size
+        parts = [
+            self.embed(input_ids[start : start + step], attention_mask[start : start + step])
+            for start in range(0, input_ids.shape[0], step)
+        ]
         return torch.cat(parts, dim=0)
+
+    def _embed_within_budget(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Micro-batches keep their activations while they fit the budget; the rest are
+        checkpointed. The micro-batches are the same whatever the budget (so are the dropout
+        masks): the budget decides only which of them run twice."""
+        room = self.activation_memory_mb * 2**20
+        step = self.chunk_batch_size
+        parts = []
+        for start in range(0, input_ids.shape[0], step):
+            ids = input_ids[start : start + step]
+            mask = attention_mask[start : start + step]
+            cost = self._saved_bytes_per_chunk(ids[:1], mask[:1]) * ids.shape[0] if room else 0
+            if 0 < cost <= room or (room and cost == 0):
+                room -= cost
+                parts.append(self.embed(ids, mask))
+            else:
+                room = 0  # later micro-batches are recomputed too: the kept ones stay a prefix
+                parts.append(checkpoint(self.embed, ids, mask, use_reentrant=False))
+        return torch.cat(parts, dim=0)
+
+    def _saved_bytes_per_chunk(self, ids: torch.Tensor, mask: torch.Tensor) -> float:
+        """Bytes autograd saves for one chunk of this padded width, measured once per width.
+
+        The probe runs the encoder on one chunk and throws the result away, under a forked
+        random state so the training step draws the same dropout masks as without it.
+        """
+        width = ids.shape[1]
+        if width not in self._saved_bytes_by_width:
+            ledger = SavedActivations(itertools.chain(self.parameters(), self.buffers()))
+            device = ids.device.type
+            fork = torch.random.fork_rng(
+                devices=[] if device == "cpu" else [ids.device.index or 0],
+                device_type="cuda" if device == "cpu" else device,
+            )
+            with fork, ledger:
+                self.embed(ids, mask)
+            self._saved_bytes_by_width[width] = ledger.total
+        return self._saved_bytes_by_width[width]
 
     def _classify(
         self,
