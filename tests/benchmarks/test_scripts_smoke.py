@@ -148,20 +148,38 @@ def test_long_document_memory_prints_peaks_throughput_and_the_cache_speed_up(
         "--model",
         str(tiny_model_dir),
         *"--chunk-length 128 --lengths 300 --novels 20 --epochs 1 --cache-repeats 1".split(),
+        *"--activation-memory-mb 1000 0 --repeats 2".split(),
     ]
     script = _children_in_process(_script("long_document_memory"), monkeypatch)
     assert script.main(argv) == 0
     out = capsys.readouterr().out
-    [(tokens, chunks, peak, train, raw_train, _, infer, raw_infer, _)] = _numbers(
-        r"{n} tokens \(\s*{n} chunks\)\s+peak\s+{n} MB\s+train\s+{n} tok/s \(raw encoder\s+{n}, "
-        r"{n}x\)\s+inference\s+{n} tok/s \(raw\s+{n}, {n}x\)",
+    lines = _numbers(
+        r"{n} tokens \(\s*{n} chunks,\s*{n} of\s*{n} micro-batches recomputed\)\s+peak\s+{n} MB\s+"
+        r"train\s+{n} tok/s \(raw encoder\s+{n}\): {n}x \({n}-{n}, 2 repeats\)\s+"
+        r"inference\s+{n} tok/s \(raw\s+{n}, {n}x\)",
         out,
     )
-    assert tokens == 300 and chunks >= 2 and min(peak, train, raw_train, infer, raw_infer) > 0
-    [(high, low, ratio, growth)] = _numbers(
+    assert len(lines) == 2, "one line per budget"
+    for (
+        tokens,
+        chunks,
+        recomputed,
+        batches,
+        peak,
+        train,
+        raw,
+        ratio,
+        low,
+        high,
+        *_,
+    ), kept_all in zip(lines, (True, False), strict=True):
+        assert tokens == 300 and chunks >= 2 and batches >= 1 and min(peak, train, raw) > 0
+        assert recomputed == (0 if kept_all else batches), "1000 MB keeps all; 0 recomputes all"
+        assert 0 < low <= ratio <= high
+    for high, low, ratio, growth in _numbers(
         r"max {n} MB \(at 300\) / min {n} MB \(at 300\) = {n}x, \+{n} MB", out
-    )
-    assert high == low and ratio == 1 and growth == 0
+    ):
+        assert high == low and ratio == 1 and growth == 0
     # the second run of the pair found every document's chunk embeddings in the cache
     second = re.search(r"second run\s+[\d.]+ s \(([^)]*)\)", out)
     hits = re.findall(r"(\d+) of (\d+) documents from the cache", second.group(1) if second else "")

@@ -274,7 +274,7 @@ def add_parser(subparsers: Any) -> None:
         type=float,
         metavar="MB",
         help="end to end: activations a step keeps before recomputing the rest of its chunks "
-        "(default 4096; 0: recompute all, the smallest peak)",
+        "(default 0: recompute all, the smallest peak)",
     )
     long.add_argument("--cache-dir", help="chunk-embedding cache (frozen mode)")
     long.add_argument(

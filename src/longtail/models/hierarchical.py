@@ -6,14 +6,14 @@ embeddings into one document embedding, and a linear head gives the logits (Papp
 "Hierarchical Transformers for Long Document Classification", arXiv 1910.10781).
 
 Memory: the encoder runs over micro-batches of ``chunk_batch_size`` chunks. While training, the
-first chunks of a step keep their activations for the backward pass as long as those fit in
-``activation_memory_mb`` (counted exactly, :mod:`longtail.models.saved_activations`); every later
-micro-batch runs under activation checkpointing (Chen et al. 2016, "Training Deep Nets with
-Sublinear Memory Cost", arXiv 1604.06174): only its pooled ``(chunks, H)`` output is kept, and its
-activations are recomputed one micro-batch at a time in the backward pass. Peak memory is then at
-most the budget plus one micro-batch of encoder activations plus ``O(N_chunks × H)``, whatever the
-document length, and only the chunks beyond the budget pay the second forward pass (a document
-that fits pays none). The recomputation replays the same dropout masks, so where the line falls
+first micro-batches of a step keep their activations for the backward pass as long as those fit
+in ``activation_memory_mb`` (measured, :mod:`longtail.models.saved_activations`; default 0: none
+do); every other micro-batch runs under activation checkpointing (Chen et al. 2016, "Training
+Deep Nets with Sublinear Memory Cost", arXiv 1604.06174): only its pooled ``(chunks, H)`` output
+is kept, and its activations are recomputed one micro-batch at a time in the backward pass. Peak
+memory is then at most the budget plus one micro-batch of encoder activations plus
+``O(N_chunks × H)``, whatever the document length, and only the chunks beyond the budget pay the
+second forward pass. The recomputation replays the same dropout masks, so where the line falls
 changes the speed and the memory, never the numbers.
 """
 
@@ -101,7 +101,7 @@ class HierarchicalClassifier(nn.Module):
         checkpoint_chunks: bound training memory by recomputing encoder activations in the
             backward pass beyond ``activation_memory_mb`` (``False``: keep them all).
         activation_memory_mb: encoder activations a training step keeps (MB) before the rest of
-            its chunks are recomputed; 0 recomputes every micro-batch.
+            its chunks are recomputed; 0 (the default) recomputes every micro-batch.
 
     Example:
         >>> ids, mask, doc_index = pack_documents(tokenize_documents(tok, texts, ...), tok.pad_token_id)
@@ -119,7 +119,7 @@ class HierarchicalClassifier(nn.Module):
         num_extra_features: int = 0,
         chunk_batch_size: int = 16,
         checkpoint_chunks: bool = True,
-        activation_memory_mb: float = 4096,
+        activation_memory_mb: float = 0,
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
