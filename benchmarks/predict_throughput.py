@@ -74,8 +74,9 @@ def write_model_dir(directory: str, encoder_name: str, max_length: int) -> None:
     save_model_dir(directory, model, load_tokenizer(encoder_name), meta)
 
 
-def pipeline_for(classifier: Classifier):
-    """``pipeline("text-classification")`` running the classifier's own encoder and head."""
+def pipeline_for(classifier: Classifier, device: torch.device | None = None):
+    """``pipeline("text-classification")`` running the classifier's own encoder and head, on
+    ``device`` (default: the CPU)."""
     from transformers import BertForSequenceClassification, pipeline
     from transformers.modeling_outputs import SequenceClassifierOutput
     from transformers.utils import logging as hf_logging
@@ -103,7 +104,7 @@ def pipeline_for(classifier: Classifier):
         "text-classification",
         model=model,
         tokenizer=classifier.tokenizer,
-        device=torch.device("cpu"),
+        device=device or torch.device("cpu"),
     )
 
 

@@ -65,15 +65,20 @@ class _TrainerModel(nn.Module):
         return {"loss": loss, "logits": logits}
 
 
-def run_longtail(model, loss_fn, ids, y, args, pad_id, *, epochs=1, compile=False) -> list[float]:
-    """Examples/s of each epoch (the clock includes the loop's tiny validation pass)."""
+def run_longtail(
+    model, loss_fn, ids, y, args, pad_id, *, epochs=1, compile=False, mixed_precision="no"
+) -> list[float]:
+    """Examples/s of each epoch (the clock includes the loop's tiny validation pass).
+
+    ``mixed_precision`` is ``train.mixed_precision`` ("no" here; ``gpu_throughput.py``: "bf16").
+    """
     config = TrainConfig(
         epochs=epochs,
         batch_size=args.batch_size,
         lr=args.lr,
         head_lr=args.lr,
         patience=None,
-        mixed_precision="no",
+        mixed_precision=mixed_precision,
         compile=compile,
     )
     val = TokenizedSplit(ids[:8], y[:8])  # the loop validates once per epoch; keep it negligible
@@ -115,13 +120,29 @@ def compare_compile(base, loss_fn, ids, y, args, pad_id) -> None:
         )
 
 
-def run_trainer(model, loss_fn, ids, y, args, tokenizer, group_by_length: bool) -> float:
-    from datasets import Dataset
+def trainer_dataset(ids, y):
+    """The Trainer's rows: a ``datasets.Dataset``, as a Trainer user builds one; where ``datasets``
+    is not installed (the GPU machine's python3), the same rows as a list of dicts, which the
+    Trainer and its ``LengthGroupedSampler`` read alike (``len(row["input_ids"])``)."""
+    rows = {"input_ids": ids, "attention_mask": [[1] * len(r) for r in ids], "labels": y.tolist()}
+    try:
+        from datasets import Dataset
+    except ImportError:
+        return [dict(zip(rows, values, strict=True)) for values in zip(*rows.values(), strict=True)]
+    return Dataset.from_dict(rows)
+
+
+def run_trainer(
+    model, loss_fn, ids, y, args, tokenizer, group_by_length: bool, *, bf16: bool = False
+) -> float:
+    """Examples/s of one epoch of the Trainer (``bf16``: its bf16 autocast, for a GPU)."""
     from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
 
-    dataset = Dataset.from_dict(
-        {"input_ids": ids, "attention_mask": [[1] * len(r) for r in ids], "labels": y.tolist()}
-    )
+    dataset = trainer_dataset(ids, y)
+    if "train_sampling_strategy" in TrainingArguments.__dataclass_fields__:
+        order = {"train_sampling_strategy": "group_by_length" if group_by_length else "random"}
+    else:  # older transformers 5 releases name it group_by_length
+        order = {"group_by_length": group_by_length}
     with tempfile.TemporaryDirectory() as out:
         training_args = TrainingArguments(
             output_dir=out,
@@ -131,7 +152,8 @@ def run_trainer(model, loss_fn, ids, y, args, tokenizer, group_by_length: bool) 
             weight_decay=0.01,
             warmup_steps=0.06,  # transformers 5: a float below 1 is a ratio of the total steps
             max_grad_norm=1.0,
-            train_sampling_strategy="group_by_length" if group_by_length else "random",
+            **order,
+            bf16=bf16,
             save_strategy="no",
             logging_strategy="no",
             report_to=[],
