@@ -147,14 +147,31 @@ def test_exempt_commands_still_refuse_a_bad_value_in_one_line(name, capsys):
 
 def test_train_flags_offer_exactly_the_values_the_config_allows():
     """Every ``longtail train`` flag with fixed choices takes them from the config's annotation."""
-    from longtail.cli.train import FLAG_KEYS, config_choices
+    from longtail.cli.train import config_choices, config_flag_keys
 
+    keys = config_flag_keys()
     train = _subparsers(build_parser())["train"]
     checked = 0
     for action in train._actions:
-        if action.choices is not None and action.dest in FLAG_KEYS:
-            assert list(action.choices) == config_choices(FLAG_KEYS[action.dest]), action.dest
+        if action.choices is not None and action.dest in keys:
+            assert list(action.choices) == config_choices(keys[action.dest]), action.dest
             checked += 1
     assert checked >= 8
     with pytest.raises(TypeError, match="not a Literal"):
         config_choices("train.epochs")
+
+
+def test_a_train_flag_names_its_config_key_where_it_is_declared_and_a_typo_fails_there():
+    import argparse
+
+    from longtail.cli.train import ConfigFlags
+
+    keys, parser = ConfigFlags(), argparse.ArgumentParser()
+    keys.add(parser, "--lr", "train.lr", type=float)
+    keys.add(parser, "--activation-memory-mb", "long_documents.activation_memory_mb", type=float)
+    assert keys.keys == {
+        "lr": "train.lr",
+        "activation_memory_mb": "long_documents.activation_memory_mb",
+    }
+    with pytest.raises(KeyError, match="lrr"):
+        keys.add(parser, "--lrr", "train.lrr", type=float)
