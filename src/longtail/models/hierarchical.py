@@ -195,10 +195,13 @@ class HierarchicalClassifier(nn.Module):
         width = ids.shape[1]
         if width not in self._saved_bytes_by_width:
             ledger = SavedActivations(itertools.chain(self.parameters(), self.buffers()))
-            device = ids.device.type
+            device = ids.device
+            index = device.index
+            if device.type != "cpu" and index is None:
+                index = getattr(torch, device.type).current_device()
             fork = torch.random.fork_rng(
-                devices=[] if device == "cpu" else [ids.device.index or 0],
-                device_type="cuda" if device == "cpu" else device,
+                devices=[] if device.type == "cpu" else [index],
+                device_type="cuda" if device.type == "cpu" else device.type,
             )
             with fork, ledger:
                 self.embed(ids, mask)
