@@ -175,3 +175,28 @@ def test_a_train_flag_names_its_config_key_where_it_is_declared_and_a_typo_fails
     }
     with pytest.raises(KeyError, match="lrr"):
         keys.add(parser, "--lrr", "train.lrr", type=float)
+
+
+@pytest.mark.parametrize(
+    ("flag", "registry"),
+    [
+        ("--strategy", "longtail.training.strategies:STRATEGIES"),
+        ("--sam", "longtail.training.sam:SAM_WRAPPERS"),
+        ("--aux-loss", "longtail.losses.contrastive:AUX_LOSSES"),
+        ("--augment", "longtail.augment:AUGMENTERS"),
+        ("--aggregator", "longtail.models.aggregators:AGGREGATORS"),
+    ],
+)
+def test_a_train_flag_whose_help_lists_a_registry_names_every_registered_entry(flag, registry):
+    """The help is written out (building it from the registries would import torch before
+    ``--help`` prints); this keeps a newly registered component from going unmentioned."""
+    import importlib
+    import re
+
+    module, name = registry.split(":")
+    registered = getattr(importlib.import_module(module), name).names()
+    train = _subparsers(build_parser())["train"]
+    [action] = [a for a in train._actions if flag in a.option_strings]
+    words = set(re.findall(r"[a-z_]+", action.help))
+    missing = [entry for entry in registered if entry not in words and entry != "none"]
+    assert not missing, f"longtail train {flag}: help does not name {missing}"
