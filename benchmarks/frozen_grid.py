@@ -209,7 +209,7 @@ class SetupRunner:
         from longtail.data.tokenized import TokenizedSplit
 
         if self._test is None:
-            table = read_labelled(self.base["data"]["test"], self.config({}, 0))
+            table = read_labelled(self.base["data"]["test"], self.config({}, 0).data)
             y = space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
             self._test = TokenizedSplit(setup_obj.features(table.texts, what="test split"), y)
         return self._test
@@ -313,8 +313,8 @@ def anchors(runner: SetupRunner, log) -> dict[str, dict[str, float]]:
     from longtail.training.model_setup import build_model_setup
 
     config = runner.config({}, 0)
-    train = read_labelled(runner.base["data"]["train"], config)
-    test = read_labelled(runner.base["data"]["test"], config)
+    train = read_labelled(runner.base["data"]["train"], config.data)
+    test = read_labelled(runner.base["data"]["test"], config.data)
     data = runner.prepared(0)
     space = data.space
     setup = build_model_setup(config, runner.encoder, len(space.names), data,

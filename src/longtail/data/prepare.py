@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from longtail.config import ExperimentConfig
+from longtail.config import DataConfig, ExperimentConfig, LongDocumentConfig
 from longtail.data import LabelSpace, drop_empty_texts, read_table, stratified_split
 from longtail.data.arrow import (
     MAX_AUTO_VALIDATION_ROWS,
@@ -55,16 +55,16 @@ class PreparedData:
 AddedFeatures = Callable[[Any], np.ndarray]
 
 
-def read_labelled(path: str, config: ExperimentConfig, added: AddedFeatures | None = None):
+def read_labelled(path: str, data: DataConfig, added: AddedFeatures | None = None):
     """A labelled file with the configured columns (and extra features), empty texts handled;
     ``added`` appends computed feature columns to the rows that remain."""
     table = read_table(
         path,
-        text_column=config.data.text_column,
-        label_column=config.data.label_column,
-        extra_columns=config.data.extra_features,
+        text_column=data.text_column,
+        label_column=data.label_column,
+        extra_columns=data.extra_features,
     )
-    return join_added(drop_empty_texts(table, strict=config.data.strict), added)
+    return join_added(drop_empty_texts(table, strict=data.strict), added)
 
 
 def join_added(table: Any, added: AddedFeatures | None) -> Any:
@@ -75,9 +75,8 @@ def join_added(table: Any, added: AddedFeatures | None) -> Any:
     return table
 
 
-def fit_labels(table: Any, config: ExperimentConfig) -> tuple[LabelSpace, np.ndarray]:
+def fit_labels(table: Any, data: DataConfig) -> tuple[LabelSpace, np.ndarray]:
     """The label space of a training table (task, class order) and its encoded labels."""
-    data = config.data
     space = LabelSpace.fit(
         table.labels,
         task=None if data.task == "auto" else data.task,
@@ -109,13 +108,13 @@ def texts_over_window(tokenizer: Any, texts: list[str], window: int) -> int:
     return over
 
 
-def enforce_char_cap(table: Any, config: ExperimentConfig) -> Any:
+def enforce_char_cap(table: Any, long_documents: LongDocumentConfig) -> Any:
     """Refuse (or cut, with a warning) documents above ``long_documents.max_chars``.
 
     Checked on the table as read, so the message names the file and its row numbers; a 2M-char
     cap keeps one runaway document from exhausting memory during tokenisation.
     """
-    ld = config.long_documents
+    ld = long_documents
     table.texts = cap_document_texts(
         table.texts, ld.max_chars, ld.on_too_long, source=table.source,
         row_numbers=table.row_numbers,
@@ -129,17 +128,16 @@ def frozen_documents(config: ExperimentConfig) -> bool:
     return config.long_documents.mode == "frozen" or config.model.encoder == "frozen"
 
 
-def chunk_settings(config: ExperimentConfig, window: int) -> ChunkSettings:
-    """How this run cuts long documents, resolved once from ``long_documents`` and the encoder's
-    ``window`` (:class:`~longtail.text.chunking.ChunkSettings`). The chunk budget
-    (``long_documents.max_chunks``) bounds what is *encoded* on the frozen path only, spread
-    evenly (:func:`~longtail.models.hierarchical.spread_chunk_indices`); end to end,
-    ``max_chunks`` samples chunks per training step instead and every chunk is kept."""
-    ld = config.long_documents
+def chunk_settings(ld: LongDocumentConfig, window: int, *, frozen: bool) -> ChunkSettings:
+    """How this run cuts long documents, resolved once from the ``long_documents`` section and
+    the encoder's ``window`` (:class:`~longtail.text.chunking.ChunkSettings`). The chunk budget
+    (``max_chunks``) bounds what is *encoded* on the ``frozen`` path only (see
+    :func:`frozen_documents`), spread evenly
+    (:func:`~longtail.models.hierarchical.spread_chunk_indices`); end to end, ``max_chunks``
+    samples chunks per training step instead and every chunk is kept."""
     return ChunkSettings.resolve(
         window=window, chunk_length=ld.chunk_length, stride=ld.stride, max_chars=ld.max_chars,
-        on_too_long=ld.on_too_long,
-        max_chunks_encoded=ld.max_chunks if frozen_documents(config) else None,
+        on_too_long=ld.on_too_long, max_chunks_encoded=ld.max_chunks if frozen else None,
     )  # fmt: skip
 
 
@@ -149,7 +147,7 @@ def _encoder_input(
     """Texts → token ids (short texts, truncated) or chunks of token ids (long documents)."""
     if not documents:
         return lambda texts: tokenize(tokenizer, texts, max_length)
-    settings = chunk_settings(config, window)
+    settings = chunk_settings(config.long_documents, window, frozen=frozen_documents(config))
     return lambda texts: settings.chunks(tokenizer, texts)
 
 
@@ -161,7 +159,7 @@ def prepare_in_memory(
     added: AddedFeatures | None = None,
 ) -> PreparedData:
     data = config.data
-    table = read_labelled(data.train, config)
+    table = read_labelled(data.train, data)
     enabled = config.long_documents.enabled
     window = window or max_length
     over = texts_over_window(tokenizer, table.texts, window) if enabled == "auto" else 0
@@ -181,13 +179,13 @@ def prepare_in_memory(
             "embedding: add --long-documents (long_documents.enabled=true)"
         )
     if documents:
-        table = enforce_char_cap(table, config)
+        table = enforce_char_cap(table, config.long_documents)
     table = join_added(table, added)
-    space, y_all = fit_labels(table, config)
+    space, y_all = fit_labels(table, data)
     if data.validation:
-        val_table = read_labelled(data.validation, config, added)
+        val_table = read_labelled(data.validation, data, added)
         if documents:
-            val_table = enforce_char_cap(val_table, config)
+            val_table = enforce_char_cap(val_table, config.long_documents)
         train_texts, y_train, val_texts = table.texts, y_all, val_table.texts
         y_val = space.encode(
             val_table.labels, source=val_table.source, row_numbers=val_table.row_numbers

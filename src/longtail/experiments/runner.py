@@ -93,8 +93,8 @@ def prepare_folds(
                 "compare models on other data in another experiment"
             )
     data = config.data
-    table = read_labelled(data.train, config)
-    space, y = fit_labels(table, config)
+    table = read_labelled(data.train, data)
+    space, y = fit_labels(table, data)
     counts = dict(zip(space.names, space.counts(y).astype(int).tolist(), strict=True))
     if spec.folds is None:
         return space.names, counts, None

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from longtail.config import ExperimentConfig
+from longtail.config import LongDocumentConfig, ModelConfig
 from longtail.errors import LongtailError
 from longtail.logs import info
 from longtail.models.aggregators import AGGREGATORS
@@ -33,21 +33,25 @@ from longtail.text.chunking import ChunkSettings
 
 
 def build_document_model(
-    encoder: nn.Module, num_logits: int, config: ExperimentConfig, num_extra_features: int
+    encoder: nn.Module,
+    num_logits: int,
+    model: ModelConfig,
+    long_documents: LongDocumentConfig,
+    num_extra_features: int,
 ) -> HierarchicalClassifier:
-    aggregator = AGGREGATORS.build(
-        config.long_documents.aggregator, hidden_size=encoder.config.hidden_size
-    )
+    """The hierarchical model the ``model`` and ``long_documents`` sections describe."""
+    ld = long_documents
+    aggregator = AGGREGATORS.build(ld.aggregator, hidden_size=encoder.config.hidden_size)
     return HierarchicalClassifier(
         encoder,
         num_logits,
         aggregator,
-        pooling=config.model.pooling,
-        dropout=config.model.dropout,
+        pooling=model.pooling,
+        dropout=model.dropout,
         num_extra_features=num_extra_features,
-        chunk_batch_size=config.long_documents.chunk_batch_size,
-        checkpoint_chunks=config.long_documents.checkpoint,
-        activation_memory_mb=config.long_documents.activation_memory_mb,
+        chunk_batch_size=ld.chunk_batch_size,
+        checkpoint_chunks=ld.checkpoint,
+        activation_memory_mb=ld.activation_memory_mb,
     )
 
 

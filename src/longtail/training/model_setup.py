@@ -19,7 +19,7 @@ from longtail.cache import (
 )
 from longtail.cache.onnx_graphs import attach_runtime, runtime_encoder_key
 from longtail.config import ExperimentConfig
-from longtail.data.prepare import PreparedData, chunk_settings
+from longtail.data.prepare import PreparedData, chunk_settings, frozen_documents
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.models import TextClassifier
@@ -101,13 +101,13 @@ def build_model_setup(
         )
     ld = config.long_documents
     num_extra = 0 if extra is None else extra.shape[1]
-    model = build_document_model(encoder, num_logits, config, num_extra)
+    model = build_document_model(encoder, num_logits, config.model, ld, num_extra)
     if frozen and ld.mode != "frozen":
         log("model.encoder=frozen: long documents take the frozen chunk-embedding path")
     if ld.mode == "end_to_end" and not frozen:
         batcher = DocumentBatcher(pad_id, max_chunks=ld.max_chunks, seed=config.train.seed)
         return ModelSetup(model, model, batcher, data.train, data.validation, tokenized)
-    chunking = chunk_settings(config, window)
+    chunking = chunk_settings(ld, window, frozen=True)
     budget = chunking.max_chunks_encoded  # the same chunks in training, validation, test, predict
     root = Path(ld.cache_dir) if ld.cache_dir else default_cache_dir()
     runtime = config.model.runtime
@@ -186,7 +186,8 @@ def document_settings(config: ExperimentConfig, window: int) -> dict[str, Any]:
     """What predict needs to cut documents exactly as training did, and (frozen, with a chunk
     budget) to keep the chunks that training encoded."""
     ld = config.long_documents
-    return {"aggregator": ld.aggregator, "mode": ld.mode} | chunk_settings(config, window).to_json()
+    chunking = chunk_settings(ld, window, frozen=frozen_documents(config))
+    return {"aggregator": ld.aggregator, "mode": ld.mode} | chunking.to_json()
 
 
 def model_window(tokenizer: Any, encoder: Any) -> int:

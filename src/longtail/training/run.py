@@ -412,9 +412,9 @@ def _read_test(
     test document has the same embedding-cache key in training and in ``predict``."""
     if not config.data.test:
         return None
-    table = read_labelled(config.data.test, config, added)
+    table = read_labelled(config.data.test, config.data, added)
     space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
-    return enforce_char_cap(table, config) if documents else table
+    return enforce_char_cap(table, config.long_documents) if documents else table
 
 
 def _test_logits(
