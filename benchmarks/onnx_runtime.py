@@ -65,7 +65,13 @@ def speed(args: argparse.Namespace, messages: list[str]) -> None:
             512,
         ),
     }
+    from transformers import AutoConfig
+
+    window = AutoConfig.from_pretrained(
+        args.model
+    ).max_position_embeddings  # a tiny test model's 128
     for name, (texts, max_length) in workloads.items():
+        max_length = min(max_length, window)
         with tempfile.TemporaryDirectory() as directory:
             write_model_dir(directory, args.model, max_length)
             log = io.StringIO()

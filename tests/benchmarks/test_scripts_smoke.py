@@ -281,3 +281,25 @@ def test_arrow_prepare_prints_each_contender_and_the_ratios(tiny_model_dir, caps
         out,
     )
     assert low <= ratio <= high and repeats == 1
+
+
+def test_onnx_runtime_prints_each_runtimes_speed_ratio_and_the_quality_table(
+    tiny_model_dir, tmp_path, capsys
+):
+    argv = [
+        "--model", str(tiny_model_dir), "--short-rows", "16", "--long-rows", "4",
+        "--chunk-rows", "2", "--repeats", "2", "--workdir", str(tmp_path),
+    ]  # fmt: skip
+    assert _script("onnx_runtime").main(argv) == 0
+    out = capsys.readouterr().out
+    for workload in ("short", "long", "chunks"):
+        for runtime in ("onnx", "onnx-int8"):
+            _assert_ratio_lines(out, f"{runtime} / torch [{workload}]", repeats=2)
+    fp32 = _numbers(r"max \|P_onnx - P_torch\| on 32 rows: {n}e(-?\d+)", out)
+    assert len(fp32) == 3 and all(m * 10**e < 1e-4 for m, e in fp32), "fp32 ONNX = PyTorch"
+    rows = _numbers(
+        r"\| frozen head, [\w-]+ features \| [\w-]+ \| {n} \| {n} \| {n} of {n} \| {n} \|", out
+    )
+    assert len(rows) == 4, "torch features under 3 runtimes, int8 features under int8"
+    (f1, mcc, changed, total, _), *_ = rows
+    assert 0 <= f1 <= 1 and -1 <= mcc <= 1 and changed == 0 and total > 0
