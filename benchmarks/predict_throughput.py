@@ -25,8 +25,14 @@ Each contender runs ``--repeats`` times (default 3), interleaved, after one warm
 is taken within each repeat, and the script prints the median ratio and its min-max over the
 repeats.
 
+``--max-batch-tokens N [N ...]`` measures longtail alone instead, once per token budget
+(``Classifier.max_batch_tokens``: rows x padded width per batch on a CPU), interleaved, on the
+two workloads and a third, ``512``: ``--long-rows`` rows of 40 joined messages cut at 512 tokens.
+Each budget's ratio is taken against the first one given (the default's, 8192).
+
     python benchmarks/predict_throughput.py
     python benchmarks/predict_throughput.py --short-rows 200 --long-rows 40 --repeats 1   # quick look
+    python benchmarks/predict_throughput.py --max-batch-tokens 8192 4096 2048 1024   # the CPU budget
 """
 
 from __future__ import annotations
@@ -174,6 +180,31 @@ def run_workload(name: str, texts: list[str], max_length: int, args) -> dict[str
     return speeds
 
 
+def token_budgets(workloads: dict[str, tuple[list[str], int]], args) -> None:
+    """longtail's rows/s under each ``--max-batch-tokens`` budget, interleaved, per workload."""
+    budgets = args.max_batch_tokens
+    for name, (texts, max_length) in workloads.items():
+        with tempfile.TemporaryDirectory() as directory:
+            write_model_dir(directory, args.model, max_length)
+            clf = Classifier.load(directory, device="cpu")
+        clf.predict_proba(texts[:16], batch_size=args.batch_size)  # warm-up
+        print(
+            f"\n[{name}] {len(texts)} rows, max_length {max_length}, batch_size {args.batch_size}"
+        )
+        speeds: dict[int, list[float]] = {budget: [] for budget in budgets}
+        for _ in range(args.repeats):
+            for budget in budgets:
+                clf.max_batch_tokens = budget
+                started = time.perf_counter()
+                clf.predict_proba(texts, batch_size=args.batch_size)
+                speeds[budget].append(len(texts) / (time.perf_counter() - started))
+        for budget, values in speeds.items():
+            print(f"    max_batch_tokens {budget:>6}: {statistics.median(values):8.1f} rows/s "
+                  f"({min(values):.1f}-{max(values):.1f})")  # fmt: skip
+        for budget in budgets[1:]:
+            print("  " + ratio_line(f"{budget} / {budgets[0]} [{name}]", speeds[budget], speeds[budgets[0]]))  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=None, help="encoder (default: offline all-MiniLM-L6-v2)")
@@ -184,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long-max-length", type=int, default=256)
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs of each contender, interleaved"
+    )
+    parser.add_argument(
+        "--max-batch-tokens",
+        type=int,
+        nargs="+",
+        help="measure longtail alone under these CPU token budgets (ratios against the first)",
     )
     args = parser.parse_args(argv)
     args.model = resolve_model_name(args.model)
@@ -200,6 +237,20 @@ def main(argv: list[str] | None = None) -> int:
           f"cuda={torch.cuda.is_available()}")  # fmt: skip
     messages = load_sms_spam().texts
     order = np.random.default_rng(0).permutation(len(messages))[: args.short_rows]
+    if args.max_batch_tokens:
+        rng = np.random.default_rng(0)
+        token_budgets(
+            {
+                "short": ([messages[i] for i in order], args.short_max_length),
+                "long": (long_texts(messages, args.long_rows), args.long_max_length),
+                "512": (
+                    [" ".join(rng.choice(messages, size=40)) for _ in range(args.long_rows)],
+                    512,
+                ),
+            },
+            args,
+        )
+        return 0
     run_workload("short: SMS messages", [messages[i] for i in order], args.short_max_length, args)
     long_rows = long_texts(messages, args.long_rows)
     run_workload("long: 1-12 joined messages", long_rows, args.long_max_length, args)
