@@ -7,7 +7,7 @@
 random head: the head does not change the speed) is loaded three times with
 ``Classifier.load(..., runtime=...)``: ``torch``, ``onnx`` (fp32) and ``onnx-int8``; onnxruntime
 gets PyTorch's thread count. Each runs ``predict_proba`` (longtail's batching: longest first,
-8,192 padded tokens per batch) over three workloads of real text (UCI SMS Spam):
+the CPU default of padded tokens per batch, ``CPU_MAX_BATCH_TOKENS``) over three workloads of real text (UCI SMS Spam):
 
 - ``short``: ``--short-rows`` messages (mean ~26 tokens, max length 128);
 - ``long``: rows of 1-12 joined messages (max length 256);

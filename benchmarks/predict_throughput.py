@@ -28,7 +28,7 @@ repeats.
 ``--max-batch-tokens N [N ...]`` measures longtail alone instead, once per token budget
 (``Classifier.max_batch_tokens``: rows x padded width per batch on a CPU), interleaved, on the
 two workloads and a third, ``512``: ``--long-rows`` rows of 40 joined messages cut at 512 tokens.
-Each budget's ratio is taken against the first one given (the default's, 8192).
+Each budget's ratio is taken against the first one given (8192: the default until 2026-12-07).
 
     python benchmarks/predict_throughput.py
     python benchmarks/predict_throughput.py --short-rows 200 --long-rows 40 --repeats 1   # quick look

@@ -33,9 +33,10 @@ from longtail.models.onnx_runtime import check_runtime
 from longtail.text.batching import padding_multiple, tokenize
 from longtail.text.chunking import ChunkSettings
 
-# Padded tokens per batch on CPU. Larger batches are no faster per token there (MiniLM, 2 cores:
-# see docs/benchmarks.md), while a batch of long rows wastes more on padding to its longest row.
-CPU_MAX_BATCH_TOKENS = 8192
+# Padded tokens per batch on CPU. Smaller batches are faster per token there: 1.30x on 256-token
+# rows and 1.34x on SMS messages against the former 8192 (MiniLM, 2 cores; chosen by a rule fixed
+# before the run: docs/benchmarks.md, "The CPU token budget per prediction batch").
+CPU_MAX_BATCH_TOKENS = 1024
 
 
 def token_budget_batches(
@@ -74,7 +75,7 @@ class Classifier:
     calibration (temperature or isotonic maps) and the thresholds, applied in that order
     (:mod:`longtail.decision.probability_map`).
 
-    Prediction sorts rows by length and batches them longest first; ``max_batch_tokens`` (8192 on
+    Prediction sorts rows by length and batches them longest first; ``max_batch_tokens`` (1024 on
     CPU, unset elsewhere) caps rows x padded width per batch, so long texts come in smaller batches.
     Set it to ``None`` to batch by ``batch_size`` alone.
 
