@@ -87,23 +87,14 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-
-def _sibling(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(
-        name, Path(__file__).resolve().with_name(f"{name}.py")
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 #: ``load_models`` (the carried encoders, fp32) and ``data`` (the carried folder's loaders).
-suite = _sibling("gpu_suite")
+import gpu_suite as suite  # noqa: E402
+import long_document_memory as memory_bench  # noqa: E402
+import predict_throughput as predict_bench  # noqa: E402
+import train_throughput as train_bench  # noqa: E402
+
 data = suite.data
-train_bench = _sibling("train_throughput")
-predict_bench = _sibling("predict_throughput")
-memory_bench = _sibling("long_document_memory")
 
 BEGIN, END = "<!-- gpu_throughput:begin -->", "<!-- gpu_throughput:end -->"
 TRAINER = "trainer_group_by_length"
