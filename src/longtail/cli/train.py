@@ -16,13 +16,20 @@ from longtail.config import (
 from longtail.errors import LongtailError
 
 
+def config_annotation(key: str) -> Any:
+    """The type annotation of a dotted config key in :class:`~longtail.config.ExperimentConfig`
+    (``KeyError`` naming the part that does not exist)."""
+    annotation: Any = ExperimentConfig
+    for part in key.split("."):
+        annotation = annotation.model_fields[part].annotation
+    return annotation
+
+
 def config_choices(key: str) -> list[str]:
     """The values a dotted config key allows, read from its ``Literal`` annotation in
     :class:`~longtail.config.ExperimentConfig` (through ``| None`` and ``list[...]``), so a
     flag's ``choices`` never drift from what the config accepts."""
-    annotation: Any = ExperimentConfig
-    for part in key.split("."):
-        annotation = annotation.model_fields[part].annotation
+    annotation = config_annotation(key)
     found: list[str] = []
 
     def collect(tp: Any) -> None:
@@ -51,9 +58,7 @@ class ConfigFlags:
 
     def add(self, target: Any, flag: str, key: str, **kwargs: Any) -> argparse.Action:
         """``target.add_argument(flag, **kwargs)`` and record that it sets ``key``."""
-        annotation: Any = ExperimentConfig
-        for part in key.split("."):  # a typo in a key fails when the parser is built
-            annotation = annotation.model_fields[part].annotation
+        config_annotation(key)  # a typo in a key fails when the parser is built
         action = target.add_argument(flag, **kwargs)
         self.keys[action.dest] = key
         return action
