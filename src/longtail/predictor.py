@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,36 +29,8 @@ from longtail.models import load_model_dir
 from longtail.models.classifier import TextClassifier
 from longtail.models.inference import predict_logits
 from longtail.models.onnx_runtime import check_runtime
-from longtail.text.batching import padding_multiple, tokenize
+from longtail.text.batching import cpu_batch_tokens, tokenize
 from longtail.text.chunking import ChunkSettings
-
-# Padded tokens per batch on CPU. Smaller batches are faster per token there: 1.30x on 256-token
-# rows and 1.34x on SMS messages against the former 8192 (MiniLM, 2 cores; chosen by a rule fixed
-# before the run: docs/benchmarks.md, "The CPU token budget per prediction batch").
-CPU_MAX_BATCH_TOKENS = 1024
-
-
-def token_budget_batches(
-    lengths: Sequence[int], batch_size: int, max_tokens: int | None, multiple_of: int | None = None
-) -> list[list[int]]:
-    """Row indices per batch, longest first: at most ``batch_size`` rows and ``max_tokens`` tokens.
-
-    A batch's token count is its row count times its padded width (the longest row rounded up to
-    ``multiple_of``, as :func:`~longtail.text.batching.pad_batch` pads). Without ``max_tokens``
-    this is :func:`~longtail.text.batching.inference_batches`.
-    """
-    multiple_of = padding_multiple() if multiple_of is None else multiple_of
-    order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable").tolist()
-    batches: list[list[int]] = []
-    start = 0
-    while start < len(order):
-        rows = batch_size
-        if max_tokens is not None:
-            width = max(1, math.ceil(lengths[order[start]] / multiple_of) * multiple_of)
-            rows = max(1, min(batch_size, max_tokens // width))
-        batches.append(order[start : start + rows])
-        start += rows
-    return batches
 
 
 def best_device() -> torch.device:
@@ -121,9 +92,7 @@ class Classifier:
             device = torch.device("cpu")
             attach_runtime(model, self.runtime, cache_dir=trained_cache_root(meta, None), log=log)
         self.device = device or best_device()
-        self.max_batch_tokens: int | None = (
-            CPU_MAX_BATCH_TOKENS if self.device.type == "cpu" else None
-        )
+        self.max_batch_tokens: int | None = cpu_batch_tokens(self.device)
         self.model.to(self.device).eval()
         #: frozen long-document models: where chunk embeddings are read and written (see
         #: :meth:`use_embedding_cache`); ``None`` encodes every chunk
@@ -302,23 +271,12 @@ class Classifier:
             return self._document_logits(texts, extra, progress)
         ids = tokenize(self.tokenizer, list(texts), self.max_length)
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        batches = token_budget_batches([len(r) for r in ids], batch_size, self.max_batch_tokens)
-        out: np.ndarray | None = None
-        for batch in batches:
-            logits = predict_logits(
-                self.model,
-                [ids[i] for i in batch],
-                batch_size=len(batch),
-                pad_id=pad_id,
-                device=self.device,
-                progress=progress,
-            )
-            if out is None:
-                out = np.zeros((len(ids), logits.shape[1]), dtype=np.float32)
-            out[batch] = logits
-        if out is None:  # no texts: (0, C), so probabilities and decisions work on it too
+        if not ids:  # no texts: (0, C), so probabilities and decisions work on it too
             return np.zeros((0, self.model.head.out_features), dtype=np.float32)
-        return out
+        return predict_logits(
+            self.model, ids, batch_size=batch_size, pad_id=pad_id, device=self.device,
+            progress=progress, max_batch_tokens=self.max_batch_tokens,
+        )  # fmt: skip
 
     def predict_proba(
         self, texts: Sequence[str], batch_size: int = 128, progress: Any = None, extra: Any = None

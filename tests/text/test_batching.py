@@ -4,7 +4,13 @@ row, prediction longest first."""
 import pytest
 import torch
 
-from longtail.text.batching import inference_batches, pad_batch, token_ids_encoder, tokenize
+from longtail.text.batching import (
+    cpu_batch_tokens,
+    pad_batch,
+    token_budget_batches,
+    token_ids_encoder,
+    tokenize,
+)
 
 
 def test_pad_batch_pads_to_multiple_of_8_with_mask():
@@ -22,8 +28,20 @@ def test_the_default_width_is_the_longest_row_on_a_cpu_and_a_multiple_of_8_on_cu
 
 
 def test_inference_batches_longest_first():
-    batches = inference_batches([3, 10, 1, 7], 2)
+    batches = token_budget_batches([3, 10, 1, 7], 2, None)
     assert batches == [[1, 3], [0, 2]]
+
+
+def test_a_token_budget_caps_rows_times_padded_width_and_keeps_every_row():
+    lengths = [300, 40, 250, 10, 40, 1200]
+    batches = token_budget_batches(lengths, batch_size=4, max_tokens=512, multiple_of=1)
+    assert sorted(i for b in batches for i in b) == list(range(6)), "every row, once"
+    assert batches[0] == [5], "a row above the budget still gets a batch of its own"
+    for batch in batches[1:]:
+        assert len(batch) * max(lengths[i] for i in batch) <= 512
+    assert batches == [[5], [0], [2, 1], [4, 3]]
+    assert cpu_batch_tokens(torch.device("cpu")) == 1024
+    assert cpu_batch_tokens(torch.device("meta")) is None
 
 
 TEXTS = [

@@ -41,7 +41,7 @@ from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.logs import info
 from longtail.models.classifier import TextClassifier
-from longtail.text.batching import inference_batches, pad_batch
+from longtail.text.batching import cpu_batch_tokens, pad_batch, token_budget_batches
 
 #: Texts per encoder batch when filling the cache (sorted by length, so little padding).
 ENCODE_BATCH_SIZE = 32
@@ -195,7 +195,9 @@ class TextFeatures:
         model.encoder.to(self.device)
         bar = tqdm(total=len(missing), desc="encode texts", unit="text", leave=False, disable=None)
         try:
-            for batch in inference_batches([len(ids[i]) for i in missing], ENCODE_BATCH_SIZE):
+            lengths = [len(ids[i]) for i in missing]
+            cap = cpu_batch_tokens(self.device)
+            for batch in token_budget_batches(lengths, ENCODE_BATCH_SIZE, cap):
                 rows = [missing[i] for i in batch]
                 input_ids, mask = pad_batch([ids[i] for i in rows], self.pad_id)
                 with torch.inference_mode():
