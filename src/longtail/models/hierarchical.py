@@ -177,8 +177,8 @@ class HierarchicalClassifier(nn.Module):
         for start in range(0, input_ids.shape[0], step):
             ids = input_ids[start : start + step]
             mask = attention_mask[start : start + step]
-            cost = self._saved_bytes_per_chunk(ids[:1], mask[:1]) * ids.shape[0] if room else 0
-            if 0 < cost <= room or (room and cost == 0):
+            cost = self._saved_bytes_per_chunk(ids[:1], mask[:1]) * len(ids) if room else 0
+            if room and cost <= room:
                 room -= cost
                 parts.append(self.embed(ids, mask))
             else:
