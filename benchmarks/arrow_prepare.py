@@ -61,7 +61,7 @@ def child(args: argparse.Namespace) -> None:
         config = build_config(
             {"data": {"train": args.data, "arrow": True, "arrow_cache_dir": args.cache}}
         )
-        data = prepare_arrow(config, tokenizer, 128)
+        data = prepare_arrow(config.data, config.long_documents, tokenizer, 128, seed=0)
         rows = len(data.train.y) + len(data.validation.y)
     else:
         datasets.disable_progress_bars()

@@ -197,11 +197,14 @@ class SetupRunner:
 
     def prepared(self, seed: int):
         """The training / validation split of this seed, exactly as ``longtail train`` cuts it."""
-        from longtail.data.prepare import prepare_data
+        from longtail.data.prepare import frozen_documents, prepare_data
 
         if seed not in self._prepared:
-            self._prepared = {seed: prepare_data(self.config({}, seed), self.tokenizer,
-                                                 self.max_length, self.window)}  # fmt: skip
+            config = self.config({}, seed)
+            self._prepared = {seed: prepare_data(config.data, config.long_documents, self.tokenizer,
+                                                 self.max_length, self.window, seed=seed,
+                                                 frozen_chunks=frozen_documents(
+                                                     config.model, config.long_documents))}  # fmt: skip
         return self._prepared[seed]
 
     def test_split(self, setup_obj, space):
@@ -225,8 +228,10 @@ class SetupRunner:
         from longtail.defaults import default_early_stopping_metric, default_loss
         from longtail.evaluation import evaluate_predictions
         from longtail.models.inference import predict_logits
+        from longtail.training.augmentation import Augmentation
         from longtail.training.model_setup import build_model_setup
         from longtail.training.phases import PhaseInputs, run_phases
+        from longtail.training.remedies import build_remedies
         from longtail.training.run import _scorer
         from longtail.training.strategies import build_strategy
 
@@ -244,18 +249,21 @@ class SetupRunner:
         loss_spec = config.loss if config.loss is not None else default_loss(space.task)
         metric = config.train.early_stopping_metric or default_early_stopping_metric(space.task)
         with tempfile.TemporaryDirectory(prefix="grid-cell-") as work:
+            augmentation = Augmentation(config.augment, seed, Path(work))
+            remedies = build_remedies(config, loss_spec, augmentation, task=space.task,
+                                      counts=data.counts)  # fmt: skip
             trained = run_phases(
                 build_strategy(config.strategy, epochs=config.train.epochs),
                 PhaseInputs(
                     trainable=setup.trainable, batcher=setup.batcher, train=setup.train,
                     validation=setup.validation, train_texts=data.train_texts, space=space,
                     counts=data.counts, sampler_labels=data.sampler_labels,
-                    sampler_task=data.sampler_task, loss_spec=loss_spec,
+                    sampler_task=data.sampler_task,
                     score=_scorer(space.task, space, data.validation.y, metric),
                     represent=setup.represent, checkpoint_root=Path(work) / "checkpoints",
-                    output=Path(work), fingerprint=f"grid-{self.setup}-{remedy}-{seed}",
+                    fingerprint=f"grid-{self.setup}-{remedy}-{seed}",
                 ),
-                config, resume=False, log=log,
+                config.train, remedies, resume=False, log=log,
             )  # fmt: skip
         device = next(setup.trainable.parameters()).device
         options = {

@@ -81,7 +81,12 @@ def cached_features(
         {"model": {"encoder": "frozen"}, "long_documents": {"cache_dir": str(cache_dir)}}
     )
     cache = text_cache(
-        config, model_name, encoder, lambda t: tokenize(tokenizer, t, max_length), max_length
+        config.model,
+        config.long_documents.cache_dir,
+        model_name,
+        encoder,
+        lambda t: tokenize(tokenizer, t, max_length),
+        max_length,
     )
     found = cache.get_many(texts)
     if any(vector is None for vector in found):

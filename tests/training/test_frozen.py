@@ -63,7 +63,7 @@ def test_features_are_cached_once_and_equal_the_pooled_embedding(tiny, tmp_path)
     model = TextClassifier(encoder, 2)
     config = build_config({"model": {"encoder": "frozen"}})
     tok = lambda texts: tokenize(tokenizer, texts, 32)  # noqa: E731
-    cache = text_cache(config, "tiny", encoder, tok, 32)
+    cache = text_cache(config.model, config.long_documents.cache_dir, "tiny", encoder, tok, 32)
     logs: list[str] = []
     features = _features(model, tokenizer, cache, logs)
     first = features(TEXTS, what="a")
@@ -84,16 +84,21 @@ def test_the_cache_key_separates_length_pooling_and_encoder(tiny, tmp_path):
         {"model": {"encoder": "frozen"}, "long_documents": {"cache_dir": str(tmp_path)}}
     )
     tok = lambda n: lambda texts: tokenize(tokenizer, texts, n)  # noqa: E731
-    base = text_cache(config, "tiny", encoder, tok(32), 32)
+    base = text_cache(config.model, config.long_documents.cache_dir, "tiny", encoder, tok(32), 32)
     assert isinstance(base, EmbeddingCache) and base.root == tmp_path
     cls = build_config({"model": {"encoder": "frozen", "pooling": "cls"}})
     others = [
-        text_cache(config, "tiny", encoder, tok(16), 16),
-        text_cache(cls, "tiny", encoder, tok(32), 32),
-        text_cache(config, "other", encoder, tok(32), 32),
+        text_cache(config.model, config.long_documents.cache_dir, "tiny", encoder, tok(16), 16),
+        text_cache(cls.model, cls.long_documents.cache_dir, "tiny", encoder, tok(32), 32),
+        text_cache(config.model, config.long_documents.cache_dir, "other", encoder, tok(32), 32),
     ]
     assert len({base.directory.name, *(c.directory.name for c in others)}) == 4
-    assert base.directory == text_cache(config, "tiny", encoder, tok(32), 32).directory
+    assert (
+        base.directory
+        == text_cache(
+            config.model, config.long_documents.cache_dir, "tiny", encoder, tok(32), 32
+        ).directory
+    )
 
 
 def test_feature_batcher_stacks_rows():

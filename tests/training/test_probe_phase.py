@@ -7,7 +7,6 @@ import pytest
 import torch
 from torch import nn
 
-from longtail.config import build_config
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.training.frozen import FeatureBatcher
@@ -25,17 +24,17 @@ class Head(nn.Module):
 
 
 @pytest.mark.parametrize(
-    ("model", "overrides", "sampler", "message"),
+    ("model", "minibatch_remedies", "sampler", "message"),
     [
-        (Head(hidden=True), {}, "none", "an MLP head is not one linear layer"),
-        (Head(), {}, {"name": "sqrt"}, "sampler sqrt has nothing to draw"),
-        (Head(), {"sam": "sam"}, "none", "SAM and auxiliary losses act on minibatches"),
+        (Head(hidden=True), False, "none", "an MLP head is not one linear layer"),
+        (Head(), False, {"name": "sqrt"}, "sampler sqrt has nothing to draw"),
+        (Head(), True, "none", "SAM and auxiliary losses act on minibatches"),
     ],
 )
-def test_what_the_probe_refuses(model, overrides, sampler, message):
+def test_what_the_probe_refuses(model, minibatch_remedies, sampler, message):
     with pytest.raises(LongtailError, match=message):
-        check_probe(PHASE, model, build_config(overrides), sampler)
-    check_probe(PHASE, Head(), build_config({}), {"name": "none"})  # a plain linear head passes
+        check_probe(PHASE, model, sampler, minibatch_remedies=minibatch_remedies)
+    check_probe(PHASE, Head(), {"name": "none"}, minibatch_remedies=False)  # a linear head passes
 
 
 def test_a_solved_probe_is_saved_and_restored_without_embedding(tmp_path):

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from longtail.config import DataConfig, ExperimentConfig, LongDocumentConfig
+from longtail.config import DataConfig, LongDocumentConfig, ModelConfig
 from longtail.data import LabelSpace, drop_empty_texts, read_table, stratified_split
 from longtail.data.arrow import (
     MAX_AUTO_VALIDATION_ROWS,
@@ -122,10 +122,10 @@ def enforce_char_cap(table: Any, long_documents: LongDocumentConfig) -> Any:
     return table
 
 
-def frozen_documents(config: ExperimentConfig) -> bool:
+def frozen_documents(model: ModelConfig, long_documents: LongDocumentConfig) -> bool:
     """Whether long documents take the frozen chunk-embedding path (``long_documents.mode=frozen``,
     or ``model.encoder=frozen``, which freezes the encoder of a document model too)."""
-    return config.long_documents.mode == "frozen" or config.model.encoder == "frozen"
+    return long_documents.mode == "frozen" or model.encoder == "frozen"
 
 
 def chunk_settings(ld: LongDocumentConfig, window: int, *, frozen: bool) -> ChunkSettings:
@@ -141,26 +141,30 @@ def chunk_settings(ld: LongDocumentConfig, window: int, *, frozen: bool) -> Chun
     )  # fmt: skip
 
 
-def _encoder_input(
-    config: ExperimentConfig, tokenizer: Any, max_length: int, documents: bool, window: int
-):
-    """Texts → token ids (short texts, truncated) or chunks of token ids (long documents)."""
-    if not documents:
+def _encoder_input(tokenizer: Any, max_length: int, chunking: ChunkSettings | None):
+    """Texts → token ids (short texts, truncated) or, with ``chunking``, chunks of token ids
+    (long documents)."""
+    if chunking is None:
         return lambda texts: tokenize(tokenizer, texts, max_length)
-    settings = chunk_settings(config.long_documents, window, frozen=frozen_documents(config))
-    return lambda texts: settings.chunks(tokenizer, texts)
+    return lambda texts: chunking.chunks(tokenizer, texts)
 
 
 def prepare_in_memory(
-    config: ExperimentConfig,
+    data: DataConfig,
+    long_documents: LongDocumentConfig,
     tokenizer: Any,
     max_length: int,
     window: int | None = None,
     added: AddedFeatures | None = None,
+    *,
+    seed: int,
+    frozen_chunks: bool,
 ) -> PreparedData:
-    data = config.data
+    """The training file (and validation file, else a stratified split of ``seed``) read, labelled
+    and tokenised; texts past the encoder ``window`` make a document model (``long_documents``),
+    whose chunk budget bounds what is encoded when ``frozen_chunks`` (:func:`chunk_settings`)."""
     table = read_labelled(data.train, data)
-    enabled = config.long_documents.enabled
+    enabled = long_documents.enabled
     window = window or max_length
     over = texts_over_window(tokenizer, table.texts, window) if enabled == "auto" else 0
     documents = enabled is True or over >= AUTO_LONG_FRACTION * len(table.texts) > 0
@@ -179,13 +183,13 @@ def prepare_in_memory(
             "embedding: add --long-documents (long_documents.enabled=true)"
         )
     if documents:
-        table = enforce_char_cap(table, config.long_documents)
+        table = enforce_char_cap(table, long_documents)
     table = join_added(table, added)
     space, y_all = fit_labels(table, data)
     if data.validation:
         val_table = read_labelled(data.validation, data, added)
         if documents:
-            val_table = enforce_char_cap(val_table, config.long_documents)
+            val_table = enforce_char_cap(val_table, long_documents)
         train_texts, y_train, val_texts = table.texts, y_all, val_table.texts
         y_val = space.encode(
             val_table.labels, source=val_table.source, row_numbers=val_table.row_numbers
@@ -194,7 +198,7 @@ def prepare_in_memory(
         source = "validation file"
     else:
         train_idx, val_idx = stratified_split(
-            y_all, space.task, val_fraction=data.val_fraction, seed=config.train.seed,
+            y_all, space.task, val_fraction=data.val_fraction, seed=seed,
             names=space.names, source=table.source,
         )  # fmt: skip
         train_texts = [table.texts[i] for i in train_idx]
@@ -203,7 +207,8 @@ def prepare_in_memory(
         extra_train = None if table.extra is None else table.extra[train_idx]
         extra_val = None if table.extra is None else table.extra[val_idx]
         source = "stratified split of the training file"
-    encode = _encoder_input(config, tokenizer, max_length, documents, window)
+    chunking = chunk_settings(long_documents, window, frozen=frozen_chunks) if documents else None
+    encode = _encoder_input(tokenizer, max_length, chunking)
     return PreparedData(
         space=space,
         train=TokenizedSplit(encode(train_texts), y_train, extra_train),
@@ -221,7 +226,7 @@ def prepare_in_memory(
 
 
 def _arrow_split(
-    config: ExperimentConfig, y: np.ndarray | SparseMultiHot, space: LabelSpace, source: str
+    y: np.ndarray | SparseMultiHot, space: LabelSpace, source: str, val_fraction: float, seed: int
 ):
     """Stratified train/validation rows, the validation part capped for per-epoch evaluation."""
     groups = y.rarest_label_groups() if isinstance(y, SparseMultiHot) else np.asarray(y).copy()
@@ -231,11 +236,11 @@ def _arrow_split(
         groups[lonely] = sizes.size
         if lonely.sum() < 2:
             groups[lonely] = int(np.argmax(sizes))
-    n_val = min(int(np.ceil(len(groups) * config.data.val_fraction)), MAX_AUTO_VALIDATION_ROWS)
+    n_val = min(int(np.ceil(len(groups) * val_fraction)), MAX_AUTO_VALIDATION_ROWS)
     fraction = n_val / len(groups)
     _, val_idx = stratified_split(
         groups, "multiclass" if space.task != "binary" else "binary", val_fraction=fraction,
-        seed=config.train.seed, source=source,
+        seed=seed, source=source,
     )  # fmt: skip
     mask = np.ones(len(groups), dtype=bool)
     mask[val_idx] = False
@@ -250,9 +255,17 @@ def _dense(y: np.ndarray | SparseMultiHot) -> np.ndarray:
     return y[np.arange(len(y))] if isinstance(y, SparseMultiHot) else y
 
 
-def prepare_arrow(config: ExperimentConfig, tokenizer: Any, max_length: int) -> PreparedData:
-    data = config.data
-    if config.long_documents.enabled is True or data.extra_features or data.extra_features_from:
+def prepare_arrow(
+    data: DataConfig,
+    long_documents: LongDocumentConfig,
+    tokenizer: Any,
+    max_length: int,
+    *,
+    seed: int,
+) -> PreparedData:
+    """``--arrow``: the files converted to Arrow, tokenised once and memory-mapped; the
+    validation split (when no file is given) is drawn with ``seed`` and capped."""
+    if long_documents.enabled is True or data.extra_features or data.extra_features_from:
         raise LongtailError(
             "--arrow does not combine with long documents or extra features yet; drop --arrow "
             "(collections of long documents rarely run to millions of rows)"
@@ -288,7 +301,7 @@ def prepare_arrow(config: ExperimentConfig, tokenizer: Any, max_length: int) -> 
         )
         train_ids, y_train, source = ArrowTokens(train_tokens), y_all, "validation file"
     else:
-        train_rows, val_rows = _arrow_split(config, y_all, space, data.train)
+        train_rows, val_rows = _arrow_split(y_all, space, data.train, data.val_fraction, seed)
         train_ids, y_train = ArrowTokens(train_tokens, train_rows), _take(y_all, train_rows)
         val_ids, y_val = ArrowTokens(train_tokens, val_rows), _dense(_take(y_all, val_rows))
         source = f"stratified split of the training file, at most {MAX_AUTO_VALIDATION_ROWS} rows"
@@ -305,14 +318,23 @@ def prepare_arrow(config: ExperimentConfig, tokenizer: Any, max_length: int) -> 
 
 
 def prepare_data(
-    config: ExperimentConfig,
+    data: DataConfig,
+    long_documents: LongDocumentConfig,
     tokenizer: Any,
     max_length: int,
     window: int | None = None,
     added: AddedFeatures | None = None,
+    *,
+    seed: int,
+    frozen_chunks: bool = False,
 ) -> PreparedData:
-    """``window``: the encoder's own token limit, against which long documents are detected;
-    ``added``: computed feature columns for every labelled table read (see :data:`AddedFeatures`)."""
-    if config.data.arrow:
-        return prepare_arrow(config, tokenizer, max_length)
-    return prepare_in_memory(config, tokenizer, max_length, window, added)
+    """The ``data`` section's files, ready to train on. ``window``: the encoder's own token
+    limit, against which long documents are detected; ``added``: computed feature columns for
+    every labelled table read (see :data:`AddedFeatures`); ``seed``: the validation split's;
+    ``frozen_chunks``: long documents take the frozen path (:func:`frozen_documents`)."""
+    if data.arrow:
+        return prepare_arrow(data, long_documents, tokenizer, max_length, seed=seed)
+    return prepare_in_memory(
+        data, long_documents, tokenizer, max_length, window, added, seed=seed,
+        frozen_chunks=frozen_chunks,
+    )  # fmt: skip

@@ -3,10 +3,14 @@
 Two uses:
 
 * ``augment:`` in the config (``longtail train --augment eda``): minority classes of the training
-  split are grown to ``target_ratio`` × the majority class (:func:`augment_training_split`);
+  split are grown to ``target_ratio`` × the majority class (:meth:`Augmentation.grow_minority`);
 * a strategy phase with ``data: balanced_augmented`` (``prefinetune_da``): an equal-per-class
   sample of the training split plus augmented copies of every sampled row
-  (:func:`balanced_augmented_rows`).
+  (:meth:`Augmentation.balanced_rows`).
+
+Both go through one :class:`Augmentation`, built once per run from ``augment.*``, the seed and
+the run directory (whose ``augment-cache`` holds generated texts unless ``augment.cache_dir``
+says otherwise).
 
 Generated rows inherit the label and the extra features of their source row. Validation and test
 rows are never touched, so a generated copy of a row can never be scored against its source; in
@@ -22,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from longtail.config import ExperimentConfig
+from longtail.config import AugmentConfig, is_off
 from longtail.errors import LongtailError
 from longtail.sampling import label_groups
 from longtail.training.strategies import balanced_rows
@@ -40,14 +44,6 @@ class AugmentedRows:
     num_original: int
     source_index: np.ndarray  # for rows num_original..: index of the source row in ``texts``
     stats: dict[str, Any]
-
-
-def _cache(config: ExperimentConfig, output: Path):
-    from longtail.augment import AugmentCache
-
-    return AugmentCache(
-        Path(config.augment.cache_dir) if config.augment.cache_dir else output / CACHE_DIR
-    )
 
 
 def _combine(texts, y, extra, result) -> AugmentedRows:
@@ -73,56 +69,74 @@ def _require_texts(texts: list[str] | None, what: str) -> list[str]:
     return texts
 
 
-def augment_training_split(
-    texts: list[str] | None,
-    y: np.ndarray,
-    extra: np.ndarray | None,
-    *,
-    task: str,
-    label_names: list[str],
-    config: ExperimentConfig,
-    output: Path,
-) -> AugmentedRows:
-    """Minority classes of the training split grown to ``augment.target_ratio`` × the majority."""
-    from longtail.augment import augment_minority
+@dataclass(frozen=True)
+class Augmentation:
+    """How a run generates training rows: ``augment.*``, the run's seed and where its cache is."""
 
-    texts = _require_texts(texts, "augment.method")
-    with _cache(config, output) as cache:
-        result = augment_minority(
-            texts, y, task, augmenter=config.augment.method,
-            target_ratio=config.augment.target_ratio, seed=config.train.seed, cache=cache,
-            min_words=config.augment.min_words, label_names=label_names,
-        )  # fmt: skip
-    return _combine(texts, y, extra, result)
+    settings: AugmentConfig
+    seed: int
+    output: Path
 
+    @property
+    def on(self) -> bool:
+        """Whether ``augment.method`` grows the minority classes of the training split."""
+        return not is_off(self.settings.method)
 
-def balanced_augmented_rows(
-    texts: list[str] | None,
-    y: np.ndarray,
-    extra: np.ndarray | None,
-    *,
-    task: str,
-    label_names: list[str],
-    params: Mapping[str, Any],
-    config: ExperimentConfig,
-    output: Path,
-) -> AugmentedRows:
-    """``per_class`` rows of every class (rarest label for multilabel) + ``num_aug`` copies each."""
-    from longtail.augment import augment_each
+    def _cache(self):
+        from longtail.augment import AugmentCache
 
-    texts = _require_texts(texts, "strategy prefinetune_da")
-    y = np.asarray(y)
-    rows = balanced_rows(label_groups(y, task), params.get("per_class"), config.train.seed)
-    sample_texts = [texts[i] for i in rows]
-    sample_y = y[rows]
-    sample_extra = None if extra is None else np.asarray(extra)[rows]
-    with _cache(config, output) as cache:
-        result = augment_each(
-            sample_texts, sample_y, task, augmenter=params.get("augment", "eda"),
-            n_per_text=int(params.get("num_aug", 4)), seed=config.train.seed, cache=cache,
-            min_words=config.augment.min_words, label_names=label_names,
-        )  # fmt: skip
-    return _combine(sample_texts, sample_y, sample_extra, result)
+        root = self.settings.cache_dir
+        return AugmentCache(Path(root) if root else self.output / CACHE_DIR)
+
+    def grow_minority(
+        self,
+        texts: list[str] | None,
+        y: np.ndarray,
+        extra: np.ndarray | None,
+        *,
+        task: str,
+        label_names: list[str],
+    ) -> AugmentedRows:
+        """Minority classes of the training split grown to ``augment.target_ratio`` × the
+        majority."""
+        from longtail.augment import augment_minority
+
+        texts = _require_texts(texts, "augment.method")
+        with self._cache() as cache:
+            result = augment_minority(
+                texts, y, task, augmenter=self.settings.method,
+                target_ratio=self.settings.target_ratio, seed=self.seed, cache=cache,
+                min_words=self.settings.min_words, label_names=label_names,
+            )  # fmt: skip
+        return _combine(texts, y, extra, result)
+
+    def balanced_rows(
+        self,
+        texts: list[str] | None,
+        y: np.ndarray,
+        extra: np.ndarray | None,
+        *,
+        task: str,
+        label_names: list[str],
+        params: Mapping[str, Any],
+    ) -> AugmentedRows:
+        """``per_class`` rows of every class (rarest label for multilabel) + ``num_aug`` copies
+        each."""
+        from longtail.augment import augment_each
+
+        texts = _require_texts(texts, "strategy prefinetune_da")
+        y = np.asarray(y)
+        rows = balanced_rows(label_groups(y, task), params.get("per_class"), self.seed)
+        sample_texts = [texts[i] for i in rows]
+        sample_y = y[rows]
+        sample_extra = None if extra is None else np.asarray(extra)[rows]
+        with self._cache() as cache:
+            result = augment_each(
+                sample_texts, sample_y, task, augmenter=params.get("augment", "eda"),
+                n_per_text=int(params.get("num_aug", 4)), seed=self.seed, cache=cache,
+                min_words=self.settings.min_words, label_names=label_names,
+            )  # fmt: skip
+        return _combine(sample_texts, sample_y, sample_extra, result)
 
 
 def describe_augmentation(stats: Mapping[str, Any], what: str) -> str:

@@ -36,7 +36,7 @@ from longtail.cache import (
     encoder_fingerprint,
 )
 from longtail.cache.onnx_graphs import runtime_encoder_key
-from longtail.config import ExperimentConfig, is_off
+from longtail.config import ExperimentConfig, ModelConfig, is_off
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.logs import info
@@ -105,7 +105,8 @@ _PROBE = "Longtail probe: naïve café, 東京, 1234567 — ÆØÅ αβγ emoji 
 
 
 def text_cache(
-    config: ExperimentConfig,
+    model: ModelConfig,
+    cache_dir: str | None,
     model_name: str,
     encoder: nn.Module,
     tokenize: Callable[[list[str]], Sequence[Sequence[int]]],
@@ -114,22 +115,19 @@ def text_cache(
     """The cache of pooled text embeddings for this encoder, tokenisation, length and pooling.
 
     The key holds :func:`~longtail.cache.encoder_fingerprint` (name, config, sampled weights),
-    ``max_length``, the pooling and the token ids of a fixed probe text under ``tokenize`` (which
-    tells tokenizers and truncation apart). It lives under the same root as the long-document
-    chunk cache (``long_documents.cache_dir``, default :func:`~longtail.cache.default_cache_dir`),
-    in its own key directory.
+    ``max_length``, the pooling and the runtime of the ``model`` section, and the token ids of a
+    fixed probe text under ``tokenize`` (which tells tokenizers and truncation apart). It lives
+    under the same root as the long-document chunk cache (``cache_dir``: ``long_documents.cache_dir``,
+    default :func:`~longtail.cache.default_cache_dir`), in its own key directory.
     """
-    root = config.long_documents.cache_dir
     return EmbeddingCache(
-        Path(root) if root else default_cache_dir(),
-        encoder_key=runtime_encoder_key(
-            encoder_fingerprint(model_name, encoder), config.model.runtime
-        ),
+        Path(cache_dir) if cache_dir else default_cache_dir(),
+        encoder_key=runtime_encoder_key(encoder_fingerprint(model_name, encoder), model.runtime),
         chunking_key=chunking_fingerprint(
             kind="short_text",
             probe=list(tokenize([_PROBE])[0]),
             max_length=max_length,
-            pooling=config.model.pooling,
+            pooling=model.pooling,
             dtype="float32",
         ),  # fmt: skip
         hidden_size=encoder.config.hidden_size,
@@ -252,7 +250,6 @@ def check_frozen(config: ExperimentConfig, *, documents: bool) -> None:
 
 
 def frozen_text_parts(
-    config: ExperimentConfig,
     model: TextClassifier,
     train: TokenizedSplit,
     validation: TokenizedSplit,

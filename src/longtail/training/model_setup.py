@@ -18,8 +18,8 @@ from longtail.cache import (
     encoder_fingerprint,
 )
 from longtail.cache.onnx_graphs import attach_runtime, runtime_encoder_key
-from longtail.config import ExperimentConfig
-from longtail.data.prepare import PreparedData, chunk_settings, frozen_documents
+from longtail.config import ExperimentConfig, LongDocumentConfig
+from longtail.data.prepare import PreparedData, chunk_settings
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.models import TextClassifier
@@ -149,12 +149,15 @@ def _frozen_text_setup(
     """Short texts on a frozen encoder: every text encoded once through the shared cache, the
     head trained on the pooled embeddings (:mod:`longtail.training.frozen`)."""
     max_length = min(config.model.max_length, window)
-    cache = text_cache(config, model_name, model.encoder, data.encode, max_length)
+    cache = text_cache(
+        config.model, config.long_documents.cache_dir, model_name, model.encoder, data.encode,
+        max_length,
+    )  # fmt: skip
     attach_runtime(model, config.model.runtime, cache_dir=cache.root, log=log)
     device = encoding_device(config.model.runtime)
     features = TextFeatures(model, data.encode, cache, pad_id=pad_id, device=device, log=log)
     trainable, train, validation = frozen_text_parts(
-        config, model, data.train, data.validation,
+        model, data.train, data.validation,
         (data.train_texts, data.validation_texts), features=features,
     )  # fmt: skip
     how = (
@@ -182,11 +185,10 @@ def encoding_device(runtime: str) -> torch.device:
     return torch.device("cuda" if runtime == "torch" and torch.cuda.is_available() else "cpu")
 
 
-def document_settings(config: ExperimentConfig, window: int) -> dict[str, Any]:
-    """What predict needs to cut documents exactly as training did, and (frozen, with a chunk
+def document_settings(ld: LongDocumentConfig, window: int, *, frozen: bool) -> dict[str, Any]:
+    """What predict needs to cut documents exactly as training did, and (``frozen``, with a chunk
     budget) to keep the chunks that training encoded."""
-    ld = config.long_documents
-    chunking = chunk_settings(ld, window, frozen=frozen_documents(config))
+    chunking = chunk_settings(ld, window, frozen=frozen)
     return {"aggregator": ld.aggregator, "mode": ld.mode} | chunking.to_json()
 
 

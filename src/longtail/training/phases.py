@@ -30,19 +30,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from longtail.config import ExperimentConfig, is_off
+from longtail.config import TrainConfig, is_off
 from longtail.data import LabelSpace
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
-from longtail.losses import LOSSES, build_aux_loss, build_loss
+from longtail.losses import LOSSES, build_loss
 from longtail.models import TextClassifier
 from longtail.models.inference import predict_logits
 from longtail.sampling import build_sampler, epoch_length_note
-from longtail.training.augmentation import (
-    AugmentedRows,
-    balanced_augmented_rows,
-    describe_augmentation,
-)
+from longtail.training.augmentation import AugmentedRows, describe_augmentation
 from longtail.training.decoupling import (
     attach_scales,
     choose_tau,
@@ -54,7 +50,7 @@ from longtail.training.decoupling import (
 from longtail.training.frozen import FeatureBatcher, FrozenTextModel
 from longtail.training.loop import TrainingResult, gathered_logits, train_model
 from longtail.training.probe_phase import check_probe, solve_probe_phase
-from longtail.training.sam import build_sam
+from longtail.training.remedies import Remedies
 from longtail.training.strategies import (
     Phase,
     apply_trainable,
@@ -65,7 +61,12 @@ from longtail.training.strategies import (
 
 @dataclass
 class PhaseInputs:
-    """What every phase shares: the model, the data and how to turn texts into model rows."""
+    """What every phase shares: the model, the data and how to turn texts into model rows.
+
+    The run's settings travel beside it, typed: the ``train`` section (each phase derives its
+    own epochs and learning rates from it) and the :class:`~longtail.training.remedies.Remedies`
+    built once for the run.
+    """
 
     trainable: nn.Module
     batcher: Any
@@ -76,11 +77,9 @@ class PhaseInputs:
     counts: np.ndarray
     sampler_labels: Any
     sampler_task: str
-    loss_spec: Any
     score: Callable[[np.ndarray], float]
     represent: Callable[[list[str], np.ndarray, np.ndarray | None], TokenizedSplit]
     checkpoint_root: Path
-    output: Path
     fingerprint: str
     #: called with each epoch's history entry / every train.logging_steps steps' loss, with
     #: ``phase`` and ``global_step`` (optimizer steps counted on across phases) added
@@ -116,15 +115,15 @@ def loss_parameters(spec: Any) -> set[str]:
 
 
 def _phase_data(
-    phase: Phase, inputs: PhaseInputs, config: ExperimentConfig, log: Callable[[str], None]
+    phase: Phase, inputs: PhaseInputs, remedies: Remedies, log: Callable[[str], None]
 ) -> tuple[TokenizedSplit, np.ndarray, Any, str, AugmentedRows | None]:
     """``(split, class counts, sampler labels, sampler task, augmented rows)`` of a phase."""
     space = inputs.space
     if phase.data == "train":
         return inputs.train, inputs.counts, inputs.sampler_labels, inputs.sampler_task, None
-    rows = balanced_augmented_rows(
+    rows = remedies.augmentation.balanced_rows(
         inputs.train_texts, np.asarray(inputs.train.y), inputs.train.extra, task=space.task,
-        label_names=space.names, params=phase.data_params, config=config, output=inputs.output,
+        label_names=space.names, params=phase.data_params,
     )  # fmt: skip
     log(
         describe_augmentation(
@@ -135,10 +134,9 @@ def _phase_data(
     return split, space.counts(rows.y), rows.y, space.task, rows
 
 
-def _phase_train_config(config: ExperimentConfig, phase: Phase):
+def _phase_train_config(train: TrainConfig, phase: Phase) -> TrainConfig:
     """``train.*`` of a phase: its own epochs (``None``: ``train.epochs``, and when that is unset
     too the phase trains to convergence) and learning rates."""
-    train = config.train
     return train.model_copy(
         update={
             "epochs": phase.epochs or train.epochs,
@@ -149,7 +147,7 @@ def _phase_train_config(config: ExperimentConfig, phase: Phase):
     )
 
 
-def _length(train: Any) -> str:
+def _length(train: TrainConfig) -> str:
     """How long a phase trains, for its log line."""
     if train.epochs is not None:
         return f"{train.epochs} epoch(s)"
@@ -185,18 +183,14 @@ def check_phases(phases: list[Phase], *, task: str, sampler: Any) -> None:
         )
 
 
-def _phase_sampler(phase: Phase, config: ExperimentConfig) -> Any:
-    return config.sampler if phase.sampler is None else phase.sampler
-
-
 def _tau_norm(
-    model: nn.Module, phase: Phase, inputs: PhaseInputs, config: ExperimentConfig
+    model: nn.Module, phase: Phase, inputs: PhaseInputs, eval_batch_size: int
 ) -> tuple[float, dict[float, float]]:
     """τ-normalise the head with the τ of ``phase.tau_grid`` that scores best on validation."""
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     logits = gathered_logits(
-        model.to(device), inputs.validation, batch_size=config.train.eval_batch_size,
-        batcher=inputs.batcher, device=device,
+        model.to(device), inputs.validation, batch_size=eval_batch_size, batcher=inputs.batcher,
+        device=device,
     )  # fmt: skip
     model.to("cpu")
     head = classifier_head(model)
@@ -212,14 +206,14 @@ def _posthoc_phase(
     index: int,
     phases: list[Phase],
     inputs: PhaseInputs,
-    config: ExperimentConfig,
+    eval_batch_size: int,
     out: PhasesResult,
     log: Callable[[str], None],
 ) -> None:
     """A phase that trains nothing: τ-normalisation of the trained head."""
     phase = phases[index - 1]
     started = time.perf_counter()
-    tau, scores = _tau_norm(inputs.trainable, phase, inputs, config)
+    tau, scores = _tau_norm(inputs.trainable, phase, inputs, eval_batch_size)
     seconds = time.perf_counter() - started
     log(
         f"phase {index}/{len(phases)} {phase.name}: tau {tau:g} of {len(scores)} tried, "
@@ -261,7 +255,7 @@ def _on_features(
     phase: Phase,
     split: TokenizedSplit,
     inputs: PhaseInputs,
-    config: ExperimentConfig,
+    eval_batch_size: int,
     log: Callable[[str], None],
 ) -> tuple[nn.Module, Any, TokenizedSplit, TokenizedSplit, float]:
     """``(module, batcher, train, validation, seconds spent embedding)`` a phase trains on.
@@ -281,8 +275,8 @@ def _on_features(
 
     def embedded(rows: TokenizedSplit) -> TokenizedSplit:
         vectors = predict_logits(
-            model, rows, batch_size=config.train.eval_batch_size, batcher=inputs.batcher,
-            device=device, return_embedding=True,
+            model, rows, batch_size=eval_batch_size, batcher=inputs.batcher, device=device,
+            return_embedding=True,
         )  # fmt: skip
         return TokenizedSplit(torch.from_numpy(vectors), rows.y, rows.extra)
 
@@ -319,7 +313,8 @@ def _applied(phase: Phase, sampler: Any, scales: np.ndarray | None, result: Any)
 def run_phases(
     phases: list[Phase],
     inputs: PhaseInputs,
-    config: ExperimentConfig,
+    train: TrainConfig,
+    remedies: Remedies,
     *,
     resume: bool,
     log: Callable[[str], None],
@@ -328,38 +323,34 @@ def run_phases(
     model = inputs.trainable
     space = inputs.space
     trainable_at_start = {n for n, p in model.named_parameters() if p.requires_grad}
-    accepts = loss_parameters(inputs.loss_spec)
-    aux = None if is_off(config.aux_loss) else build_aux_loss(config.aux_loss, task=space.task)
-    sam = build_sam(config.sam, class_counts=inputs.counts, task=space.task)
+    accepts = loss_parameters(remedies.loss)
     out = PhasesResult(final=TrainingResult(best_epoch=0, best_score=float("nan")))
-    check_phases(phases, task=space.task, sampler=config.sampler)
+    check_phases(phases, task=space.task, sampler=remedies.sampler)
     try:
         for index, phase in enumerate(phases, start=1):
             if not phase.trains:
-                _posthoc_phase(index, phases, inputs, config, out, log)
+                _posthoc_phase(index, phases, inputs, train.eval_batch_size, out, log)
                 continue
-            added = _prepare_head(model, index, phase, inputs, config.train.seed)
+            added = _prepare_head(model, index, phase, inputs, train.seed)
             names = apply_trainable(model, phase, trainable_at_start | added)
             split, counts, sampler_labels, sampler_task, rows = _phase_data(
-                phase, inputs, config, log
+                phase, inputs, remedies, log
             )
             if rows is not None:
                 out.augmented.append((phase.name, rows))
-            loss_spec = phase_loss_spec(inputs.loss_spec, phase, accepts)
+            loss_spec = phase_loss_spec(remedies.loss, phase, accepts)
             loss_fn = build_loss(
                 loss_spec, task=space.task, class_counts=counts, num_docs=len(split.ids)
             )
-            sampler_spec = _phase_sampler(phase, config)
+            sampler_spec = remedies.sampler if phase.sampler is None else phase.sampler
             sampler = (
-                build_sampler(
-                    sampler_spec, y=sampler_labels, task=sampler_task, seed=config.train.seed
-                )
+                build_sampler(sampler_spec, y=sampler_labels, task=sampler_task, seed=train.seed)
                 if phase.data == "train"
                 else None
             )
             if note := epoch_length_note(sampler, len(sampler_labels)):
                 log(note)
-            train_config = _phase_train_config(config, phase)
+            train_config = _phase_train_config(train, phase)
             if len(phases) > 1 and phase.solver == "lbfgs":
                 log(
                     f"phase {index}/{len(phases)} {phase.name}: the linear head solved by L-BFGS "
@@ -379,21 +370,25 @@ def run_phases(
             )
             fingerprint = _fingerprint(inputs.fingerprint, index, phase)
             if phase.solver == "lbfgs":
-                check_probe(phase, model, config, sampler_spec)
+                check_probe(
+                    phase, model, sampler_spec,
+                    minibatch_remedies=remedies.sam is not None or remedies.aux_loss is not None,
+                )  # fmt: skip
                 result, embedding = solve_probe_phase(
                     model, phase, loss_fn, inputs.score, checkpoint_dir, fingerprint,
                     resume=resume, log=log,
                     embed=lambda phase=phase, split=split: _on_features(
-                        model, phase, split, inputs, config, log
+                        model, phase, split, inputs, train.eval_batch_size, log
                     ),
                 )  # fmt: skip
             else:
                 module, batcher, split, validation, embedding = _on_features(
-                    model, phase, split, inputs, config, log
+                    model, phase, split, inputs, train.eval_batch_size, log
                 )
                 result = train_model(
                     module, loss_fn, split, validation, train_config, batcher=batcher,
-                    score=inputs.score, sampler=sampler, sam=sam, aux_loss=aux,
+                    score=inputs.score, sampler=sampler, sam=remedies.sam,
+                    aux_loss=remedies.aux_loss,
                     checkpoint_dir=checkpoint_dir, resume=resume, fingerprint=fingerprint,
                     log=log, keep_start=phase.keep_start,
                     on_epoch=_across_phases(inputs.on_epoch, phase.name, out.phases),

@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file, save
 from torch import nn
 
-from longtail.config import ExperimentConfig, is_off
+from longtail.config import is_off
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.io_utils import atomic_write_bytes, atomic_write_json
@@ -42,8 +42,9 @@ PROBE_WEIGHTS, PROBE_STATE = "probe.safetensors", "probe.json"
 DOCUMENTS_PER_BATCH = 64
 
 
-def check_probe(phase: Phase, model: nn.Module, config: ExperimentConfig, sampler: Any) -> None:
-    """Refuse, before any embedding, what the L-BFGS probe cannot honour."""
+def check_probe(phase: Phase, model: nn.Module, sampler: Any, *, minibatch_remedies: bool) -> None:
+    """Refuse, before any embedding, what the L-BFGS probe cannot honour: an MLP head, a
+    ``sampler`` that is not off, and remedies that act on minibatches (SAM, an auxiliary loss)."""
     refuse = None
     if len(classifier_modules(model)) > 1:
         refuse = "an MLP head is not one linear layer; use --head linear"
@@ -52,7 +53,7 @@ def check_probe(phase: Phase, model: nn.Module, config: ExperimentConfig, sample
             f"it fits the whole training set at once, so sampler {spec_name(sampler)} has "
             "nothing to draw; re-balance through the loss (e.g. loss.weights) instead"
         )
-    elif not (is_off(config.sam) and is_off(config.aux_loss)):
+    elif minibatch_remedies:
         refuse = "SAM and auxiliary losses act on minibatches; drop --sam / --aux-loss"
     if refuse:
         raise LongtailError(f"phase {phase.name!r} (linear probe, solver lbfgs): {refuse}")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from longtail.config import ExperimentConfig
+from longtail.config import AugmentConfig, TrainConfig
 from longtail.data import LabelSpace
 from longtail.evaluation.html_report import render_run_html, write_html_report
 from longtail.evaluation.run_arrays import RunArrays
@@ -21,7 +21,8 @@ from longtail.training.augmentation import AugmentedRows, quality_check
 def augmentation_section(
     augmented: list[tuple[str, AugmentedRows]],
     setup: Any,
-    config: ExperimentConfig,
+    augment: AugmentConfig,
+    train: TrainConfig,
     space: LabelSpace,
     output: Path,
     device: torch.device,
@@ -37,7 +38,7 @@ def augmentation_section(
             "generated": len(rows.texts) - rows.num_original,
             "stats": rows.stats,
         }
-        method = config.augment.quality_plot
+        method = augment.quality_plot
         if method != "none" and len(rows.texts) > rows.num_original:
 
             def embed(indices: list[int], rows: AugmentedRows = rows) -> np.ndarray:
@@ -45,13 +46,13 @@ def augmentation_section(
                 extra = None if rows.extra is None else rows.extra[indices]
                 split = setup.represent(texts, rows.y[indices], extra)
                 return predict_logits(
-                    setup.trainable, split, batch_size=config.train.eval_batch_size,
+                    setup.trainable, split, batch_size=train.eval_batch_size,
                     batcher=setup.batcher, device=device, return_embedding=True,
                 )  # fmt: skip
 
             quality = quality_check(
                 embed, rows, task=space.task, label_names=space.names, method=method,
-                seed=config.train.seed,
+                seed=train.seed,
             )  # fmt: skip
             file_name = f"augmentation_quality_{name}.png"
             atomic_write_bytes(output / file_name, quality.png)

@@ -14,8 +14,10 @@ import torch
 from accelerate.utils import set_seed
 
 from longtail.config import (
+    DataConfig,
     DecisionConfig,
     ExperimentConfig,
+    LongDocumentConfig,
     dump_config,
     is_off,
 )
@@ -47,11 +49,7 @@ from longtail.models.aggregators import AGGREGATORS
 from longtail.models.inference import predict_logits
 from longtail.registry import spec_name
 from longtail.training.accelerator import distributed_state, silent
-from longtail.training.augmentation import (
-    AugmentedRows,
-    augment_training_split,
-    describe_augmentation,
-)
+from longtail.training.augmentation import Augmentation, AugmentedRows, describe_augmentation
 from longtail.training.cascade import CascadeFeatures, first_stage_meta
 from longtail.training.loop import TrainingResult, gathered_logits
 from longtail.training.model_setup import (
@@ -63,6 +61,7 @@ from longtail.training.model_setup import (
 from longtail.training.output import CHECKPOINT_DIR, check_paths_outside, open_run_directory
 from longtail.training.phases import PhaseInputs, run_phases
 from longtail.training.probe_phase import parameter_free
+from longtail.training.remedies import build_remedies
 from longtail.training.reporting import augmentation_section, write_html
 from longtail.training.run_record import describe_task, model_meta, report_header
 from longtail.training.strategies import build_strategy
@@ -248,11 +247,16 @@ def _run(
     window = model_window(tokenizer, encoder)
     max_length = min(config.model.max_length, window)
     added = CascadeFeatures(config, work, log=log) if config.data.extra_features_from else None
-    data = prepare_data(config, tokenizer, max_length, window, added)
+    data = prepare_data(
+        config.data, config.long_documents, tokenizer, max_length, window, added,
+        seed=config.train.seed, frozen_chunks=frozen_documents(config.model, config.long_documents),
+    )  # fmt: skip
     space = data.space
     # class weights by label name ({"spam": 5}) become one float per class, checked now
     with_named_weights(config.loss, space.names)
-    test_table = _read_test(config, space, data.documents, added)  # a bad file fails now
+    test_table = _read_test(
+        config.data, config.long_documents, space, data.documents, added
+    )  # a bad file fails now
     n_train, n_val = len(data.train.y), len(data.validation.y)
     log(describe_task(space, data.counts, n_train, n_val, data.validation_source))
     config = _strategy_for_data(config, space.task, data.documents, log)
@@ -261,7 +265,8 @@ def _run(
         log(data.notice)
     if config.model.gradient_checkpointing:
         encoder.gradient_checkpointing_enable()
-    augmented = _augment(data, config, dist, work, log)
+    augmentation = Augmentation(config.augment, config.train.seed, work)
+    augmented = _augment(data, augmentation, dist, log)
     counts, y_train, y_val = data.counts, data.train.y, data.validation.y
     num_logits = 2 if space.task == "binary" else len(space.names)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -276,6 +281,7 @@ def _run(
 
     loss_spec = config.loss if config.loss is not None else default_loss(space.task)
     loss_spec = with_named_weights(loss_spec, space.names)
+    remedies = build_remedies(config, loss_spec, augmentation, task=space.task, counts=counts)
     phases = build_strategy(config.strategy, epochs=config.train.epochs)
     metric = config.train.early_stopping_metric or default_early_stopping_metric(space.task)
     log(
@@ -293,18 +299,18 @@ def _run(
             trainable=trainable, batcher=batcher, train=setup.train, validation=setup.validation,
             train_texts=data.train_texts, space=space, counts=counts,
             sampler_labels=data.sampler_labels, sampler_task=data.sampler_task,
-            loss_spec=loss_spec,
             score=_scorer(
                 space.task, space, y_val, metric, config.decision, counts, len(y_train)
             ),
-            represent=setup.represent, checkpoint_root=work / CHECKPOINT_DIR, output=work,
+            represent=setup.represent, checkpoint_root=work / CHECKPOINT_DIR,
             fingerprint=_fingerprint(
                 config, space.task, len(y_train), len(y_val), float(counts.sum())
             ),
             on_epoch=tracking.epoch if tracking else None,
             on_step=tracking.train_step if tracking else None,
         ),
-        config,
+        config.train,
+        remedies,
         resume=resume,
         log=log,
     )  # fmt: skip
@@ -321,7 +327,10 @@ def _run(
     )
     meta = model_meta(
         config, space, counts, decision, trained, model_name=model_name, max_length=max_length,
-        long_documents=document_settings(config, window) if data.documents else None,
+        long_documents=document_settings(
+            config.long_documents, window,
+            frozen=frozen_documents(config.model, config.long_documents),
+        ) if data.documents else None,
         early_stopping_metric=metric,
     )  # fmt: skip
     log(f"training: {meta['training']['stopped']}")
@@ -344,7 +353,7 @@ def _run(
 
         classifier = Classifier(model, tokenizer, meta)
         y_test, test_logits, test_rows = _test_logits(
-            config, test_table, data, setup, device, classifier
+            config.train.eval_batch_size, test_table, data, setup, device, classifier
         )
         test_probs = decision.probabilities(space.task, test_logits)
         test_metrics = classifier.evaluate_probs(y_test, test_probs)
@@ -362,7 +371,7 @@ def _run(
     figures = {}
     if trained.augmented:
         report["augmentation"], figures = augmentation_section(
-            trained.augmented, setup, config, space, work, device, log
+            trained.augmented, setup, config.augment, config.train, space, work, device, log
         )
     write_report(report, work)
     atomic_write_text(work / MODEL_CARD, model_card(meta, report))  # the hub's page
@@ -378,20 +387,16 @@ def _run(
 
 
 def _augment(
-    data: PreparedData,
-    config: ExperimentConfig,
-    dist: Any,
-    output: Path,
-    log: Callable[[str], None],
+    data: PreparedData, augmentation: Augmentation, dist: Any, log: Callable[[str], None]
 ) -> AugmentedRows | None:
     """Grow the minority classes of the training split (``augment.*``) in ``data``, in place."""
-    if is_off(config.augment.method):
+    if not augmentation.on:
         return None
     train, space = data.train, data.space
     with dist.main_process_first():  # one process fills the generation cache, the rest read it
-        augmented = augment_training_split(
+        augmented = augmentation.grow_minority(
             data.train_texts, np.asarray(train.y), train.extra, task=space.task,
-            label_names=space.names, config=config, output=output,
+            label_names=space.names,
         )  # fmt: skip
     log(describe_augmentation(augmented.stats, "augmentation of the training split"))
     new_texts = augmented.texts[augmented.num_original :]
@@ -405,20 +410,24 @@ def _augment(
 
 
 def _read_test(
-    config: ExperimentConfig, space: LabelSpace, documents: bool, added: Any = None
+    data: DataConfig,
+    long_documents: LongDocumentConfig,
+    space: LabelSpace,
+    documents: bool,
+    added: Any = None,
 ) -> Any:
     """The test table, read and its labels checked against training's before the first step;
     long documents cut (or refused) as the training file and ``predict`` cut them, so a cut
     test document has the same embedding-cache key in training and in ``predict``."""
-    if not config.data.test:
+    if not data.test:
         return None
-    table = read_labelled(config.data.test, config.data, added)
+    table = read_labelled(data.test, data, added)
     space.encode(table.labels, source=table.source, row_numbers=table.row_numbers)
-    return enforce_char_cap(table, config.long_documents) if documents else table
+    return enforce_char_cap(table, long_documents) if documents else table
 
 
 def _test_logits(
-    config: ExperimentConfig,
+    eval_batch_size: int,
     table: Any,
     data: PreparedData,
     setup: ModelSetup,
@@ -437,8 +446,7 @@ def _test_logits(
     split = setup.represent(table.texts, y_test, table.extra)
     setup.trainable.to(device)  # embedding parks the encoder on the CPU
     logits = predict_logits(  # main process only: no gathering
-        setup.trainable, split, batch_size=config.train.eval_batch_size, batcher=setup.batcher,
-        device=device,
+        setup.trainable, split, batch_size=eval_batch_size, batcher=setup.batcher, device=device,
     )  # fmt: skip
     return y_test, logits, len(table.texts)
 
@@ -482,7 +490,7 @@ def _strategy_for_data(
     phases = build_strategy(config.strategy, epochs=config.train.epochs)
     if any(phase.solver == "lbfgs" for phase in phases):
         why = None
-        if not frozen_documents(config):
+        if not frozen_documents(config.model, config.long_documents):
             why = "needs the frozen chunk-embedding path: add --long-mode frozen"
         elif not parameter_free(AGGREGATORS.build(config.long_documents.aggregator, hidden_size=8)):
             why = (

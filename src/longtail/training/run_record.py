@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from longtail import __version__
-from longtail.config import ExperimentConfig, dump_config
+from longtail.config import ExperimentConfig, ModelConfig, TrainConfig, dump_config
 from longtail.data import LabelSpace
 from longtail.decision.fit import FittedDecision
 from longtail.decision.probability_map import ProbabilityMap, decision_summary
@@ -38,7 +38,7 @@ def model_meta(
     ``counts`` are the training split's per-class document counts (after augmentation), the ones
     the loss weights and the per-class F1-vs-frequency figure use.
     """
-    stopped = training_stop(config, trained)
+    stopped = training_stop(config.train, trained)
     cascade = cascade_meta(config)
     return {
         "task": space.task,
@@ -112,7 +112,7 @@ def report_header(
             "strategy": config.strategy,
             "sam": config.sam,
             "aux_loss": config.aux_loss,
-            **_frozen_encoder(meta, config),
+            **_frozen_encoder(meta, config.model),
             **_cascade(meta),
         },
         "data": {
@@ -135,13 +135,12 @@ def _decision_fields(decision: FittedDecision, task: str) -> dict[str, Any]:
     return fields
 
 
-def training_stop(config: ExperimentConfig, trained: PhasesResult) -> dict[str, Any]:
+def training_stop(train: TrainConfig, trained: PhasesResult) -> dict[str, Any]:
     """``{"stop", "line"}``: why the last phase that trained stopped (a reason of
     :data:`longtail.training.budget.STOP_REASONS`) and the log's and report's line for it (its
     epochs, steps, the reason and the epoch kept; :func:`~longtail.evaluation.convergence.stop_reason`)."""
     trained_phases = [phase for phase in trained.phases if "steps" in phase]
     last = trained_phases[-1] if trained_phases else {}
-    train = config.train
     line = stop_reason(
         trained.history,
         stopped_early=bool(last.get("stopped_early")),
@@ -157,16 +156,14 @@ def training_stop(config: ExperimentConfig, trained: PhasesResult) -> dict[str, 
     return {"stop": last.get("stop"), "line": line}
 
 
-def _frozen_encoder(meta: dict[str, Any], config: ExperimentConfig) -> dict[str, str]:
+def _frozen_encoder(meta: dict[str, Any], model: ModelConfig) -> dict[str, str]:
     """What was trained (with ``model.encoder=frozen``), and why its training stopped."""
     stopped = {"stopped": meta["training"]["stopped"]}
-    if config.model.runtime != "torch":  # the features came from another graph: say which
-        stopped = {"encoder_runtime": f"{config.model.runtime} (ONNX Runtime, CPU)"} | stopped
-    if config.model.encoder != "frozen":
+    if model.runtime != "torch":  # the features came from another graph: say which
+        stopped = {"encoder_runtime": f"{model.runtime} (ONNX Runtime, CPU)"} | stopped
+    if model.encoder != "frozen":
         return stopped
-    return {
-        "encoder": f"frozen; {config.model.head} head trained on cached pooled embeddings"
-    } | stopped
+    return {"encoder": f"frozen; {model.head} head trained on cached pooled embeddings"} | stopped
 
 
 def _cascade(meta: dict[str, Any]) -> dict[str, str]:
