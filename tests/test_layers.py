@@ -36,7 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("predictor", "decide"),
     ("training",),
     ("experiments",),
-    ("api", "estimator", "pipelines", "cli", "__main__", "__init__"),
+    ("api", "estimator", "options", "pipelines", "cli", "__main__", "__init__"),
 )
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 #: ``from longtail import __version__`` reads a constant, not a layer.

@@ -38,26 +38,62 @@ class _Section(BaseModel):
 class DataConfig(_Section):
     """Where the data is and how to read it."""
 
-    train: str | None = None
-    validation: str | None = None
-    test: str | None = None
-    text_column: str = "text"
-    label_column: str = "label"
-    label_delimiter: str | None = None
-    task: Literal["auto", "binary", "multiclass", "multilabel"] = "auto"
-    positive_label: str | None = None
-    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
-    strict: bool = False
-    arrow: bool = False
-    arrow_cache_dir: str | None = None
-    extra_features: list[str] = Field(default_factory=list)
+    train: str | None = Field(
+        None, description="training file: .csv .tsv .jsonl .parquet or a HF datasets directory"
+    )
+    validation: str | None = Field(
+        None, description="validation file (default: stratified split of --data)"
+    )
+    test: str | None = Field(None, description="held-out test file for the report")
+    text_column: str = Field("text", description="the column that holds the texts (default text)")
+    label_column: str = Field(
+        "label", description="the column that holds the labels (default label)"
+    )
+    label_delimiter: str | None = Field(
+        None, description="multilabel labels as a delimited string, e.g. ','"
+    )
+    task: Literal["auto", "binary", "multiclass", "multilabel"] = Field(
+        "auto", description="the task (default auto: read from the labels)"
+    )
+    positive_label: str | None = Field(
+        None, description="binary: the positive class (default: the minority)"
+    )
+    val_fraction: float = Field(
+        0.1,
+        gt=0.0,
+        lt=1.0,
+        description="share of the training file split off (stratified) for validation when no "
+        "--validation-data is given (default 0.1)",
+    )
+    strict: bool = Field(False, description="fail on empty texts instead of dropping them")
+    arrow: bool = Field(
+        False,
+        description="data larger than memory: convert to Arrow, tokenise once, memory-map "
+        "(HF datasets)",
+    )
+    arrow_cache_dir: str | None = Field(
+        None, description="where the Arrow tables go (default: the datasets cache)"
+    )
+    extra_features: list[str] = Field(
+        default_factory=list,
+        description="numeric columns joined to the document embedding, e.g. p_nomination",
+    )
     #: a cascade: a first-stage model directory whose calibrated probabilities join the extra
     #: features, out of fold for the training file (``extra_features_folds`` first-stage models,
     #: each trained with its settings on the other folds) and from the saved model for the
     #: validation and test files, so no row's feature has seen its label
     #: (:mod:`longtail.training.cascade`).
-    extra_features_from: str | None = None
-    extra_features_folds: int = Field(5, ge=2, le=20)
+    extra_features_from: str | None = Field(
+        None,
+        description="a cascade: a first-stage model directory whose probabilities join the "
+        "document embedding (out of fold for the training rows, so no label leaks)",
+    )
+    extra_features_folds: int = Field(
+        5,
+        ge=2,
+        le=20,
+        description="first-stage models trained for the out-of-fold features (default 5)",
+    )
 
     @field_validator("label_delimiter")
     @classmethod
@@ -88,25 +124,58 @@ class ModelConfig(_Section):
     package is not installed).
     """
 
-    name: str | None = None
-    max_length: int = Field(256, ge=8, le=8192)
-    pooling: Literal["mean", "cls"] = "mean"
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    gradient_checkpointing: bool = False
-    trust_remote_code: bool = False
+    name: str | None = Field(
+        None, description="local directory or hub name (default: offline all-MiniLM-L6-v2)"
+    )
+    max_length: int = Field(
+        256,
+        ge=8,
+        le=8192,
+        description="tokens read per text, the rest truncated unless long documents are on "
+        "(default 256, capped at the encoder's limit)",
+    )
+    pooling: Literal["mean", "cls"] = Field(
+        "mean", description="how token embeddings become the text's embedding (default mean)"
+    )
+    dropout: float = Field(
+        0.1,
+        ge=0.0,
+        lt=1.0,
+        description="dropout before the head (and before an mlp head's output layer; default 0.1)",
+    )
+    gradient_checkpointing: bool = Field(
+        False,
+        description="recompute the encoder's activations in the backward pass: less memory, "
+        "slower steps",
+    )
+    trust_remote_code: bool = Field(
+        False, description="load an encoder whose repository ships its own code (runs that code)"
+    )
     #: ``finetune`` trains the encoder with the head; ``frozen`` encodes each text once (pooled,
     #: cached on disk under ``long_documents.cache_dir``) and trains only the head, to convergence
     #: (:mod:`longtail.training.frozen`; train.* defaults to FROZEN_TRAIN_DEFAULTS).
-    encoder: Literal["finetune", "frozen"] = "finetune"
+    encoder: Literal["finetune", "frozen"] = Field(
+        "finetune",
+        description="finetune (default), or frozen: encode each text once (cached) and train "
+        "the head",
+    )
     #: where a frozen encoder makes its embeddings (short texts with ``encoder: frozen``, long
     #: documents in ``mode: frozen``): ``torch``, or ONNX Runtime on the CPU, fp32 (``onnx``) or
     #: int8-quantised (``onnx-int8``; other vectors, their own cache entries). See
     #: :mod:`longtail.models.onnx_runtime`. A saved model predicts under it unless told otherwise.
-    runtime: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description="with a frozen encoder: where it embeds the texts: torch (default), or ONNX "
+        "Runtime on the CPU, fp32 (onnx) or int8-quantised (onnx-int8; faster, the vectors move)",
+    )
     #: ``linear``, or ``mlp``: one hidden ReLU layer of ``head_hidden`` units (default: the
     #: encoder's hidden size) before the output layer.
-    head: Literal["linear", "mlp"] = "linear"
-    head_hidden: int | None = Field(None, ge=1)
+    head: Literal["linear", "mlp"] = Field(
+        "linear", description="classification head (default linear)"
+    )
+    head_hidden: int | None = Field(
+        None, ge=1, description="hidden units of --head mlp (default: encoder's)"
+    )
 
     @model_validator(mode="after")
     def _frozen_encoder_trains_nothing_inside(self) -> ModelConfig:
@@ -150,18 +219,56 @@ class LongDocumentConfig(_Section):
       per document (a new draw per step); validation and prediction read every chunk.
     """
 
-    enabled: bool | Literal["auto"] = "auto"
-    mode: Literal["end_to_end", "frozen"] = "end_to_end"
-    chunk_length: int | None = Field(None, ge=16)
-    stride: int | None = Field(None, ge=0)
-    aggregator: str | dict[str, Any] = "attention"
-    max_chunks: int | None = Field(None, ge=1)
-    chunk_batch_size: int = Field(16, ge=1)
-    checkpoint: bool = True
-    activation_memory_mb: float = Field(0, ge=0)
-    max_chars: int = Field(2_000_000, ge=1)
-    on_too_long: Literal["error", "truncate"] = "error"
-    cache_dir: str | None = None
+    enabled: bool | Literal["auto"] = Field(
+        "auto",
+        description="force the hierarchical model on or off (default: on when texts exceed the "
+        "window)",
+    )
+    mode: Literal["end_to_end", "frozen"] = Field(
+        "end_to_end", description="fine-tune, or frozen encoder + cache"
+    )
+    chunk_length: int | None = Field(
+        None,
+        ge=16,
+        description="tokens per chunk (default: the smaller of 512 and the encoder's window)",
+    )
+    stride: int | None = Field(
+        None, ge=0, description="tokens shared by consecutive chunks (default 64)"
+    )
+    aggregator: str | dict[str, Any] = Field(
+        "attention",
+        description="how chunk embeddings become one document embedding (default attention)",
+    )
+    max_chunks: int | None = Field(
+        None,
+        ge=1,
+        description="end to end: random chunks per document per training step; frozen: the "
+        "chunks encoded per document, spread evenly (also at prediction)",
+    )
+    chunk_batch_size: int = Field(16, ge=1, description="chunks per encoder micro-batch")
+    checkpoint: bool = Field(
+        True,
+        description="end to end: recompute the chunks' activations in the backward pass, so "
+        "memory does not grow with document length (default on; off keeps every activation)",
+    )
+    activation_memory_mb: float = Field(
+        0,
+        ge=0,
+        description="end to end: activations a step keeps before recomputing the rest of its "
+        "chunks (default 0: recompute all, the smallest peak)",
+    )
+    max_chars: int = Field(
+        2_000_000,
+        ge=1,
+        description="longest document, in characters (default 2,000,000): a guard against a "
+        "stray multi-megabyte row; see --on-too-long",
+    )
+    on_too_long: Literal["error", "truncate"] = Field(
+        "error",
+        description="a document above --max-chars: error (default, naming the row) or truncate "
+        "it to that length",
+    )
+    cache_dir: str | None = Field(None, description="chunk-embedding cache (frozen mode)")
 
 
 class TrainConfig(_Section):
@@ -195,27 +302,84 @@ class TrainConfig(_Section):
     ``torch.compile`` (opt-in; see docs/benchmarks.md for what it buys on each device).
     """
 
-    epochs: int | None = Field(None, ge=1)
-    min_steps: int = Field(500, ge=0)
-    max_epochs: int = Field(100, ge=1)
-    max_steps: int | None = Field(None, ge=1)
-    batch_size: int = Field(32, ge=1)
-    eval_batch_size: int = Field(128, ge=1)
-    lr: float = Field(5e-5, gt=0.0)
-    head_lr: float = Field(1e-3, gt=0.0)
-    layer_decay: float = Field(1.0, gt=0.0, le=1.0)
-    weight_decay: float = Field(0.01, ge=0.0)
-    warmup_ratio: float = Field(0.06, ge=0.0, lt=1.0)
-    grad_accum: int = Field(1, ge=1)
-    max_grad_norm: float | None = Field(1.0, gt=0.0)
-    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
-    early_stopping_metric: str | None = None
-    patience: int | None = Field(2, ge=1)
-    group_by_length: bool = True
-    save_steps: int | None = Field(None, ge=1)
-    logging_steps: int = Field(50, ge=1)
-    compile: bool = False
-    seed: int = Field(0, ge=0, lt=2**32)  # numpy's seeds: 0 <= seed < 2**32
+    epochs: int | None = Field(
+        None,
+        ge=1,
+        description="train exactly this many epochs (default: to convergence, i.e. early "
+        "stopping after --patience epochs without a better validation score, not before "
+        "--min-steps steps, at most --max-epochs)",
+    )
+    min_steps: int = Field(
+        500,
+        ge=0,
+        description="to convergence: no early stop before this many optimizer steps (default 500)",
+    )
+    max_epochs: int = Field(
+        100, ge=1, description="to convergence: at most this many epochs (default 100)"
+    )
+    max_steps: int | None = Field(None, ge=1, description="at most this many optimizer steps")
+    batch_size: int = Field(32, ge=1, description="training rows per batch (default 32)")
+    eval_batch_size: int = Field(
+        128, ge=1, description="rows per batch when scoring validation and test (default 128)"
+    )
+    lr: float = Field(5e-5, gt=0.0, description="encoder learning rate")
+    head_lr: float = Field(1e-3, gt=0.0, description="learning rate of the new head (default 1e-3)")
+    layer_decay: float = Field(1.0, gt=0.0, le=1.0, description="layer-wise lr decay (1.0 = off)")
+    weight_decay: float = Field(0.01, ge=0.0, description="AdamW weight decay (default 0.01)")
+    warmup_ratio: float = Field(
+        0.06,
+        ge=0.0,
+        lt=1.0,
+        description="linear warm-up over this share of the steps (default 0.06; to "
+        "convergence: of 3 epochs' steps), then linear decay to zero",
+    )
+    grad_accum: int = Field(
+        1, ge=1, description="batches whose gradients add up to one optimizer step (default 1)"
+    )
+    max_grad_norm: float | None = Field(
+        1.0, gt=0.0, description="clip the gradient norm to this (default 1.0)"
+    )
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+        "auto",
+        description="auto (default): bf16 on GPUs that support it, fp16 on older GPUs, none on CPU",
+    )
+    early_stopping_metric: str | None = Field(
+        None,
+        description="validation metric that picks the best epoch, e.g. mcc (default: f1_macro, "
+        "multilabel pr_auc_macro)",
+    )
+    patience: int | None = Field(
+        2,
+        ge=1,
+        description="epochs without a better validation score before stopping (default 3 when "
+        "training to convergence, 2 with --epochs)",
+    )
+    group_by_length: bool = Field(
+        True, description="batch rows of similar length together: less padding (default on)"
+    )
+    save_steps: int | None = Field(
+        None,
+        ge=1,
+        description="also checkpoint every N optimizer steps inside an epoch, so --resume goes "
+        "on from there (default: at each epoch's end only)",
+    )
+    logging_steps: int = Field(
+        50,
+        ge=1,
+        description="optimizer steps between two reads of the training loss: progress bar, "
+        "trackers (default 50)",
+    )
+    compile: bool = Field(
+        False,
+        description="train through torch.compile (opt-in; first steps are slower while it "
+        "compiles)",
+    )
+    seed: int = Field(  # numpy's seeds: 0 <= seed < 2**32
+        0,
+        ge=0,
+        lt=2**32,
+        description="random seed: same seed, data and machine give the same model (default 0)",
+    )
 
     @model_validator(mode="after")
     def _patience_for_the_mode(self) -> TrainConfig:
@@ -258,18 +422,44 @@ class DecisionConfig(_Section):
     before calibration: ``none``, a fixed ``tau >= 0``, or ``tuned`` on validation.
     """
 
-    calibrate: Literal["temperature", "isotonic", "none"] = "temperature"
-    logit_adjust: Literal["none", "tuned"] | float = "none"
-    objective: Literal["f1", "fbeta", "recall_floor", "precision_floor", "mcc"] = "f1"
-    beta: float = Field(1.0, gt=0.0)
-    floor: float | None = Field(None, gt=0.0, le=1.0)
-    tune_thresholds: bool = True
-    fbr: float | None = Field(None, ge=0.0, le=1.0)
+    calibrate: Literal["temperature", "isotonic", "none"] = Field(
+        "temperature", description="calibration fitted on validation (default temperature)"
+    )
+    logit_adjust: Literal["none", "tuned"] | float = Field(
+        "none",
+        description="post-hoc logit adjustment: none (default), a tau >= 0, or tuned on validation",
+    )
+    objective: Literal["f1", "fbeta", "recall_floor", "precision_floor", "mcc"] = Field(
+        "f1", description="what the thresholds tuned on validation maximise (default f1)"
+    )
+    beta: float = Field(1.0, gt=0.0, description="the beta of objective fbeta (default 1)")
+    floor: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        description="the recall (or precision) floor of objective recall_floor (precision_floor)",
+    )
+    tune_thresholds: bool = Field(
+        True,
+        description="tune per-class thresholds (multiclass: class weights) on validation; off: "
+        "argmax / 0.5 (default on)",
+    )
+    fbr: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="SCutFBR.1 fall-back rate: a label whose best validation F-score is below "
+        "it keeps a safe threshold (default 0.3 multilabel, 0.2 multiclass, off binary)",
+    )
     #: ``cross_fit``: keep the tuned thresholds / weights only if, tuned on 4 of 5 folds of the
     #: validation split and applied to the fifth, they beat the default decision there
     #: (:mod:`longtail.decision.tuning_check`); ``none``: always keep them; ``auto``: cross_fit
     #: for multiclass weights, none for binary and multilabel thresholds.
-    tuning_check: Literal["auto", "cross_fit", "none"] = "auto"
+    tuning_check: Literal["auto", "cross_fit", "none"] = Field(
+        "auto",
+        description="keep tuned thresholds only if they beat the default decision cross-fitted "
+        "on validation: cross_fit, none (always keep), auto (default: cross_fit for multiclass)",
+    )
 
     @field_validator("calibrate", mode="before")
     @classmethod
@@ -342,11 +532,20 @@ class AugmentConfig(_Section):
     (Shi et al. 2022, Fig. 2) into the report: ``tsne``, ``pca`` or ``none``.
     """
 
-    method: str | dict[str, Any] | None = None
-    target_ratio: float = Field(0.5, gt=0.0, le=1.0)
-    cache_dir: str | None = None
-    min_words: int = Field(3, ge=0)
-    quality_plot: Literal["tsne", "pca", "none"] = "tsne"
+    method: str | dict[str, Any] | None = Field(
+        None, description="grow minority classes of the training split (default: none)"
+    )
+    target_ratio: float = Field(
+        0.5, gt=0.0, le=1.0, description="target minority/majority size ratio (default 0.5)"
+    )
+    cache_dir: str | None = Field(None, description="cache of generated texts")
+    min_words: int = Field(
+        3, ge=0, description="drop generated rows of fewer words than this (default 3)"
+    )
+    quality_plot: Literal["tsne", "pca", "none"] = Field(
+        "tsne",
+        description="plot of original and generated rows' embeddings in the report (default tsne)",
+    )
 
     @field_validator("method", mode="before")
     @classmethod
@@ -372,16 +571,33 @@ class ExperimentConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     long_documents: LongDocumentConfig = Field(default_factory=LongDocumentConfig)
-    loss: str | dict[str, Any] | None = None
-    sampler: str | dict[str, Any] = "none"
-    strategy: str | dict[str, Any] = "vanilla"
-    sam: str | dict[str, Any] = "none"
-    aux_loss: str | dict[str, Any] = "none"
+    loss: str | dict[str, Any] | None = Field(
+        None,
+        description="loss (default: by task; parameters via loss.NAME=VALUE overrides)",
+    )
+    sampler: str | dict[str, Any] = Field(
+        "none", description="imbalance sampler of the training batches (default none)"
+    )
+    strategy: str | dict[str, Any] = Field(
+        "vanilla",
+        description="training strategy: vanilla (default; linear_probe with --encoder frozen) "
+        "or another; parameters e.g. strategy.top_layers=2",
+    )
+    sam: str | dict[str, Any] = Field(
+        "none", description="sharpness-aware optimizer wrapper (default none; e.g. sam.rho=0.05)"
+    )
+    aux_loss: str | dict[str, Any] = Field(
+        "none", description="auxiliary contrastive loss (default none; weight: --aux-weight)"
+    )
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
-    output: str | None = None
-    track: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(default_factory=list)
-    track_dir: str | None = None
+    output: str | None = Field(None, description="run directory (model + report)")
+    track: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
+        default_factory=list,
+        description="log parameters, the loss every --logging-steps, epochs, metrics and the "
+        "report (repeatable)",
+    )
+    track_dir: str | None = Field(None, description="tracker files (default: <output>/tracking)")
     #: the strategy is linear_probe because :func:`solves_frozen_head` chose it, not the user: long
     #: documents (known only once the data are read) train their aggregator by SGD instead
     _probe_by_default: bool = PrivateAttr(default=False)

@@ -33,20 +33,22 @@ from longtail.config import build_config, set_path
 from longtail.data.memory import registered_table
 from longtail.errors import LongtailError
 from longtail.logs import info, to_stdout
+from longtail.options import option_keys
 
-#: Estimator parameter → config key (``None`` leaves the config's default).
-PARAMETER_KEYS = {
-    "model": "model.name",
-    "encoder": "model.encoder",
-    "max_length": "model.max_length",
-    "loss": "loss",
-    "sampler": "sampler",
-    "strategy": "strategy",
-    "epochs": "train.epochs",
-    "batch_size": "train.batch_size",
-    "lr": "train.lr",
-    "seed": "train.seed",
-}
+#: Estimator parameter → config key (``None`` leaves the config's default). The parameters are
+#: ``longtail train`` options by name, so the keys come from :mod:`longtail.options`.
+PARAMETER_KEYS = option_keys(
+    "model",
+    "encoder",
+    "max_length",
+    "loss",
+    "sampler",
+    "strategy",
+    "epochs",
+    "batch_size",
+    "lr",
+    "seed",
+)
 
 
 def _texts(X: Any, column: str, what: str) -> list[str]:

@@ -55,7 +55,7 @@ def add_embedding_cache_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_runtime_argument(parser: argparse.ArgumentParser) -> None:
     """``--runtime`` of ``predict`` and ``evaluate``: where the encoder runs."""
-    from longtail.cli.train import config_choices
+    from longtail.options import config_choices
 
     parser.add_argument(
         "--runtime",

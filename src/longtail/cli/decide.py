@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from longtail.cli.args import add_runtime_argument
-from longtail.cli.train import config_choices
+from longtail.options import config_choices
 
 
 def add_parser(subparsers: Any) -> None:
