@@ -23,7 +23,7 @@ from longtail.decision import (
     tune_thresholds_detailed,
     untuned_labels,
 )
-from longtail.decision.thresholds import (
+from longtail.decision.multiclass_weights import (
     WEIGHT_GRID,
     _multiclass_score,
     _tune_multiclass_weights,

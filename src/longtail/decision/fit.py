@@ -19,12 +19,9 @@ from safetensors.numpy import load, save
 from longtail.decision.calibration import fit_temperature, probabilities
 from longtail.decision.isotonic import check_isotonic_validation, fit_isotonic
 from longtail.decision.logit_adjust import LogitAdjustment, prior_offsets, tune_tau
+from longtail.decision.objectives import SCORE_OBJECTIVES
 from longtail.decision.probability_map import ProbabilityMap
-from longtail.decision.thresholds import (
-    SCORE_OBJECTIVES,
-    default_thresholds,
-    tune_thresholds_detailed,
-)
+from longtail.decision.thresholds import default_thresholds, tune_thresholds_detailed
 from longtail.decision.tuning_check import cross_fitted_check
 from longtail.errors import LongtailError
 from longtail.io_utils import atomic_write_bytes

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from longtail.errors import LongtailError
+from longtail.tasks import ByTask
 
 #: A class needs this many validation examples of it and not of it to get its own map.
 MIN_EXAMPLES = 2
@@ -51,17 +52,7 @@ class IsotonicCalibration:
 
     def apply(self, task: str, probs: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of ``probs`` (``(n, C)``, from :func:`probabilities`)."""
-        p = np.asarray(probs, dtype=np.float64)
-        if task == "binary":
-            positive = np.interp(p[:, 1], self.x[0], self.y[0])
-            return np.stack([1.0 - positive, positive], axis=1)
-        if p.shape[1] != len(self.x):
-            raise LongtailError(f"{len(self.x)} isotonic maps for {p.shape[1]} probability columns")
-        out = np.stack([np.interp(p[:, j], self.x[j], self.y[j]) for j in range(p.shape[1])], 1)
-        if task == "multilabel":
-            return out
-        total = out.sum(axis=1, keepdims=True)
-        return np.where(total > 0, out / np.where(total > 0, total, 1.0), p)
+        return _APPLY[task](self, np.asarray(probs, dtype=np.float64))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,18 +90,18 @@ def fit_isotonic(task: str, probs: np.ndarray, y_true: np.ndarray) -> IsotonicCa
         >>> test_probs = iso.apply("multiclass", probabilities(test_logits, "multiclass"))
     """
     p = np.asarray(probs, dtype=np.float64)
-    targets = _targets(task, y_true, p.shape[1])
-    columns = [p[:, 1]] if task == "binary" else [p[:, j] for j in range(p.shape[1])]
+    columns, targets = _TARGETS[task](y_true, p.shape[1])
+    scores = [p[:, j] for j in columns]
     check_isotonic_validation(task, y_true, p.shape[1])
     xs, ys, uncalibrated = [], [], []
-    for j, scores in enumerate(columns):
-        positives = int(targets[:, j].sum())
-        if min(positives, len(scores) - positives) < MIN_EXAMPLES:
+    for k, column in enumerate(columns):
+        positives = int(targets[:, k].sum())
+        if min(positives, len(scores[k]) - positives) < MIN_EXAMPLES:
             xs.append(np.array([0.0, 1.0]))
             ys.append(np.array([0.0, 1.0]))
-            uncalibrated.append(1 if task == "binary" else j)
+            uncalibrated.append(column)
             continue
-        x, y = isotonic_breakpoints(scores, targets[:, j])
+        x, y = isotonic_breakpoints(scores[k], targets[:, k])
         xs.append(x)
         ys.append(y)
     return IsotonicCalibration(xs, ys, uncalibrated)
@@ -119,7 +110,7 @@ def fit_isotonic(task: str, probs: np.ndarray, y_true: np.ndarray) -> IsotonicCa
 def check_isotonic_validation(task: str, y_true: np.ndarray, num_classes: int) -> None:
     """Refuse a validation set on which no class can get an isotonic map, naming the fix."""
     y = np.asarray(y_true)
-    targets = _targets(task, y, num_classes)
+    _, targets = _TARGETS[task](y, num_classes)
     positives = targets.sum(axis=0)
     enough = (positives >= MIN_EXAMPLES) & (len(y) - positives >= MIN_EXAMPLES)
     if enough.any():
@@ -168,12 +159,51 @@ def isotonic_breakpoints(scores: np.ndarray, targets: np.ndarray) -> tuple[np.nd
     return np.asarray(x), np.clip(np.asarray(y), 0.0, 1.0)
 
 
-def _targets(task: str, y_true: np.ndarray, num_columns: int) -> np.ndarray:
-    """0/1 targets per calibrated column: ``(n, 1)`` for binary, ``(n, C)`` otherwise."""
+def _binary_targets(y_true: np.ndarray, num_columns: int) -> tuple[list[int], np.ndarray]:
+    """Binary calibrates one column, ``P(positive)``: ``([1], (n, 1))``."""
+    y = np.asarray(y_true).astype(np.int64).reshape(-1)
+    return [1], (y == 1).astype(np.float64)[:, None]
+
+
+def _multiclass_targets(y_true: np.ndarray, num_columns: int) -> tuple[list[int], np.ndarray]:
+    """Every class, one-vs-rest: ``(range(C), (n, C))`` one-hot."""
+    y = np.asarray(y_true).astype(np.int64).reshape(-1)
+    one_hot = (y[:, None] == np.arange(num_columns)[None, :]).astype(np.float64)
+    return list(range(num_columns)), one_hot
+
+
+def _multilabel_targets(y_true: np.ndarray, num_columns: int) -> tuple[list[int], np.ndarray]:
+    """Every label: ``(range(C), (n, C))`` multi-hot."""
     y = np.asarray(y_true)
-    if task == "multilabel":
-        return (y.reshape(len(y), -1) > 0.5).astype(np.float64)
-    y = y.astype(np.int64).reshape(-1)
-    if task == "binary":
-        return (y == 1).astype(np.float64)[:, None]
-    return (y[:, None] == np.arange(num_columns)[None, :]).astype(np.float64)
+    return list(range(num_columns)), (y.reshape(len(y), -1) > 0.5).astype(np.float64)
+
+
+def _binary_apply(maps: IsotonicCalibration, p: np.ndarray) -> np.ndarray:
+    """One map of ``P(positive)``; ``P(negative) = 1 - P(positive)``."""
+    positive = np.interp(p[:, 1], maps.x[0], maps.y[0])
+    return np.stack([1.0 - positive, positive], axis=1)
+
+
+def _multiclass_apply(maps: IsotonicCalibration, p: np.ndarray) -> np.ndarray:
+    """Each class's map, then every row renormalised to sum to 1; a row that every map sends to
+    0 keeps its uncalibrated probabilities."""
+    out = _each_column(maps, p)
+    total = out.sum(axis=1, keepdims=True)
+    return np.where(total > 0, out / np.where(total > 0, total, 1.0), p)
+
+
+def _multilabel_apply(maps: IsotonicCalibration, p: np.ndarray) -> np.ndarray:
+    """Each label's map on its own column."""
+    return _each_column(maps, p)
+
+
+def _each_column(maps: IsotonicCalibration, p: np.ndarray) -> np.ndarray:
+    if p.shape[1] != len(maps.x):
+        raise LongtailError(f"{len(maps.x)} isotonic maps for {p.shape[1]} probability columns")
+    return np.stack([np.interp(p[:, j], maps.x[j], maps.y[j]) for j in range(p.shape[1])], 1)
+
+
+_TARGETS = ByTask(
+    binary=_binary_targets, multiclass=_multiclass_targets, multilabel=_multilabel_targets
+)
+_APPLY = ByTask(binary=_binary_apply, multiclass=_multiclass_apply, multilabel=_multilabel_apply)

@@ -28,8 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from longtail.decision.thresholds import _mcc, _multiclass_score
+from longtail.decision.multiclass_weights import _multiclass_score
+from longtail.decision.objectives import matthews
 from longtail.errors import LongtailError
+from longtail.tasks import ByTask
 
 #: The ``tau`` values tried when ``decision.logit_adjust: tuned`` (0 = no adjustment).
 TAU_GRID = np.round(np.linspace(0.0, 2.0, 21), 10)
@@ -64,13 +66,23 @@ class LogitAdjustment:
 def prior_offsets(task: str, counts: np.ndarray, num_rows: int) -> np.ndarray:
     """The offsets ``log pi`` (binary, multiclass) or ``log(pi / (1 - pi))`` (multilabel) from the
     training split's per-class document ``counts`` and its number of documents ``num_rows``."""
-    c = np.asarray(counts, dtype=np.float64)
-    if task == "multilabel":
-        n = max(float(num_rows), 1.0)
-        positives = np.clip(c, 0.5, max(n - 0.5, 0.5))
-        return np.log(positives) - np.log(np.maximum(n - positives, 0.5))
-    smoothed = np.maximum(c, 0.5)
+    return _OFFSETS[task](counts, num_rows)
+
+
+def single_label_prior_offsets(counts: np.ndarray, num_rows: int) -> np.ndarray:
+    """``log pi_c``, ``pi`` the class shares of ``counts`` (an absent class counts as half a
+    document); ``num_rows`` is not read: single-label counts add up to it."""
+    smoothed = np.maximum(np.asarray(counts, dtype=np.float64), 0.5)
     return np.log(smoothed / smoothed.sum())
+
+
+def multilabel_prior_offsets(counts: np.ndarray, num_rows: int) -> np.ndarray:
+    """Each label's log prior odds ``log(pi_j / (1 - pi_j))``, ``pi_j = counts_j / num_rows``,
+    its positives and negatives kept at half a document or more."""
+    c = np.asarray(counts, dtype=np.float64)
+    n = max(float(num_rows), 1.0)
+    positives = np.clip(c, 0.5, max(n - 0.5, 0.5))
+    return np.log(positives) - np.log(np.maximum(n - positives, 0.5))
 
 
 def adjust_logits(logits: np.ndarray, offsets: np.ndarray, tau: float) -> np.ndarray:
@@ -125,14 +137,26 @@ def tune_tau(
 
 def default_decision(task: str, logits: np.ndarray) -> np.ndarray:
     """The untuned decision of (adjusted) logits: argmax, or ``P >= 0.5`` (logit ``>= 0``)."""
+    return _DEFAULT_DECISION[task](logits)
+
+
+def binary_default_decision(logits: np.ndarray) -> np.ndarray:
+    """Class 1 where its logit is at least class 0's, or, from one positive-class logit column,
+    where it is ``>= 0``."""
     z = np.asarray(logits, dtype=np.float64)
-    if task == "multilabel":
-        return (z >= 0).astype(np.int64)
-    if task == "binary" and (z.ndim == 1 or z.shape[1] == 1):
+    if z.ndim == 1 or z.shape[1] == 1:
         return (z.reshape(-1) >= 0).astype(np.int64)
-    if task == "binary":
-        return (z[:, 1] >= z[:, 0]).astype(np.int64)
-    return np.argmax(z, axis=1).astype(np.int64)
+    return (z[:, 1] >= z[:, 0]).astype(np.int64)
+
+
+def multiclass_default_decision(logits: np.ndarray) -> np.ndarray:
+    """The argmax class of each row."""
+    return np.argmax(np.asarray(logits, dtype=np.float64), axis=1).astype(np.int64)
+
+
+def multilabel_default_decision(logits: np.ndarray) -> np.ndarray:
+    """Every label whose logit is ``>= 0`` (``P >= 0.5``), as a multi-hot."""
+    return (np.asarray(logits, dtype=np.float64) >= 0).astype(np.int64)
 
 
 def decision_score(
@@ -146,13 +170,56 @@ def decision_score(
 ) -> float:
     """How good ``pred`` is for ``objective``: macro F-beta or MCC; for the ``*_floor``
     objectives the maximised rate where the floor holds, else the floored rate minus 1."""
+    return _DECISION_SCORE[task](y_true, pred, objective, beta, floor, num_classes)
+
+
+def binary_decision_score(
+    y_true: np.ndarray,
+    pred: np.ndarray,
+    objective: str,
+    beta: float = 1.0,
+    floor: float | None = None,
+    num_classes: int | None = None,
+) -> float:
+    """The positive class's score (0 when validation holds no positive)."""
+    truth = (np.asarray(y_true) == 1)[:, None]
+    return _mean_label_score(truth, pred, objective, beta, floor)
+
+
+def multiclass_decision_score(
+    y_true: np.ndarray,
+    pred: np.ndarray,
+    objective: str,
+    beta: float = 1.0,
+    floor: float | None = None,
+    num_classes: int | None = None,
+) -> float:
+    """Macro F-beta over the classes ``y_true`` holds, or the multiclass MCC (``"mcc"``); the
+    floors do not apply to multiclass decisions (``floor`` is not read)."""
+    y = np.asarray(y_true).astype(np.int64).reshape(-1)
+    total = max(num_classes or 0, int(y.max(initial=0)) + 1, int(pred.max(initial=0)) + 1)
+    support = np.bincount(y, minlength=total)
+    return _multiclass_score(y, pred, support, beta, objective)[0]
+
+
+def multilabel_decision_score(
+    y_true: np.ndarray,
+    pred: np.ndarray,
+    objective: str,
+    beta: float = 1.0,
+    floor: float | None = None,
+    num_classes: int | None = None,
+) -> float:
+    """The mean per-label score over the labels with a validation positive (0 if none has)."""
     y = np.asarray(y_true)
-    if task == "multiclass":
-        y = y.astype(np.int64).reshape(-1)
-        total = max(num_classes or 0, int(y.max(initial=0)) + 1, int(pred.max(initial=0)) + 1)
-        support = np.bincount(y, minlength=total)
-        return _multiclass_score(y, pred, support, beta, objective)[0]
-    truth = (y.reshape(len(y), -1) > 0.5) if task == "multilabel" else (y == 1)[:, None]
+    return _mean_label_score(y.reshape(len(y), -1) > 0.5, pred, objective, beta, floor)
+
+
+def _mean_label_score(
+    truth: np.ndarray, pred: np.ndarray, objective: str, beta: float, floor: float | None
+) -> float:
+    """:func:`_binary_score` of each column of ``pred`` against ``truth`` ``(n, C)``, averaged
+    over the columns with a positive."""
     hat = pred.reshape(len(pred), -1).astype(bool)
     per_label = [
         _binary_score(truth[:, j], hat[:, j], objective, beta, floor)
@@ -172,7 +239,7 @@ def _binary_score(
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     if objective == "mcc":
-        return float(_mcc(tp * tn - fp * fn, (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
+        return float(matthews(tp * tn - fp * fn, (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
     if objective == "recall_floor":
         return precision if recall >= float(floor or 0.0) else recall - 1.0
     if objective == "precision_floor":
@@ -180,3 +247,20 @@ def _binary_score(
     b2 = beta * beta
     denom = (1 + b2) * tp + b2 * fn + fp
     return (1 + b2) * tp / denom if denom else 0.0
+
+
+_OFFSETS = ByTask(
+    binary=single_label_prior_offsets,
+    multiclass=single_label_prior_offsets,
+    multilabel=multilabel_prior_offsets,
+)
+_DEFAULT_DECISION = ByTask(
+    binary=binary_default_decision,
+    multiclass=multiclass_default_decision,
+    multilabel=multilabel_default_decision,
+)
+_DECISION_SCORE = ByTask(
+    binary=binary_decision_score,
+    multiclass=multiclass_decision_score,
+    multilabel=multilabel_decision_score,
+)

@@ -8,7 +8,12 @@ Three shapes of decision, one per task (see :mod:`longtail.tasks`):
   example in the validation set cannot be tuned and keeps its default (see :func:`untuned_labels`).
 * ``multiclass``: shape ``(C,)`` per-class *weights* ``w``; the prediction is
   ``argmax_c p_c * w_c`` (all ones = plain argmax). With two classes this is exactly a binary
-  threshold ``t = w_0 / (w_0 + w_1)``, so it is the natural multiclass analogue.
+  threshold ``t = w_0 / (w_0 + w_1)``, so it is the natural multiclass analogue; its tuning is in
+  :mod:`longtail.decision.multiclass_weights`.
+
+Each public function here takes the task and dispatches (:class:`longtail.tasks.ByTask`) to its
+per-task form, ``binary_<name>``, ``multiclass_<name>`` or ``multilabel_<name>``, which can also be
+called directly.
 
 Binary and per-label tuning is exact: every distinct validation score is a candidate, and one sort
 plus cumulative true/false-positive counts scores all of them in ``O(n log n)``. The returned
@@ -23,74 +28,76 @@ set. SCutFBR.1 (Yang 2001) guards against it: when a label's best validation F-b
 fall-back rate ``fbr``, its threshold becomes the highest validation score of that label instead,
 so it is predicted only for rows that outscore everything seen in validation.
 
-Multiclass weights overfit the same way, and worse: one class's weight takes rows from every other
-class. On the Gutenberg novels (docs/benchmarks.md at commit 4e50fb3, the short-budget grids) a class with one validation example got weight
-28, which made 73 of the 157 test novels of the majority class wrong. The multiclass form of
-SCutFBR: a class's weight may leave 1 only for a value at which its own validation F-beta is at
-least ``fbr``. A class left at 1 with a validation F-beta below ``fbr`` is reported as fallen
-back. A class can still gain rows when a rival lowers its own weight; forbidding that as well
-cost 0.03 macro-F1 on 20 Newsgroups long-tailed and gained nothing on Gutenberg, so it is allowed.
-
 The ``mcc`` objective maximises the Matthews correlation coefficient instead of an F-score
-(Matthews 1975; its multiclass form, one number over the whole confusion matrix, is Gorodkin's
-R_K, 2004). Per label it is the binary MCC, which also counts true negatives; for multiclass
-weights it is the single multiclass MCC, which weighs every row alike, so a large class counts
-as much as its rows do, where macro-F1 counts every class once. It is the objective for a user
-who reports MCC, or who cannot afford the head classes that macro-F1 weights will give away for
-a rare class's gain. SCutFBR stays an F-score test under it: a label falls back when its F1 at
-its MCC-best threshold is below ``fbr``; a class's weight may leave 1 only where its own F1
-is at least ``fbr``.
+(Matthews 1975). Per label it is the binary MCC, which also counts true negatives (for multiclass
+weights, the single multiclass MCC). It is the objective for a user who reports MCC, or who cannot
+afford the head classes that macro-F1 weights will give away for a rare class's gain. SCutFBR
+stays an F-score test under it: a label falls back when its F1 at its MCC-best threshold is below
+``fbr``; a class's weight may leave 1 only where its own F1 is at least ``fbr``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from longtail.decision.multiclass_weights import (
+    multiclass_apply_thresholds,
+    multiclass_default_thresholds,
+    multiclass_tune_thresholds_detailed,
+    multiclass_untuned_labels,
+)
+from longtail.decision.objectives import (
+    DEFAULT_THRESHOLD,
+    EPS,
+    OBJECTIVES,
+    SCORE_OBJECTIVES,
+    ThresholdTuning,
+    check_options,
+    checked_classes,
+    checked_columns,
+    checked_rows,
+    matthews,
+)
 from longtail.errors import LongtailError
-from longtail.tasks import TASKS
+from longtail.tasks import ByTask
 
-OBJECTIVES: tuple[str, ...] = ("f1", "fbeta", "recall_floor", "precision_floor", "mcc")
-#: The objectives that maximise a score, as opposed to the floors, which are constraints: the ones
-#: multiclass weights support and SCutFBR's F-score test applies to.
-SCORE_OBJECTIVES: tuple[str, ...] = ("f1", "fbeta", "mcc")
-DEFAULT_THRESHOLD = 0.5
-# Multiclass weight grid: 81 log-spaced values from 1/100 to 100 (12% steps), 1.0 included exactly.
-WEIGHT_GRID = np.geomspace(1e-2, 1e2, 81)
-WEIGHT_GRID[40] = 1.0
-_EPS = 1e-12
-
-
-@dataclass
-class ThresholdTuning:
-    """What tuning produced.
-
-    Attributes:
-        thresholds: the decision parameters (see the module docstring for their shape).
-        objective: the objective that was optimised.
-        untuned: class/label indices left at their default (no positive validation example).
-        infeasible: indices where the precision floor could not be met; these fall back to the
-            threshold with the highest precision.
-        fallback: indices whose best validation F-beta was below ``fbr``; their threshold is the
-            highest validation score (SCutFBR.1, Yang 2001). Multiclass: classes kept at weight
-            1 whose validation F-beta stays below ``fbr``.
-    """
-
-    thresholds: np.ndarray
-    objective: str
-    untuned: list[int] = field(default_factory=list)
-    infeasible: list[int] = field(default_factory=list)
-    fallback: list[int] = field(default_factory=list)
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "OBJECTIVES",
+    "SCORE_OBJECTIVES",
+    "ThresholdTuning",
+    "apply_thresholds",
+    "binary_apply_thresholds",
+    "binary_default_thresholds",
+    "binary_tune_thresholds_detailed",
+    "binary_untuned_labels",
+    "default_thresholds",
+    "multiclass_apply_thresholds",
+    "multiclass_default_thresholds",
+    "multiclass_tune_thresholds_detailed",
+    "multiclass_untuned_labels",
+    "multilabel_apply_thresholds",
+    "multilabel_default_thresholds",
+    "multilabel_tune_thresholds_detailed",
+    "multilabel_untuned_labels",
+    "tune_thresholds",
+    "tune_thresholds_detailed",
+    "untuned_labels",
+]
 
 
 def default_thresholds(task: str, num_classes: int) -> np.ndarray:
     """The decision parameters used when nothing was tuned (0.5, or plain argmax)."""
-    _check_task(task)
-    if task == "binary":
-        return np.array([DEFAULT_THRESHOLD])
-    if task == "multiclass":
-        return np.ones(int(num_classes))
+    return _DEFAULTS[task](num_classes)
+
+
+def binary_default_thresholds(num_classes: int = 2) -> np.ndarray:
+    """``[0.5]``: one threshold on ``P(class 1)`` (``num_classes`` is not read)."""
+    return np.array([DEFAULT_THRESHOLD])
+
+
+def multilabel_default_thresholds(num_classes: int) -> np.ndarray:
+    """``0.5`` for every label: ``(C,)``."""
     return np.full(int(num_classes), DEFAULT_THRESHOLD)
 
 
@@ -100,15 +107,18 @@ def untuned_labels(task: str, y_true: np.ndarray, num_classes: int | None = None
     For ``binary`` that is ``[1]`` when the validation set has no positive; for ``multiclass`` the
     classes in ``range(num_classes)`` absent from the validation set (their weight stays 1).
     """
-    _check_task(task)
+    return _UNTUNED[task](y_true, num_classes)
+
+
+def binary_untuned_labels(y_true: np.ndarray, num_classes: int | None = None) -> list[int]:
+    """``[1]`` when ``y_true`` holds no positive (class 1), else ``[]``."""
+    return [] if np.any(np.asarray(y_true) == 1) else [1]
+
+
+def multilabel_untuned_labels(y_true: np.ndarray, num_classes: int | None = None) -> list[int]:
+    """The labels (columns of the multi-hot ``y_true``) that no validation row has."""
     y = np.asarray(y_true)
-    if task == "multilabel":
-        return [int(c) for c in np.flatnonzero(y.reshape(len(y), -1).sum(axis=0) == 0)]
-    if task == "binary":
-        return [] if np.any(y == 1) else [1]
-    present = set(np.unique(y).tolist())
-    total = int(num_classes) if num_classes is not None else int(y.max(initial=0)) + 1
-    return [c for c in range(total) if c not in present]
+    return [int(c) for c in np.flatnonzero(y.reshape(len(y), -1).sum(axis=0) == 0)]
 
 
 def tune_thresholds(
@@ -163,30 +173,43 @@ def tune_thresholds_detailed(
     fbr: float = 0.0,
 ) -> ThresholdTuning:
     """Like :func:`tune_thresholds` but also reports untuned, infeasible and fall-back labels."""
-    _check_task(task)
-    _check_objective(task, objective, beta, floor)
-    if not 0.0 <= fbr <= 1.0:
-        raise LongtailError(f"fbr (the SCutFBR fall-back rate) must be in [0, 1], got {fbr}")
-    y, p = _check_arrays(task, y_true, probs)
+    return _TUNE[task](y_true, probs, objective, beta, floor, fbr)
+
+
+def binary_tune_thresholds_detailed(
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    objective: str = "f1",
+    beta: float = 1.0,
+    floor: float | None = None,
+    fbr: float = 0.0,
+) -> ThresholdTuning:
+    """One threshold ``(1,)`` on ``P(class 1)`` tuned on class indices ``y_true`` ``(n,)`` and
+    ``probs`` ``(n, 2)``; an untuned, infeasible or fall-back threshold is reported as class 1."""
+    check_options(objective, beta, floor, fbr)
+    y, p = checked_rows(y_true, _two_columns(np.asarray(probs, dtype=np.float64)))
+    y = checked_classes(y, p.shape[1])
     beta = beta if objective == "fbeta" else 1.0
-    if task == "multiclass":
-        return _tune_multiclass_weights(y, p, beta, fbr, objective)
-    if task == "binary":
-        y, p = (y == 1)[:, None], p[:, 1:2]
-    result = ThresholdTuning(default_thresholds("multilabel", p.shape[1]), objective)
-    for c in range(p.shape[1]):
-        positives = y[:, c].astype(bool)
-        if not positives.any():
-            result.untuned.append(1 if task == "binary" else c)
-            continue
-        threshold, feasible, f_score = _best_threshold(positives, p[:, c], objective, beta, floor)
-        if objective in SCORE_OBJECTIVES and f_score < fbr:  # SCutFBR.1 (Yang 2001)
-            threshold = float(p[:, c].max())
-            result.fallback.append(1 if task == "binary" else c)
-        result.thresholds[c] = threshold
-        if not feasible:
-            result.infeasible.append(1 if task == "binary" else c)
-    return result
+    return _tune_columns((y == 1)[:, None], p[:, 1:2], [1], objective, beta, floor, fbr)
+
+
+def multilabel_tune_thresholds_detailed(
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    objective: str = "f1",
+    beta: float = 1.0,
+    floor: float | None = None,
+    fbr: float = 0.0,
+) -> ThresholdTuning:
+    """One threshold per label ``(C,)`` tuned on multi-hot ``y_true`` and ``probs``, both
+    ``(n, C)``, each label on its own."""
+    check_options(objective, beta, floor, fbr)
+    y, p = checked_rows(y_true, probs)
+    if y.shape != p.shape:
+        raise LongtailError(f"multilabel y_true shape {y.shape} != probabilities {p.shape}")
+    beta = beta if objective == "fbeta" else 1.0
+    columns = list(range(p.shape[1]))
+    return _tune_columns(y > 0.5, p, columns, objective, beta, floor, fbr)
 
 
 def apply_thresholds(task: str, probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -196,23 +219,52 @@ def apply_thresholds(task: str, probs: np.ndarray, thresholds: np.ndarray) -> np
         ``int64`` class indices ``(n,)`` for binary/multiclass; ``int64`` multi-hot ``(n, C)`` for
         multilabel.
     """
-    _check_task(task)
+    return _APPLY[task](probs, thresholds)
+
+
+def binary_apply_thresholds(probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """``P(class 1) >= t`` as ``int64`` ``(n,)``: ``probs`` ``(n, 2)``, or ``(n,)`` of
+    ``P(class 1)``; ``thresholds`` holds the one ``t``."""
     p = np.asarray(probs, dtype=np.float64)
     th = np.asarray(thresholds, dtype=np.float64).reshape(-1)
-    if task == "binary":
-        if th.size != 1:
-            raise LongtailError(f"binary thresholds must hold one value, got {th.size}")
-        positive = p if p.ndim == 1 else _two_columns(p)[:, 1]
-        return (positive >= th[0]).astype(np.int64)
-    if p.ndim != 2 or p.shape[1] != th.size:
-        raise LongtailError(
-            f"probabilities of shape {p.shape} do not match {th.size} thresholds; expected (n, {th.size})"
-        )
-    if task == "multilabel":
-        return (p >= th[None, :]).astype(np.int64)
-    if np.any(th <= 0):
-        raise LongtailError("multiclass decision weights must all be > 0")
-    return np.argmax(p * th[None, :], axis=1).astype(np.int64)
+    if th.size != 1:
+        raise LongtailError(f"binary thresholds must hold one value, got {th.size}")
+    positive = p if p.ndim == 1 else _two_columns(p)[:, 1]
+    return (positive >= th[0]).astype(np.int64)
+
+
+def multilabel_apply_thresholds(probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """``p_j >= t_j`` for every label, as an ``int64`` multi-hot ``(n, C)``."""
+    p, th = checked_columns(probs, thresholds)
+    return (p >= th[None, :]).astype(np.int64)
+
+
+def _tune_columns(
+    positives: np.ndarray,
+    scores: np.ndarray,
+    names: list[int],
+    objective: str,
+    beta: float,
+    floor: float | None,
+    fbr: float,
+) -> ThresholdTuning:
+    """The exact search of :func:`_best_threshold` for each column of ``scores`` against the
+    same column of the 0/1 ``positives``, with SCutFBR.1; column ``k`` is reported as
+    ``names[k]``."""
+    result = ThresholdTuning(np.full(scores.shape[1], DEFAULT_THRESHOLD), objective)
+    for k, name in enumerate(names):
+        column = positives[:, k].astype(bool)
+        if not column.any():
+            result.untuned.append(name)
+            continue
+        threshold, feasible, f_score = _best_threshold(column, scores[:, k], objective, beta, floor)
+        if objective in SCORE_OBJECTIVES and f_score < fbr:  # SCutFBR.1 (Yang 2001)
+            threshold = float(scores[:, k].max())
+            result.fallback.append(name)
+        result.thresholds[k] = threshold
+        if not feasible:
+            result.infeasible.append(name)
+    return result
 
 
 def _best_threshold(
@@ -239,13 +291,15 @@ def _best_threshold(
         k = int(np.argmax(fbeta))  # ties -> the highest threshold
     elif objective == "mcc":
         fn, tn = num_positive - tp, len(positives) - num_positive - fp
-        k = int(np.argmax(_mcc(tp * tn - fp * fn, (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))))
+        k = int(
+            np.argmax(matthews(tp * tn - fp * fn, (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
+        )
     else:
         primary, secondary = (
             (precision, recall) if objective == "recall_floor" else (recall, precision)
         )
         constrained = recall if objective == "recall_floor" else precision
-        ok = constrained >= float(floor) - _EPS
+        ok = constrained >= float(floor) - EPS
         if not ok.any():  # only possible for precision_floor: fall back to the best precision
             feasible, ok, primary, secondary = False, np.ones_like(ok), precision, recall
         idx = np.flatnonzero(ok)
@@ -256,163 +310,29 @@ def _best_threshold(
     return float(candidates[k]), feasible, float(fbeta[k])
 
 
-def _mcc(covariance: np.ndarray | float, variances: np.ndarray | float) -> np.ndarray:
-    """Matthews correlation from its numerator and the product under its square root; 0 where
-    that product is 0 (everything or nothing predicted, or one class only), as scikit-learn."""
-    covariance, variances = np.asarray(covariance, float), np.asarray(variances, float)
-    safe = np.where(variances > 0, variances, 1.0)
-    return np.where(variances > 0, covariance / np.sqrt(safe), 0.0)
-
-
-def _tune_multiclass_weights(
-    y: np.ndarray, p: np.ndarray, beta: float, fbr: float, objective: str, passes: int = 3
-) -> ThresholdTuning:
-    """Coordinate ascent on per-class weights over :data:`WEIGHT_GRID`, for macro F-beta or, under
-    ``objective="mcc"``, the multiclass MCC.
-
-    For class ``c`` with the other weights fixed, each row is won either by ``c`` or by its best
-    competitor, so every grid value costs ``O(n)``; the whole grid is scored at once
-    (:func:`_multiclass_scores`: the same numbers as one value at a time, and several times
-    faster, which matters since early stopping fits this decision after every epoch). A weight
-    moves only on a strict improvement, to the best grid value nearest (in log scale) to its
-    current value: deterministic, and a validation set on which plain argmax is already optimal
-    keeps all weights at 1. A weight other than 1 is admissible only where class ``c``'s own
-    validation F-beta is at least ``fbr`` (see the module docstring).
-    """
-    n, num_classes = p.shape
-    weights = np.ones(num_classes)
-    support = np.bincount(y, minlength=num_classes)
-    present = support > 0
-    best, _ = _multiclass_score(y, np.argmax(p, axis=1), support, beta, objective)
-    rows = np.arange(n)
-    for _ in range(passes):
-        improved = False
-        for c in np.flatnonzero(present):
-            others = p * weights[None, :]
-            others[:, c] = -np.inf
-            rival = np.argmax(others, axis=1)
-            rival_score = others[rows, rival]
-            mine = WEIGHT_GRID[:, None] * p[None, :, c]  # (grid, n)
-            wins = (mine > rival_score) | ((mine == rival_score) & (c < rival))
-            scores, f = _multiclass_scores(y, np.where(wins, c, rival), support, beta, objective)
-            # SCutFBR: a class too poor on validation does not earn a weight of its own
-            scores[(WEIGHT_GRID != 1.0) & (f[:, c] < fbr)] = -np.inf
-            if scores.max() > best + _EPS:
-                ties = np.flatnonzero(scores >= scores.max() - _EPS)
-                distance = np.abs(np.log(WEIGHT_GRID[ties]) - np.log(weights[c]))
-                weights[c] = WEIGHT_GRID[ties[np.argmin(distance)]]
-                best = float(scores.max())
-                improved = True
-        if not improved:
-            break
-    f = _per_class_fbeta(y, np.argmax(p * weights[None, :], axis=1), support, beta)
-    kept_poor = present & (weights == 1.0) & (f < fbr)  # none when fbr is 0: F is never < 0
-    fallback = [int(c) for c in np.flatnonzero(kept_poor)]
-    untuned = [int(c) for c in np.flatnonzero(~present)]
-    return ThresholdTuning(weights, objective, untuned=untuned, fallback=fallback)
-
-
-def _multiclass_score(
-    y: np.ndarray, pred: np.ndarray, support: np.ndarray, beta: float, objective: str
-) -> tuple[float, np.ndarray]:
-    """The objective's value for predictions ``pred`` and every class's F-beta (for SCutFBR).
-
-    Macro F-beta averages over the classes validation holds. The multiclass MCC (Gorodkin 2004)
-    is ``(n·correct - Σ_k predicted_k·true_k) / sqrt((n² - Σ predicted_k²)(n² - Σ true_k²))``.
-    """
-    f = _per_class_fbeta(y, pred, support, beta)
-    if objective != "mcc":
-        return float(f[support > 0].mean()), f
-    n, predicted = float(len(y)), np.bincount(pred, minlength=len(support)).astype(np.float64)
-    true = support.astype(np.float64)
-    covariance = n * float((pred == y).sum()) - float(predicted @ true)
-    return float(_mcc(covariance, (n * n - predicted @ predicted) * (n * n - true @ true))), f
-
-
-def _multiclass_scores(
-    y: np.ndarray, preds: np.ndarray, support: np.ndarray, beta: float, objective: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_multiclass_score` of every row of ``preds`` ``(G, n)`` at once: ``(G,)`` values
-    and ``(G, C)`` F-betas, equal to scoring each row alone (counts are exact integers, and each
-    row's mean is taken over the same contiguous values in the same order)."""
-    num_grid, num_classes = preds.shape[0], len(support)
-    offsets = (np.arange(num_grid) * num_classes)[:, None]
-    correct = preds == y[None, :]
-    size = num_grid * num_classes
-    tp = np.bincount((offsets + y[None, :])[correct], minlength=size).astype(np.float64)
-    tp = tp.reshape(num_grid, num_classes)
-    predicted = np.bincount((offsets + preds).ravel(), minlength=size).reshape(num_grid, -1)
-    b2 = beta * beta
-    denom = (1 + b2) * tp + b2 * (support[None, :] - tp) + (predicted - tp)
-    f = np.divide((1 + b2) * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    if objective != "mcc":
-        present = np.ascontiguousarray(f[:, support > 0])
-        return np.array([row.mean() for row in present]), f
-    n, true = float(len(y)), support.astype(np.float64)
-    predicted = predicted.astype(np.float64)
-    covariance = n * correct.sum(axis=1) - predicted @ true
-    variances = (n * n - (predicted * predicted).sum(axis=1)) * (n * n - true @ true)
-    return _mcc(covariance, variances), f
-
-
-def _per_class_fbeta(
-    y: np.ndarray, pred: np.ndarray, support: np.ndarray, beta: float
-) -> np.ndarray:
-    """F-beta of every class ``(C,)`` (0 where it is neither true nor predicted); the caller
-    averages it over the classes validation holds, and reads one class's value for SCutFBR."""
-    num_classes = len(support)
-    tp = np.bincount(y[pred == y], minlength=num_classes).astype(np.float64)
-    predicted = np.bincount(pred, minlength=num_classes)
-    b2 = beta * beta
-    denom = (1 + b2) * tp + b2 * (support - tp) + (predicted - tp)
-    return np.divide((1 + b2) * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-
-
-def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise LongtailError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
-
-
-def _check_objective(task: str, objective: str, beta: float, floor: float | None) -> None:
-    if objective not in OBJECTIVES:
-        raise LongtailError(
-            f"unknown threshold objective {objective!r}; valid objectives: {', '.join(OBJECTIVES)}"
-        )
-    if task == "multiclass" and objective not in SCORE_OBJECTIVES:
-        raise LongtailError(
-            f"objective {objective!r} is only for binary and multilabel tasks; "
-            "multiclass weights support 'f1', 'fbeta' (macro) and 'mcc'"
-        )
-    if not beta > 0:
-        raise LongtailError(f"beta must be > 0, got {beta}")
-    if objective.endswith("_floor") and (floor is None or not 0.0 <= floor <= 1.0):
-        raise LongtailError(f"objective {objective!r} needs floor in [0, 1], got {floor}")
-
-
 def _two_columns(p: np.ndarray) -> np.ndarray:
     if p.ndim != 2 or p.shape[1] != 2:
         raise LongtailError(f"binary probabilities must have shape (n, 2), got {p.shape}")
     return p
 
 
-def _check_arrays(
-    task: str, y_true: np.ndarray, probs: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    p = np.asarray(probs, dtype=np.float64)
-    y = np.asarray(y_true)
-    if task == "binary":
-        p = _two_columns(p)
-    if p.ndim != 2 or len(p) == 0 or not np.all(np.isfinite(p)):
-        raise LongtailError(
-            f"probabilities must be a finite, non-empty (n, C) array, got {p.shape}"
-        )
-    if len(y) != len(p):
-        raise LongtailError(f"{len(y)} labels but {len(p)} rows of probabilities")
-    if task == "multilabel":
-        if y.shape != p.shape:
-            raise LongtailError(f"multilabel y_true shape {y.shape} != probabilities {p.shape}")
-        return (y > 0.5), p
-    y = y.astype(np.int64).reshape(-1)
-    if y.min() < 0 or y.max() >= p.shape[1]:
-        raise LongtailError(f"labels must be in [0, {p.shape[1]}), got {y.min()}..{y.max()}")
-    return y, p
+_DEFAULTS = ByTask(
+    binary=binary_default_thresholds,
+    multiclass=multiclass_default_thresholds,
+    multilabel=multilabel_default_thresholds,
+)
+_UNTUNED = ByTask(
+    binary=binary_untuned_labels,
+    multiclass=multiclass_untuned_labels,
+    multilabel=multilabel_untuned_labels,
+)
+_TUNE = ByTask(
+    binary=binary_tune_thresholds_detailed,
+    multiclass=multiclass_tune_thresholds_detailed,
+    multilabel=multilabel_tune_thresholds_detailed,
+)
+_APPLY = ByTask(
+    binary=binary_apply_thresholds,
+    multiclass=multiclass_apply_thresholds,
+    multilabel=multilabel_apply_thresholds,
+)
