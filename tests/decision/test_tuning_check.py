@@ -11,7 +11,7 @@ from longtail.decision.fit import fit_decision
 from longtail.decision.logit_adjust import decision_score
 from longtail.decision.thresholds import tune_thresholds
 from longtail.decision.tuning_check import cross_fitted_check
-from longtail.evaluation.report import tuning_check_line
+from longtail.evaluation.report_decision import tuning_check_line
 
 NAMES = ["a", "b", "c"]
 

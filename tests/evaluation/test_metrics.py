@@ -11,7 +11,7 @@ from sklearn import metrics as skm
 
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, expected_calibration_error
-from longtail.evaluation.metrics import separation_warning
+from longtail.evaluation.metric_warnings import separation_warning
 
 
 def _single_label(task: str, n: int = 400, seed: int = 0):
@@ -290,7 +290,7 @@ def _balance(counts: dict[str, int]) -> dict:
 
 
 def test_balance_shift_warning_names_the_class_whose_share_moved_most():
-    from longtail.evaluation.metrics import balance_shift_warning
+    from longtail.evaluation.metric_warnings import balance_shift_warning
 
     validation = _balance({"neg": 125, "pos": 1250})  # IMDB's validation: 9 % negative
     line = balance_shift_warning(validation, _balance({"neg": 12500, "pos": 12500}))

@@ -16,6 +16,7 @@ import numpy as np
 
 from longtail.errors import LongtailError
 from longtail.evaluation.metrics import ECE_BINS
+from longtail.tasks import ByTask
 
 MAX_CURVES = 20  # classes drawn in one figure; beyond this, the rarest are kept
 
@@ -90,11 +91,30 @@ def calibration_inputs(
     Binary: P(positive) vs "is positive"; multiclass: the top-label confidence vs "argmax is
     right"; multilabel: every label probability vs its 0/1 truth, pooled.
     """
+    return _CALIBRATION_INPUTS[task](y_true, probs)
+
+
+def binary_calibration_inputs(
+    y_true: np.ndarray, probs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``P(positive)`` against "the example is positive"."""
     p, y = np.asarray(probs, dtype=np.float64), np.asarray(y_true)
-    if task == "binary":
-        return p[:, 1], (y == 1).astype(np.float64)
-    if task == "multiclass":
-        return p.max(axis=1), (p.argmax(axis=1) == y).astype(np.float64)
+    return p[:, 1], (y == 1).astype(np.float64)
+
+
+def multiclass_calibration_inputs(
+    y_true: np.ndarray, probs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The top-label confidence against "the argmax class is right"."""
+    p, y = np.asarray(probs, dtype=np.float64), np.asarray(y_true)
+    return p.max(axis=1), (p.argmax(axis=1) == y).astype(np.float64)
+
+
+def multilabel_calibration_inputs(
+    y_true: np.ndarray, probs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every label probability against its 0/1 truth, pooled."""
+    p, y = np.asarray(probs, dtype=np.float64), np.asarray(y_true)
     return p.reshape(-1), (y > 0.5).astype(np.float64).reshape(-1)
 
 
@@ -103,3 +123,10 @@ def classes_to_draw(counts: Sequence[float], max_classes: int = MAX_CURVES) -> l
     order = np.argsort(np.asarray(counts, dtype=np.float64), kind="stable")
     chosen = order[:max_classes] if len(order) > max_classes else order
     return sorted(int(i) for i in chosen)
+
+
+_CALIBRATION_INPUTS = ByTask(
+    binary=binary_calibration_inputs,
+    multiclass=multiclass_calibration_inputs,
+    multilabel=multilabel_calibration_inputs,
+)

@@ -16,8 +16,8 @@ import numpy as np
 
 from longtail import __version__
 from longtail.errors import LongtailError
-from longtail.evaluation.report import format_inline as report_format_inline
-from longtail.evaluation.report import is_number  # the same number test as report.md
+from longtail.evaluation.markdown import format_inline as report_format_inline
+from longtail.evaluation.markdown import is_number  # the same number test as report.md
 from longtail.io_utils import atomic_write_text
 
 _IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}

@@ -15,7 +15,8 @@ Missing optional parts skip their section.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -38,16 +39,16 @@ from longtail.evaluation.html_page import (
 from longtail.evaluation.metrics import ECE_BINS
 from longtail.evaluation.report import (  # the same headline and number test as report.md
     MAX_CONFUSION_CLASSES,
-    decision_settings,
     few_examples,
     few_examples_note,
     format_value,
     headline_rows,
     mark_few,
     report_warnings,
-    tuning_check_line,
 )
+from longtail.evaluation.report_decision import decision_settings, tuning_check_line
 from longtail.evaluation.run_arrays import RunArrays
+from longtail.tasks import ByTask
 
 # Figure ids, in page order (a run also gets fig-extra-1, fig-extra-2, ... for its extra figures).
 RUN_FIGURES: tuple[str, ...] = (
@@ -85,33 +86,106 @@ def render_run_html(report: Mapping[str, Any], arrays: RunArrays) -> str:
         raise LongtailError("a run report needs a dict with 'metrics' from evaluate_predictions()")
     metrics = report["metrics"]
     split = report.get("split")
+    page = _PAGES[arrays.task](arrays)
     title = f"longtail evaluation: {arrays.task}" + (f", {split} split" if split else "")
     parts = [f"<h1>{escape(title)}</h1>", _summary_line(metrics, arrays)]
     parts.append(warnings_section(report_warnings(report)))
-    parts += ["<h2>Headline</h2>", html_table(["metric", "value"], _headline_rows(metrics, arrays))]
-    figures = _run_figures(metrics, arrays)
+    headline = _headline_rows(metrics, arrays, page)
+    parts += ["<h2>Headline</h2>", html_table(["metric", "value"], headline)]
+    figures = _run_figures(metrics, arrays, page)
     parts += ["<h2>Figures</h2>", contents_nav(figures), *(f for _, _, f in figures)]
-    parts += ["<h2>Per class</h2>", _per_class_table(metrics, arrays)]
+    parts += ["<h2>Per class</h2>", _per_class_table(metrics, arrays, page)]
     parts += _details(report)
     return html_document(title, parts)
 
 
-def _run_figures(metrics: Mapping[str, Any], a: RunArrays) -> list[tuple[str, str, str]]:
+@dataclass(frozen=True)
+class _RunPage:
+    """What a run page draws and says that depends on the task (see ``_PAGES``).
+
+    Attributes:
+        reliability: what the reliability diagram plots against what.
+        curve_classes: the classes that may get a precision-recall and a ROC curve.
+        curve_scope: what the curves are of.
+        curve_rule: what the dot on each curve marks.
+        headline_decision: rows the headline adds about the decision.
+        decision_column: the per-class table's decision column.
+        decision_cell: that column's cell for class ``c``.
+        class_figure: the figure after the F1-vs-frequency one (confusion matrix, label bars).
+    """
+
+    reliability: str
+    curve_classes: list[int]
+    curve_scope: str
+    curve_rule: str
+    headline_decision: list[list[Any]]
+    decision_column: str
+    decision_cell: Callable[[int], str]
+    class_figure: Callable[[Mapping[str, Any], RunArrays, np.ndarray], list[tuple[str, str, str]]]
+
+
+def _binary_page(a: RunArrays) -> _RunPage:
+    positive = a.labels[1]
+    threshold = format_value(a.thresholds[0]) if a.thresholds else "0.5 (default)"
+    return _RunPage(
+        reliability=f"P({positive}) against how often the example is {positive}",
+        curve_classes=[1],
+        curve_scope=f"positive class {positive!r}",
+        curve_rule="the chosen threshold on P(positive)",
+        headline_decision=[["threshold on P(positive)", threshold]],
+        decision_column="threshold",
+        decision_cell=lambda c: "—" if c == 0 else threshold,
+        class_figure=_confusion_figure,
+    )
+
+
+def _multiclass_page(a: RunArrays) -> _RunPage:
+    weights = a.thresholds
+    return _RunPage(
+        reliability="the top-label confidence against how often the top label is right",
+        curve_classes=list(range(len(a.labels))),
+        curve_scope="one-vs-rest per class",
+        curve_rule="the argmax decision (with the decision weights, if any); "
+        "it need not lie on the one-vs-rest curve",
+        headline_decision=[],
+        decision_column="decision weight",
+        decision_cell=lambda c: "1 (argmax)" if weights is None else format_value(weights[c]),
+        class_figure=_confusion_figure,
+    )
+
+
+def _multilabel_page(a: RunArrays) -> _RunPage:
+    thresholds = a.thresholds
+    return _RunPage(
+        reliability="every label probability, pooled, against its 0/1 truth",
+        curve_classes=list(range(len(a.labels))),
+        curve_scope="one-vs-rest per class",
+        curve_rule="each label's chosen threshold",
+        headline_decision=[],
+        decision_column="threshold",
+        decision_cell=lambda c: (
+            "0.5 (default)" if thresholds is None else format_value(thresholds[c])
+        ),
+        class_figure=_label_bars_figure,
+    )
+
+
+_PAGES = ByTask(binary=_binary_page, multiclass=_multiclass_page, multilabel=_multilabel_page)
+
+
+def _run_figures(
+    metrics: Mapping[str, Any], a: RunArrays, page: _RunPage
+) -> list[tuple[str, str, str]]:
     truth, decided, figures = a.one_vs_rest(), a.decided(), []
-    figures += _curve_figures(a, truth, decided)
+    figures += _curve_figures(a, truth, decided, page)
     after = figure_data.reliability_bins(*figure_data.calibration_inputs(a.task, a.y_true, a.probs))
     before = None
     if a.probs_uncalibrated is not None:
         before = figure_data.reliability_bins(
             *figure_data.calibration_inputs(a.task, a.y_true, a.probs_uncalibrated)
         )
-    what = {
-        "binary": f"P({a.labels[1]}) against how often the example is {a.labels[1]}",
-        "multiclass": "the top-label confidence against how often the top label is right",
-        "multilabel": "every label probability, pooled, against its 0/1 truth",
-    }[a.task]
     caption = (
-        f"Reliability diagram ({ECE_BINS} equal-width bins): {what}; "
+        f"Reliability diagram ({ECE_BINS} equal-width bins): {page.reliability}; "
         "the bottom panel is the share of examples per bin."
     )
     if before is None:
@@ -121,29 +195,9 @@ def _run_figures(metrics: Mapping[str, Any], a: RunArrays) -> list[tuple[str, st
             "fig-reliability", "Reliability", plots.plot_reliability(after, before), caption
         )
     )
-    per_class = {str(r["label"]): r for r in metrics.get("per_class") or []}
     if a.train_class_counts:
-        figures += _f1_frequency_figure(a, per_class)
-    if a.task == "multilabel":
-        rows = sorted(
-            (per_class[n] for n in a.labels if n in per_class), key=lambda r: -r["support"]
-        )
-        if rows:
-            svg = plots.plot_label_bars(
-                [r["label"] for r in rows],
-                [r["support"] for r in rows],
-                [r["precision"] or 0.0 for r in rows],
-                [r["recall"] or 0.0 for r in rows],
-            )
-            caption = (
-                "Support (top) and precision / recall (bottom) per label, most frequent first, "
-                "at the chosen thresholds."
-            )
-            figures.append(
-                figure_block("fig-label-bars", "Per-label support, precision, recall", svg, caption)
-            )
-    else:
-        figures += _confusion_figure(metrics, a, decided)
+        figures += _f1_frequency_figure(a, _per_class_rows(metrics))
+    figures += page.class_figure(metrics, a, decided)
     if a.history:
         caption = "Training loss (left axis) and validation score (right axis) per epoch"
         caption += (
@@ -157,10 +211,10 @@ def _run_figures(metrics: Mapping[str, Any], a: RunArrays) -> list[tuple[str, st
 
 
 def _curve_figures(
-    a: RunArrays, truth: np.ndarray, decided: np.ndarray
+    a: RunArrays, truth: np.ndarray, decided: np.ndarray, page: _RunPage
 ) -> list[tuple[str, str, str]]:
     positives = truth.sum(axis=0)
-    candidates = [1] if a.task == "binary" else list(range(len(a.labels)))
+    candidates = page.curve_classes
     missing = [a.labels[c] for c in candidates if positives[c] == 0]
     candidates = [c for c in candidates if positives[c] > 0]
     if not candidates:
@@ -184,16 +238,10 @@ def _curve_figures(
             f"No curve for {len(missing)} class(es) without a positive example: "
             f"{', '.join(missing[:10])}."
         )
-    rule = {
-        "binary": "the chosen threshold on P(positive)",
-        "multilabel": "each label's chosen threshold",
-        "multiclass": "the argmax decision (with the decision weights, if any); "
-        "it need not lie on the one-vs-rest curve",
-    }[a.task]
+    rule, scope = page.curve_rule, page.curve_scope
     names = [a.labels[c] for c in drawn]
     points = [figure_data.operating_point(truth[:, c], decided[:, c]) for c in drawn]
     y, p = truth[:, drawn], a.probs[:, drawn]
-    scope = f"positive class {a.labels[1]!r}" if a.task == "binary" else "one-vs-rest per class"
     pr = figure_block(
         "fig-pr-curves",
         "Precision-recall curves",
@@ -232,6 +280,31 @@ def _f1_frequency_figure(a: RunArrays, per_class: Mapping[str, Any]) -> list[tup
     return [figure_block("fig-f1-vs-frequency", "F1 vs training frequency", svg, caption)]
 
 
+def _per_class_rows(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The report's per-class rows by label."""
+    return {str(r["label"]): r for r in metrics.get("per_class") or []}
+
+
+def _label_bars_figure(
+    metrics: Mapping[str, Any], a: RunArrays, decided: np.ndarray
+) -> list[tuple[str, str, str]]:
+    per_class = _per_class_rows(metrics)
+    rows = sorted((per_class[n] for n in a.labels if n in per_class), key=lambda r: -r["support"])
+    if not rows:
+        return []
+    svg = plots.plot_label_bars(
+        [r["label"] for r in rows],
+        [r["support"] for r in rows],
+        [r["precision"] or 0.0 for r in rows],
+        [r["recall"] or 0.0 for r in rows],
+    )
+    caption = (
+        "Support (top) and precision / recall (bottom) per label, most frequent first, "
+        "at the chosen thresholds."
+    )
+    return [figure_block("fig-label-bars", "Per-label support, precision, recall", svg, caption)]
+
+
 def _confusion_figure(
     metrics: Mapping[str, Any], a: RunArrays, decided: np.ndarray
 ) -> list[tuple[str, str, str]]:
@@ -262,23 +335,21 @@ def _summary_line(metrics: Mapping[str, Any], a: RunArrays) -> str:
     )
 
 
-def _headline_rows(metrics: Mapping[str, Any], a: RunArrays) -> list[list[Any]]:
+def _headline_rows(metrics: Mapping[str, Any], a: RunArrays, page: _RunPage) -> list[list[Any]]:
     rows: list[list[Any]] = headline_rows(
         a.task, metrics, str(metrics.get("positive_label", a.labels[-1]))
     )
-    if a.task == "binary":
-        rows.append(["threshold on P(positive)", _decision_cell(a, 1)])
-    return rows
+    return rows + page.headline_decision
 
 
-def _per_class_table(metrics: Mapping[str, Any], a: RunArrays) -> str:
+def _per_class_table(metrics: Mapping[str, Any], a: RunArrays, page: _RunPage) -> str:
     rows = sorted(metrics.get("per_class") or [], key=lambda r: -r["support"])
     if not rows:
         return note_paragraph("No per-class rows in the report.")
     index = {name: i for i, name in enumerate(a.labels)}
     header = ["label", *(["train count"] if a.train_class_counts else []), "support"]
     header += ["precision", "recall", "F1", "PR-AUC", "ROC-AUC"]
-    header.append("decision weight" if a.task == "multiclass" else "threshold")
+    header.append(page.decision_column)
     body = []
     few = few_examples({str(r["label"]): r["support"] for r in rows})
     for r in rows:
@@ -287,23 +358,12 @@ def _per_class_table(metrics: Mapping[str, Any], a: RunArrays) -> str:
         scores = [
             format_value(r.get(k)) for k in ("precision", "recall", "f1", "pr_auc", "roc_auc")
         ]
-        body.append([mark_few(label, few), *counts, r["support"], *scores, _decision_cell(a, c)])
+        decision = "n/a" if c is None else page.decision_cell(c)
+        body.append([mark_few(label, few), *counts, r["support"], *scores, decision])
     table = html_table(header, body)
     if few:
         table += note_paragraph(few_examples_note(len(few), "examples in this split"))
     return table
-
-
-def _decision_cell(a: RunArrays, c: int | None) -> str:
-    if c is None:
-        return "n/a"
-    if a.task == "binary":
-        return (
-            "—" if c == 0 else (format_value(a.thresholds[0]) if a.thresholds else "0.5 (default)")
-        )
-    if a.thresholds is None:
-        return "1 (argmax)" if a.task == "multiclass" else "0.5 (default)"
-    return format_value(a.thresholds[c])
 
 
 def _details(report: Mapping[str, Any]) -> list[str]:

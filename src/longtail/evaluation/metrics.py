@@ -25,13 +25,18 @@ Conventions (decided once, used everywhere):
   first): max-probability vs argmax correctness for single-label, every label probability vs its
   0/1 outcome for multilabel.
 * Per-class precision/recall/F1 follow scikit-learn with ``zero_division=0``.
+
+:func:`evaluate_predictions` and :func:`ece_for_task` take the task and dispatch
+(:class:`longtail.tasks.ByTask`) to ``binary_evaluate_predictions``,
+``multiclass_evaluate_predictions``, ``multilabel_evaluate_predictions``, ``single_label_ece`` and
+``multilabel_ece``; the warnings of ``warnings`` come from :mod:`.metric_warnings`.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from warnings import catch_warnings, filterwarnings
@@ -51,10 +56,10 @@ from sklearn.metrics import (
 )
 
 from longtail.errors import LongtailError
-from longtail.tasks import TASKS
+from longtail.evaluation.metric_warnings import collapse_warnings
+from longtail.tasks import ByTask
 
 ECE_BINS = 15
-BASELINE_MARGIN = 0.02  # accuracy within 2 points of the majority baseline is not informative
 
 
 def evaluate_predictions(
@@ -87,37 +92,102 @@ def evaluate_predictions(
         Guo, Pleiss, Sun, Weinberger (2017). On Calibration of Modern Neural Networks.
         arXiv 1706.04599.
     """
-    if task not in TASKS:
-        raise LongtailError(f"unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
-    multilabel = task == "multilabel"
-    y, p, pred, names = _validate(multilabel, y_true, probs, y_pred, label_names)
-    n, num_classes = p.shape
-    truth = y if multilabel else np.eye(num_classes, dtype=np.int64)[y]
-    predicted = pred if multilabel else np.eye(num_classes, dtype=np.int64)[pred]
-    active = np.flatnonzero((truth.sum(axis=0) > 0) | (predicted.sum(axis=0) > 0)).tolist()
-    active = active or list(range(num_classes))  # nothing true, nothing predicted: judge them all
+    return _EVALUATE[task](y_true, probs, y_pred, label_names)
+
+
+def binary_evaluate_predictions(
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    y_pred: np.ndarray,
+    label_names: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """:func:`multiclass_evaluate_predictions` of two classes, with the positive class's (index 1)
+    ``positive_*`` scores and its ``prevalence``."""
+    y, p, pred, names = _validate(_class_indices, y_true, probs, y_pred, label_names)
     with _quiet_constant_columns():
-        out = _scores(task, y, p, pred, truth, names, active)
-    out["warnings"] = collapse_warnings(out, pred, multilabel)
+        out = _single_label_scores(y, p, pred, names)
+        positive = out["per_class"][1]
+        out["positive_label"] = names[1]
+        for key in ("f1", "precision", "recall", "pr_auc", "roc_auc"):
+            out[f"positive_{key}"] = positive[key]
+        out["prevalence"] = positive["support"] / len(y)  # what a random ranking's PR-AUC comes to
+    out["warnings"] = collapse_warnings(out, pred, multilabel=False)
     return to_jsonable(out)
 
 
+def multiclass_evaluate_predictions(
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    y_pred: np.ndarray,
+    label_names: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The metrics of class indices ``y_true`` and ``y_pred`` ``(n,)`` and softmax ``probs``
+    ``(n, C)``: with balanced accuracy, MCC, micro-F1 without the majority class and the
+    confusion matrix."""
+    y, p, pred, names = _validate(_class_indices, y_true, probs, y_pred, label_names)
+    with _quiet_constant_columns():
+        out = _single_label_scores(y, p, pred, names)
+    out["warnings"] = collapse_warnings(out, pred, multilabel=False)
+    return to_jsonable(out)
+
+
+def multilabel_evaluate_predictions(
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    y_pred: np.ndarray,
+    label_names: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The metrics of multi-hot ``y_true`` and ``y_pred`` and sigmoid ``probs``, all ``(n, C)``:
+    MCC is the macro mean over the active labels, the baseline accuracy that of the most common
+    label set (accuracy is exact-match)."""
+    y, p, pred, names = _validate(_multi_hot, y_true, probs, y_pred, label_names)
+    active = _active_classes(y, pred)
+    with _quiet_constant_columns():
+        out = _scores(y, p, pred, y, names, active, multilabel_ece(y, p))
+        out["mcc"] = float(np.mean([_mcc(y[:, c], pred[:, c]) for c in active]))
+        _, pattern_counts = np.unique(y, axis=0, return_counts=True)
+        out["baseline_accuracy"] = pattern_counts.max() / len(y)
+    out["warnings"] = collapse_warnings(out, pred, multilabel=True)
+    return to_jsonable(out)
+
+
+def _single_label_scores(
+    y: np.ndarray, p: np.ndarray, pred: np.ndarray, names: list[str]
+) -> dict[str, Any]:
+    """The metrics of binary and multiclass predictions (validated class indices)."""
+    num_classes = p.shape[1]
+    one_hot = np.eye(num_classes, dtype=np.int64)
+    active = _active_classes(one_hot[y], one_hot[pred])
+    out = _scores(y, p, pred, one_hot[y], names, active, single_label_ece(y, p))
+    per_class = out["per_class"]
+    out["balanced_accuracy"] = float(np.mean([r["recall"] for r in per_class if r["support"]]))
+    out["mcc"] = _mcc(y, pred)
+    out["micro_f1_without_majority"] = micro_f1_without_majority(y, pred, num_classes)
+    out["confusion_matrix"] = confusion_matrix(y, pred, labels=range(num_classes)).tolist()
+    return out
+
+
+def _active_classes(truth: np.ndarray, predicted: np.ndarray) -> list[int]:
+    """The columns with a true or a predicted example (all of them when none has)."""
+    active = np.flatnonzero((truth.sum(axis=0) > 0) | (predicted.sum(axis=0) > 0)).tolist()
+    return active or list(range(truth.shape[1]))  # nothing true, nothing predicted: judge them all
+
+
 def _scores(
-    task: str,
     y: np.ndarray,
     p: np.ndarray,
     pred: np.ndarray,
     truth: np.ndarray,
     names: list[str],
     active: list[int],
+    ece: float,
 ) -> dict[str, Any]:
-    """The metrics of :func:`evaluate_predictions` (validated arrays), without its warnings."""
-    multilabel = task == "multilabel"
+    """The metrics every task shares (validated arrays); the task fills in the ``None`` ones."""
     n, num_classes = p.shape
     per_class = _per_class(y, pred, truth, p, names)
     support = np.array([row["support"] for row in per_class])
     majority = int(np.argmax(support))
-    out: dict[str, Any] = {
+    return {
         "num_examples": n,
         "accuracy": accuracy_score(y, pred),
         "balanced_accuracy": None,
@@ -136,29 +206,13 @@ def _scores(
         "roc_auc_macro": _mean_defined(row["roc_auc"] for row in per_class),
         "mcc": None,
         "micro_f1_without_majority": None,
-        "ece": ece_for_task(task, y, p),
+        "ece": ece,
         "confusion_matrix": None,
         "majority_class": names[majority],
         "majority_rate": support[majority] / n,
         "baseline_accuracy": support[majority] / n,
         "per_class": per_class,
     }
-    if multilabel:
-        out["mcc"] = float(np.mean([_mcc(y[:, c], pred[:, c]) for c in active]))
-        _, pattern_counts = np.unique(y, axis=0, return_counts=True)
-        out["baseline_accuracy"] = pattern_counts.max() / n
-    else:
-        out["balanced_accuracy"] = float(np.mean([r["recall"] for r in per_class if r["support"]]))
-        out["mcc"] = _mcc(y, pred)
-        out["micro_f1_without_majority"] = micro_f1_without_majority(y, pred, num_classes)
-        out["confusion_matrix"] = confusion_matrix(y, pred, labels=range(num_classes)).tolist()
-    if task == "binary":
-        positive = per_class[1]
-        out["positive_label"] = names[1]
-        for key in ("f1", "precision", "recall", "pr_auc", "roc_auc"):
-            out[f"positive_{key}"] = positive[key]
-        out["prevalence"] = positive["support"] / n  # what a random ranking's PR-AUC comes to
-    return out
 
 
 def _mcc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -206,123 +260,19 @@ def expected_calibration_error(
 
 def ece_for_task(task: str, y_true: np.ndarray, probs: np.ndarray) -> float:
     """ECE on max-probability (single-label) or on every label probability (multilabel)."""
+    return _ECE[task](y_true, probs)
+
+
+def single_label_ece(y_true: np.ndarray, probs: np.ndarray) -> float:
+    """ECE of the top-label confidence against whether the argmax class is ``y_true``."""
     p = np.asarray(probs, dtype=np.float64)
-    if task == "multilabel":
-        return expected_calibration_error(p, np.asarray(y_true) > 0.5)
     return expected_calibration_error(p.max(axis=1), np.argmax(p, axis=1) == np.asarray(y_true))
 
 
-def collapse_warnings(metrics: dict[str, Any], y_pred: np.ndarray, multilabel: bool) -> list[str]:
-    """Loud warnings for a collapsed predictor and for uninformative accuracy."""
-    warnings: list[str] = []
-    per_class = metrics["per_class"]
-    majority = metrics["majority_class"]
-    minority = [r for r in per_class if r["label"] != majority and r["support"] > 0]
-    if multilabel:
-        patterns = np.unique(y_pred, axis=0)
-        if len(patterns) == 1:
-            chosen = [r["label"] for r, on in zip(per_class, patterns[0], strict=True) if on] or [
-                "no label"
-            ]
-            warnings.append(
-                f"predictions collapsed: every example gets the same labels ({', '.join(chosen)})"
-            )
-        elif minority and all(r["recall"] == 0 for r in minority):
-            warnings.append(
-                f"predictions collapsed: every label except the most frequent ({majority!r}) has recall 0"
-            )
-    else:
-        predicted = np.unique(y_pred)
-        if len(predicted) == 1 and len(per_class) > 1:
-            label = per_class[int(predicted[0])]["label"]
-            which = " (the majority class)" if label == majority else ""
-            warnings.append(
-                f"predictions collapsed: every example is predicted as {label!r}{which}"
-            )
-        elif minority and all(r["recall"] == 0 for r in minority):
-            warnings.append(
-                f"predictions collapsed: every minority class has recall 0; only {majority!r} is found"
-            )
-    accuracy, baseline = metrics["accuracy"], metrics["baseline_accuracy"]
-    if abs(accuracy - baseline) <= BASELINE_MARGIN + 1e-12:
-        warnings.append(
-            f"accuracy {accuracy:.3f} is within 2 points of the majority baseline {baseline:.3f}: "
-            "accuracy is not informative here, look at macro-F1 / PR-AUC"
-        )
-    return warnings
-
-
-def separation_warning(validation: Mapping[str, Any] | None) -> str | None:
-    """For binary: a line when the validation scores rank the positive class no better than a
-    random ranking (its PR-AUC not above its prevalence, or ROC-AUC at most 0.5), else ``None``.
-
-    It reads the scores, not the decisions: a threshold tuned on the same split can still split
-    the predictions, so the collapse warnings above may stay silent on such a model.
-    """
-    if not isinstance(validation, Mapping) or "positive_label" not in validation:
-        return None
-    pr_auc, prevalence = validation.get("positive_pr_auc"), validation.get("prevalence")
-    roc_auc = validation.get("positive_roc_auc")
-    below_pr = pr_auc is not None and prevalence is not None and pr_auc <= prevalence
-    if not below_pr and (roc_auc is None or roc_auc > 0.5):
-        return None
-    label = validation["positive_label"]
-    return (
-        f"on validation the model's scores rank {label!r} no better than a random ranking "
-        f"(PR-AUC {_three(pr_auc)} against its prevalence {_three(prevalence)}, ROC-AUC "
-        f"{_three(roc_auc)} against 0.5), whatever its tuned threshold predicts: train longer, "
-        "or check the data (labels, text column)"
-    )
-
-
-#: A class whose share of the rows differs between validation and test by this factor (either
-#: way), with at least :data:`SHIFT_MIN_ROWS` rows in each, makes the report say so.
-SHIFT_FACTOR = 2.0
-SHIFT_MIN_ROWS = 10
-
-
-def balance_shift_warning(
-    validation: Mapping[str, Any] | None, test: Mapping[str, Any] | None
-) -> str | None:
-    """A line when the test file's class balance differs from validation's, else ``None``.
-
-    Thresholds, class weights of the decision and calibration are fitted on validation, so they
-    suit its class balance. On IMDB with 90 % of the training negatives removed (validation 9 %
-    negative, test 50 %) the tuned decision scored 0.70 test macro-F1 against 0.83 for TF-IDF
-    with balanced weights (docs/benchmarks.md): the report should say that the test file is
-    another population, not leave it to be found.
-    """
-    if not isinstance(validation, Mapping) or not isinstance(test, Mapping):
-        return None
-    val_rows, test_rows = validation.get("num_examples"), test.get("num_examples")
-    if not val_rows or not test_rows:
-        return None
-    shares = {
-        row["label"]: row["support"] / val_rows for row in validation.get("per_class") or []
-        if row["support"] >= SHIFT_MIN_ROWS
-    }  # fmt: skip
-    worst = None
-    for row in test.get("per_class") or []:
-        before = shares.get(row["label"])
-        if before is None or row["support"] < SHIFT_MIN_ROWS:
-            continue
-        after = row["support"] / test_rows
-        factor = max(after / before, before / after)
-        if factor >= SHIFT_FACTOR and (worst is None or factor > worst[0]):
-            worst = (factor, row["label"], before, after)
-    if worst is None:
-        return None
-    _, label, before, after = worst
-    return (
-        f"the test file's class balance differs from validation's ({label!r}: {after:.0%} of "
-        f"test rows, {before:.0%} of validation rows): the decision was fitted for validation's "
-        "balance; if deployment looks like the test file, pass validation data drawn like it "
-        "(--validation-data)"
-    )
-
-
-def _three(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+def multilabel_ece(y_true: np.ndarray, probs: np.ndarray) -> float:
+    """ECE of every label probability against its 0/1 truth, pooled."""
+    p = np.asarray(probs, dtype=np.float64)
+    return expected_calibration_error(p, np.asarray(y_true) > 0.5)
 
 
 def _per_class(
@@ -372,12 +322,14 @@ def to_jsonable(value: Any) -> Any:
 
 
 def _validate(
-    multilabel: bool,
+    labels: Callable[[str, Any, int, int], np.ndarray],
     y_true: np.ndarray,
     probs: np.ndarray,
     y_pred: np.ndarray,
     label_names: Sequence[str] | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """``(y, p, pred, names)`` checked; ``labels`` checks and converts ``y_true`` and ``y_pred``
+    (:func:`_class_indices` or :func:`_multi_hot`)."""
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim != 2 or len(p) == 0 or not np.all(np.isfinite(p)):
         raise LongtailError(
@@ -387,14 +339,33 @@ def _validate(
     names = [str(c) for c in range(num_classes)] if label_names is None else list(label_names)
     if len(names) != num_classes:
         raise LongtailError(f"{len(names)} label names for {num_classes} probability columns")
-    shape = (n, num_classes) if multilabel else (n,)
-    arrays = []
-    for what, values in (("y_true", y_true), ("y_pred", y_pred)):
-        a = np.asarray(values)
-        if a.shape != shape:
-            raise LongtailError(f"{what} has shape {a.shape}, expected {shape}")
-        a = (a > 0.5).astype(np.int64) if multilabel else a.astype(np.int64)
-        if not multilabel and (a.min() < 0 or a.max() >= num_classes):
-            raise LongtailError(f"{what} holds labels outside [0, {num_classes})")
-        arrays.append(a)
-    return arrays[0], p, arrays[1], [str(name) for name in names]
+    y = labels("y_true", y_true, n, num_classes)
+    pred = labels("y_pred", y_pred, n, num_classes)
+    return y, p, pred, [str(name) for name in names]
+
+
+def _class_indices(what: str, values: Any, n: int, num_classes: int) -> np.ndarray:
+    """Class indices ``(n,)`` in ``[0, num_classes)`` as ``int64``."""
+    a = np.asarray(values)
+    if a.shape != (n,):
+        raise LongtailError(f"{what} has shape {a.shape}, expected {(n,)}")
+    a = a.astype(np.int64)
+    if a.min() < 0 or a.max() >= num_classes:
+        raise LongtailError(f"{what} holds labels outside [0, {num_classes})")
+    return a
+
+
+def _multi_hot(what: str, values: Any, n: int, num_classes: int) -> np.ndarray:
+    """A multi-hot ``(n, num_classes)`` as ``int64`` 0/1 (above 0.5 is 1)."""
+    a = np.asarray(values)
+    if a.shape != (n, num_classes):
+        raise LongtailError(f"{what} has shape {a.shape}, expected {(n, num_classes)}")
+    return (a > 0.5).astype(np.int64)
+
+
+_EVALUATE = ByTask(
+    binary=binary_evaluate_predictions,
+    multiclass=multiclass_evaluate_predictions,
+    multilabel=multilabel_evaluate_predictions,
+)
+_ECE = ByTask(binary=single_label_ece, multiclass=single_label_ece, multilabel=multilabel_ece)

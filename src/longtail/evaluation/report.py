@@ -10,19 +10,20 @@ through :func:`longtail.safe_text.markdown_text`, so a label cannot inject marku
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from longtail.errors import LongtailError
 from longtail.evaluation.convergence import still_improving_note
-from longtail.evaluation.metrics import balance_shift_warning, separation_warning, to_jsonable
+from longtail.evaluation.markdown import format_inline, format_value, markdown_table
+from longtail.evaluation.metric_warnings import balance_shift_warning, separation_warning
+from longtail.evaluation.metrics import to_jsonable
+from longtail.evaluation.report_decision import decision_lines, headline_decision_rows
 from longtail.io_utils import atomic_write_json, atomic_write_text
 from longtail.safe_text import markdown_text
+from longtail.tasks import ByTask
 
 MAX_CONFUSION_CLASSES = 30
 HEADLINE_METRICS = (
@@ -86,8 +87,8 @@ def few_examples_note(count: int, what: str) -> str:
 def report_warnings(report: Mapping[str, Any]) -> list[str]:
     """The warnings a report opens with: the metrics' (a class never predicted, ...), then for
     binary a validation ranking no better than chance
-    (:func:`longtail.evaluation.metrics.separation_warning`), a test file whose class balance
-    differs from validation's (:func:`~longtail.evaluation.metrics.balance_shift_warning`), then
+    (:func:`longtail.evaluation.metric_warnings.separation_warning`), a test file whose class balance
+    differs from validation's (:func:`~longtail.evaluation.metric_warnings.balance_shift_warning`), then
     the training's
     (:func:`longtail.evaluation.convergence.still_improving`)."""
     warnings = [str(w) for w in (report.get("metrics") or {}).get("warnings") or []]
@@ -104,34 +105,40 @@ def report_warnings(report: Mapping[str, Any]) -> list[str]:
 
 
 def headline_rows(task: str, metrics: Mapping[str, Any], positive: str) -> list[list[str]]:
-    """The headline's ``[metric, value]`` rows, less the binary threshold row.
+    """The headline's ``[metric, value]`` rows, less the binary threshold row."""
+    return _HEADLINE[task](metrics, positive)
 
-    A binary headline leads with the positive class: its PR-AUC beside its prevalence (what a
+
+def binary_headline_rows(metrics: Mapping[str, Any], positive: str) -> list[list[str]]:
+    """A binary headline leads with the positive class: its PR-AUC beside its prevalence (what a
     random ranking scores), then its ROC-AUC, then the macro PR-AUC, which averages in the
     majority class (a random ranking scores that one's high prevalence); its F1, precision and
     recall close the table.
     """
-    named = list(HEADLINE_METRICS)
-    if task == "binary":
-        baseline = format_value(metrics.get("prevalence"))
-        lead = [
-            (
-                f"PR-AUC (positive class {positive!r}; a random ranking scores the prevalence, "
-                f"{baseline})",
-                "positive_pr_auc",
-            ),
-            (
-                f"ROC-AUC (positive class {positive!r}; a random ranking scores 0.5)",
-                "positive_roc_auc",
-            ),
-            ("PR-AUC (macro over both classes)", "pr_auc_macro"),
-        ]
-        named = lead + [(n, k) for n, k in named if k != "pr_auc_macro"]
-        named += [
-            (f"positive {name} ({positive})", f"positive_{key}")
-            for key, name in (("f1", "F1"), ("precision", "precision"), ("recall", "recall"))
-        ]
+    baseline = format_value(metrics.get("prevalence"))
+    lead = [
+        (
+            f"PR-AUC (positive class {positive!r}; a random ranking scores the prevalence, "
+            f"{baseline})",
+            "positive_pr_auc",
+        ),
+        (
+            f"ROC-AUC (positive class {positive!r}; a random ranking scores 0.5)",
+            "positive_roc_auc",
+        ),
+        ("PR-AUC (macro over both classes)", "pr_auc_macro"),
+    ]
+    named = lead + [(n, k) for n, k in HEADLINE_METRICS if k != "pr_auc_macro"]
+    named += [
+        (f"positive {name} ({positive})", f"positive_{key}")
+        for key, name in (("f1", "F1"), ("precision", "precision"), ("recall", "recall"))
+    ]
     return [[name, format_value(metrics.get(key))] for name, key in named]
+
+
+def per_class_headline_rows(metrics: Mapping[str, Any], positive: str) -> list[list[str]]:
+    """The :data:`HEADLINE_METRICS` (multiclass, multilabel; ``positive`` is not read)."""
+    return [[name, format_value(metrics.get(key))] for name, key in HEADLINE_METRICS]
 
 
 def write_report(report: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
@@ -168,11 +175,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "",
     ]
     rows = headline_rows(task, metrics, str(metrics.get("positive_label", labels[-1])))
-    if task == "binary":
-        threshold = _as_list(report.get("thresholds"))
-        rows.append(
-            ["threshold on P(positive)", format_value(threshold[0]) if threshold else "0.5"]
-        )
+    rows += headline_decision_rows(task, report)
     lines += markdown_table(["metric", "value"], rows) + ["", "## Per class (by support)", ""]
     per_class = sorted(metrics["per_class"], key=lambda r: -r["support"])  # stable: ties by index
     keys = ("precision", "recall", "f1", "pr_auc", "roc_auc")
@@ -195,7 +198,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += ["", "## Confusion matrix (rows = true, columns = predicted)", ""]
         body = [[labels[i], *(str(v) for v in row)] for i, row in enumerate(matrix)]
         lines += markdown_table(["true \\ predicted", *labels], body)
-    lines += ["", "## Decision", ""] + _decision_lines(task, labels, report)
+    lines += ["", "## Decision", ""] + decision_lines(task, labels, report)
     for section in ("data", "model"):
         if report.get(section):
             lines += ["", f"## {section.capitalize()}", ""]
@@ -266,170 +269,6 @@ def _augmentation_lines(report: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def decision_settings(report: Mapping[str, Any]) -> list[list[str]]:
-    """``[setting, value]`` rows of what was applied before the thresholds, in that order: the
-    logit adjustment, then the calibration (a report without these fields: temperature only)."""
-    rows = []
-    adjust = report.get("logit_adjust")
-    if isinstance(adjust, Mapping):
-        how = "tuned on validation" if adjust.get("tuned") else "fixed"
-        rows.append([
-            "post-hoc logit adjustment (Menon et al. 2021)",
-            f"logits - tau * log(training prior), tau {format_value(adjust.get('tau'))} ({how})",
-        ])  # fmt: skip
-    calibration = report.get("calibration") or "temperature"
-    temperature = report.get("temperature")
-    if calibration == "isotonic":
-        left = report.get("isotonic_uncalibrated") or []
-        kept = (
-            f"; kept uncalibrated (too few validation examples): {', '.join(map(str, left[:10]))}"
-        )
-        rows.append(
-            ["calibration", "isotonic per class, fitted on validation" + (kept if left else "")]
-        )
-    elif calibration == "none":
-        rows.append(["calibration", "none"])
-    else:
-        value = format_value(temperature) if temperature is not None else "1.0 (none)"
-        rows.append(["temperature", value])
-    return rows
-
-
-def _decision_lines(task: str, labels: list[str], report: Mapping[str, Any]) -> list[str]:
-    lines = [f"- {_md(name)}: {_md(value)}" for name, value in decision_settings(report)]
-    if report.get("threshold_objective"):
-        lines.append(f"- tuned on validation for: {_md(report['threshold_objective'])}")
-    if line := tuning_check_line(task, report.get("threshold_check")):
-        lines.append(f"- {_md(line)}")
-    raw = report.get("thresholds")
-    if raw is None:
-        return [*lines, "- thresholds: defaults (0.5, or plain argmax for multiclass)"]
-    if task == "binary":
-        value = _as_list(raw)
-        positive = labels[1] if len(labels) > 1 else "positive"
-        return [
-            *lines,
-            f"- predict {_md(repr(positive))} iff P({_md(positive)}) >= {format_value(value[0])}",
-        ]
-    kind = "weight (argmax of p * w)" if task == "multiclass" else "threshold"
-    if isinstance(raw, Mapping):
-        pairs = [[str(k), format_value(v)] for k, v in raw.items()]
-    else:
-        values = _as_list(raw)
-        names = labels if len(labels) == len(values) else [str(i) for i in range(len(values))]
-        pairs = [[name, format_value(v)] for name, v in zip(names, values, strict=True)]
-    untuned = report.get("threshold_untuned") or []
-    if untuned:
-        lines.append(
-            f"- {len(untuned)} label(s) kept the default {kind.split()[0]} (no validation "
-            f"example): {_first_names(untuned)}"
-        )
-    fallback = report.get("threshold_fallback") or []
-    if fallback:
-        lines.append(
-            f"- {len(fallback)} label(s) {_FALLBACK[task]} (SCutFBR.1: best validation F below "
-            f"decision.fbr): {_first_names(fallback)}"
-        )
-    return [*lines, "", *markdown_table(["label", kind], pairs)]
-
-
-def tuning_check_line(task: str, check: Mapping[str, Any] | None) -> str | None:
-    """What the cross-fitted check of the tuned thresholds found (``None``: it did not run)."""
-    if not isinstance(check, Mapping):
-        return None
-    kind = "weights" if task == "multiclass" else "thresholds"
-    default = "plain argmax" if task == "multiclass" else "0.5"
-    scores = (
-        f"tuned on {check['folds'] - 1} of {check['folds']} validation folds and applied to the "
-        f"one left out, they scored {check['objective']} {check['cross_fitted']:.4f} against "
-        f"{check['default']:.4f} for {default}"
-    )
-    if check.get("kept"):
-        return f"tuned {kind} kept: {scores}"
-    return f"tuned {kind} not kept, the decision is {default}: {scores}"
-
-
-_FALLBACK = {
-    "binary": "fell back to their highest validation score",
-    "multilabel": "fell back to their highest validation score",
-    "multiclass": "kept weight 1",
-}
-
-
-def _first_names(names: Sequence[Any], shown: int = 10) -> str:
-    """``a, b, c`` or ``a, …, j and 5 more``."""
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(_md(name) for name in names[:shown]) + more
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A Markdown table with padded columns, so it lines up in a terminal too. Every cell is
-    escaped (:func:`longtail.safe_text.markdown_text`): numbers and plain words stay as they are,
-    a label's ``|`` or ``<script>`` cannot break the table or become markup."""
-    cells = [[_md(c) for c in header]] + [[_md(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    numeric = [all(is_number(row[i]) for row in cells[1:]) for i in range(len(header))]
-
-    def line(row: Sequence[str]) -> str:
-        parts = [
-            c.rjust(w) if num else c.ljust(w)
-            for c, w, num in zip(row, widths, numeric, strict=True)
-        ]
-        return "| " + " | ".join(parts) + " |"
-
-    rule = (
-        "|"
-        + "|".join(
-            ("-" * (w + 1) + ":") if n else "-" * (w + 2)
-            for w, n in zip(widths, numeric, strict=True)
-        )
-        + "|"
-    )
-    return [line(cells[0]), rule, *(line(r) for r in cells[1:])]
-
-
-def format_value(value: Any) -> str:
-    """A metric for a table cell: 4 decimals, integers as is, missing or NaN as n/a."""
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "n/a"
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        return str(value)
-    return str(value) if isinstance(value, int | np.integer) else f"{float(value):.4f}"
-
-
-def _md(value: Any) -> str:
-    """User text inside a line or a table cell: one line, ``|`` escaped, no markup (see
-    :func:`longtail.safe_text.markdown_text`)."""
-    return markdown_text(value)
-
-
-def format_inline(value: Any, max_chars: int | None = None) -> str:
-    """A config value on one line: mappings and lists as JSON (cut to ``max_chars`` with an
-    ellipsis when given), anything else as :func:`format_value`."""
-    if isinstance(value, Mapping | list | tuple):
-        text = json.dumps(to_jsonable(value), default=str, separators=(", ", ": "))
-        return text if max_chars is None or len(text) <= max_chars else text[: max_chars - 1] + "…"
-    return format_value(value)
-
-
-def is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return text == "n/a"
-    return True
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, Mapping):
-        return list(value.values())
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
 def _check(report: Mapping[str, Any]) -> None:
     if not isinstance(report, Mapping):
         raise LongtailError(f"a report must be a dict, got {type(report).__name__}")
@@ -438,3 +277,16 @@ def _check(report: Mapping[str, Any]) -> None:
         raise LongtailError(
             f"report is missing {', '.join(missing)}; build it around evaluate_predictions()"
         )
+
+
+_HEADLINE = ByTask(
+    binary=binary_headline_rows,
+    multiclass=per_class_headline_rows,
+    multilabel=per_class_headline_rows,
+)
+
+
+def _md(value: Any) -> str:
+    """User text inside a line or a table cell: one line, ``|`` escaped, no markup (see
+    :func:`longtail.safe_text.markdown_text`)."""
+    return markdown_text(value)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from longtail.errors import LongtailError
-from longtail.tasks import TASKS
+from longtail.tasks import ByTask, check_task
 
 
 @dataclass
@@ -45,8 +45,7 @@ class RunArrays:
     extra_figures: dict[str, bytes] | None = None
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise LongtailError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASKS)}")
+        check_task(self.task)
         self.labels = [str(x) for x in self.labels]
         self.probs = np.asarray(self.probs, dtype=np.float64)
         self.y_true = np.asarray(self.y_true)
@@ -58,11 +57,7 @@ class RunArrays:
             )
         if not np.all(np.isfinite(self.probs)):
             raise LongtailError("probs hold NaN or infinite values")
-        expected = (n, k) if self.task == "multilabel" else (n,)
-        if self.y_true.shape != expected:
-            raise LongtailError(f"y_true has shape {self.y_true.shape}, expected {expected}")
-        if self.task != "multilabel" and (self.y_true.min() < 0 or self.y_true.max() >= k):
-            raise LongtailError(f"y_true holds class indices outside [0, {k})")
+        _CHECK_TRUTH[self.task](self.y_true, n, k)
         if self.probs_uncalibrated is not None:
             self.probs_uncalibrated = np.asarray(self.probs_uncalibrated, dtype=np.float64)
             if self.probs_uncalibrated.shape != self.probs.shape:
@@ -77,9 +72,7 @@ class RunArrays:
 
     def one_vs_rest(self) -> np.ndarray:
         """``(n, C)`` bool: the true classes, one column per class."""
-        if self.task == "multilabel":
-            return self.y_true > 0.5
-        return np.eye(len(self.labels), dtype=bool)[self.y_true.astype(np.int64)]
+        return _COLUMNS[self.task](self.y_true, len(self.labels))
 
     def decided(self) -> np.ndarray:
         """``(n, C)`` bool: what the run's decision rule predicts for each class."""
@@ -89,8 +82,38 @@ class RunArrays:
         k = len(self.labels)
         rule = default_thresholds(self.task, k) if self.thresholds is None else self.thresholds
         predicted = apply_thresholds(self.task, self.probs, np.asarray(rule))
-        return (
-            predicted.astype(bool)
-            if self.task == "multilabel"
-            else np.eye(k, dtype=bool)[predicted]
-        )
+        return _COLUMNS[self.task](predicted, k)
+
+
+def _check_single_label_truth(y_true: np.ndarray, n: int, k: int) -> None:
+    if y_true.shape != (n,):
+        raise LongtailError(f"y_true has shape {y_true.shape}, expected {(n,)}")
+    if y_true.min() < 0 or y_true.max() >= k:
+        raise LongtailError(f"y_true holds class indices outside [0, {k})")
+
+
+def _check_multilabel_truth(y_true: np.ndarray, n: int, k: int) -> None:
+    if y_true.shape != (n, k):
+        raise LongtailError(f"y_true has shape {y_true.shape}, expected {(n, k)}")
+
+
+def _single_label_columns(labels: np.ndarray, k: int) -> np.ndarray:
+    """Class indices ``(n,)`` as one-hot ``(n, k)`` bool."""
+    return np.eye(k, dtype=bool)[labels.astype(np.int64)]
+
+
+def _multilabel_columns(labels: np.ndarray, k: int) -> np.ndarray:
+    """A 0/1 multi-hot ``(n, k)`` as bool."""
+    return labels > 0.5
+
+
+_CHECK_TRUTH = ByTask(
+    binary=_check_single_label_truth,
+    multiclass=_check_single_label_truth,
+    multilabel=_check_multilabel_truth,
+)
+_COLUMNS = ByTask(
+    binary=_single_label_columns,
+    multiclass=_single_label_columns,
+    multilabel=_multilabel_columns,
+)
