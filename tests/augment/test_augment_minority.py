@@ -119,8 +119,8 @@ def test_cache_reused_across_runs_and_partial_cache_kept(tmp_path):
 
 
 def test_registry_and_contract():
-    assert AUGMENTERS.names() == ["back_translation", "eda", "llm"]
-    with pytest.raises(LongtailError, match="valid names: back_translation, eda, llm"):
+    assert AUGMENTERS.names() == ["back_translation", "eda", "llm", "none"]
+    with pytest.raises(LongtailError, match="valid names: back_translation, eda, llm, none"):
         build_augmenter("nope")
     eda = build_augmenter({"name": "eda", "num_aug": 2, "synonyms": DictSynonyms({})})
     assert isinstance(eda, EDAAugmenter) and eda.max_per_text == 2

@@ -24,9 +24,10 @@ from test_llm_local import tiny_gpt2  # noqa: F401  (fixture)
 from longtail.augment import AUGMENTERS, Augmenter, augment_minority, build_augmenter
 from longtail.augment.wordnet import DictSynonyms
 from longtail.cli import build_parser
+from longtail.config import OFF
 from longtail.errors import LongtailError
 
-METHODS = AUGMENTERS.names()
+METHODS = [name for name in AUGMENTERS.names() if name != OFF]  # the methods; `none` below
 TEXTS = ["win cash now please", "hi see you later at home", "call now to claim the prize"]
 EXAMPLES = ["free text reply now", "claim the prize today"]
 
@@ -232,3 +233,8 @@ def test_augment_minority_runs_every_method_from_its_spec(name, request):
     assert len(result.texts) <= 3 and set(result.source_index.tolist()) <= {5, 6}
     assert result.y.tolist() == [1] * len(result.texts)
     assert result.stats["classes"][1]["requested"] >= 3
+
+
+def test_off_is_a_registered_method_that_builds_nothing():
+    assert OFF in AUGMENTERS.names()
+    assert AUGMENTERS.build(OFF) is None

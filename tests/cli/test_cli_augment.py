@@ -133,3 +133,18 @@ def test_bad_input_is_one_line_exit_2(train_csv, tmp_path, capsys, args, message
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err
     assert not (tmp_path / "aug.csv").exists()
+
+
+def test_augment_refuses_the_method_that_generates_nothing(tmp_path, capsys):
+    data = tmp_path / "train.csv"
+    data.write_text("text,label\nwin cash now,spam\nhello there,ham\n", encoding="utf-8")
+    code = main(
+        ["augment", "--data", str(data), "--method", "none", "--target-ratio", "0.5"]
+        + ["--output", str(tmp_path / "a.csv")]
+    )
+    assert code == 2
+    assert (
+        "--method none generates nothing; pick one of back_translation, eda, llm"
+        in capsys.readouterr().err
+    )
+    assert not (tmp_path / "a.csv").exists()

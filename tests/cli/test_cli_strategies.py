@@ -86,10 +86,13 @@ def test_interrupted_in_phase_two_resumes_in_phase_two(
             "unknown strategy 'warmup'; valid names: auto, crt, drw, linear_probe, lp_ft, lws, "
             "prefinetune_da, tau_norm, vanilla",
         ),
-        (["--sam", "sharp"], "unknown optimizer wrapper 'sharp'; valid names: asymmetric_sam, sam"),
+        (
+            ["--sam", "sharp"],
+            "unknown optimizer wrapper 'sharp'; valid names: asymmetric_sam, none, sam",
+        ),
         (
             ["--aux-loss", "triplet"],
-            "unknown auxiliary loss 'triplet'; valid names: simcse, supcon",
+            "unknown auxiliary loss 'triplet'; valid names: none, simcse, supcon",
         ),
         (["--aux-loss", "simcse", "--aux-weight", "-0.5"], "must be >= 0"),
         (["--aux-weight", "0.5"], "--aux-weight needs an auxiliary loss"),

@@ -230,9 +230,14 @@ def test_weight_zero_is_allowed_and_stored_as_float() -> None:
 
 
 def test_unknown_name_lists_the_valid_ones() -> None:
-    assert AUX_LOSSES.names() == ["simcse", "supcon"]
-    with pytest.raises(LongtailError, match="valid names: simcse, supcon"):
+    assert AUX_LOSSES.names() == ["none", "simcse", "supcon"]
+    with pytest.raises(LongtailError, match="valid names: none, simcse, supcon"):
         build_aux_loss("simclr", task="multiclass")
+
+
+@pytest.mark.parametrize("spec", ["none", None, {"name": "none"}])
+def test_off_builds_no_auxiliary_loss(spec) -> None:
+    assert build_aux_loss(spec, task="multiclass") is None
 
 
 def test_unknown_parameter_is_a_longtail_error() -> None:

@@ -158,7 +158,7 @@ def test_rho_zero_is_a_plain_gradient_step():
 
 
 def test_bad_specs_are_one_line_errors():
-    with pytest.raises(LongtailError, match="asymmetric_sam, sam"):
+    with pytest.raises(LongtailError, match="valid names: asymmetric_sam, none, sam"):
         build_sam("sharp", class_counts=np.array([1, 2]), task="binary")
     with pytest.raises(LongtailError, match="sam.rho must be a number >= 0"):
         build_sam({"name": "sam", "rho": -0.1}, class_counts=np.array([1, 2]), task="binary")
@@ -169,7 +169,7 @@ def test_bad_specs_are_one_line_errors():
             task="binary",
         )
     assert build_sam("none", class_counts=np.array([1, 2]), task="binary") is None
-    assert set(SAM_WRAPPERS.names()) == {"sam", "asymmetric_sam"}
+    assert set(SAM_WRAPPERS.names()) == {"none", "sam", "asymmetric_sam"}
 
 
 def test_sam_refuses_gradient_accumulation():

@@ -17,10 +17,11 @@ import torch
 from torch import nn
 
 from longtail.cli import build_parser
+from longtail.config import OFF
 from longtail.errors import LongtailError
 from longtail.training.sam import SAM_WRAPPERS, SharpnessAwareMinimization, build_sam
 
-VARIANTS = SAM_WRAPPERS.names()
+VARIANTS = [name for name in SAM_WRAPPERS.names() if name != OFF]  # the wrappers; `none` below
 CONTEXT = {"class_counts", "task"}  # what build_sam passes; the rest are the user's options
 
 # task -> (class counts with a minority, targets of an 8-row batch)
@@ -182,5 +183,11 @@ def test_unknown_variant_error_names_none_as_a_choice():
 
 def test_train_help_names_every_variant():
     train = next(a for a in build_parser()._actions if a.dest == "command").choices["train"]
-    (option,) = [a for a in train._actions if "--sam" in a.option_strings]
-    assert all(name in option.help for name in VARIANTS), option.help
+    printed = " ".join(train.format_help().split())  # the registered names join when printed
+    assert all(name in printed for name in [*VARIANTS, OFF]), printed
+
+
+@pytest.mark.parametrize("spec", [OFF, None, {"name": OFF}])
+def test_off_is_a_registered_name_that_builds_no_wrapper(spec):
+    assert OFF in SAM_WRAPPERS.names()
+    assert build_sam(spec, class_counts=np.array([5, 1]), task="binary") is None

@@ -27,6 +27,7 @@ from longtail.augment.cache import AugmentCache, fingerprint, text_hash
 from longtail.augment.eda import EDAAugmenter
 from longtail.augment.filters import GeneratedFilter, empty_drop_counts
 from longtail.augment.llm import LLMAugmenter
+from longtail.config import OFF
 from longtail.errors import LongtailError
 from longtail.registry import Registry
 from longtail.sampling import label_groups
@@ -46,6 +47,13 @@ __all__ = [
 ]
 
 AUGMENTERS: Registry[Any] = Registry("augmentation method")
+
+
+@AUGMENTERS.register(OFF)
+def no_augmentation(**_: Any) -> None:
+    """``none`` (or ``augment.method`` unset): the training split as read, nothing generated."""
+
+
 AUGMENTERS.register("eda")(EDAAugmenter)
 AUGMENTERS.register("back_translation")(BackTranslationAugmenter)
 AUGMENTERS.register("llm")(LLMAugmenter)

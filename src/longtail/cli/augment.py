@@ -75,9 +75,15 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from longtail.augment import AUGMENTERS, AugmentCache, augment_minority, build_augmenter
+    from longtail.config import is_off
     from longtail.data import LabelSpace, read_table
 
     AUGMENTERS.get(args.method)  # unknown method: fail before reading anything
+    if is_off(args.method):
+        raise LongtailError(
+            f"--method {args.method} generates nothing; pick one of "
+            f"{', '.join(n for n in AUGMENTERS.names() if not is_off(n))}"
+        )
     if not 0.0 < args.target_ratio <= 1.0:
         raise LongtailError(f"--target-ratio must be in (0, 1], got {args.target_ratio}")
     output = Path(args.output)

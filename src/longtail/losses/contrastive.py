@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from longtail.config import OFF
 from longtail.errors import LongtailError
 from longtail.registry import Registry
 from longtail.tasks import TASKS, is_multilabel
@@ -229,6 +230,12 @@ class SupConLoss(nn.Module):
         return f"task={self.task!r}, temperature={self.temperature}, weight={self.weight}"
 
 
+@AUX_LOSSES.register(OFF)
+def no_aux_loss(*, task: str) -> None:
+    """``none``: no auxiliary loss (the default)."""
+    del task
+
+
 @AUX_LOSSES.register("simcse")
 def simcse(*, task: str, temperature: float = 0.05, weight: float = 0.1) -> SimCSELoss:
     """Build :class:`SimCSELoss` (``simcse``); label-free, so ``task`` is ignored."""
@@ -242,8 +249,11 @@ def supcon(*, task: str, temperature: float = 0.1, weight: float = 0.1) -> SupCo
     return SupConLoss(task, temperature=temperature, weight=weight)
 
 
-def build_aux_loss(spec: str | Mapping[str, Any] | nn.Module, *, task: str) -> nn.Module:
-    """Create an auxiliary loss from a registered name, a spec mapping, or pass a module through.
+def build_aux_loss(
+    spec: str | Mapping[str, Any] | nn.Module | None, *, task: str
+) -> nn.Module | None:
+    """Create an auxiliary loss from a registered name, a spec mapping, or pass a module through
+    (``"none"`` or ``None``: no auxiliary loss, ``None`` returned).
 
     Args:
         spec: ``"simcse"``, ``{"name": "supcon", "temperature": 0.1, "weight": 0.2}`` or an
@@ -259,4 +269,4 @@ def build_aux_loss(spec: str | Mapping[str, Any] | nn.Module, *, task: str) -> n
         >>> aux.needs_second_view
         True
     """
-    return AUX_LOSSES.build(spec, task=task)
+    return AUX_LOSSES.build(OFF if spec is None else spec, task=task)

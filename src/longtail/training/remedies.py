@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from longtail.config import ExperimentConfig, is_off
+from longtail.config import ExperimentConfig
 from longtail.losses import build_aux_loss
 from longtail.training.augmentation import Augmentation
 from longtail.training.sam import SharpnessAwareMinimization, build_sam
@@ -49,6 +49,6 @@ def build_remedies(
         loss=loss,
         sampler=config.sampler,
         sam=build_sam(config.sam, class_counts=counts, task=task),
-        aux_loss=None if is_off(config.aux_loss) else build_aux_loss(config.aux_loss, task=task),
+        aux_loss=build_aux_loss(config.aux_loss, task=task),
         augmentation=augmentation,
     )

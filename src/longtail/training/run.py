@@ -14,6 +14,7 @@ import torch
 from accelerate.utils import set_seed
 
 from longtail.config import (
+    OFF,
     DataConfig,
     DecisionConfig,
     ExperimentConfig,
@@ -513,7 +514,5 @@ def _check_remedies(config: ExperimentConfig) -> None:
 
     build_strategy(config.strategy, epochs=config.train.epochs)
     for spec, registry in ((config.sam, SAM_WRAPPERS), (config.augment.method, AUGMENTERS)):
-        if not is_off(spec):
-            registry.get(str(spec.get("name") if isinstance(spec, dict) else spec))
-    if not is_off(config.aux_loss):
-        build_aux_loss(config.aux_loss, task="multiclass")  # checks λ and the temperature
+        registry.get(str(spec.get("name") if isinstance(spec, dict) else spec or OFF))
+    build_aux_loss(config.aux_loss, task="multiclass")  # checks λ and the temperature

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from longtail.config import OFF, is_off
+from longtail.config import OFF
 from longtail.errors import LongtailError
 from longtail.registry import Registry
 
@@ -203,6 +203,12 @@ def _check_rho(name: str, value: float) -> float:
     return float(value)
 
 
+@SAM_WRAPPERS.register(OFF)
+def no_sam(*, class_counts: Sequence[float] | np.ndarray, task: str) -> None:
+    """``none``: plain optimizer steps, no wrapper (the default)."""
+    del class_counts, task
+
+
 @SAM_WRAPPERS.register("sam")
 def sam(
     *, class_counts: Sequence[float] | np.ndarray, task: str, rho: float = 0.05,
@@ -237,14 +243,7 @@ def build_sam(
     class_counts: Sequence[float] | np.ndarray,
     task: str,
 ) -> SharpnessAwareMinimization | None:
-    """Off (:func:`longtail.config.is_off`) → no wrapper; otherwise a registered name, a spec or
-    an object."""
-    if is_off(spec):
-        return None
-    name = spec.get("name") if isinstance(spec, Mapping) else spec
-    if isinstance(name, str) and name not in SAM_WRAPPERS.names():
-        raise LongtailError(
-            f"unknown sam {name!r}; valid names: {OFF} (plain steps), "
-            f"{', '.join(SAM_WRAPPERS.names())}"
-        )
+    """A registered name (``"none"``, or ``None``: plain steps, no wrapper), a spec or an
+    object."""
+    spec = OFF if spec is None else spec
     return SAM_WRAPPERS.build(spec, class_counts=np.asarray(class_counts), task=task)
