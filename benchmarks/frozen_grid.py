@@ -195,6 +195,18 @@ class SetupRunner:
 
         return build_config(_merge(_merge(self.base, overrides), {"train": {"seed": seed}}))
 
+    def model_setup(self, config, data, num_logits: int, log):
+        """The frozen-encoder model of ``config`` over this setup's encoder, as ``longtail train``
+        builds it."""
+        from longtail.training.model_setup import build_model_setup
+
+        return build_model_setup(
+            config.model, config.long_documents, self.encoder, num_logits, data,
+            seed=config.train.seed, solved_head=config.strategy == "linear_probe",
+            model_name=self.model_name, pad_id=self.tokenizer.pad_token_id or 0,
+            window=self.window, log=log,
+        )  # fmt: skip
+
     def prepared(self, seed: int):
         """The training / validation split of this seed, exactly as ``longtail train`` cuts it."""
         from longtail.data.prepare import frozen_documents, prepare_data
@@ -229,7 +241,6 @@ class SetupRunner:
         from longtail.evaluation import evaluate_predictions
         from longtail.models.inference import predict_logits
         from longtail.training.augmentation import Augmentation
-        from longtail.training.model_setup import build_model_setup
         from longtail.training.phases import PhaseInputs, run_phases
         from longtail.training.remedies import build_remedies
         from longtail.training.run import _scorer
@@ -239,11 +250,9 @@ class SetupRunner:
         config = self.config(overrides, seed)
         data = self.prepared(seed)
         space = data.space
-        pad_id = self.tokenizer.pad_token_id or 0
         set_seed(seed)
         num_logits = 2 if space.task == "binary" else len(space.names)
-        setup = build_model_setup(config, self.encoder, num_logits, data, model_name=self.model_name,
-                                  pad_id=pad_id, window=self.window, log=log)  # fmt: skip
+        setup = self.model_setup(config, data, num_logits, log)
         if space.task == "multilabel":
             setup.model.init_head_bias_from_priors(data.counts / max(len(data.train.y), 1))
         loss_spec = config.loss if config.loss is not None else default_loss(space.task)
@@ -318,16 +327,13 @@ def anchors(runner: SetupRunner, log) -> dict[str, dict[str, float]]:
     from sklearn.multiclass import OneVsRestClassifier
 
     from longtail.data.prepare import read_labelled
-    from longtail.training.model_setup import build_model_setup
 
     config = runner.config({}, 0)
     train = read_labelled(runner.base["data"]["train"], config.data)
     test = read_labelled(runner.base["data"]["test"], config.data)
     data = runner.prepared(0)
     space = data.space
-    setup = build_model_setup(config, runner.encoder, len(space.names), data,
-                              model_name=runner.model_name, pad_id=runner.tokenizer.pad_token_id or 0,
-                              window=runner.window, log=log)  # fmt: skip
+    setup = runner.model_setup(config, data, len(space.names), log)
     y_train = space.encode(train.labels)
     y_test = space.encode(test.labels)
     x_train = setup.features(train.texts, what="anchor training rows").numpy()

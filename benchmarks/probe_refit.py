@@ -98,15 +98,11 @@ class Probe:
 
 
 def run(runner, seed: int) -> dict:
-    from longtail.training.model_setup import build_model_setup
-
     remedy = frozen_grid.SINGLE_LABEL_REMEDIES["probe_ce_effective_number"]
     config = runner.config(remedy, seed)
     data = runner.prepared(seed)
     space = data.space
-    setup = build_model_setup(config, runner.encoder, len(space.names), data,
-                              model_name=runner.model_name, pad_id=runner.tokenizer.pad_token_id or 0,
-                              window=runner.window, log=lambda _: None)  # fmt: skip
+    setup = runner.model_setup(config, data, len(space.names), lambda _: None)
     test = runner.test_split(setup, space)
     x, x_val, x_test = (split.ids.float() for split in (setup.train, setup.validation, test))
     y, y_val, y_test = (np.asarray(split.y) for split in (data.train, data.validation, test))

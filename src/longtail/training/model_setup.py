@@ -18,7 +18,7 @@ from longtail.cache import (
     encoder_fingerprint,
 )
 from longtail.cache.onnx_graphs import attach_runtime, runtime_encoder_key
-from longtail.config import ExperimentConfig, LongDocumentConfig
+from longtail.config import LongDocumentConfig, ModelConfig
 from longtail.data.prepare import PreparedData, chunk_settings
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
@@ -32,7 +32,6 @@ from longtail.models.documents import (
 from longtail.training.frozen import (
     FeatureBatcher,
     TextFeatures,
-    check_frozen,
     frozen_text_parts,
     text_cache,
 )
@@ -59,18 +58,25 @@ class ModelSetup:
 
 
 def build_model_setup(
-    config: ExperimentConfig,
+    settings: ModelConfig,
+    long_documents: LongDocumentConfig,
     encoder: Any,
     num_logits: int,
     data: PreparedData,
     *,
+    seed: int,
+    solved_head: bool,
     model_name: str,
     pad_id: int,
     window: int,
     log: Callable[[str], None],
 ) -> ModelSetup:
-    """The classifier for ``config`` over ``encoder``; with long documents in frozen mode the
-    training and validation documents are embedded here, once, through the shared cache."""
+    """The classifier the ``model`` section (``settings``) and ``long_documents`` describe, over
+    ``encoder``; with long documents in frozen mode the training and validation documents are
+    embedded here, once, through the shared cache. ``seed`` draws end-to-end chunk subsets;
+    ``solved_head``: the strategy solves a frozen encoder's head (said in the log). A frozen
+    encoder's settings are checked by the run first (:func:`~longtail.training.frozen.check_frozen`).
+    """
     extra = data.train.extra
 
     def tokenized(texts: list[str], y: Any, features: Any) -> TokenizedSplit:
@@ -78,44 +84,45 @@ def build_model_setup(
             raise LongtailError("this data backend cannot add rows; drop --arrow")
         return TokenizedSplit(data.encode(texts), y, features)
 
-    frozen = config.model.encoder == "frozen"
-    if frozen:
-        check_frozen(config, documents=data.documents)
-    embeds_once = frozen or (data.documents and config.long_documents.mode == "frozen")
-    if config.model.runtime != "torch" and not embeds_once:
+    frozen = settings.encoder == "frozen"
+    embeds_once = frozen or (data.documents and long_documents.mode == "frozen")
+    if settings.runtime != "torch" and not embeds_once:
         raise LongtailError(
-            f"--runtime {config.model.runtime} runs a frozen encoder, and this run fine-tunes it; "
+            f"--runtime {settings.runtime} runs a frozen encoder, and this run fine-tunes it; "
             "add --encoder frozen, or train with --runtime torch and predict with --runtime "
-            f"{config.model.runtime}"
+            f"{settings.runtime}"
         )
     if not data.documents:  # extra features on short texts were refused by prepare_data
-        hidden = config.model.head_hidden or encoder.config.hidden_size
+        hidden = settings.head_hidden or encoder.config.hidden_size
         model = TextClassifier(
-            encoder, num_logits, pooling=config.model.pooling, dropout=config.model.dropout,
-            head_hidden=hidden if config.model.head == "mlp" else None,
+            encoder, num_logits, pooling=settings.pooling, dropout=settings.dropout,
+            head_hidden=hidden if settings.head == "mlp" else None,
         )  # fmt: skip
         if frozen:
-            return _frozen_text_setup(config, model, data, model_name, pad_id, window, log)
+            return _frozen_text_setup(
+                settings, long_documents.cache_dir, model, data, model_name, pad_id, window,
+                solved_head, log,
+            )  # fmt: skip
         return ModelSetup(
             model, model, TokenBatcher(pad_id), data.train, data.validation, tokenized
         )
-    ld = config.long_documents
+    ld = long_documents
     num_extra = 0 if extra is None else extra.shape[1]
-    model = build_document_model(encoder, num_logits, config.model, ld, num_extra)
+    model = build_document_model(encoder, num_logits, settings, ld, num_extra)
     if frozen and ld.mode != "frozen":
         log("model.encoder=frozen: long documents take the frozen chunk-embedding path")
     if ld.mode == "end_to_end" and not frozen:
-        batcher = DocumentBatcher(pad_id, max_chunks=ld.max_chunks, seed=config.train.seed)
+        batcher = DocumentBatcher(pad_id, max_chunks=ld.max_chunks, seed=seed)
         return ModelSetup(model, model, batcher, data.train, data.validation, tokenized)
     chunking = chunk_settings(ld, window, frozen=True)
     budget = chunking.max_chunks_encoded  # the same chunks in training, validation, test, predict
     root = Path(ld.cache_dir) if ld.cache_dir else default_cache_dir()
-    runtime = config.model.runtime
+    runtime = settings.runtime
     attach_runtime(model, runtime, cache_dir=root, log=log)
     cache = EmbeddingCache(
         root,
         encoder_key=runtime_encoder_key(encoder_fingerprint(model_name, encoder), runtime),
-        chunking_key=document_chunking_key(chunking, pooling=config.model.pooling),
+        chunking_key=document_chunking_key(chunking, pooling=settings.pooling),
         hidden_size=encoder.config.hidden_size,
     )  # fmt: skip
     device = encoding_device(runtime)
@@ -130,7 +137,7 @@ def build_model_setup(
 
     train = embedded(data.train, data.train_texts)
     validation = embedded(data.validation, data.validation_texts)
-    batcher = EmbeddingBatcher(None, config.train.seed)  # the budget bounded the encoding already
+    batcher = EmbeddingBatcher(None, seed)  # the budget bounded the encoding already
     return ModelSetup(
         model, FrozenEncoderModel(model), batcher, train, validation,
         lambda texts, y, features: embedded(tokenized(texts, y, features), texts), cached=True,
@@ -138,23 +145,22 @@ def build_model_setup(
 
 
 def _frozen_text_setup(
-    config: ExperimentConfig,
+    settings: ModelConfig,
+    cache_dir: str | None,
     model: TextClassifier,
     data: PreparedData,
     model_name: str,
     pad_id: int,
     window: int,
+    solved_head: bool,
     log: Callable[[str], None],
 ) -> ModelSetup:
     """Short texts on a frozen encoder: every text encoded once through the shared cache, the
     head trained on the pooled embeddings (:mod:`longtail.training.frozen`)."""
-    max_length = min(config.model.max_length, window)
-    cache = text_cache(
-        config.model, config.long_documents.cache_dir, model_name, model.encoder, data.encode,
-        max_length,
-    )  # fmt: skip
-    attach_runtime(model, config.model.runtime, cache_dir=cache.root, log=log)
-    device = encoding_device(config.model.runtime)
+    max_length = min(settings.max_length, window)
+    cache = text_cache(settings, cache_dir, model_name, model.encoder, data.encode, max_length)
+    attach_runtime(model, settings.runtime, cache_dir=cache.root, log=log)
+    device = encoding_device(settings.runtime)
     features = TextFeatures(model, data.encode, cache, pad_id=pad_id, device=device, log=log)
     trainable, train, validation = frozen_text_parts(
         model, data.train, data.validation,
@@ -163,11 +169,11 @@ def _frozen_text_setup(
     how = (
         "is solved by L-BFGS (strategy linear_probe; --strategy vanilla or --epochs N train it "
         "by SGD)"
-        if config.strategy == "linear_probe"
+        if solved_head
         else "trains"
     )
     log(
-        f"model.encoder=frozen: the encoder stays frozen in every phase; the {config.model.head} "
+        f"model.encoder=frozen: the encoder stays frozen in every phase; the {settings.head} "
         f"head {how} on {train.ids.shape[1]}-d cached embeddings (cache {cache.directory})"
     )
 

@@ -52,6 +52,7 @@ from longtail.registry import spec_name
 from longtail.training.accelerator import distributed_state, silent
 from longtail.training.augmentation import Augmentation, AugmentedRows, describe_augmentation
 from longtail.training.cascade import CascadeFeatures, first_stage_meta
+from longtail.training.frozen import check_frozen
 from longtail.training.loop import TrainingResult, gathered_logits
 from longtail.training.model_setup import (
     ModelSetup,
@@ -272,9 +273,12 @@ def _run(
     num_logits = 2 if space.task == "binary" else len(space.names)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     set_seed(config.train.seed)
+    if config.model.encoder == "frozen":
+        check_frozen(config, documents=data.documents)  # before anything is encoded
     setup = build_model_setup(
-        config, encoder, num_logits, data, model_name=model_name, pad_id=pad_id, window=window,
-        log=log,
+        config.model, config.long_documents, encoder, num_logits, data, seed=config.train.seed,
+        solved_head=config.strategy == "linear_probe", model_name=model_name, pad_id=pad_id,
+        window=window, log=log,
     )  # fmt: skip
     model, trainable, batcher = setup.model, setup.trainable, setup.batcher
     if space.task == "multilabel":
