@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from longtail.config import (
     ExperimentConfig,
-    _valid_keys,
     apply_overrides,
     build_config,
     load_config,
+    valid_keys,
 )
 from longtail.errors import LongtailError
 
@@ -31,7 +31,7 @@ FUZZ = settings(
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-KEYS = _valid_keys(ExperimentConfig)
+KEYS = valid_keys(ExperimentConfig)
 YAMLISH = [
     "", "1", "0", "-1", "1e-3", "-1e-3", "nan", ".nan", ".inf", "true", "no", "null", "~",
     "[1, 2]", "[1", "{a: 1}", "{", "a: b", "'quoted'", '"x', "!!int abc", "!!float abc",

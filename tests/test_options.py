@@ -12,7 +12,7 @@ import pytest
 
 from longtail.cli import build_parser, main
 from longtail.cli.train import config_flag_keys
-from longtail.config import ExperimentConfig, _valid_keys
+from longtail.config import ExperimentConfig, valid_keys
 from longtail.options import REGISTRIES, option_keys, options, options_by_dest
 
 #: Every ``longtail train`` flag that set a config key before the flags were generated, and its
@@ -99,7 +99,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def test_every_config_leaf_has_exactly_one_option_flag_and_keyword():
-    leaves = _valid_keys(ExperimentConfig)  # the config's own walk, used for its error hints
+    leaves = valid_keys(ExperimentConfig)  # the config's own walk, used for its error hints
     assert sorted(option.key for option in options()) == sorted(leaves)
     flag_keys = config_flag_keys()
     assert sorted(flag_keys.values()) == sorted(leaves)  # each leaf set by exactly one flag
@@ -182,7 +182,7 @@ def test_every_leaf_is_documented_in_the_schema_and_the_help_is_its_description(
 
 
 def test_registry_keys_are_the_config_component_keys():
-    from longtail.config import _spec_keys
+    from longtail.config.loading import _spec_keys
 
     assert set(REGISTRIES) == _spec_keys()
 

@@ -30,7 +30,8 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 
-from longtail.config import ExperimentConfig, _spec_keys, set_path
+from longtail.config import ExperimentConfig, set_path
+from longtail.config.loading import _spec_keys
 from longtail.errors import LongtailError
 from longtail.registry import Registry
 

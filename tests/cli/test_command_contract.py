@@ -12,7 +12,7 @@ import argparse
 import pytest
 
 from longtail.cli import COMMANDS, build_parser, main
-from longtail.config import _spec_keys
+from longtail.config.loading import _spec_keys
 
 NAMES = sorted(COMMANDS)
 #: Config keys of registered components (loss, strategy, augment.method, ...), as the config
