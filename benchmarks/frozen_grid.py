@@ -243,7 +243,7 @@ class SetupRunner:
         from longtail.training.augmentation import Augmentation
         from longtail.training.phases import PhaseInputs, run_phases
         from longtail.training.remedies import build_remedies
-        from longtail.training.run import _scorer
+        from longtail.training.scoring import validation_scorer
         from longtail.training.strategies import build_strategy
 
         started = time.perf_counter()
@@ -268,7 +268,7 @@ class SetupRunner:
                     validation=setup.validation, train_texts=data.train_texts, space=space,
                     counts=data.counts, sampler_labels=data.sampler_labels,
                     sampler_task=data.sampler_task,
-                    score=_scorer(space.task, space, data.validation.y, metric),
+                    score=validation_scorer(space.task, space, data.validation.y, metric),
                     represent=setup.represent, checkpoint_root=Path(work) / "checkpoints",
                     fingerprint=f"grid-{self.setup}-{remedy}-{seed}",
                 ),

@@ -88,7 +88,7 @@ def training_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
 
     Calibration and thresholds are fitted after training, but with ``decision.tune_thresholds``
     on (the default) early stopping scores each epoch by the tuned decision
-    (:func:`longtail.training.run.scoring_decision`), so ``decision.*`` decides which epoch is
+    (:func:`longtail.training.scoring.scoring_decision`), so ``decision.*`` decides which epoch is
     kept and when a run to convergence stops: it stays. With untuned thresholds the epochs are
     scored by argmax / 0.5, which no ``decision.*`` key moves, and ``decision.*`` is left out.
     """

@@ -6,7 +6,7 @@ import torch
 
 from longtail.data.tokenized import TokenizedSplit
 from longtail.models.batchers import DocumentBatcher, EmbeddingBatcher
-from longtail.training.loop import capture_random_state, restore_random_state
+from longtail.training.progress import capture_random_state, restore_random_state
 
 
 def _documents(count: int = 6, chunks: int = 9) -> TokenizedSplit:

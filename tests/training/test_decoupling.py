@@ -34,14 +34,8 @@ from longtail.training.phases import check_phases
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 from cli_helpers import fast_train_args, make_rows, write_csv  # noqa: E402
 
-from longtail.training.strategies import (  # noqa: E402
-    TAU_GRID,
-    Phase,
-    apply_trainable,
-    build_strategy,
-    phase_loss_spec,
-    strategies_for,
-)
+from longtail.training.phase import TAU_GRID, Phase, apply_trainable, phase_loss_spec  # noqa: E402
+from longtail.training.strategies import build_strategy, strategies_for  # noqa: E402
 
 # --- phases as data ----------------------------------------------------------------------------
 

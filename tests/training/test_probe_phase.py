@@ -10,8 +10,8 @@ from torch import nn
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.training.frozen import FeatureBatcher
+from longtail.training.phase import Phase
 from longtail.training.probe_phase import check_probe, solve_probe_phase
-from longtail.training.strategies import Phase
 
 PHASE = Phase("linear_probe", trainable="classifier", solver="lbfgs")
 

@@ -11,7 +11,7 @@ from longtail.config import DecisionConfig
 from longtail.decision import apply_thresholds, probabilities
 from longtail.decision.fit import fit_decision
 from longtail.evaluation import evaluate_predictions
-from longtail.training.run import _scorer, scoring_decision
+from longtail.training.scoring import scoring_decision, validation_scorer
 
 
 def _multiclass(seed: int = 0):
@@ -29,18 +29,18 @@ def test_with_tuned_thresholds_the_score_is_the_tuned_decisions():
     names = ["a", "b", "c"]
     counts = np.bincount(y) * 4
     decision = DecisionConfig()
-    score = _scorer("multiclass", SimpleNamespace(names=names), y, "f1_macro", decision, counts,
+    score = validation_scorer("multiclass", SimpleNamespace(names=names), y, "f1_macro", decision, counts,
                     4 * len(y))  # fmt: skip
     fitted = fit_decision("multiclass", logits, y, names, decision, counts, 4 * len(y))
     probs = fitted.probabilities("multiclass", logits)
     expected = evaluate_predictions(
         "multiclass", y, probs, apply_thresholds("multiclass", probs, fitted.thresholds), names
     )["f1_macro"]
-    argmax = _scorer("multiclass", SimpleNamespace(names=names), y, "f1_macro")(logits)
+    argmax = validation_scorer("multiclass", SimpleNamespace(names=names), y, "f1_macro")(logits)
     untuned = DecisionConfig(tune_thresholds=False)
     assert score(logits) == pytest.approx(expected)
     assert score(logits) > argmax + 0.2  # the rare class is found only by the tuned decision
-    assert _scorer("multiclass", SimpleNamespace(names=names), y, "f1_macro", untuned)(
+    assert validation_scorer("multiclass", SimpleNamespace(names=names), y, "f1_macro", untuned)(
         logits
     ) == pytest.approx(argmax)
 
@@ -62,7 +62,7 @@ def test_binary_and_multilabel_scores_leave_out_the_temperature_without_changing
     shipped = evaluate_predictions(
         task, y, probs, apply_thresholds(task, probs, fitted.thresholds), names
     )[metric]
-    score = _scorer(task, SimpleNamespace(names=names), y, metric, full)
+    score = validation_scorer(task, SimpleNamespace(names=names), y, metric, full)
     assert score(logits) == pytest.approx(shipped, abs=1e-12)
     assert probabilities(logits, task).shape == probs.shape
 

@@ -18,15 +18,9 @@ from longtail.models import TextClassifier, load_encoder
 from longtail.models.aggregators import AGGREGATORS
 from longtail.models.hierarchical import HierarchicalClassifier
 from longtail.training import phases as phases_module
+from longtail.training.phase import Phase, apply_trainable, balanced_rows, phase_loss_spec
 from longtail.training.phases import loss_parameters
-from longtail.training.strategies import (
-    STRATEGIES,
-    Phase,
-    apply_trainable,
-    balanced_rows,
-    build_strategy,
-    phase_loss_spec,
-)
+from longtail.training.strategies import STRATEGIES, build_strategy
 
 TOPICS = {
     "sports": "actor film great movie plot screen story".split(),

@@ -111,7 +111,7 @@ def solves_frozen_head(config: ExperimentConfig) -> bool:
     strategy, ``train.epochs``, sampler, SAM or auxiliary loss given (each of those asks for
     minibatch training). The data may still say no: for a multilabel task and for long
     documents other than multiclass ones the run trains the head by SGD
-    (``longtail.training.run``). The rules that made it the default were fixed in
+    (``longtail.training.run_checks.strategy_for_data``). The rules that made it the default were fixed in
     docs/benchmarks.md ("The frozen head's solver", "... on binary tasks") before their runs: on
     R8, R52 and 20 Newsgroups long-tailed (3 seeds) the probe's test macro-F1 with the default
     loss and decision was 0.752 on average against the SGD head's 0.749, below it on no setup by
@@ -132,7 +132,7 @@ def solves_frozen_documents(config: ExperimentConfig) -> bool:
     over pooled chunk embeddings (``aggregator: mean_max``, ``strategy: linear_probe``): a linear
     head, with no aggregator, strategy, ``train.epochs``, sampler, SAM or auxiliary loss given.
     Whether the texts are long documents, and the task, are known only once the data are read
-    (``longtail.training.run``). The rule that made it the default was fixed in
+    (``longtail.training.run_checks.strategy_for_data``). The rule that made it the default was fixed in
     docs/benchmarks.md ("The frozen long-document head") before the Gutenberg runs: 5 seeds,
     the solved head over ``mean_max`` against the attention aggregator trained by SGD."""
     ld = config.long_documents

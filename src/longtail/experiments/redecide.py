@@ -3,7 +3,7 @@
 Calibration and thresholds are fitted after training, on the validation logits
 (:func:`longtail.decision.fit.fit_decision`). With untuned thresholds nothing in ``decision.*``
 changes what is learned: the epochs are scored by argmax / 0.5. With tuned thresholds early
-stopping scores the tuned decision (:func:`longtail.training.run.scoring_decision`), so
+stopping scores the tuned decision (:func:`longtail.training.scoring.scoring_decision`), so
 ``decision.*`` decides which epoch is kept and when training stops, and enters the training
 settings (:func:`longtail.fingerprint.training_settings`). So "CE at 0.5" against "CE at 0.5
 after a logit adjustment", or under several calibrations, is one training per (fold, seed) and one

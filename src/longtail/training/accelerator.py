@@ -1,4 +1,5 @@
-"""What a run asks accelerate for: the distributed state, and a fresh ``Accelerator`` per model.
+"""What a run asks accelerate for: the distributed state, a fresh ``Accelerator`` per model, and
+logits gathered from every process (:func:`gathered_logits`).
 
 Mixed precision follows the hardware (``auto``: bf16 where the GPU supports it, fp16 on older
 GPUs, full precision on CPU).
@@ -9,9 +10,16 @@ processes, and everything here only asks accelerate where this process stands.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 import torch
+from torch import nn
 
 from longtail.config import TrainConfig
+from longtail.data.tokenized import TokenizedSplit, as_split
+from longtail.models.inference import predict_logits
 
 
 def silent(_message: str) -> None:
@@ -61,3 +69,38 @@ def make_accelerator(config: TrainConfig):
         mixed_precision=resolve_mixed_precision(config.mixed_precision),
         gradient_accumulation_steps=config.grad_accum,
     )
+
+
+def gathered_logits(
+    model: nn.Module,
+    data: TokenizedSplit | Sequence,
+    *,
+    batch_size: int,
+    device: torch.device,
+    pad_id: int = 0,
+    batcher: Any = None,
+) -> np.ndarray:
+    """Logits for every row; under data parallelism each rank predicts a shard and all gather.
+
+    Every rank ends with the full, identical array, so early stopping, calibration and
+    thresholds are decided on the whole validation set and agree across ranks.
+    """
+    split = as_split(data)
+    options = {"batch_size": batch_size, "device": device, "pad_id": pad_id, "batcher": batcher}
+    state = distributed_state()
+    if state.num_processes == 1:
+        return predict_logits(model, split, **options)
+    from accelerate.utils import gather_object
+
+    rows = list(range(state.process_index, len(split.ids), state.num_processes))
+    extra = None if split.extra is None else np.asarray(split.extra)[rows]
+    shard = predict_logits(
+        model, TokenizedSplit([split.ids[i] for i in rows], None, extra), **options
+    )
+    pieces = gather_object([(rows, shard)])
+    width = max(piece[1].shape[1] for piece in pieces if len(piece[0]))
+    out = np.zeros((len(split.ids), width), dtype=np.float32)
+    for piece_rows, piece in pieces:
+        if piece_rows:
+            out[piece_rows] = piece
+    return out

@@ -29,7 +29,7 @@ import numpy as np
 from longtail.config import AugmentConfig, is_off
 from longtail.errors import LongtailError
 from longtail.sampling import label_groups
-from longtail.training.strategies import balanced_rows
+from longtail.training.phase import balanced_rows
 
 CACHE_DIR = "augment-cache"
 

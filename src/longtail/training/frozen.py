@@ -41,6 +41,7 @@ from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.logs import info
 from longtail.models.classifier import TextClassifier
+from longtail.models.inference import predict_logits
 from longtail.text.batching import cpu_batch_tokens, pad_batch, token_budget_batches
 
 #: Texts per encoder batch when filling the cache (sorted by length, so little padding).
@@ -265,3 +266,45 @@ def frozen_text_parts(
         TokenizedSplit(train_x, train.y, train.extra),
         TokenizedSplit(validation_x, validation.y, validation.extra),
     )
+
+
+def phase_rows_on_features(
+    model: nn.Module,
+    phase: Any,
+    split: TokenizedSplit,
+    validation: TokenizedSplit,
+    batcher: Any,
+    eval_batch_size: int,
+    log: Callable[[str], None],
+) -> tuple[nn.Module, Any, TokenizedSplit, TokenizedSplit, float]:
+    """``(module, batcher, train, validation, seconds spent embedding)`` a phase trains on.
+
+    A classifier-only phase of a short-text model gets the pooled encoder embeddings of its rows,
+    computed once with the frozen encoder (the vectors a frozen encoder gives are the same every
+    epoch), and trains the head on them (:class:`~longtail.training.frozen.FrozenTextModel`):
+    seconds, not an encoder pass per epoch. Its checkpoint holds the head alone; on ``--resume``
+    the embeddings are computed again from the restored encoder. Document models, whose
+    aggregator reads chunk embeddings, keep the token path.
+    """
+    if phase.trainable not in ("classifier", "scales") or not isinstance(model, TextClassifier):
+        return model, batcher, split, validation, 0.0
+    started = time.perf_counter()
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    model.to(device)
+
+    def embedded(rows: TokenizedSplit) -> TokenizedSplit:
+        vectors = predict_logits(
+            model, rows, batch_size=eval_batch_size, batcher=batcher, device=device,
+            return_embedding=True,
+        )  # fmt: skip
+        return TokenizedSplit(torch.from_numpy(vectors), rows.y, rows.extra)
+
+    train, validation = embedded(split), embedded(validation)
+    model.to("cpu")
+    seconds = time.perf_counter() - started
+    log(
+        f"phase {phase.name}: the frozen encoder embedded {len(split.ids)} + "
+        f"{len(validation.ids)} rows once ({seconds:.1f} s); "
+        "the head trains on those vectors"
+    )
+    return FrozenTextModel(model), FeatureBatcher(), train, validation, seconds

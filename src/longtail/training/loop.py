@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,14 +25,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from longtail.config import TrainConfig
-from longtail.data.tokenized import TokenizedSplit, as_split
+from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.logs import info
 from longtail.models.batchers import TokenBatcher, to_device
-from longtail.models.inference import predict_logits
 from longtail.sampling.base import epoch_seed
 from longtail.sampling.length_grouped import LengthGroupedBatchSampler
-from longtail.training.accelerator import distributed_state, make_accelerator, silent
+from longtail.training.accelerator import gathered_logits, make_accelerator, silent
 from longtail.training.budget import EarlyStopping, TrainingBudget, training_budget
 from longtail.training.checkpoint import (
     has_checkpoint,
@@ -42,6 +41,8 @@ from longtail.training.checkpoint import (
     train_settings,
 )
 from longtail.training.optim import build_optimizer, linear_schedule
+from longtail.training.progress import LoopProgress, capture_random_state, restore_random_state
+from longtail.training.step import StepFunction
 
 
 @dataclass
@@ -53,41 +54,6 @@ class TrainingResult:
     seconds: float = 0.0
     steps: int = 0
     stop: str | None = None  # why it stopped: one of longtail.training.budget.STOP_REASONS
-
-
-def gathered_logits(
-    model: nn.Module,
-    data: TokenizedSplit | Sequence,
-    *,
-    batch_size: int,
-    device: torch.device,
-    pad_id: int = 0,
-    batcher: Any = None,
-) -> np.ndarray:
-    """Logits for every row; under data parallelism each rank predicts a shard and all gather.
-
-    Every rank ends with the full, identical array, so early stopping, calibration and
-    thresholds are decided on the whole validation set and agree across ranks.
-    """
-    split = as_split(data)
-    options = {"batch_size": batch_size, "device": device, "pad_id": pad_id, "batcher": batcher}
-    state = distributed_state()
-    if state.num_processes == 1:
-        return predict_logits(model, split, **options)
-    from accelerate.utils import gather_object
-
-    rows = list(range(state.process_index, len(split.ids), state.num_processes))
-    extra = None if split.extra is None else np.asarray(split.extra)[rows]
-    shard = predict_logits(
-        model, TokenizedSplit([split.ids[i] for i in rows], None, extra), **options
-    )
-    pieces = gather_object([(rows, shard)])
-    width = max(piece[1].shape[1] for piece in pieces if len(piece[0]))
-    out = np.zeros((len(split.ids), width), dtype=np.float32)
-    for piece_rows, piece in pieces:
-        if piece_rows:
-            out[piece_rows] = piece
-    return out
 
 
 def _to_target(y: np.ndarray, rows: list[int]) -> torch.Tensor:
@@ -108,117 +74,6 @@ def _finite_sum(running: torch.Tensor, seen: int, epoch: int, since: int, step: 
     return total
 
 
-class _StepFunction:
-    """Forward + loss + backward for one batch: plain, with an auxiliary loss, and/or with SAM.
-
-    Returns the (detached) batch loss; gradients are left in ``.grad`` for the optimizer.
-    """
-
-    def __init__(
-        self, model: nn.Module, loss_fn: nn.Module, accelerator: Any, *, sam: Any, aux_loss: Any
-    ) -> None:
-        self.model, self.loss_fn, self.accelerator = model, loss_fn, accelerator
-        self.sam = sam
-        active = aux_loss is not None and aux_loss.weight > 0
-        self.aux = aux_loss.to(accelerator.device) if active else None
-
-    def _forward(self, inputs: dict[str, Any]) -> tuple[torch.Tensor, Any, Any]:
-        if self.aux is None:
-            return self.model(**inputs), None, None
-        logits, first = self.model(**inputs, return_embedding=True)
-        second = None
-        if getattr(self.aux, "needs_second_view", False):  # a second dropout mask (SimCSE)
-            _, second = self.model(**inputs, return_embedding=True)
-        return logits, first, second
-
-    def _loss(self, outputs: tuple, target: torch.Tensor, rows: torch.Tensor | None = None):
-        logits, first, second = outputs
-        if rows is not None:
-            logits, target = logits[rows], target[rows]
-            first = None if first is None else first[rows]
-            second = None if second is None else second[rows]
-        loss = self.loss_fn(logits.float(), target)
-        if self.aux is not None:
-            aux = self.aux(first.float(), None if second is None else second.float(), target)
-            loss = loss + self.aux.weight * aux
-        return loss
-
-    def __call__(self, inputs: dict[str, Any], target: torch.Tensor) -> torch.Tensor:
-        if self.sam is None:
-            loss = self._loss(self._forward(inputs), target)
-            self.accelerator.backward(loss)
-            return loss.detach()
-        return self.sam.step(
-            [p for p in self.model.parameters() if p.requires_grad],
-            lambda: self._forward(inputs),
-            lambda outputs, rows: self._loss(outputs, target, rows),
-            target,
-            backward=self.accelerator.backward,
-            no_sync=lambda: self.accelerator.no_sync(self.model),
-            every_level=self.accelerator.num_processes > 1,
-        )
-
-
-@dataclass
-class LoopProgress:
-    """What the loop carries from epoch to epoch, and what each checkpoint saves.
-
-    ``epoch`` counts finished epochs. Inside the next one, a checkpoint (``train.save_steps``)
-    also records ``epoch_batches`` done, their loss summed over rows (``epoch_loss``, every
-    process) and ``epoch_rows``; ``random_state`` is where the generators stood then.
-    """
-
-    stopping: EarlyStopping
-    epoch: int = 0
-    step: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_weights: dict[str, torch.Tensor] | None = None
-    epoch_batches: int = 0
-    epoch_loss: float = 0.0
-    epoch_rows: int = 0
-    random_state: dict[str, torch.Tensor] | None = None
-
-    def checkpoint_state(self) -> dict[str, Any]:
-        """The loop's part of ``state.json`` (:class:`~longtail.training.checkpoint.LoopState`)."""
-        stopping = self.stopping
-        return {
-            "epoch": self.epoch, "step": self.step, "best_score": stopping.best_score,
-            "best_epoch": stopping.best_epoch, "bad_epochs": stopping.bad_epochs,
-            "stopped_early": stopping.stopped, "history": self.history,
-            "epoch_batches": self.epoch_batches, "epoch_loss": self.epoch_loss,
-            "epoch_rows": self.epoch_rows,
-        }  # fmt: skip
-
-    def end_epoch(self) -> None:
-        self.epoch_batches, self.epoch_loss, self.epoch_rows = 0, 0.0, 0
-        self.random_state = None
-
-
-def capture_random_state(batcher: Any) -> dict[str, torch.Tensor]:
-    """The generators the rest of an epoch draws from: PyTorch's (dropout), each GPU's, the
-    batcher's (chunk subsets). Row order needs none: it is redrawn from ``(seed, epoch)``."""
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state |= {f"cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
-    if hasattr(batcher, "random_state"):
-        state |= {f"batcher.{k}": v for k, v in batcher.random_state().items()}
-    return state
-
-
-def restore_random_state(state: dict[str, torch.Tensor], batcher: Any) -> None:
-    """Put the generators back where :func:`capture_random_state` found them."""
-    torch.set_rng_state(state["torch"])
-    if torch.cuda.is_available():
-        for index in range(torch.cuda.device_count()):
-            if f"cuda.{index}" in state:
-                torch.cuda.set_rng_state(state[f"cuda.{index}"], index)
-    if hasattr(batcher, "restore_random_state"):
-        prefix = "batcher."
-        batcher.restore_random_state(
-            {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-        )
-
-
 @dataclass
 class _Run:
     """The objects one call of :func:`train_model` builds once and every epoch uses."""
@@ -232,7 +87,7 @@ class _Run:
     budget: TrainingBudget
     optimizer: torch.optim.Optimizer
     scheduler: Any
-    step: _StepFunction
+    step: StepFunction
     checkpoint_dir: Path | None = None
     fingerprint: str = ""
     on_step: Callable[[dict[str, Any]], None] | None = None
@@ -396,7 +251,7 @@ def _build_run(
     if config.compile:  # training steps only: validation and checkpoints use the plain module
         model = torch.compile(model)
     loss_fn = loss_fn.to(accelerator.device)
-    step = _StepFunction(model, loss_fn, accelerator, sam=sam, aux_loss=aux_loss)
+    step = StepFunction(model, loss_fn, accelerator, sam=sam, aux_loss=aux_loss)
     return _Run(model, loss_fn, config, accelerator, batches, batcher, budget, optimizer,
                 scheduler, step, checkpoint_dir, fingerprint, on_step)  # fmt: skip
 

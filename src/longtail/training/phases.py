@@ -1,6 +1,6 @@
 """Run a strategy's phases one after the other on the same model.
 
-Each phase (:class:`~longtail.training.strategies.Phase`) is one
+Each phase (:class:`~longtail.training.phase.Phase`) is one
 :func:`~longtail.training.loop.train_model` call: its own trainable parameters, learning rates,
 epochs, data, loss weighting, schedule, early stopping and checkpoint directory. A phase that
 finished is restored from its checkpoint on ``--resume`` (best weights, history) without training
@@ -35,9 +35,8 @@ from longtail.data import LabelSpace
 from longtail.data.tokenized import TokenizedSplit
 from longtail.errors import LongtailError
 from longtail.losses import LOSSES, build_loss
-from longtail.models import TextClassifier
-from longtail.models.inference import predict_logits
 from longtail.sampling import build_sampler, epoch_length_note
+from longtail.training.accelerator import gathered_logits
 from longtail.training.augmentation import AugmentedRows, describe_augmentation
 from longtail.training.decoupling import (
     attach_scales,
@@ -47,16 +46,12 @@ from longtail.training.decoupling import (
     reset_head,
     tau_normalise_,
 )
-from longtail.training.frozen import FeatureBatcher, FrozenTextModel
-from longtail.training.loop import TrainingResult, gathered_logits, train_model
+from longtail.training.frozen import phase_rows_on_features
+from longtail.training.loop import TrainingResult, train_model
+from longtail.training.phase import Phase, apply_trainable, phase_loss_spec
 from longtail.training.probe_phase import check_probe, solve_probe_phase
 from longtail.training.remedies import Remedies
-from longtail.training.strategies import (
-    Phase,
-    apply_trainable,
-    phase_loss_spec,
-    strategies_for,
-)
+from longtail.training.strategies import strategies_for
 
 
 @dataclass
@@ -250,47 +245,6 @@ def _prepare_head(model: nn.Module, index: int, phase: Phase, inputs: PhaseInput
     return {n for n, p in model.named_parameters() if p is scale}
 
 
-def _on_features(
-    model: nn.Module,
-    phase: Phase,
-    split: TokenizedSplit,
-    inputs: PhaseInputs,
-    eval_batch_size: int,
-    log: Callable[[str], None],
-) -> tuple[nn.Module, Any, TokenizedSplit, TokenizedSplit, float]:
-    """``(module, batcher, train, validation, seconds spent embedding)`` a phase trains on.
-
-    A classifier-only phase of a short-text model gets the pooled encoder embeddings of its rows,
-    computed once with the frozen encoder (the vectors a frozen encoder gives are the same every
-    epoch), and trains the head on them (:class:`~longtail.training.frozen.FrozenTextModel`):
-    seconds, not an encoder pass per epoch. Its checkpoint holds the head alone; on ``--resume``
-    the embeddings are computed again from the restored encoder. Document models, whose
-    aggregator reads chunk embeddings, keep the token path.
-    """
-    if phase.trainable not in ("classifier", "scales") or not isinstance(model, TextClassifier):
-        return model, inputs.batcher, split, inputs.validation, 0.0
-    started = time.perf_counter()
-    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-    model.to(device)
-
-    def embedded(rows: TokenizedSplit) -> TokenizedSplit:
-        vectors = predict_logits(
-            model, rows, batch_size=eval_batch_size, batcher=inputs.batcher, device=device,
-            return_embedding=True,
-        )  # fmt: skip
-        return TokenizedSplit(torch.from_numpy(vectors), rows.y, rows.extra)
-
-    train, validation = embedded(split), embedded(inputs.validation)
-    model.to("cpu")
-    seconds = time.perf_counter() - started
-    log(
-        f"phase {phase.name}: the frozen encoder embedded {len(split.ids)} + "
-        f"{len(validation.ids)} rows once ({seconds:.1f} s); "
-        "the head trains on those vectors"
-    )
-    return FrozenTextModel(model), FeatureBatcher(), train, validation, seconds
-
-
 def _applied(phase: Phase, sampler: Any, scales: np.ndarray | None, result: Any) -> str | None:
     """What a decoupling phase did to the head, for the report."""
     if phase.solver == "lbfgs":
@@ -377,13 +331,20 @@ def run_phases(
                 result, embedding = solve_probe_phase(
                     model, phase, loss_fn, inputs.score, checkpoint_dir, fingerprint,
                     resume=resume, log=log,
-                    embed=lambda phase=phase, split=split: _on_features(
-                        model, phase, split, inputs, train.eval_batch_size, log
+                    embed=lambda phase=phase, split=split: phase_rows_on_features(
+                        model, phase, split, inputs.validation, inputs.batcher,
+                        train.eval_batch_size, log,
                     ),
                 )  # fmt: skip
             else:
-                module, batcher, split, validation, embedding = _on_features(
-                    model, phase, split, inputs, train.eval_batch_size, log
+                module, batcher, split, validation, embedding = phase_rows_on_features(
+                    model,
+                    phase,
+                    split,
+                    inputs.validation,
+                    inputs.batcher,
+                    train.eval_batch_size,
+                    log,
                 )
                 result = train_model(
                     module, loss_fn, split, validation, train_config, batcher=batcher,

@@ -33,8 +33,8 @@ from longtail.registry import spec_name
 from longtail.training.decoupling import classifier_head, classifier_modules
 from longtail.training.frozen import FeatureBatcher
 from longtail.training.loop import TrainingResult
+from longtail.training.phase import Phase
 from longtail.training.probe import L2_GRID, fit_linear_probe
-from longtail.training.strategies import Phase
 
 #: A solved probe's head and what it chose, in the phase's checkpoint directory.
 PROBE_WEIGHTS, PROBE_STATE = "probe.safetensors", "probe.json"

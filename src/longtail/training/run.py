@@ -14,16 +14,13 @@ import torch
 from accelerate.utils import set_seed
 
 from longtail.config import (
-    OFF,
     DataConfig,
-    DecisionConfig,
     ExperimentConfig,
     LongDocumentConfig,
     dump_config,
     is_off,
 )
 from longtail.data import LabelSpace
-from longtail.data.memory import is_memory
 from longtail.data.prepare import (
     PreparedData,
     enforce_char_cap,
@@ -31,9 +28,8 @@ from longtail.data.prepare import (
     prepare_data,
     read_labelled,
 )
-from longtail.data.readers import require_path
 from longtail.data.tokenized import TokenizedSplit
-from longtail.decision import apply_thresholds, default_thresholds, probabilities
+from longtail.decision import apply_thresholds
 from longtail.decision.fit import DecisionInputs, check_decision_data, fit_decision
 from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.errors import LongtailError
@@ -46,14 +42,13 @@ from longtail.logs import info
 from longtail.losses import resolved_loss_spec
 from longtail.losses.base import with_named_weights
 from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
-from longtail.models.aggregators import AGGREGATORS
 from longtail.models.inference import predict_logits
 from longtail.registry import spec_name
-from longtail.training.accelerator import distributed_state, silent
+from longtail.training.accelerator import distributed_state, gathered_logits, silent
 from longtail.training.augmentation import Augmentation, AugmentedRows, describe_augmentation
 from longtail.training.cascade import CascadeFeatures, first_stage_meta
 from longtail.training.frozen import check_frozen
-from longtail.training.loop import TrainingResult, gathered_logits
+from longtail.training.loop import TrainingResult
 from longtail.training.model_setup import (
     ModelSetup,
     build_model_setup,
@@ -62,10 +57,11 @@ from longtail.training.model_setup import (
 )
 from longtail.training.output import CHECKPOINT_DIR, check_paths_outside, open_run_directory
 from longtail.training.phases import PhaseInputs, run_phases
-from longtail.training.probe_phase import parameter_free
 from longtail.training.remedies import build_remedies
 from longtail.training.reporting import augmentation_section, write_html
+from longtail.training.run_checks import check_input_files, check_remedies, strategy_for_data
 from longtail.training.run_record import describe_task, model_meta, report_header
+from longtail.training.scoring import validation_scorer
 from longtail.training.strategies import build_strategy
 from longtail.training.tracking import RunTracking, relocate_mlflow_store
 
@@ -102,67 +98,6 @@ def _fingerprint(
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def scoring_decision(decision: DecisionConfig, task: str, metric: str) -> DecisionConfig | None:
-    """The decision each epoch's validation logits are scored with, ``None`` for argmax / 0.5.
-
-    Early stopping keeps the epoch whose *shipped* decision scores best: with
-    ``decision.tune_thresholds`` a model is judged by its tuned thresholds, and the epoch that
-    is best at argmax need not be the one that is best once thresholds are tuned (a rare class
-    that ranks well but scores low stays unseen at argmax). Without tuning, argmax / 0.5 on the
-    uncalibrated probabilities, as before (a temperature moves neither an argmax nor a logit's
-    sign, so that is the shipped decision unless an isotonic map or a logit adjustment is on).
-
-    One shortcut, exact: for binary and multilabel tasks the temperature is left out. A tuned
-    threshold is a cut in each label's ranking of validation rows, and dividing the logits by a
-    positive temperature keeps every ranking (and PR-/ROC-AUC), so the validation decisions and
-    every metric but ``ece`` are the same (one exception, immaterial: logits beyond ±36·T, where
-    float64 sigmoids round to 0 or 1 and tie). Fitting the temperature took 0.3-1.4 s per epoch
-    for 90 labels × 600 rows on 2 busy CPU cores, the thresholds 0.01 s. Multiclass keeps it: its
-    decision weights are searched on a fixed grid, which a temperature rescales. Measured per
-    epoch on 600 validation rows (2 busy cores; the argmax score, already paid, in brackets):
-    50 classes +0.47 s (0.30 s), 6 classes +0.09 s (0.07 s), 90 labels +0.05 s (0.90 s); 20
-    classes × 1,130 rows +0.21 s (0.18 s). A frozen head's epoch is milliseconds, so over its
-    35-50 epochs on TREC this adds a few seconds to a 12-29 s run.
-    """
-    if not decision.tune_thresholds:
-        return None
-    if task != "multiclass" and decision.calibrate == "temperature" and metric != "ece":
-        return decision.model_copy(update={"calibrate": "none"})
-    return decision
-
-
-def _scorer(
-    task: str,
-    space: LabelSpace,
-    y_val: np.ndarray,
-    metric: str,
-    decision: DecisionConfig | None = None,
-    counts: np.ndarray | None = None,
-    train_rows: int | None = None,
-) -> Callable[[np.ndarray], float]:
-    """The early-stopping score of validation logits: ``metric`` of the decision
-    :func:`scoring_decision` gives (fitted on those logits, with the training ``counts`` and
-    ``train_rows`` a logit adjustment needs), else of argmax / 0.5."""
-    fitted_by = scoring_decision(decision, task, metric) if decision is not None else None
-
-    def score(logits: np.ndarray) -> float:
-        if fitted_by is None:
-            probs = probabilities(logits, task)
-            pred = apply_thresholds(task, probs, default_thresholds(task, len(space.names)))
-        else:
-            fitted = fit_decision(task, logits, y_val, space.names, fitted_by, counts, train_rows)
-            probs = fitted.probabilities(task, logits)
-            pred = apply_thresholds(task, probs, fitted.thresholds)
-        value = evaluate_predictions(task, y_val, probs, pred, space.names).get(metric)
-        if not isinstance(value, (int, float)):
-            raise LongtailError(
-                f"train.early_stopping_metric {metric!r} is not a numeric metric; try f1_macro, pr_auc_macro, mcc"
-            )
-        return float(value)
-
-    return score
-
-
 def run_training(
     config: ExperimentConfig,
     *,
@@ -175,8 +110,8 @@ def run_training(
         raise LongtailError("no training data: pass --data FILE (or data.train in the config)")
     if not config.output:
         raise LongtailError("no output directory: pass --output DIR (or output: in the config)")
-    _check_remedies(config)
-    _check_input_files(config)
+    check_remedies(config)
+    check_input_files(config)
     check_paths_outside(
         Path(config.output),
         {
@@ -220,17 +155,6 @@ def run_training(
     return result
 
 
-def _check_input_files(config: ExperimentConfig) -> None:
-    """A missing training, validation or test file fails before the model is even loaded."""
-    for flag, path in (
-        ("--data", config.data.train),
-        ("--validation-data", config.data.validation),
-        ("--test-data", config.data.test),
-    ):
-        if path and not is_memory(path):  # in-memory tables (the estimator's) are no files
-            require_path(path, flag)
-
-
 def _run(
     config: ExperimentConfig,
     work: Path,
@@ -261,7 +185,7 @@ def _run(
     )  # a bad file fails now
     n_train, n_val = len(data.train.y), len(data.validation.y)
     log(describe_task(space, data.counts, n_train, n_val, data.validation_source))
-    config = _strategy_for_data(config, space.task, data.documents, log)
+    config = strategy_for_data(config, space.task, data.documents, log)
     check_decision_data(config.decision, space.task, data.validation.y, len(space.names))
     if data.notice:
         log(data.notice)
@@ -304,7 +228,7 @@ def _run(
             trainable=trainable, batcher=batcher, train=setup.train, validation=setup.validation,
             train_texts=data.train_texts, space=space, counts=counts,
             sampler_labels=data.sampler_labels, sampler_task=data.sampler_task,
-            score=_scorer(
+            score=validation_scorer(
                 space.task, space, y_val, metric, config.decision, counts, len(y_train)
             ),
             represent=setup.represent, checkpoint_root=work / CHECKPOINT_DIR,
@@ -454,69 +378,3 @@ def _test_logits(
         setup.trainable, split, batch_size=eval_batch_size, batcher=setup.batcher, device=device,
     )  # fmt: skip
     return y_test, logits, len(table.texts)
-
-
-#: Tasks whose frozen-encoder head is solved by default on short texts (docs/benchmarks.md: "The
-#: frozen head's solver", "... on binary tasks"), and on long documents ("The frozen
-#: long-document head"); elsewhere it trains by SGD.
-PROBE_TASKS = ("multiclass", "binary")
-DOCUMENT_PROBE_TASKS = ("multiclass",)
-
-
-def _strategy_for_data(
-    config: ExperimentConfig, task: str, documents: bool, log: Callable[[str], None]
-) -> ExperimentConfig:
-    """What only the data tell. The frozen-encoder default solves the head (the linear probe)
-    where that was measured to help: multiclass and binary short texts, and multiclass long
-    documents, whose chunk embeddings are then pooled by ``mean_max`` (docs/benchmarks.md). On
-    Reuters multilabel the probe lost to the SGD head (0.446 against 0.477 macro-F1), and binary
-    long documents are unmeasured, so there the head trains by SGD (said in the log). A probe the
-    user asked for on long documents needs the frozen path and a weight-free aggregator (its
-    documents are then one fixed vector each); otherwise it is refused before any chunk is
-    encoded."""
-    if documents and task in DOCUMENT_PROBE_TASKS and config.documents_probe_by_default:
-        log(
-            "long documents on a frozen encoder: each document's chunk embeddings are pooled "
-            "(aggregator mean_max) and the linear head is solved (strategy linear_probe), the "
-            "default where it was measured; --aggregator or --strategy choose otherwise"
-        )
-        pooled = config.long_documents.model_copy(update={"aggregator": "mean_max"})
-        return config.model_copy(update={"strategy": "linear_probe", "long_documents": pooled})
-    if config.probe_by_default and (documents or task not in PROBE_TASKS):
-        why = "long documents" if documents else f"a {task} task"
-        log(
-            f"{why}: the head trains by SGD; --encoder frozen solves it (--strategy linear_probe) "
-            "by default where that was measured to help (multiclass and binary short texts, "
-            "multiclass long documents)"
-        )
-        return config.model_copy(update={"strategy": "vanilla"})
-    if not documents:
-        return config
-    phases = build_strategy(config.strategy, epochs=config.train.epochs)
-    if any(phase.solver == "lbfgs" for phase in phases):
-        why = None
-        if not frozen_documents(config.model, config.long_documents):
-            why = "needs the frozen chunk-embedding path: add --long-mode frozen"
-        elif not parameter_free(AGGREGATORS.build(config.long_documents.aggregator, hidden_size=8)):
-            why = (
-                f"needs an aggregator without weights (mean, max or mean_max), not "
-                f"{spec_name(config.long_documents.aggregator)}: add --aggregator mean_max"
-            )
-        if why:
-            raise LongtailError(
-                f"--strategy {spec_name(config.strategy)} solves a linear head over one vector "
-                f"per document, so on long documents it {why}; or use --strategy vanilla"
-            )
-    return config
-
-
-def _check_remedies(config: ExperimentConfig) -> None:
-    """Fail on a bad strategy / wrapper / auxiliary loss / augmenter before reading any data."""
-    from longtail.augment import AUGMENTERS
-    from longtail.losses import build_aux_loss
-    from longtail.training.sam import SAM_WRAPPERS
-
-    build_strategy(config.strategy, epochs=config.train.epochs)
-    for spec, registry in ((config.sam, SAM_WRAPPERS), (config.augment.method, AUGMENTERS)):
-        registry.get(str(spec.get("name") if isinstance(spec, dict) else spec or OFF))
-    build_aux_loss(config.aux_loss, task="multiclass")  # checks λ and the temperature
