@@ -15,7 +15,9 @@ the CPU default of padded tokens per batch, ``CPU_MAX_BATCH_TOKENS``) over three
   chunk of a long document (what ``--long-mode frozen`` spends its time on).
 
 Contenders run interleaved, ``--repeats`` times after a warm-up; a ratio is taken within each
-repeat and the median and min-max over repeats are printed.
+repeat and the median and min-max over repeats are printed. ``--int8-batch-tokens 2048 4096``
+adds ``onnx-int8@2048``, ... : the int8 model with that many padded tokens per batch instead of
+the CPU default, each also compared with ``onnx-int8`` at the default.
 
 **Quality.** On the demo's split of SMS Spam (80/20 stratified, seed 0), ``longtail train
 --encoder frozen`` (the solved linear head) trains once on torch embeddings and once on int8
@@ -81,6 +83,10 @@ def speed(args: argparse.Namespace, messages: list[str]) -> None:
                 )
                 for runtime in RUNTIMES
             }  # fmt: skip
+            for budget in args.int8_batch_tokens:
+                clf = Classifier.load(directory, device="cpu", runtime="onnx-int8", log=log.write)
+                clf.max_batch_tokens = budget
+                classifiers[f"onnx-int8@{budget}"] = clf
         lengths = [len(r) for r in classifiers["torch"].tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]  # fmt: skip
         reference = classifiers["torch"].predict_proba(texts[:32])
         print(f"\n[{name}] {len(texts)} rows, max_length {max_length}, tokens per row: mean "
@@ -88,7 +94,7 @@ def speed(args: argparse.Namespace, messages: list[str]) -> None:
         for runtime in RUNTIMES[1:]:
             diff = np.abs(classifiers[runtime].predict_proba(texts[:32]) - reference).max()
             print(f"  max |P_{runtime} - P_torch| on 32 rows: {diff:.1e}")
-        rates: dict[str, list[float]] = {runtime: [] for runtime in RUNTIMES}
+        rates: dict[str, list[float]] = {runtime: [] for runtime in classifiers}
         for repeat in range(args.repeats):
             for runtime, clf in classifiers.items():
                 started = time.perf_counter()
@@ -98,8 +104,11 @@ def speed(args: argparse.Namespace, messages: list[str]) -> None:
         for runtime, values in rates.items():
             print(f"    {runtime:<10} median {statistics.median(values):8.1f} rows/s "
                   f"({min(values):.1f}-{max(values):.1f})")  # fmt: skip
-        for runtime in RUNTIMES[1:]:
+        for runtime in list(classifiers)[1:]:
             print("  " + ratio_line(f"{runtime} / torch [{name}]", rates[runtime], rates["torch"]))
+        for budget in args.int8_batch_tokens:
+            print("  " + ratio_line(f"onnx-int8@{budget} / onnx-int8 [{name}]",
+                                    rates[f"onnx-int8@{budget}"], rates["onnx-int8"]))  # fmt: skip
 
 
 def _scores(clf, table) -> tuple[dict[str, float], np.ndarray]:
@@ -196,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long-rows", type=int, default=150)
     parser.add_argument("--chunk-rows", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--int8-batch-tokens", type=int, nargs="*", default=[], metavar="N",
+        help="also time onnx-int8 with N padded tokens per batch (the CPU default: 1024)",
+    )  # fmt: skip
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--finetuned", help="a fine-tuned model directory to score too")

@@ -289,12 +289,14 @@ def test_onnx_runtime_prints_each_runtimes_speed_ratio_and_the_quality_table(
     argv = [
         "--model", str(tiny_model_dir), "--short-rows", "16", "--long-rows", "4",
         "--chunk-rows", "2", "--repeats", "2", "--workdir", str(tmp_path),
+        "--int8-batch-tokens", "4096",
     ]  # fmt: skip
     assert _script("onnx_runtime").main(argv) == 0
     out = capsys.readouterr().out
     for workload in ("short", "long", "chunks"):
-        for runtime in ("onnx", "onnx-int8"):
+        for runtime in ("onnx", "onnx-int8", "onnx-int8@4096"):
             _assert_ratio_lines(out, f"{runtime} / torch [{workload}]", repeats=2)
+        _assert_ratio_lines(out, f"onnx-int8@4096 / onnx-int8 [{workload}]", repeats=2)
     fp32 = _numbers(r"max \|P_onnx - P_torch\| on 32 rows: {n}e(-?\d+)", out)
     assert len(fp32) == 3 and all(m * 10**e < 1e-4 for m, e in fp32), "fp32 ONNX = PyTorch"
     rows = _numbers(
