@@ -115,6 +115,21 @@ def test_unknown_flag_is_one_line_pointing_at_the_command_help(name, capsys):
     assert f"longtail {name}" in line and "--help" in line
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_no_command_guesses_a_shortened_flag(name):
+    """Every command's flags work spelled out only (``allow_abbrev=False``): ``train``'s are
+    generated from the config, so a new field could change what a prefix meant."""
+    parser = _subparsers(build_parser())[name]
+    nested = list(_subparsers(parser).values())  # cache / datasets actions
+    assert all(p.allow_abbrev is False for p in [parser, *nested])
+
+
+def test_a_shortened_train_flag_is_refused_in_one_line(capsys):
+    assert _exit_code(["train", "--max-c", "3"]) == 2  # --max-chunks or --max-chars?
+    line = _one_error_line(capsys.readouterr().err)
+    assert "unrecognized arguments: --max-c " in line, line
+
+
 @pytest.mark.parametrize("name", sorted(set(NAMES) - RUN_WITHOUT_ARGUMENTS))
 def test_without_arguments_fails_in_one_line(name, capsys):
     code = _exit_code([name])

@@ -53,6 +53,12 @@ class OneLineErrorParser(argparse.ArgumentParser):
     fix, so the usage is replaced by a pointer to ``--help``. Subcommand parsers inherit the class.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # A flag works spelled out only: ``train``'s flags are generated from the config model,
+        # so a new field could otherwise change what a shortened flag (``--max-c``) meant.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
 
