@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import functools
+import importlib
 import os
 import types
 import typing
@@ -28,10 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel
-
 from longtail.config import ExperimentConfig, set_path
-from longtail.config.loading import _spec_keys
+from longtail.config.loading import _spec_keys, leaf_fields
 from longtail.errors import LongtailError
 from longtail.registry import Registry
 
@@ -82,58 +81,22 @@ METAVARS: dict[str, str] = {
 }
 
 
-def _losses() -> Registry[Any]:
-    from longtail.losses import LOSSES
-
-    return LOSSES
-
-
-def _samplers() -> Registry[Any]:
-    from longtail.sampling import SAMPLERS
-
-    return SAMPLERS
-
-
-def _strategies() -> Registry[Any]:
-    from longtail.training.strategies import STRATEGIES
-
-    return STRATEGIES
-
-
-def _sam_wrappers() -> Registry[Any]:
-    from longtail.training.sam import SAM_WRAPPERS
-
-    return SAM_WRAPPERS
-
-
-def _aux_losses() -> Registry[Any]:
-    from longtail.losses.contrastive import AUX_LOSSES
-
-    return AUX_LOSSES
-
-
-def _aggregators() -> Registry[Any]:
-    from longtail.models.aggregators import AGGREGATORS
-
-    return AGGREGATORS
-
-
-def _augmenters() -> Registry[Any]:
-    from longtail.augment import AUGMENTERS
-
-    return AUGMENTERS
+def _lazy(where: str) -> Callable[[], Registry[Any]]:
+    """``"module:NAME"`` → a function that imports the registry ``NAME`` of ``module`` when called."""
+    module, _, name = where.partition(":")
+    return lambda: getattr(importlib.import_module(module), name)
 
 
 #: Registered-component key → its registry, loaded when first asked for (the registries import
 #: torch, which parsing flags or ``import longtail`` should not pay for).
 REGISTRIES: dict[str, Callable[[], Registry[Any]]] = {
-    "loss": _losses,
-    "sampler": _samplers,
-    "strategy": _strategies,
-    "sam": _sam_wrappers,
-    "aux_loss": _aux_losses,
-    "long_documents.aggregator": _aggregators,
-    "augment.method": _augmenters,
+    "loss": _lazy("longtail.losses:LOSSES"),
+    "sampler": _lazy("longtail.sampling:SAMPLERS"),
+    "strategy": _lazy("longtail.training.strategies:STRATEGIES"),
+    "sam": _lazy("longtail.training.sam:SAM_WRAPPERS"),
+    "aux_loss": _lazy("longtail.losses.contrastive:AUX_LOSSES"),
+    "long_documents.aggregator": _lazy("longtail.models.aggregators:AGGREGATORS"),
+    "augment.method": _lazy("longtail.augment:AUGMENTERS"),
 }
 
 
@@ -255,18 +218,6 @@ def _kind(key: str, annotation: Any, default: Any) -> dict[str, Any]:
     return kind
 
 
-def _leaves(model: type[BaseModel], prefix: str = "") -> list[tuple[str, Any]]:
-    """(dotted key, pydantic field) of every leaf, sections walked in declaration order."""
-    leaves: list[tuple[str, Any]] = []
-    for name, field in model.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            leaves.extend(_leaves(annotation, f"{prefix}{name}."))
-        else:
-            leaves.append((f"{prefix}{name}", field))
-    return leaves
-
-
 def _flags(keys: list[str]) -> dict[str, str]:
     """Config key → flag: :data:`FLAG_NAMES`, else ``--field-name``, section-prefixed where the
     field name is shared by another leaf or taken by a renamed flag."""
@@ -285,7 +236,7 @@ def _flags(keys: list[str]) -> dict[str, str]:
 def options() -> tuple[Option, ...]:
     """One :class:`Option` per leaf of :class:`~longtail.config.ExperimentConfig`, in the
     config's order. Raises when two share a flag (a :data:`FLAG_NAMES` entry to add)."""
-    leaves = _leaves(ExperimentConfig)
+    leaves = leaf_fields(ExperimentConfig)
     flags = _flags([key for key, _ in leaves])
     built = []
     for key, field in leaves:

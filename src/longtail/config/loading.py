@@ -14,22 +14,29 @@ from pydantic import (
     BaseModel,
     ValidationError,
 )
+from pydantic.fields import FieldInfo
 
 from longtail.config.experiment import ExperimentConfig
 from longtail.errors import LongtailError
 
 
-def valid_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
-    """Every dotted leaf key of a config model, in field order (``data.train``, ...,
-    ``train.lr``, ..., ``loss``): what an override, a flag or a keyword may set."""
-    keys = []
+def leaf_fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, FieldInfo]]:
+    """``(dotted key, pydantic field)`` of every leaf of a config model, sections walked in
+    declaration order (``data.train``, ..., ``train.lr``, ..., ``loss``)."""
+    leaves: list[tuple[str, FieldInfo]] = []
     for name, field in model.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            keys.extend(valid_keys(annotation, f"{prefix}{name}."))
+            leaves.extend(leaf_fields(annotation, f"{prefix}{name}."))
         else:
-            keys.append(f"{prefix}{name}")
-    return keys
+            leaves.append((f"{prefix}{name}", field))
+    return leaves
+
+
+def valid_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every dotted leaf key of a config model, in field order: what an override, a flag or a
+    keyword may set."""
+    return [key for key, _ in leaf_fields(model, prefix)]
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:
