@@ -112,3 +112,19 @@ def test_a_default_saved_as_null_reads_as_the_default_of_its_time(tmp_path, monk
     multiclass = specs["multiclass"]
     now = cell_settings(multiclass, multiclass.cells()[0])
     assert changed_settings(saved_settings(saved["multiclass"]), now) == ["decision.fbr"]
+
+
+def test_an_option_added_after_a_cell_was_saved_retrains_it_only_when_set_off_its_default(
+    tmp_path,
+):
+    """A cell saved before ``decision.tuning_check`` existed ran what its default does now."""
+    train = _train(tmp_path / "train.csv")
+    cell = _spec(tmp_path, train).cells()[0]
+    current = cell_settings(_spec(tmp_path, train), cell)
+    older = {k: v for k, v in current.items() if k != "decision.tuning_check"}
+    assert changed_settings(saved_settings(older), current) == []
+    unchecked = cell_settings(_spec(tmp_path, train, decision__tuning_check="none"), cell)
+    assert changed_settings(saved_settings(older), unchecked) == ["decision.tuning_check"]
+    # a key no config has (a removed option, or a typo) is still a change either way
+    assert changed_settings(older | {"train.removed": 1}, current) == ["train.removed"]
+    assert changed_settings(older, current | {"grid.new": 1}) == ["grid.new"]

@@ -16,6 +16,7 @@ clean-up. A model given as a local directory enters by its path only; retrain by
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from longtail.experiments.spec import Cell, ExperimentSpec
@@ -53,8 +54,33 @@ def saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
 
 
 def changed_settings(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """Dotted keys whose value differs (or that one side lacks), sorted."""
-    return sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
+    """Dotted keys whose value differs (or that one side lacks), sorted.
+
+    A key the saved settings lack and that now holds its default is unchanged: longtail adds an
+    option with the default that keeps what it did before, so a cell saved before the option
+    existed ran that default. Without this, every new option would retrain every finished grid.
+    """
+    defaults = _leaf_defaults()
+    return sorted(
+        key
+        for key in saved.keys() | current.keys()
+        if saved.get(key, defaults.get(key, _MISSING)) != current.get(key)
+    )
+
+
+_MISSING = object()
+
+
+@cache
+def _leaf_defaults() -> dict[str, Any]:
+    """Every config leaf's default, JSON-normal as settings hold it (``decision.tuning_check``)."""
+    from longtail.config import ExperimentConfig
+    from longtail.config.loading import leaf_fields
+
+    return {
+        key: json.loads(json.dumps(field.get_default(call_default_factory=True), default=str))
+        for key, field in leaf_fields(ExperimentConfig)
+    }
 
 
 def for_task(changed: list[str], task: str | None) -> list[str]:
