@@ -4,15 +4,17 @@
 
 A ``longtail compare`` cell keeps its validation and test logits
 (``decision_inputs.safetensors``, :mod:`longtail.experiments.redecide`). This script refits, on
-each cell's *validation* logits, three decisions through longtail's own
+each cell's *validation* logits, four decisions through longtail's own
 :func:`longtail.decision.fit.fit_decision`, and scores each on the cell's test logits:
 
 - ``argmax``: no calibration, no tuning (what plain cross-entropy ships as "vanilla");
 - ``tuned``: longtail's default decision (temperature scaling, per-class weights or thresholds
   tuned on validation, kept only where the cross-fitted check says they help);
-- ``tuned_unchecked``: the same with the check off (``decision.tuning_check: none``).
+- ``tuned_unchecked``: the same with the check off (``decision.tuning_check: none``);
+- ``tuned_confident``: the check asks the gain to hold in 90 % of bootstrap resamples of the
+  validation rows too (``decision.tuning_confidence: 0.9``).
 
-The model is the same in the three rows of a cell, so the difference between a variant's
+The model is the same in the four rows of a cell, so the difference between a variant's
 ``argmax`` row and vanilla's is the loss's (and its early stopping's) share of a gap, and the
 difference between its ``tuned`` and ``argmax`` rows is the decision's. The ``shipped`` row is
 what the cell's own report says; it must equal the row of the decision its variant asked for
@@ -34,6 +36,7 @@ DECISIONS: dict[str, dict[str, Any]] = {
     "argmax": {"tune_thresholds": False, "calibrate": "none"},
     "tuned": {},
     "tuned_unchecked": {"tuning_check": "none"},
+    "tuned_confident": {"tuning_confidence": 0.9},
 }
 METRICS = ("f1_macro", "mcc")
 
@@ -115,7 +118,7 @@ def matching_shipped(per_cell: dict[str, dict[str, dict[str, Any]]]) -> list[str
 
 def table(results: dict[str, dict[str, dict[str, dict[str, Any]]]], grid: Path) -> str:
     lines = [
-        f"`python benchmarks/decision_split.py {grid}`: each cell's own model, decided three ways "
+        f"`python benchmarks/decision_split.py {grid}`: each cell's own model, decided four ways "
         "on its validation logits and scored on its test logits; mean ± SEM over the cells.",
         "",
         "| variant | decision | cells | test macro-F1 | test MCC | validation macro-F1 | "

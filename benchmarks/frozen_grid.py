@@ -113,6 +113,9 @@ DECISIONS: dict[str, dict[str, Any]] = {
     "argmax": {"calibrate": "none", "tune_thresholds": False},
     "tuned": {},
     "tuned_unchecked": {"tuning_check": "none"},
+    # the weights kept only if they also win in 90 % of bootstrap resamples of validation
+    # (decision.tuning_confidence; the rule that decides its default: docs/benchmarks.md)
+    "tuned_confident": {"tuning_confidence": 0.9},
 }
 #: Extra decisions on plain cross-entropy's logits: post-hoc logit adjustment, τ tuned.
 POSTHOC = {

@@ -1,4 +1,4 @@
-"""benchmarks/decision_split.py refits three decisions on a real grid's saved logits; the
+"""benchmarks/decision_split.py refits four decisions on a real grid's saved logits; the
 decision each variant asked for reproduces what its cell shipped."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def test_refitted_decisions_reproduce_each_cells_shipped_decision(tmp_path, tiny
     assert "argmax" not in script.matching_shipped(results["default"])
     for cells in results.values():
         for rows in cells.values():
-            assert set(rows) == {"shipped", "argmax", "tuned", "tuned_unchecked"}
+            assert set(rows) == {"shipped", *script.DECISIONS}
             assert all(0.0 <= row["test_f1_macro"] <= 1.0 for row in rows.values())
     text = script.table(results, grid)
-    assert text.count("| default |") == 4 and "parity: vanilla's shipped decision equals" in text
+    assert text.count("| default |") == 5 and "parity: vanilla's shipped decision equals" in text

@@ -86,7 +86,7 @@ def test_frozen_grid_runs_every_cell_and_reports_the_rule(
     ]
     ce = next(c for c in cells if c["remedy"] == "ce")
     assert set(ce["scores"]) == {
-        "argmax", "tuned", "tuned_unchecked", "posthoc_la", "posthoc_la+tuned",
+        "argmax", "tuned", "tuned_unchecked", "tuned_confident", "posthoc_la", "posthoc_la+tuned",
     }  # fmt: skip
     for cell in cells:
         assert cell["steps"] > 0 and cell["epochs"] >= 1

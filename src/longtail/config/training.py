@@ -203,6 +203,17 @@ class DecisionConfig(_Section):
         description="keep tuned thresholds only if they beat the default decision cross-fitted "
         "on validation: cross_fit, none (always keep), auto (default: cross_fit for multiclass)",
     )
+    #: With the check: keep the tuned thresholds / weights only if their cross-fitted gain over
+    #: the default decision is positive in at least this share of bootstrap resamples of the
+    #: validation rows; ``None``: any gain on the rows as they are.
+    tuning_confidence: float | None = Field(
+        None,
+        ge=0.5,
+        lt=1.0,
+        description="with the tuning check: keep tuned thresholds only if their cross-fitted gain "
+        "is positive in at least this share of bootstrap resamples of validation (default: any "
+        "gain)",
+    )
 
     @field_validator("calibrate", mode="before")
     @classmethod

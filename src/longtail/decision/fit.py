@@ -109,8 +109,9 @@ def fit_decision(
     check = None
     if config.resolved_tuning_check(task) and config.objective in SCORE_OBJECTIVES:
         check = cross_fitted_check(
-            task, y, probs, lambda a, b: tune(a, b).thresholds, config.objective, config.beta
-        )
+            task, y, probs, lambda a, b: tune(a, b).thresholds, config.objective, config.beta,
+            confidence=config.tuning_confidence,
+        )  # fmt: skip
     if check is not None and not check.kept:
         return FittedDecision(
             float(temperature), default_thresholds(task, len(names)), [], [], mapping,

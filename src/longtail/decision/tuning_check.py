@@ -19,6 +19,11 @@ which recovered the argmax score on every setup. The idea is cross-fitting as in
 (Wolpert 1992, "Stacked generalization") and the cross-validated threshold choice Lipton et al.
 recommend (2014, arXiv 1402.1892, §6); the calibration stays fitted on the whole split.
 
+A gain of a few validation rows is within the noise of the split. ``decision.tuning_confidence``
+asks more of it: the cross-fitted and default decisions are scored on ``BOOTSTRAP`` resamples of
+the validation rows (Efron & Tibshirani 1993, the paired bootstrap), and the tuned decision is
+kept only when it wins in at least that share of them as well as on the rows themselves.
+
 The check is on by default for multiclass weights (``decision.tuning_check: auto``), where the
 grid measured the harm, and can be asked for binary and multilabel thresholds
 (``cross_fit``) or switched off (``none``).
@@ -38,6 +43,8 @@ from longtail.decision.thresholds import apply_thresholds, default_thresholds
 
 #: Folds of the validation split; fewer rows than ``2 × FOLDS`` skip the check (tuning is kept).
 FOLDS = 5
+#: Resamples of the validation rows behind ``decision.tuning_confidence``.
+BOOTSTRAP = 1000
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,9 @@ class TuningCheck:
     objective: str
     cross_fitted: float
     default: float
+    #: the share of bootstrap resamples in which the cross-fitted decision won (``None``: not
+    #: asked for, no ``confidence``)
+    bootstrap_wins: float | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -64,9 +74,11 @@ def cross_fitted_check(
     *,
     folds: int = FOLDS,
     seed: int = 0,
+    confidence: float | None = None,
 ) -> TuningCheck | None:
     """Compare ``tune`` (``(y, probs) → thresholds``) cross-fitted over ``folds`` folds of the
-    validation rows with the default decision; ``None`` when there are too few rows to split."""
+    validation rows with the default decision; ``None`` when there are too few rows to split.
+    With ``confidence``, the tuned decision must also win in that share of bootstrap resamples."""
     y = np.asarray(y)
     if len(y) < 2 * folds:
         return None
@@ -80,6 +92,15 @@ def cross_fitted_check(
         thresholds = tune(y[train], probs[train])
         decided[held_out] = apply_thresholds(task, probs[held_out], thresholds)
     beta = beta if objective == "fbeta" else 1.0  # as the tuning reads it
-    crossed = decision_score(task, y, decided, objective, beta, num_classes=num_classes)
-    plain = decision_score(task, y, default, objective, beta, num_classes=num_classes)
-    return TuningCheck(bool(crossed > plain), folds, objective, crossed, plain)
+
+    def score(rows: np.ndarray | slice, pred: np.ndarray) -> float:
+        return decision_score(task, y[rows], pred[rows], objective, beta, num_classes=num_classes)
+
+    crossed, plain = score(slice(None), decided), score(slice(None), default)
+    kept, wins = bool(crossed > plain), None
+    if confidence is not None:
+        rng = np.random.default_rng(seed)
+        resamples = rng.integers(0, len(y), size=(BOOTSTRAP, len(y)))
+        wins = float(np.mean([score(rows, decided) > score(rows, default) for rows in resamples]))
+        kept = kept and wins >= confidence
+    return TuningCheck(kept, folds, objective, crossed, plain, wins)

@@ -111,6 +111,8 @@ def tuning_check_line(task: str, check: Mapping[str, Any] | None) -> str | None:
         f"one left out, they scored {check['objective']} {check['cross_fitted']:.4f} against "
         f"{check['default']:.4f} for {default}"
     )
+    if check.get("bootstrap_wins") is not None:
+        scores += f", and won in {check['bootstrap_wins']:.0%} of bootstrap resamples"
     if check.get("kept"):
         return f"tuned {kind} kept: {scores}"
     return f"tuned {kind} not kept, the decision is {default}: {scores}"
