@@ -283,7 +283,17 @@ def test_shards_split_the_grid_and_the_last_one_writes_the_whole_comparison(
     assert main(["compare", str(path), "--shard", "0/2"]) == 0
     first = json.loads((tmp_path / "grid" / "comparison.json").read_text())
     assert first["cells"]["complete"] is False and [v["n"] for v in first["variants"]] == [2, 0]
+    # --summary-only: the comparison of what is on disk, the other shard's cells not trained
+    (tmp_path / "grid" / "comparison.json").unlink()
     capsys.readouterr()
+    assert main(["compare", str(path), "--summary-only"]) == 0
+    out = capsys.readouterr().out
+    assert "2 done, 2 not run (summary only)" in out and "not complete" in out
+    summary = json.loads((tmp_path / "grid" / "comparison.json").read_text())
+    assert [v["n"] for v in summary["variants"]] == [2, 0]
+    assert not list((tmp_path / "grid" / "cells" / "focal").glob("*.json"))
+    assert main(["compare", str(path), "--summary-only", "--shard", "1/2"]) == 2
+    assert "takes no --shard" in capsys.readouterr().err
     assert main(["compare", str(path), "--shard", "1/2"]) == 0
     assert "(shard 1/2: 2 cells); 2 done, 2 to run" in capsys.readouterr().out
     last = json.loads((tmp_path / "grid" / "comparison.json").read_text())

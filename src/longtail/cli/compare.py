@@ -30,6 +30,12 @@ def add_parser(subparsers: Any) -> None:
         "on a finished grid only the summary is rewritten, nothing retrains",
     )
     p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
+    p.add_argument(
+        "--summary-only",
+        action="store_true",
+        help="train nothing: write the comparison of the cells finished so far (a grid still "
+        "running elsewhere, or stopped halfway)",
+    )
     p.add_argument("--verbose", action="store_true", help="show each cell's training log")
     p.add_argument(
         "--shard",
@@ -74,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
         for line in runner.describe_state(state, cells, spec.output):
             print(line)
         return 0
-    run_comparison(spec, verbose=args.verbose, shard=shard)
+    if args.summary_only and shard:
+        raise LongtailError("--summary-only trains no cell, so it takes no --shard; drop one")
+    run_comparison(spec, verbose=args.verbose, shard=shard, train=not args.summary_only)
     print((spec.output / "comparison.md").read_text(encoding="utf-8"))
     print(f"comparison written to {spec.output} (comparison.html, .md, .json)")
     return 0

@@ -367,8 +367,12 @@ def run_comparison(
     verbose: bool = False,
     log: Callable[[str], None] = info,
     shard: tuple[int, int] | None = None,
+    train: bool = True,
 ) -> dict[str, Any]:
     """Train every missing cell, then write ``comparison.{json,md,html}``; returns the summary.
+
+    ``train=False`` trains nothing: the comparison of the cells finished so far (a grid still
+    running in other processes, or one stopped halfway), marked as not complete.
 
     ``shard=(i, n)`` trains only the cells of that shard, so n processes (one per GPU, or one per
     machine on a shared disk) can split a grid: each cell's result is its own atomically written
@@ -381,12 +385,14 @@ def run_comparison(
     mine = shard_cells(cells, shard)
     state = scan_cells(spec)
     done = state.done
-    todo = [c for c in mine if c not in done]
+    todo = [c for c in mine if c not in done] if train else []
     part = f" (shard {shard[0]}/{shard[1]}: {len(mine)} cells)" if shard else ""
+    pending = len([c for c in mine if c not in done])
     log(
         f"{len(cells)} cells: {len(spec.variants)} variants × {len(spec.seeds)} seeds × "
         f"{spec.folds or 1} {'folds' if spec.folds else 'fixed split'}{part}; "
-        f"{len(done)} done, {len(todo)} to run"
+        f"{len(done)} done, "
+        + (f"{len(todo)} to run" if train else f"{pending} not run (summary only)")
     )
     for line in describe_state(state, mine, spec.output):
         log(line)
