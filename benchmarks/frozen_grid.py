@@ -638,6 +638,43 @@ def _finite(value: float) -> float:
     return value if math.isfinite(value) else 0.0
 
 
+def compare_decisions(work: Path, setups: list[str], old: str, new: str) -> list[str]:
+    """docs/benchmarks.md's rule for a decision that would replace another (fixed before its
+    cells ran; "The tuned decision's confidence"): over every setup x remedy that has both,
+    ``new``'s mean test macro-F1 is at least ``old``'s, and on no cell is it below ``old`` by
+    more than 2 SEM (the larger of the two). The lines: one per cell, then the verdict."""
+    lines, gaps, losses = [], [], []
+    for setup in setups:
+        rows = {
+            (r["remedy"], r["decision"]): r
+            for r in summarise(_read_jsonl(work / setup / "cells.jsonl"))
+        }
+        for remedy in sorted({remedy for remedy, _ in rows}):
+            if (remedy, old) not in rows or (remedy, new) not in rows:
+                continue
+            before, after = rows[remedy, old]["f1_macro"], rows[remedy, new]["f1_macro"]
+            margin = 2 * max(_finite(before[1]), _finite(after[1]))
+            gaps.append((before[0], after[0]))
+            lost = after[0] < before[0] - margin
+            losses += [f"{setup}/{remedy}"] if lost else []
+            lines.append(
+                f"  {setup:<17} {remedy:<26} {old} {_fmt(before)}  {new} {_fmt(after)}  "
+                f"difference {after[0] - before[0]:+.4f} (2 SEM {margin:.4f})"
+                + ("  LOSES" if lost else "")
+            )
+    if not gaps:
+        return [f"{new} against {old}: no cell holds both"]
+    mean_old = statistics.mean(b for b, _ in gaps)
+    mean_new = statistics.mean(a for _, a in gaps)
+    met = mean_new >= mean_old and not losses
+    verdict = (
+        f"{new} against {old} over {len(gaps)} setup x remedy cells: mean test macro-F1 "
+        f"{mean_new:.4f} against {mean_old:.4f}; cells below by more than 2 SEM: "
+        f"{', '.join(losses) or 'none'}; the rule is {'MET' if met else 'NOT met'}"
+    )
+    return [verdict, *lines]
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -742,9 +779,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report", action="store_true", help="only print the tables of what has run"
     )
+    parser.add_argument(
+        "--decisions",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="with --report: apply the rule for NEW replacing OLD as the decision "
+        "(e.g. tuned tuned_confident)",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     work = Path(args.workdir)
+    if args.report and args.decisions:
+        print("\n".join(compare_decisions(work, args.setups, *args.decisions)))
+        return 0
     if args.report:
         print(report(work, args.setups))
         for kind in ("single", "multilabel"):

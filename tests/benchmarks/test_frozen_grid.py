@@ -207,3 +207,47 @@ def test_long_documents_runs_every_head_and_both_anchors(
         json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")
     ]
     assert [(r["f1_macro"], r["mcc"]) for r in again] == [(r["f1_macro"], r["mcc"]) for r in rows]
+
+
+def _decision_cells(per_seed: dict[str, list[tuple[float, float]]]) -> list[dict]:
+    """remedy -> per seed (tuned, tuned_confident) macro-F1, as the grid records them."""
+    cells = []
+    for remedy, seeds in per_seed.items():
+        for seed, (tuned, confident) in enumerate(seeds):
+            scores = {
+                name: {"f1_macro": f1, "mcc": f1, "f1_micro": 0.0, "pr_auc_macro": 0.0}
+                for name, f1 in (("tuned", tuned), ("tuned_confident", confident))
+            }
+            cells.append({"remedy": remedy, "seed": seed, "steps": 10, "epochs": 2,
+                          "stopped_early": True, "seconds": 1.0, "scores": scores})  # fmt: skip
+    return cells
+
+
+@pytest.mark.parametrize(
+    ("per_seed", "met", "loses"),
+    [
+        # higher on average, never far below: met
+        (
+            {"ce": [(0.70, 0.71), (0.72, 0.72), (0.71, 0.715)], "probe": [(0.80, 0.80)] * 3},
+            True,
+            "",
+        ),
+        # higher on average, but one cell far below its spread: not met
+        (
+            {"ce": [(0.70, 0.60), (0.70, 0.60), (0.70, 0.61)], "probe": [(0.5, 0.7)] * 3},
+            False,
+            "r8/ce",
+        ),
+        # lower on average: not met
+        ({"ce": [(0.70, 0.69), (0.72, 0.72), (0.71, 0.70)]}, False, ""),
+    ],
+)
+def test_the_decision_rule_needs_the_mean_and_no_cell_below_two_sem(tmp_path, per_seed, met, loses):
+    grid = _grid()
+    (tmp_path / "r8").mkdir()
+    lines = "".join(json.dumps(c) + "\n" for c in _decision_cells(per_seed))
+    (tmp_path / "r8" / "cells.jsonl").write_text(lines, encoding="utf-8")
+    verdict = grid.compare_decisions(tmp_path, ["r8"], "tuned", "tuned_confident")[0]
+    assert verdict.endswith("MET" if met else "NOT met"), verdict
+    assert f"more than 2 SEM: {loses or 'none'};" in verdict
+    assert grid.main(["--report", "--decisions", "tuned", "tuned_confident", "--workdir", str(tmp_path), "r8"]) == 0  # fmt: skip
