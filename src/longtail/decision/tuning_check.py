@@ -100,7 +100,10 @@ def cross_fitted_check(
     kept, wins = bool(crossed > plain), None
     if confidence is not None:
         rng = np.random.default_rng(seed)
-        resamples = rng.integers(0, len(y), size=(BOOTSTRAP, len(y)))
-        wins = float(np.mean([score(rows, decided) > score(rows, default) for rows in resamples]))
+        won = 0
+        for _ in range(BOOTSTRAP):  # one resample at a time: validation may hold 20,000 rows
+            rows = rng.integers(0, len(y), size=len(y))
+            won += score(rows, decided) > score(rows, default)
+        wins = won / BOOTSTRAP
         kept = kept and wins >= confidence
     return TuningCheck(kept, folds, objective, crossed, plain, wins)
