@@ -225,7 +225,10 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
         "",
     ]
     if not cells.get("complete", True):
-        lines += ["> **The grid is not complete: rerun the same command to finish it.**", ""]
+        lines += [
+            "> **The grid is not complete: `longtail compare` on the same file (without --summary-only) trains the missing cells.**",
+            "",
+        ]
     for warning in summary.get("warnings") or []:
         lines += [f"> **WARNING: {md(warning)}**", ""]
     header = ["variant", "n", *metrics]
