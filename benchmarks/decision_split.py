@@ -8,11 +8,11 @@ each cell's *validation* logits, four decisions through longtail's own
 :func:`longtail.decision.fit.fit_decision`, and scores each on the cell's test logits:
 
 - ``argmax``: no calibration, no tuning (what plain cross-entropy ships as "vanilla");
-- ``tuned``: longtail's default decision (temperature scaling, per-class weights or thresholds
-  tuned on validation, kept only where the cross-fitted check says they help);
+- ``tuned``: temperature scaling, per-class weights or thresholds tuned on validation, kept
+  only where the cross-fitted check finds any gain (the default until 2026-12-07);
 - ``tuned_unchecked``: the same with the check off (``decision.tuning_check: none``);
 - ``tuned_confident``: the check asks the gain to hold in 90 % of bootstrap resamples of the
-  validation rows too (``decision.tuning_confidence: 0.9``).
+  validation rows too (``decision.tuning_confidence: 0.9``, longtail's default since then).
 
 The model is the same in the four rows of a cell, so the difference between a variant's
 ``argmax`` row and vanilla's is the loss's (and its early stopping's) share of a gap, and the
@@ -34,7 +34,7 @@ from typing import Any
 
 DECISIONS: dict[str, dict[str, Any]] = {
     "argmax": {"tune_thresholds": False, "calibrate": "none"},
-    "tuned": {},
+    "tuned": {"tuning_confidence": None},
     "tuned_unchecked": {"tuning_check": "none"},
     "tuned_confident": {"tuning_confidence": 0.9},
 }

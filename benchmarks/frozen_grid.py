@@ -104,23 +104,26 @@ MULTILABEL_REMEDIES |= {
 #: What each cell records, on the test split and (``val_``: where the decision was fitted, so
 #: optimistic for tuned decisions) on validation.
 METRICS = ("f1_macro", "mcc", "f1_micro", "pr_auc_macro")
-#: Decisions fitted on each head's validation logits (``decision.*`` overrides). ``tuned`` is
-#: longtail's default decision: multiclass weights are kept only where the cross-fitted check on
-#: validation says they help (:mod:`longtail.decision.tuning_check`); ``tuned_unchecked`` keeps
-#: them always, as the default did before the check (cells run before it hold only that one,
-#: renamed from ``tuned``).
+#: Decisions fitted on each head's validation logits (``decision.*`` overrides), pinned so that a
+#: record's name keeps its meaning when a default moves. ``tuned``: multiclass weights kept where
+#: the cross-fitted check on validation finds any gain (:mod:`longtail.decision.tuning_check`;
+#: longtail's default until 2026-12-07); ``tuned_confident``: only where the gain also holds in
+#: 90 % of bootstrap resamples (the default since); ``tuned_unchecked`` keeps them always, as the
+#: default did before the check (cells run before it hold only that one, renamed from ``tuned``).
 DECISIONS: dict[str, dict[str, Any]] = {
     "argmax": {"calibrate": "none", "tune_thresholds": False},
-    "tuned": {},
+    # the check keeping weights on any cross-fitted gain: the default until 2026-12-07
+    "tuned": {"tuning_confidence": None},
     "tuned_unchecked": {"tuning_check": "none"},
     # the weights kept only if they also win in 90 % of bootstrap resamples of validation
-    # (decision.tuning_confidence; the rule that decides its default: docs/benchmarks.md)
+    # (decision.tuning_confidence: 0.9, the default since 2026-12-07 by the rule in
+    # docs/benchmarks.md, "The tuned decision's confidence")
     "tuned_confident": {"tuning_confidence": 0.9},
 }
 #: Extra decisions on plain cross-entropy's logits: post-hoc logit adjustment, τ tuned.
 POSTHOC = {
     "posthoc_la": {"calibrate": "none", "tune_thresholds": False, "logit_adjust": "tuned"},
-    "posthoc_la+tuned": {"logit_adjust": "tuned"},
+    "posthoc_la+tuned": {"logit_adjust": "tuned", "tuning_confidence": None},
 }
 
 

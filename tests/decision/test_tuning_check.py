@@ -124,11 +124,11 @@ def _small_gain():
     return logits, y
 
 
-def test_a_confidence_keeps_the_weights_only_when_resamples_agree():
+def test_the_default_confidence_keeps_the_weights_only_when_resamples_agree():
     logits, y = _small_gain()
-    any_gain = fit_decision("multiclass", logits, y, NAMES, DecisionConfig())
+    any_gain = fit_decision("multiclass", logits, y, NAMES, DecisionConfig(tuning_confidence=None))
     assert any_gain.check["kept"] and any_gain.check["bootstrap_wins"] is None
-    confident = fit_decision("multiclass", logits, y, NAMES, DecisionConfig(tuning_confidence=0.9))
+    confident = fit_decision("multiclass", logits, y, NAMES, DecisionConfig())  # the default
     assert confident.check["cross_fitted"] == any_gain.check["cross_fitted"]
     assert 0.5 < confident.check["bootstrap_wins"] < 0.9 and not confident.check["kept"]
     np.testing.assert_array_equal(confident.thresholds, np.ones(3))

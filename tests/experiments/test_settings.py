@@ -128,3 +128,16 @@ def test_an_option_added_after_a_cell_was_saved_retrains_it_only_when_set_off_it
     # a key no config has (a removed option, or a typo) is still a change either way
     assert changed_settings(older | {"train.removed": 1}, current) == ["train.removed"]
     assert changed_settings(older, current | {"grid.new": 1}) == ["grid.new"]
+
+
+def test_an_option_whose_default_moved_since_it_was_added_retrains_the_older_cells(tmp_path):
+    """Cells saved before ``decision.tuning_confidence`` existed kept tuned weights on any gain
+    (``None``); today's default is 0.9, so they retrain, and a file asking ``null`` keeps them."""
+    train = _train(tmp_path / "train.csv")
+    cell = _spec(tmp_path, train).cells()[0]
+    current = cell_settings(_spec(tmp_path, train), cell)
+    assert current["decision.tuning_confidence"] == 0.9
+    older = {k: v for k, v in current.items() if k != "decision.tuning_confidence"}
+    assert changed_settings(saved_settings(older), current) == ["decision.tuning_confidence"]
+    any_gain = cell_settings(_spec(tmp_path, train, decision__tuning_confidence=None), cell)
+    assert changed_settings(saved_settings(older), any_gain) == []

@@ -205,14 +205,15 @@ class DecisionConfig(_Section):
     )
     #: With the check: keep the tuned thresholds / weights only if their cross-fitted gain over
     #: the default decision is positive in at least this share of bootstrap resamples of the
-    #: validation rows; ``None``: any gain on the rows as they are.
+    #: validation rows (default 0.9, chosen by the frozen grid: docs/benchmarks.md, "The tuned
+    #: decision's confidence"); ``None``: any gain on the rows as they are (before 2026-12-07).
     tuning_confidence: float | None = Field(
-        None,
+        0.9,
         ge=0.5,
         lt=1.0,
         description="with the tuning check: keep tuned thresholds only if their cross-fitted gain "
-        "is positive in at least this share of bootstrap resamples of validation (default: any "
-        "gain)",
+        "is positive in at least this share of bootstrap resamples of validation (default 0.9; "
+        "null: any gain)",
     )
 
     @field_validator("calibrate", mode="before")

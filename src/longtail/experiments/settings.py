@@ -53,14 +53,21 @@ def saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(resolved, sort_keys=True, default=str))
 
 
+#: What a cell saved before an option existed ran with, for the options whose default has
+#: changed since they were added (the others: their default). ``decision.tuning_confidence`` was
+#: added as ``None`` (any cross-fitted gain) and became 0.9 the same day.
+BEFORE_THE_OPTION: dict[str, Any] = {"decision.tuning_confidence": None}
+
+
 def changed_settings(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Dotted keys whose value differs (or that one side lacks), sorted.
 
-    A key the saved settings lack and that now holds its default is unchanged: longtail adds an
-    option with the default that keeps what it did before, so a cell saved before the option
-    existed ran that default. Without this, every new option would retrain every finished grid.
+    A key the saved settings lack is read as what the cell ran before the option existed: the
+    option's first default, which keeps what longtail did before (:data:`BEFORE_THE_OPTION`
+    where the default has changed since, else today's default). Without this, every new option
+    would retrain every finished grid.
     """
-    defaults = _leaf_defaults()
+    defaults = _leaf_defaults() | BEFORE_THE_OPTION
     return sorted(
         key
         for key in saved.keys() | current.keys()
