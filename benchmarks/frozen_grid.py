@@ -484,13 +484,22 @@ def _read_jsonl(path: Path) -> list[dict]:
     ]
 
 
+def read_cells(path: Path, max_seed: int | None = None) -> list[dict]:
+    """A setup's finished cells, one per (remedy, seed): two grids run at once on one workdir
+    can both fit a cell (the same numbers: a head's fit is deterministic), and a cell counted
+    twice would shrink its SEM. ``max_seed``: only seeds up to it (a rule fixed for fewer seeds
+    than have run)."""
+    cells = {(c["remedy"], c["seed"]): c for c in _read_jsonl(path)}
+    return [c for c in cells.values() if max_seed is None or c["seed"] <= max_seed]
+
+
 def _append(path: Path, record: dict) -> None:
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
         handle.flush()
 
 
-def one_page(work: Path, setups: list[str]) -> str:
+def one_page(work: Path, setups: list[str], max_seed: int | None = None) -> str:
     """docs/benchmarks.md's first table: per setup, the anchors, plain CE by argmax, the default
     before this grid, the best remedy by mean test macro-F1, with seeds and mean steps."""
     lines = [
@@ -498,7 +507,7 @@ def one_page(work: Path, setups: list[str]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for setup in setups:
-        cells = _read_jsonl(work / setup / "cells.jsonl")
+        cells = read_cells(work / setup / "cells.jsonl", max_seed)
         anchor_path = work / setup / "anchors.json"
         if not cells or not anchor_path.exists():
             continue
@@ -529,8 +538,8 @@ def one_page(work: Path, setups: list[str]) -> str:
     return "\n".join(lines)
 
 
-def report(work: Path, setups: list[str]) -> str:
-    parts = [one_page(work, setups)]
+def report(work: Path, setups: list[str], max_seed: int | None = None) -> str:
+    parts = [one_page(work, setups, max_seed)]
     for setup in setups:
         directory = work / setup
         info_path = directory / "info.json"
@@ -541,7 +550,7 @@ def report(work: Path, setups: list[str]) -> str:
         anchor = (
             json.loads(anchor_path.read_text(encoding="utf-8")) if anchor_path.exists() else None
         )
-        cells = _read_jsonl(directory / "cells.jsonl")
+        cells = read_cells(directory / "cells.jsonl", max_seed)
         parities = _read_jsonl(directory / "parity.jsonl")
         for p in parities:
             twin = [c for c in cells if c["remedy"] == p["remedy"] and c["seed"] == p["seed"]]
@@ -569,7 +578,7 @@ def _complexity(remedy: str) -> int:
     return 1 if remedy.endswith(("_sampler", "sample")) else 0
 
 
-def decide(work: Path, setups: list[str], kind: str) -> list[str]:
+def decide(work: Path, setups: list[str], kind: str, max_seed: int | None = None) -> list[str]:
     """docs/benchmarks.md's rule (fixed before the grid ran), applied to the finished setups of
     ``kind`` (``single`` or ``multilabel``): the lines that say what it picks and why."""
     second = "f1_micro" if kind == "multilabel" else "mcc"
@@ -577,7 +586,7 @@ def decide(work: Path, setups: list[str], kind: str) -> list[str]:
     for setup in setups:
         if (setup in MULTILABEL_SETUPS) != (kind == "multilabel"):
             continue
-        cells = _read_jsonl(work / setup / "cells.jsonl")
+        cells = read_cells(work / setup / "cells.jsonl", max_seed)
         if cells:
             per_setup[setup] = {(r["remedy"], r["decision"]): r for r in summarise(cells)}
     if not per_setup:
@@ -641,7 +650,9 @@ def _finite(value: float) -> float:
     return value if math.isfinite(value) else 0.0
 
 
-def compare_decisions(work: Path, setups: list[str], old: str, new: str) -> list[str]:
+def compare_decisions(
+    work: Path, setups: list[str], old: str, new: str, max_seed: int | None = None
+) -> list[str]:
     """docs/benchmarks.md's rule for a decision that would replace another (fixed before its
     cells ran; "The tuned decision's confidence"): over every setup x remedy that has both,
     ``new``'s mean test macro-F1 is at least ``old``'s, and on no cell is it below ``old`` by
@@ -650,7 +661,7 @@ def compare_decisions(work: Path, setups: list[str], old: str, new: str) -> list
     for setup in setups:
         rows = {
             (r["remedy"], r["decision"]): r
-            for r in summarise(_read_jsonl(work / setup / "cells.jsonl"))
+            for r in summarise(read_cells(work / setup / "cells.jsonl", max_seed))
         }
         for remedy in sorted({remedy for remedy, _ in rows}):
             if (remedy, old) not in rows or (remedy, new) not in rows:
@@ -789,16 +800,21 @@ def main(argv: list[str] | None = None) -> int:
         help="with --report: apply the rule for NEW replacing OLD as the decision "
         "(e.g. tuned tuned_confident)",
     )
+    parser.add_argument(
+        "--max-seed",
+        type=int,
+        help="with --report: only seeds 0..N (a rule fixed for fewer seeds than have run)",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     work = Path(args.workdir)
     if args.report and args.decisions:
-        print("\n".join(compare_decisions(work, args.setups, *args.decisions)))
+        print("\n".join(compare_decisions(work, args.setups, *args.decisions, args.max_seed)))
         return 0
     if args.report:
-        print(report(work, args.setups))
+        print(report(work, args.setups, args.max_seed))
         for kind in ("single", "multilabel"):
-            print("\n".join(decide(work, args.setups, kind)))
+            print("\n".join(decide(work, args.setups, kind, args.max_seed)))
         return 0
     if args.model:
         model = args.model

@@ -251,3 +251,12 @@ def test_the_decision_rule_needs_the_mean_and_no_cell_below_two_sem(tmp_path, pe
     assert verdict.endswith("MET" if met else "NOT met"), verdict
     assert f"more than 2 SEM: {loses or 'none'};" in verdict
     assert grid.main(["--report", "--decisions", "tuned", "tuned_confident", "--workdir", str(tmp_path), "r8"]) == 0  # fmt: skip
+
+
+def test_a_cell_fitted_twice_counts_once_and_max_seed_drops_later_seeds(tmp_path):
+    grid = _grid()
+    cells = _decision_cells({"ce": [(0.70, 0.71), (0.72, 0.72), (0.71, 0.715), (0.5, 0.5)]})
+    path = tmp_path / "cells.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in [*cells, cells[1]]), encoding="utf-8")
+    assert sorted(c["seed"] for c in grid.read_cells(path)) == [0, 1, 2, 3]
+    assert sorted(c["seed"] for c in grid.read_cells(path, max_seed=2)) == [0, 1, 2]
