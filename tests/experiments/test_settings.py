@@ -141,3 +141,18 @@ def test_an_option_whose_default_moved_since_it_was_added_retrains_the_older_cel
     assert changed_settings(saved_settings(older), current) == ["decision.tuning_confidence"]
     any_gain = cell_settings(_spec(tmp_path, train, decision__tuning_confidence=None), cell)
     assert changed_settings(saved_settings(older), any_gain) == []
+
+
+def test_keys_read_only_while_tuning_do_not_retrain_an_argmax_cell(tmp_path):
+    train = _train(tmp_path / "train.csv")
+    cell = _spec(tmp_path, train).cells()[0]
+    argmax = cell_settings(_spec(tmp_path, train, decision__tune_thresholds=False), cell)
+    older = {k: v for k, v in argmax.items() if k != "decision.tuning_confidence"}
+    assert changed_settings(saved_settings(older), argmax) == []  # a 0.9 that is never read
+    moved = cell_settings(
+        _spec(tmp_path, train, decision__tune_thresholds=False, decision__fbr=0.5), cell
+    )
+    assert changed_settings(argmax, moved) == []
+    tuned = cell_settings(_spec(tmp_path, train), cell)
+    assert "decision.tune_thresholds" in changed_settings(argmax, tuned)
+    assert "decision.tuning_confidence" in changed_settings(saved_settings(older), tuned)

@@ -68,11 +68,24 @@ def changed_settings(saved: dict[str, Any], current: dict[str, Any]) -> list[str
     would retrain every finished grid.
     """
     defaults = _leaf_defaults() | BEFORE_THE_OPTION
+    saved, current = _effective(saved), _effective(current)
     return sorted(
         key
         for key in saved.keys() | current.keys()
         if saved.get(key, defaults.get(key, _MISSING)) != current.get(key)
     )
+
+
+#: Keys read only when thresholds are tuned (:func:`longtail.decision.fit.fit_decision` returns
+#: before them otherwise): with ``decision.tune_thresholds: false`` they change nothing, so a
+#: new default for one of them does not retrain an argmax cell.
+TUNING_ONLY = ("decision.fbr", "decision.tuning_check", "decision.tuning_confidence")
+
+
+def _effective(settings: dict[str, Any]) -> dict[str, Any]:
+    if settings.get("decision.tune_thresholds") is not False:
+        return settings
+    return {key: value for key, value in settings.items() if not key.startswith(TUNING_ONLY)}
 
 
 _MISSING = object()
