@@ -385,14 +385,13 @@ def run_comparison(
     mine = shard_cells(cells, shard)
     state = scan_cells(spec)
     done = state.done
-    todo = [c for c in mine if c not in done] if train else []
+    pending = [c for c in mine if c not in done]
+    todo = pending if train else []
     part = f" (shard {shard[0]}/{shard[1]}: {len(mine)} cells)" if shard else ""
-    pending = len([c for c in mine if c not in done])
     log(
         f"{len(cells)} cells: {len(spec.variants)} variants × {len(spec.seeds)} seeds × "
         f"{spec.folds or 1} {'folds' if spec.folds else 'fixed split'}{part}; "
-        f"{len(done)} done, "
-        + (f"{len(todo)} to run" if train else f"{pending} not run (summary only)")
+        f"{len(done)} done, {len(pending)} " + ("to run" if train else "not run (summary only)")
     )
     for line in describe_state(state, mine, spec.output):
         log(line)
