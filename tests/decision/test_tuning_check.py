@@ -150,3 +150,9 @@ def test_a_confidence_outside_half_to_one_is_refused(value):
 
     with pytest.raises(ValidationError):
         DecisionConfig(tuning_confidence=value)
+
+
+def test_no_gain_on_the_rows_is_not_resampled():
+    logits, y = _noise()  # the weights lose out of fold: argmax, whatever the resamples say
+    fitted = fit_decision("multiclass", logits, y, NAMES, DecisionConfig())
+    assert not fitted.check["kept"] and fitted.check["bootstrap_wins"] is None

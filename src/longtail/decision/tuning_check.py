@@ -62,7 +62,7 @@ class TuningCheck:
     cross_fitted: float
     default: float
     #: the share of bootstrap resamples in which the cross-fitted decision won (``None``: not
-    #: asked for, no ``confidence``)
+    #: asked for, no ``confidence``; or no gain on the rows themselves, so not resampled)
     bootstrap_wins: float | None = None
 
     def to_json(self) -> dict:
@@ -103,7 +103,7 @@ def cross_fitted_check(
 
     crossed, plain = score(slice(None), decided), score(slice(None), default)
     kept, wins = bool(crossed > plain), None
-    if confidence is not None:
+    if confidence is not None and kept:  # no gain on the rows themselves: nothing to resample
         rng = np.random.default_rng(seed)
         won = 0
         for _ in range(BOOTSTRAP):  # one resample at a time: validation may hold 20,000 rows
