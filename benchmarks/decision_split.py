@@ -26,7 +26,6 @@ grid of its own.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -44,31 +43,18 @@ METRICS = ("f1_macro", "mcc")
 def cell_rows(cell_dir: Path) -> dict[str, dict[str, float]]:
     """Decision name -> validation and test scores of one cell; ``shipped`` from its report."""
     from longtail.config import DecisionConfig
-    from longtail.decision import apply_thresholds
-    from longtail.decision.fit import fit_decision, load_decision_inputs
-    from longtail.evaluation import evaluate_predictions
-    from longtail.experiments.redecide import DECISION_INPUTS
+    from longtail.experiments.redecide import decided_scores, load_decided_cell
 
-    inputs = load_decision_inputs(cell_dir / DECISION_INPUTS)
-    report = json.loads((cell_dir / "report.json").read_text(encoding="utf-8"))
-    task, names = report["task"], report["labels"]
-    data = report.get("data") or {}
-    counts = data.get("train_class_counts")  # the priors of a logit adjustment
+    inputs, report = load_decided_cell(cell_dir)
     rows = {"shipped": {f"test_{m}": report["metrics"][m] for m in METRICS}}
     for name, overrides in DECISIONS.items():
-        decision = fit_decision(
-            task, inputs.val_logits, inputs.val_y, names, DecisionConfig(**overrides),
-            [counts[n] for n in names] if counts else None, data.get("train_rows"),
-        )  # fmt: skip
-        row = {}
-        for split, logits, y in (("val", inputs.val_logits, inputs.val_y),
-                                 ("test", inputs.test_logits, inputs.test_y)):  # fmt: skip
-            probs = decision.probabilities(task, logits)
-            scores = evaluate_predictions(
-                task, y, probs, apply_thresholds(task, probs, decision.thresholds), names
-            )
-            row |= {f"{split}_{m}": scores[m] for m in METRICS}
-        row["kept_tuning"] = None if decision.check is None else decision.check["kept"]
+        scores = decided_scores(inputs, report, DecisionConfig(**overrides))
+        if scores.test is None:
+            raise SystemExit(f"{cell_dir}: the cell has no test rows to score the decisions on")
+        row = {f"val_{m}": scores.validation[m] for m in METRICS}
+        row |= {f"test_{m}": scores.test[m] for m in METRICS}
+        check = scores.decision.check
+        row["kept_tuning"] = None if check is None else check["kept"]
         rows[name] = row
     return rows
 

@@ -41,7 +41,8 @@ from longtail.experiments.spec import Cell, ExperimentSpec
 from longtail.fingerprint import training_settings
 
 if TYPE_CHECKING:  # torch is imported only when a cell is decided (compare --dry-run starts fast)
-    from longtail.decision.fit import DecisionInputs
+    from longtail.config import DecisionConfig
+    from longtail.decision.fit import DecisionInputs, FittedDecision
 
 #: A trained cell's validation and test logits and labels, in its run directory.
 DECISION_INPUTS = "decision_inputs.safetensors"
@@ -145,21 +146,37 @@ def _has_logits(directory: Path) -> bool:
     return (directory / DECISION_INPUTS).is_file() and (directory / "report.json").is_file()
 
 
-def decide_from(
-    spec: ExperimentSpec, cell: Cell, twin: Cell, twin_dir: Path, run_dir: Path
-) -> dict[str, Any]:
-    """``cell``'s report, decided with its own ``decision.*`` from ``twin``'s saved logits;
-    written to ``run_dir`` as ``report.json`` and ``report.md``."""
-    from longtail.decision import apply_thresholds  # torch: only when deciding
-    from longtail.decision.fit import fit_decision, load_decision_inputs
-    from longtail.decision.probability_map import decision_summary
+def load_decided_cell(cell_dir: Path) -> tuple[DecisionInputs, dict[str, Any]]:
+    """A trained cell's saved logits and its report, as :func:`decided_scores` takes them."""
+    from longtail.decision.fit import load_decision_inputs  # torch: only when deciding
 
-    inputs = load_decision_inputs(twin_dir / DECISION_INPUTS)
-    report = json.loads((twin_dir / "report.json").read_text(encoding="utf-8"))
+    inputs = load_decision_inputs(cell_dir / DECISION_INPUTS)
+    return inputs, json.loads((cell_dir / "report.json").read_text(encoding="utf-8"))
+
+
+@dataclass
+class DecidedScores:
+    """A decision fitted on a cell's validation logits, scored on its validation and test rows."""
+
+    decision: FittedDecision
+    validation: dict[str, Any]
+    #: None when the cell had no test rows
+    test: dict[str, Any] | None
+
+
+def decided_scores(
+    inputs: DecisionInputs, report: dict[str, Any], decision_config: DecisionConfig
+) -> DecidedScores:
+    """Fit ``decision_config`` on the saved validation logits, as training would have, and score it.
+
+    The priors of a logit adjustment are the training counts the cell's report recorded.
+    """
+    from longtail.decision import apply_thresholds  # torch: only when deciding
+    from longtail.decision.fit import fit_decision
+
     task, names = report["task"], report["labels"]
-    decision_config = spec.variant_config(cell.variant, **{"train.seed": cell.seed}).decision
     data = report.get("data") or {}
-    counts = data.get("train_class_counts")  # the priors of a logit adjustment
+    counts = data.get("train_class_counts")
     decision = fit_decision(
         task, inputs.val_logits, inputs.val_y, names, decision_config,
         [counts[n] for n in names] if counts else None, data.get("train_rows"),
@@ -170,8 +187,21 @@ def decide_from(
         decided = apply_thresholds(task, probs, decision.thresholds)
         return evaluate_predictions(task, y, probs, decided, names)
 
-    validation = scored(inputs.val_logits, inputs.val_y)
-    has_test = inputs.test_logits is not None
+    test = scored(inputs.test_logits, inputs.test_y) if inputs.test_logits is not None else None
+    return DecidedScores(decision, scored(inputs.val_logits, inputs.val_y), test)
+
+
+def decide_from(
+    spec: ExperimentSpec, cell: Cell, twin: Cell, twin_dir: Path, run_dir: Path
+) -> dict[str, Any]:
+    """``cell``'s report, decided with its own ``decision.*`` from ``twin``'s saved logits;
+    written to ``run_dir`` as ``report.json`` and ``report.md``."""
+    from longtail.decision.probability_map import decision_summary  # torch: only when deciding
+
+    inputs, report = load_decided_cell(twin_dir)
+    decision_config = spec.variant_config(cell.variant, **{"train.seed": cell.seed}).decision
+    scores = decided_scores(inputs, report, decision_config)
+    decision = scores.decision
     report.update(
         thresholds=decision.thresholds.tolist(),
         threshold_objective=decision_config.tuned_for(),
@@ -179,9 +209,11 @@ def decide_from(
         threshold_untuned=decision.untuned,
         threshold_check=decision.check,
         temperature=decision.temperature,
-        **decision_summary({"labels": {"names": names}, **decision.mapping.meta_fields()}),
-        validation_metrics=validation,
-        metrics=scored(inputs.test_logits, inputs.test_y) if has_test else validation,
+        **decision_summary(
+            {"labels": {"names": report["labels"]}, **decision.mapping.meta_fields()}
+        ),
+        validation_metrics=scores.validation,
+        metrics=scores.test if scores.test is not None else scores.validation,
         decided_from=twin.variant,
     )
     run_dir.mkdir(parents=True, exist_ok=True)
