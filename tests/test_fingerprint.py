@@ -64,3 +64,122 @@ def test_a_null_loss_enters_as_the_default_it_resolves_to(tmp_path, monkeypatch)
     monkeypatch.setitem(fingerprint.TASK_DEFAULTS, "loss", lambda task: weighted)
     after = result_settings(_config(tmp_path, "t.csv"), task="multilabel")
     assert after["loss.pos_weight"] == "sqrt_ratio" and after != default  # a grid retrains
+
+
+#: Every config key longtail had on 2026-12-07, when :data:`longtail.fingerprint.ADDED_OPTIONS`
+#: began. Frozen: a key added later goes into ``ADDED_OPTIONS``, never here.
+KEYS_OF_2026_12_07 = frozenset(
+    (
+        "data.train",
+        "data.validation",
+        "data.test",
+        "data.text_column",
+        "data.label_column",
+        "data.label_delimiter",
+        "data.task",
+        "data.positive_label",
+        "data.val_fraction",
+        "data.strict",
+        "data.arrow",
+        "data.arrow_cache_dir",
+        "data.extra_features",
+        "data.extra_features_from",
+        "data.extra_features_folds",
+        "model.name",
+        "model.max_length",
+        "model.pooling",
+        "model.dropout",
+        "model.gradient_checkpointing",
+        "model.trust_remote_code",
+        "model.encoder",
+        "model.runtime",
+        "model.head",
+        "model.head_hidden",
+        "train.epochs",
+        "train.min_steps",
+        "train.max_epochs",
+        "train.max_steps",
+        "train.batch_size",
+        "train.eval_batch_size",
+        "train.lr",
+        "train.head_lr",
+        "train.layer_decay",
+        "train.weight_decay",
+        "train.warmup_ratio",
+        "train.grad_accum",
+        "train.max_grad_norm",
+        "train.mixed_precision",
+        "train.early_stopping_metric",
+        "train.patience",
+        "train.group_by_length",
+        "train.save_steps",
+        "train.logging_steps",
+        "train.compile",
+        "train.seed",
+        "long_documents.enabled",
+        "long_documents.mode",
+        "long_documents.chunk_length",
+        "long_documents.stride",
+        "long_documents.aggregator",
+        "long_documents.max_chunks",
+        "long_documents.chunk_batch_size",
+        "long_documents.checkpoint",
+        "long_documents.activation_memory_mb",
+        "long_documents.max_chars",
+        "long_documents.on_too_long",
+        "long_documents.cache_dir",
+        "loss",
+        "sampler",
+        "strategy",
+        "sam",
+        "aux_loss",
+        "augment.method",
+        "augment.target_ratio",
+        "augment.cache_dir",
+        "augment.min_words",
+        "augment.quality_plot",
+        "decision.calibrate",
+        "decision.logit_adjust",
+        "decision.objective",
+        "decision.beta",
+        "decision.floor",
+        "decision.tune_thresholds",
+        "decision.fbr",
+        "decision.tuning_check",
+        "decision.tuning_confidence",
+        "output",
+        "track",
+        "track_dir",
+    )
+)
+
+
+def test_every_option_added_since_2026_12_07_is_registered_with_its_value_from_before():
+    from longtail.config import ExperimentConfig
+    from longtail.config.loading import leaf_fields
+
+    unregistered = sorted(
+        key
+        for key, _ in leaf_fields(ExperimentConfig)
+        if key not in KEYS_OF_2026_12_07 and key not in fingerprint.ADDED_OPTIONS
+    )
+    assert not unregistered, (
+        f"new config keys {unregistered}: add each to longtail.fingerprint.ADDED_OPTIONS with "
+        "the value that does what longtail did before it, so that checkpoints resume and grid "
+        "cells stay finished across the upgrade"
+    )
+
+
+def test_an_added_option_at_its_former_value_leaves_the_settings_as_before(tmp_path, monkeypatch):
+    data = tmp_path / "train.csv"
+    data.write_text("text,label\na,x\nb,y\n", encoding="utf-8")
+    settings = result_settings(_config(tmp_path, data))
+    monkeypatch.setitem(fingerprint.ADDED_OPTIONS, "train.lr", settings["train.lr"])
+    before = {k: v for k, v in settings.items() if k != "train.lr"}
+    assert fingerprint.without_added_defaults(settings) == before
+    faster = result_settings(
+        build_config(
+            {"data": {"train": str(data)}, "model": {"name": "some/encoder"}, "train": {"lr": 0.5}}
+        )
+    )
+    assert fingerprint.without_added_defaults(faster)["train.lr"] == 0.5, "another value counts"

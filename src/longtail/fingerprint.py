@@ -7,6 +7,13 @@ continues from a checkpoint (:func:`longtail.training.run.run_training`). Both a
 say where files go or how memory is spent (:data:`NOT_AFFECTING_RESULTS`), and with each local data
 file replaced by the SHA-256 of its content. Moving the data or switching on gradient checkpointing
 changes nothing; editing one row of the training file changes the settings.
+
+An upgrade that adds an option must not orphan what ran before it: a checkpoint would no longer
+resume and every finished grid cell would train again. So each option added to the config is
+registered in :data:`ADDED_OPTIONS` with the value that does what longtail did before it existed;
+a checkpoint's fingerprint leaves the option out while it holds that value
+(:func:`without_added_defaults`), and ``compare`` reads a saved cell that lacks it as that value.
+A test fails for a config key that is neither registered nor among the keys of 2026-12-07.
 """
 
 from __future__ import annotations
@@ -46,6 +53,13 @@ NOT_AFFECTING_RESULTS = frozenset(
         "train.compile",
     }
 )
+#: Options added to the config since 2026-12-07 (and ``decision.tuning_confidence``, added that
+#: day), each with the value that does what longtail did before the option existed. Where that is
+#: no longer the option's default, settings at today's default differ from a run that predates
+#: the option, as they should: ``decision.tuning_confidence`` was added as ``None`` (tuned
+#: weights kept on any cross-fitted gain) and became 0.9 the same day.
+ADDED_OPTIONS: dict[str, Any] = {"decision.tuning_confidence": None}
+
 #: Keys whose ``null`` means "the default for the task": they enter as what they resolve to.
 TASK_DEFAULTS = {
     "loss": default_loss,
@@ -81,6 +95,16 @@ def result_settings(
             settings[key] = data_fingerprint(settings[key])
     settings = resolve_defaults(settings, task=task)
     return json.loads(json.dumps(settings, sort_keys=True, default=str))
+
+
+def without_added_defaults(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` without the :data:`ADDED_OPTIONS` that hold their value from before they
+    existed: what a longtail that predates them would have recorded for the same run."""
+    return {
+        key: value
+        for key, value in settings.items()
+        if key not in ADDED_OPTIONS or value != ADDED_OPTIONS[key]
+    }
 
 
 def training_settings(settings: Mapping[str, Any]) -> dict[str, Any]:

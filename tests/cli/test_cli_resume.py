@@ -10,6 +10,7 @@ from cli_helpers import fast_train_args
 
 import longtail.training.loop as loop
 from longtail.cli import main
+from longtail.config import build_config
 
 
 def test_resume_after_interruption_matches_uninterrupted(
@@ -164,3 +165,39 @@ def test_resume_may_change_the_decision_made_after_training_unless_it_scored_the
     capsys.readouterr()
     assert main([*args, "--resume", "decision.objective=recall_floor", "decision.floor=0.9"]) == 2
     assert "other data or settings" in capsys.readouterr().err
+
+
+def test_a_run_interrupted_before_an_upgrade_that_added_an_option_resumes_after_it(
+    spam_files, tiny_model_dir, tmp_path, monkeypatch, capsys
+):
+    """The upgrade is played by fingerprinting the interrupted run without ``train.max_grad_norm``,
+    as a longtail that lacked the option would have; after it the option is registered with
+    the value that kept the former behaviour (``longtail.fingerprint.ADDED_OPTIONS``)."""
+    import longtail.fingerprint as fingerprint
+    import longtail.training.run as run_module
+
+    key = "train.max_grad_norm"
+    real = run_module.result_settings
+
+    def before_the_option(*a, **kw):
+        return {k: v for k, v in real(*a, **kw).items() if k != key}
+
+    args = [
+        "train",
+        "--data",
+        str(spam_files["train"]),
+        *fast_train_args(tiny_model_dir, tmp_path / "r"),
+    ]
+    monkeypatch.setattr(run_module, "result_settings", before_the_option)
+    _interrupted_run(args, monkeypatch)
+    monkeypatch.setattr(run_module, "result_settings", real)
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 2, "unregistered, the added option looks like a change"
+    assert "other data or settings" in capsys.readouterr().err
+
+    default = real(build_config({"data": {"train": "x"}}))[key]
+    monkeypatch.setitem(fingerprint.ADDED_OPTIONS, key, default)
+    assert main([*args, "--resume", f"{key}={default * 2}"]) == 2, "another value is a change"
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 0
+    assert "resuming after epoch 1" in capsys.readouterr().out

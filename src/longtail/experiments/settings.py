@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any
 
 from longtail.experiments.spec import Cell, ExperimentSpec
-from longtail.fingerprint import resolve_defaults, result_settings
+from longtail.fingerprint import ADDED_OPTIONS, resolve_defaults, result_settings
 
 #: What a ``null`` loss, early-stopping metric or ``decision.fbr`` meant in settings saved before
 #: they recorded resolved defaults: the defaults of that time (every saved setting postdates the
@@ -53,21 +53,15 @@ def saved_settings(saved: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(resolved, sort_keys=True, default=str))
 
 
-#: What a cell saved before an option existed ran with, for the options whose default has
-#: changed since they were added (the others: their default). ``decision.tuning_confidence`` was
-#: added as ``None`` (any cross-fitted gain) and became 0.9 the same day.
-BEFORE_THE_OPTION: dict[str, Any] = {"decision.tuning_confidence": None}
-
-
 def changed_settings(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Dotted keys whose value differs (or that one side lacks), sorted.
 
     A key the saved settings lack is read as what the cell ran before the option existed: the
-    option's first default, which keeps what longtail did before (:data:`BEFORE_THE_OPTION`
-    where the default has changed since, else today's default). Without this, every new option
-    would retrain every finished grid.
+    value that does what longtail did before it (:data:`longtail.fingerprint.ADDED_OPTIONS`;
+    for a key older than that table, today's default). Without this, every new option would
+    retrain every finished grid.
     """
-    defaults = _leaf_defaults() | BEFORE_THE_OPTION
+    defaults = _leaf_defaults() | ADDED_OPTIONS
     saved, current = _effective(saved), _effective(current)
     return sorted(
         key

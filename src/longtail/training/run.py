@@ -36,7 +36,7 @@ from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
 from longtail.evaluation.convergence import still_improving_note
 from longtail.evaluation.model_card import MODEL_CARD, model_card
-from longtail.fingerprint import result_settings, training_settings
+from longtail.fingerprint import result_settings, training_settings, without_added_defaults
 from longtail.io_utils import atomic_write_text
 from longtail.logs import info
 from longtail.losses import resolved_loss_spec
@@ -89,10 +89,14 @@ def _fingerprint(
     data or the output directory, or switching on gradient checkpointing, does not. ``decision.*``
     counts while thresholds are tuned, since early stopping scores the tuned decision
     (:func:`longtail.fingerprint.training_settings`); with untuned thresholds a run may resume
-    with another calibration.
+    with another calibration. An option added by an upgrade does not count while it holds the
+    value that does what longtail did before (:data:`longtail.fingerprint.ADDED_OPTIONS`): a run
+    interrupted before the upgrade resumes after it.
     """
-    settings = training_settings(
-        result_settings(config, data_keys=("data.train", "data.validation"), task=task)
+    settings = without_added_defaults(
+        training_settings(
+            result_settings(config, data_keys=("data.train", "data.validation"), task=task)
+        )
     )
     payload = json.dumps({"settings": settings, "rows": [n_train, n_val, y_sum]}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
