@@ -85,12 +85,38 @@ def test_tune_decision_in_python_changes_only_the_decision(trained):
     assert clf.decision_meta()["threshold_objective"] == "mcc"
 
 
+def test_target_priors_shift_the_saved_model_by_bayes_rule(trained):
+    """The training split held 20 % spam; where it is used 50 %, P(spam)'s odds grow 4x."""
+    tmp, recent = trained
+    assert main(["decide", "--model", str(tmp / "model"), "--data", str(recent), "--output",
+                 str(tmp / "shifted"), "--target-priors", "ham=1,spam=1", "--calibrate",
+                 "none"]) == 0  # fmt: skip
+    meta = json.loads((tmp / "shifted" / "longtail.json").read_text())
+    counts = meta["training"]["train_class_counts"]
+    assert meta["thresholds"] == [0.5] and meta["logit_adjust"]["target_priors"] == [0.5, 0.5]
+    texts = [line.split(",")[0] for line in recent.read_text().splitlines()[1:20]]
+    source, shifted = Classifier.load(tmp / "model"), Classifier.load(tmp / "shifted")
+    raw = source.predict_logits(texts)
+    plain = np.exp(raw) / np.exp(raw).sum(axis=1, keepdims=True) if raw.ndim == 2 else None
+    p = plain[:, 1] if plain is not None else 1 / (1 + np.exp(-raw))
+    q = shifted.predict_proba(texts)[:, 1]
+    factor = counts["ham"] / counts["spam"]
+    np.testing.assert_allclose(q / (1 - q), p / (1 - p) * factor, rtol=1e-5)
+    report = (tmp / "shifted" / "report.md").read_text()
+    assert (
+        "prior shift (Saerens et al. 2002" in report
+        and "training priors to ham 0.5000, spam 0.5000" in report
+    )
+
+
 @pytest.mark.parametrize(
     ("extra", "needle"),
     [
         (["--output", "SAME"], "would destroy the input"),
         (["--objective", "recall_floor"], "floor"),
         (["--logit-adjust", "-2"], "logit_adjust"),
+        (["--target-priors", "ham=1,spm=1"], "missing spam; not a label spm"),
+        (["--target-priors", "ham=1", "--logit-adjust", "tuned"], "set one of them"),
     ],
 )
 def test_bad_requests_are_one_line(trained, tmp_path, capsys, extra, needle):

@@ -58,7 +58,10 @@ NOT_AFFECTING_RESULTS = frozenset(
 #: no longer the option's default, settings at today's default differ from a run that predates
 #: the option, as they should: ``decision.tuning_confidence`` was added as ``None`` (tuned
 #: weights kept on any cross-fitted gain) and became 0.9 the same day.
-ADDED_OPTIONS: dict[str, Any] = {"decision.tuning_confidence": None}
+ADDED_OPTIONS: dict[str, Any] = {
+    "decision.tuning_confidence": None,
+    "decision.target_priors": None,
+}
 
 #: Keys whose ``null`` means "the default for the task": they enter as what they resolve to.
 TASK_DEFAULTS = {

@@ -210,3 +210,31 @@ def test_a_linear_frozen_head_is_solved_by_default_for_multiclass(shared, tiny_m
     assert "a multilabel task: the head trains by SGD" in capsys.readouterr().out
     meta = json.loads((tmp_path / "tags" / "longtail.json").read_text())
     assert meta["task"] == "multilabel" and meta["training"]["stop"] != "solved"
+
+
+def test_target_priors_at_training_are_saved_and_predicted_with(shared, tiny_model_dir, capsys):
+    """A model trained on 15 % spam for a world of 50 %: the report says so, the saved model
+    predicts with the shift, and a multilabel task is refused in one line."""
+    tmp_path, files, _ = shared
+    argv = _train(tiny_model_dir, tmp_path, files, "balanced", "--target-priors", "balanced")
+    assert main(argv) == 0
+    meta = json.loads((tmp_path / "balanced" / "longtail.json").read_text())
+    assert meta["config"]["decision"]["tune_thresholds"] is False
+    assert meta["logit_adjust"]["target_priors"] == [0.5, 0.5]
+    report = (tmp_path / "balanced" / "report.md").read_text()
+    assert "corrected from the training priors to ham 0.5000, spam 0.5000" in report
+    texts = [line.rsplit(",", 1)[0] for line in files["test"].read_text().splitlines()[1:30]]
+    plain, shifted = Classifier.load(tmp_path / "run"), Classifier.load(tmp_path / "balanced")
+    assert (shifted.predict_proba(texts)[:, 1] > plain.predict_proba(texts)[:, 1]).all()
+    tags = write_csv(
+        tmp_path / "tags2.csv",
+        [(text, "a|b" if i % 2 else "c") for i, (text, _) in enumerate(make_rows(60, 0.3, 9))],
+    )
+    argv = _train(tiny_model_dir, tmp_path, {"train": tags}, "tags2", "--label-delimiter", "|",
+                  "--target-priors", "balanced")  # fmt: skip
+    capsys.readouterr()
+    assert main(argv) == 2
+    printed = capsys.readouterr()
+    err = printed.err.strip()
+    assert "binary and multiclass tasks, not multilabel" in err and "\n" not in err
+    assert "epoch 1" not in printed.out, "refused before training"

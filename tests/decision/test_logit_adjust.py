@@ -14,6 +14,7 @@ from longtail.decision.logit_adjust import (
     decision_score,
     default_decision,
     prior_offsets,
+    prior_shift,
     tune_tau,
 )
 from longtail.errors import LongtailError
@@ -129,3 +130,80 @@ def test_config_reads_numbers_and_old_booleans():
     assert DecisionConfig(logit_adjust="1.5").logit_adjust == 1.5
     assert DecisionConfig(calibrate=True).calibrate == "temperature"
     assert DecisionConfig(calibrate=False).calibrate == "none"
+
+
+# ----------------------------------------------------------------------------- target priors
+
+
+def test_the_prior_shift_is_bayes_rule_on_the_probabilities():
+    """Saerens et al. 2002: p'(c|x) ~ p(c|x) * pi'_c / pi_c, whatever the logits."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(50, 3)) * 3
+    counts = np.array([700, 250, 50])
+    target = {"a": 0.2, "b": 0.3, "c": 0.5}
+    shift = prior_shift("multiclass", ["a", "b", "c"], counts, target)
+    reweighted = probabilities(logits, "multiclass") * (
+        np.array([0.2, 0.3, 0.5]) / (counts / counts.sum())
+    )
+    reweighted /= reweighted.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(probabilities(shift.apply(logits), "multiclass"), reweighted)
+    assert shift.target_priors == pytest.approx((0.2, 0.3, 0.5))
+
+
+def test_balanced_target_priors_are_the_logit_adjustment_at_tau_one():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(40, 4))
+    counts = np.array([500, 300, 150, 50])
+    shifted = prior_shift("multiclass", list("wxyz"), counts, "balanced").apply(logits)
+    adjusted = adjust_logits(logits, prior_offsets("multiclass", counts, 1000), 1.0)
+    np.testing.assert_array_equal(shifted.argmax(axis=1), adjusted.argmax(axis=1))
+    np.testing.assert_allclose(
+        probabilities(shifted, "multiclass"), probabilities(adjusted, "multiclass")
+    )
+
+
+def test_target_priors_turn_tuning_off_and_move_a_binary_decision_to_the_rare_class():
+    config = DecisionConfig(target_priors="ham=1,spam=1", calibrate="none")
+    assert config.tune_thresholds is False and config.target_priors == {"ham": 1.0, "spam": 1.0}
+    rng = np.random.default_rng(2)
+    logits, y = rng.normal(size=(100, 2)), rng.integers(0, 2, 100)
+    # P(spam) 0.2 under training priors of 9:1 is 0.69 under equal priors
+    probe = np.log(np.array([[0.8, 0.2]]))
+    decision = fit_decision(
+        "binary", logits, y, ["ham", "spam"], config, np.array([900, 100]), 1000
+    )
+    spam = decision.probabilities("binary", probe)[:, 1]
+    assert spam == pytest.approx(0.2 * 9 / (0.2 * 9 + 0.8))
+    assert decision.thresholds.tolist() == [0.5]
+    assert (
+        apply_thresholds("binary", decision.probabilities("binary", probe), decision.thresholds)[0]
+        == 1
+    )
+
+
+def test_target_priors_name_what_is_wrong_in_one_line():
+    counts = np.array([10, 5])
+    with pytest.raises(LongtailError, match="missing spam; not a label sapm .*labels: ham, spam"):
+        prior_shift("binary", ["ham", "spam"], counts, {"ham": 1, "sapm": 1})
+    with pytest.raises(LongtailError, match="binary and multiclass tasks, not multilabel"):
+        prior_shift("multilabel", ["a", "b"], counts, "balanced")
+    with pytest.raises(LongtailError, match="target_priors needs the training class counts"):
+        fit_decision(
+            "binary", np.zeros((4, 2)), np.array([0, 1, 0, 1]), ["a", "b"],
+            DecisionConfig(target_priors="balanced"),
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("uniform", "balanced or LABEL=SHARE"),
+        ("a=0,b=1", "finite number > 0"),
+        ("a=x", "must be a number"),
+    ],
+)
+def test_bad_target_priors_are_refused_by_the_config(value, message):
+    with pytest.raises(ValueError, match=message):
+        DecisionConfig(target_priors=value)
+    with pytest.raises(ValueError, match="set one of them"):
+        DecisionConfig(target_priors="balanced", logit_adjust="tuned")

@@ -30,6 +30,11 @@ def add_parser(subparsers: Any) -> None:
         help="temperature, isotonic or none (default: the model's own)",
     )  # fmt: skip
     p.add_argument("--logit-adjust", help="none, tuned or a tau >= 0 (default: the model's own)")
+    p.add_argument(
+        "--target-priors",
+        help="the class priors where the model is used: balanced or LABEL=SHARE,... "
+        "(probabilities corrected from the training priors; thresholds not tuned)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     add_runtime_argument(p)
     p.set_defaults(handler=run)
@@ -37,7 +42,7 @@ def add_parser(subparsers: Any) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in ("objective", "beta", "floor", "calibrate"):
+    for key in ("objective", "beta", "floor", "calibrate", "target_priors"):
         if getattr(args, key) is not None:
             out[key] = getattr(args, key)
     if args.logit_adjust is not None:

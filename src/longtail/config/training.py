@@ -216,6 +216,63 @@ class DecisionConfig(_Section):
         "null: any gain)",
     )
 
+    #: The class priors where the model will be used, when they are not training's (label
+    #: shift: a balanced test set after a skewed training sample, or a case-control sample of a
+    #: rare class). The probabilities are corrected from the training priors to these (Saerens,
+    #: Latinne & Decaestecker 2002) and the decision is argmax / 0.5 of the corrected
+    #: probabilities, the Bayes decision for accuracy under them (``balanced``: for the balanced
+    #: error, Menon et al. 2021's logit adjustment at tau = 1). ``tune_thresholds`` is then
+    #: switched off: validation holds the training priors, and thresholds tuned on it would tune
+    #: the correction away. Binary and multiclass tasks only.
+    target_priors: Literal["balanced"] | dict[str, float] | None = Field(
+        None,
+        description="the class priors where the model is used, if not training's: balanced or "
+        "LABEL=SHARE,... (binary and multiclass; probabilities are corrected to them and "
+        "thresholds are not tuned)",
+    )
+
+    @field_validator("target_priors", mode="before")
+    @classmethod
+    def _priors(cls, value: Any) -> Any:
+        """``balanced``, a mapping, or ``LABEL=SHARE,...`` as a flag gives it; shares > 0, any
+        scale (they are normalised)."""
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
+            return None
+        if isinstance(value, str) and value.strip() != "balanced":
+            pairs = [part.rpartition("=") for part in value.split(",") if part.strip()]
+            if not pairs or any(not sep or not label.strip() for label, sep, _ in pairs):
+                raise ValueError("must be balanced or LABEL=SHARE,... (e.g. neg=0.5,pos=0.5)")
+            try:
+                value = {label.strip(): float(share) for label, _, share in pairs}
+            except ValueError:
+                raise ValueError("each share of LABEL=SHARE must be a number") from None
+        if isinstance(value, str):
+            return value.strip()
+        if isinstance(value, dict):
+            bad = [
+                k
+                for k, v in value.items()
+                if not (isinstance(v, (int, float)) and 0 < v < float("inf"))
+            ]
+            if bad:
+                raise ValueError(f"each share must be a finite number > 0 (not for {bad[:5]})")
+            if not value:
+                raise ValueError("give at least one LABEL=SHARE, or balanced")
+        return value
+
+    @model_validator(mode="after")
+    def _priors_decide_untuned(self) -> DecisionConfig:
+        if self.target_priors is None:
+            return self
+        if self.logit_adjust != "none":
+            raise ValueError(
+                "target_priors and logit_adjust both move the decision off the training priors: "
+                "set one of them (target_priors: balanced is logit_adjust 1 with untuned thresholds)"
+            )
+        if self.tune_thresholds:  # validated assignment: runs this validator once more
+            self.tune_thresholds = False
+        return self
+
     @field_validator("calibrate", mode="before")
     @classmethod
     def _calibrate_bool(cls, value: Any) -> Any:

@@ -18,7 +18,12 @@ from safetensors.numpy import load, save
 
 from longtail.decision.calibration import fit_temperature, probabilities
 from longtail.decision.isotonic import check_isotonic_validation, fit_isotonic
-from longtail.decision.logit_adjust import LogitAdjustment, prior_offsets, tune_tau
+from longtail.decision.logit_adjust import (
+    LogitAdjustment,
+    prior_offsets,
+    prior_shift,
+    tune_tau,
+)
 from longtail.decision.objectives import SCORE_OBJECTIVES
 from longtail.decision.probability_map import ProbabilityMap
 from longtail.decision.thresholds import default_thresholds, tune_thresholds_detailed
@@ -88,7 +93,7 @@ def fit_decision(
     on the adjusted logits, then tune the thresholds on the calibrated probabilities, as
     ``config`` (``decision.*``) says. ``train_counts`` (per-class training documents) and
     ``train_rows`` give the priors the logit adjustment needs."""
-    adjust = _fit_logit_adjustment(task, logits, y, config, train_counts, train_rows)
+    adjust = _fit_logit_adjustment(task, logits, y, names, config, train_counts, train_rows)
     z = adjust.apply(logits) if adjust is not None else logits
     calibration = config.calibrate
     temperature = fit_temperature(z, y, task) if calibration == "temperature" else 1.0
@@ -131,19 +136,24 @@ def _fit_logit_adjustment(
     task: str,
     logits: np.ndarray,
     y: np.ndarray,
+    names: Sequence[str],
     config: DecisionConfig,
     train_counts: np.ndarray | None,
     train_rows: int | None,
 ) -> LogitAdjustment | None:
-    """``decision.logit_adjust``: ``None`` when off, a fixed or a validation-tuned ``tau``."""
+    """``decision.logit_adjust``: ``None`` when off, a fixed or a validation-tuned ``tau``; or
+    ``decision.target_priors``' shift from the training priors to the target ones."""
     setting = config.logit_adjust
-    if setting == "none":
+    if setting == "none" and config.target_priors is None:
         return None
+    key = "target_priors" if config.target_priors is not None else "logit_adjust"
     if train_counts is None or train_rows is None:
         raise LongtailError(
-            "decision.logit_adjust needs the training class counts; this decision has none "
-            "(set decision.logit_adjust=none, or retrain)"
+            f"decision.{key} needs the training class counts; this decision has none "
+            f"(unset decision.{key}, or retrain)"
         )
+    if config.target_priors is not None:
+        return prior_shift(task, names, train_counts, config.target_priors)
     offsets = prior_offsets(task, train_counts, train_rows)
     if setting == "tuned":
         tau = tune_tau(task, logits, y, offsets, config.objective, config.beta, config.floor)

@@ -23,6 +23,7 @@ Menon et al. tune it for the balanced error; the smallest best ``tau`` wins a ti
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,17 +51,79 @@ class LogitAdjustment:
     tau: float
     offsets: np.ndarray
     tuned: bool = False
+    #: the class priors the probabilities were shifted to (``decision.target_priors``,
+    #: :func:`prior_shift`), ``None`` for a logit adjustment proper
+    target_priors: tuple[float, ...] | None = None
 
     def apply(self, logits: np.ndarray) -> np.ndarray:
         return adjust_logits(logits, self.offsets, self.tau)
 
     def to_json(self) -> dict[str, Any]:
-        return {"tau": float(self.tau), "offsets": self.offsets.tolist(), "tuned": self.tuned}
+        out = {"tau": float(self.tau), "offsets": self.offsets.tolist(), "tuned": self.tuned}
+        if self.target_priors is not None:
+            out["target_priors"] = list(self.target_priors)
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LogitAdjustment:
         offsets = np.asarray(data["offsets"], dtype=np.float64)
-        return cls(float(data["tau"]), offsets, bool(data.get("tuned", False)))
+        target = data.get("target_priors")
+        return cls(
+            float(data["tau"]), offsets, bool(data.get("tuned", False)),
+            tuple(float(p) for p in target) if target is not None else None,
+        )  # fmt: skip
+
+
+def prior_shift(
+    task: str, names: Sequence[str], train_counts: np.ndarray, target: str | Mapping[str, float]
+) -> LogitAdjustment:
+    """The correction of a single-label model's probabilities from the training priors to
+    ``target`` (``balanced``, or a share per label): ``p'(c | x) ~ p(c | x) * pi'_c / pi_c``.
+
+    A model trained on class priors ``pi`` estimates ``p(c | x)`` for data drawn with them; where
+    the classes occur with ``pi'`` instead (and ``p(x | c)`` is unchanged: label shift), Bayes'
+    rule gives the reweighted posterior above (Saerens, Latinne & Decaestecker 2002, Neural
+    Computation 14(1)). On logits it is the offsets ``log pi_c - log pi'_c`` at ``tau = 1``;
+    for ``balanced`` targets, Menon et al. (2021)'s adjustment for the balanced error.
+
+    Example:
+        >>> shift = prior_shift("binary", ["ham", "spam"], np.array([900, 100]), "balanced")
+        >>> shift.apply(np.array([[2.0, 0.0]]))  # log 9 moved towards "spam"
+    """
+    wanted = target_shares(task, names, target)
+    offsets = single_label_prior_offsets(train_counts, int(np.sum(train_counts))) - np.log(wanted)
+    return LogitAdjustment(1.0, offsets, tuned=False, target_priors=tuple(wanted.tolist()))
+
+
+def target_shares(task: str, names: Sequence[str], target: str | Mapping[str, float]) -> np.ndarray:
+    """``decision.target_priors`` as one share per label of ``names``, summing to 1; a task or a
+    label it cannot serve is refused in one line (checked before training, and at fitting)."""
+    if task not in ("binary", "multiclass"):
+        raise LongtailError(
+            f"decision.target_priors applies to binary and multiclass tasks, not {task}: a "
+            "multilabel model's per-label thresholds are tuned on validation instead"
+        )
+    names = [str(n) for n in names]
+    if target == "balanced":
+        wanted = np.full(len(names), 1.0 / len(names))
+    else:
+        shares = {str(k): float(v) for k, v in dict(target).items()}
+        missing = [n for n in names if n not in shares]
+        unknown = [k for k in shares if k not in names]
+        if missing or unknown:
+            raise LongtailError(
+                "decision.target_priors must give a share for each label and only those: "
+                + "; ".join(
+                    part for part in (
+                        f"missing {', '.join(missing[:8])}" if missing else "",
+                        f"not a label {', '.join(unknown[:8])}" if unknown else "",
+                    ) if part
+                )
+                + f" (labels: {', '.join(names[:12])}{' ...' if len(names) > 12 else ''})"
+            )  # fmt: skip
+        wanted = np.array([shares[n] for n in names])
+        wanted = wanted / wanted.sum()
+    return wanted
 
 
 def prior_offsets(task: str, counts: np.ndarray, num_rows: int) -> np.ndarray:

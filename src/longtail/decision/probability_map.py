@@ -88,8 +88,14 @@ def decision_summary(meta: Mapping[str, Any]) -> dict[str, Any]:
     left = [int(c) for c in isotonic.get("uncalibrated") or []]
     return {
         "calibration": meta.get("calibration") or "temperature",
-        "logit_adjust": (
-            {"tau": float(adjust["tau"]), "tuned": bool(adjust.get("tuned"))} if adjust else None
-        ),
+        "logit_adjust": _adjustment_summary(adjust, names) if adjust else None,
         "isotonic_uncalibrated": [names[c] for c in left if c < len(names)],
     }
+
+
+def _adjustment_summary(adjust: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+    """``tau`` and whether it was tuned; the target priors by label for a prior shift."""
+    summary = {"tau": float(adjust["tau"]), "tuned": bool(adjust.get("tuned"))}
+    if adjust.get("target_priors") is not None:
+        summary["target_priors"] = dict(zip(names, adjust["target_priors"], strict=True))
+    return summary

@@ -22,7 +22,15 @@ def decision_settings(report: Mapping[str, Any]) -> list[list[str]]:
     logit adjustment, then the calibration (a report without these fields: temperature only)."""
     rows = []
     adjust = report.get("logit_adjust")
-    if isinstance(adjust, Mapping):
+    if isinstance(adjust, Mapping) and isinstance(adjust.get("target_priors"), Mapping):
+        shares = ", ".join(
+            f"{label} {format_value(share)}" for label, share in adjust["target_priors"].items()
+        )
+        rows.append([
+            "prior shift (Saerens et al. 2002; decision.target_priors)",
+            f"probabilities corrected from the training priors to {shares}; thresholds not tuned",
+        ])  # fmt: skip
+    elif isinstance(adjust, Mapping):
         how = "tuned on validation" if adjust.get("tuned") else "fixed"
         rows.append([
             "post-hoc logit adjustment (Menon et al. 2021)",

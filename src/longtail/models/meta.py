@@ -142,11 +142,18 @@ class LogitAdjustMeta(_Part):
     tau: float = Field(ge=0.0, allow_inf_nan=False)
     offsets: list[float]
     tuned: bool = False
+    #: a prior shift (``decision.target_priors``): the class shares the offsets move towards
+    target_priors: list[float] | None = None
 
     @model_validator(mode="after")
     def _finite(self) -> LogitAdjustMeta:
         if not all(math.isfinite(v) for v in self.offsets):
             raise ValueError("logit_adjust.offsets must be finite numbers")
+        target = self.target_priors
+        if target is not None and (
+            len(target) != len(self.offsets) or not all(0 < p <= 1 for p in target)
+        ):
+            raise ValueError("logit_adjust.target_priors must hold one share in (0, 1] per offset")
         return self
 
 

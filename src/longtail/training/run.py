@@ -31,6 +31,7 @@ from longtail.data.prepare import (
 from longtail.data.tokenized import TokenizedSplit
 from longtail.decision import apply_thresholds
 from longtail.decision.fit import DecisionInputs, check_decision_data, fit_decision
+from longtail.decision.logit_adjust import target_shares
 from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
@@ -191,6 +192,8 @@ def _run(
     log(describe_task(space, data.counts, n_train, n_val, data.validation_source))
     config = strategy_for_data(config, space.task, data.documents, log)
     check_decision_data(config.decision, space.task, data.validation.y, len(space.names))
+    if config.decision.target_priors is not None:  # a task or label it cannot serve: now
+        target_shares(space.task, space.names, config.decision.target_priors)
     if data.notice:
         log(data.notice)
     if config.model.gradient_checkpointing:
