@@ -127,6 +127,15 @@ POSTHOC = {
 }
 
 
+#: Extra decisions where the test set is drawn with other class priors than training's: IMDB's
+#: test set is balanced, its training set 91 % positive (Shi et al. 2022's protocol). The
+#: target priors are knowledge a user has and longtail does not, so it is a decision of its own
+#: (``decision.target_priors``), never folded into another.
+SHIFTED_TEST: dict[str, dict[str, dict[str, Any]]] = {
+    "imdb": {"target_balanced": {"target_priors": "balanced"}},
+}
+
+
 def remedies_for(setup: str) -> dict[str, dict[str, Any]]:
     return MULTILABEL_REMEDIES if setup in MULTILABEL_SETUPS else SINGLE_LABEL_REMEDIES
 
@@ -290,6 +299,7 @@ class SetupRunner:
         test = self.test_split(setup, space)
         test_logits = predict_logits(setup.trainable, test, **options)
         decisions = dict(DECISIONS) | (POSTHOC if remedy in ("ce", "probe_ce") else {})
+        decisions |= SHIFTED_TEST.get(self.setup, {})
         scores = {}
         for name, decision_overrides in decisions.items():
             decision_config = DecisionConfig(**(config.decision.model_dump() | decision_overrides))
