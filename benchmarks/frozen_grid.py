@@ -304,7 +304,8 @@ class SetupRunner:
         for name, decision_overrides in decisions.items():
             decision_config = DecisionConfig(**(config.decision.model_dump() | decision_overrides))
             decision = fit_decision(space.task, val_logits, data.validation.y, space.names,
-                                    decision_config, data.counts, len(data.train.y))  # fmt: skip
+                                    decision_config, data.counts, len(data.train.y),
+                                    model_priors=trained.model_priors)  # fmt: skip
             scores[name] = {}
             for split, logits, y in (
                 ("", test_logits, test.y),

@@ -86,13 +86,15 @@ def test_tune_decision_in_python_changes_only_the_decision(trained):
 
 
 def test_target_priors_shift_the_saved_model_by_bayes_rule(trained):
-    """The training split held 20 % spam; where it is used 50 %, P(spam)'s odds grow 4x."""
+    """Where the classes are used half and half, P(spam)'s odds grow by the odds of ham in the
+    priors the model learned (the training split's 20 % spam, flattened by the default loss's
+    effective-number weights)."""
     tmp, recent = trained
     assert main(["decide", "--model", str(tmp / "model"), "--data", str(recent), "--output",
                  str(tmp / "shifted"), "--target-priors", "ham=1,spam=1", "--calibrate",
                  "none"]) == 0  # fmt: skip
     meta = json.loads((tmp / "shifted" / "longtail.json").read_text())
-    counts = meta["training"]["train_class_counts"]
+    priors = meta["training"]["model_priors"]
     assert meta["thresholds"] == [0.5] and meta["logit_adjust"]["target_priors"] == [0.5, 0.5]
     texts = [line.split(",")[0] for line in recent.read_text().splitlines()[1:20]]
     source, shifted = Classifier.load(tmp / "model"), Classifier.load(tmp / "shifted")
@@ -100,7 +102,9 @@ def test_target_priors_shift_the_saved_model_by_bayes_rule(trained):
     plain = np.exp(raw) / np.exp(raw).sum(axis=1, keepdims=True) if raw.ndim == 2 else None
     p = plain[:, 1] if plain is not None else 1 / (1 + np.exp(-raw))
     q = shifted.predict_proba(texts)[:, 1]
-    factor = counts["ham"] / counts["spam"]
+    factor = priors["ham"] / priors["spam"]
+    counts = meta["training"]["train_class_counts"]
+    assert 1 < factor < counts["ham"] / counts["spam"]
     np.testing.assert_allclose(q / (1 - q), p / (1 - p) * factor, rtol=1e-5)
     report = (tmp / "shifted" / "report.md").read_text()
     assert (

@@ -342,9 +342,11 @@ class Classifier:
         training = self.meta.get("training") or {}
         counts = training.get("train_class_counts")
         counts = None if counts is None else np.asarray([counts[n] for n in self.labels.names])
+        priors = training.get("model_priors")  # older models: the training counts' shares
         fitted = fit_decision(
             self.task, logits, y_true, self.labels.names, settings, counts,
             int(counts.sum()) if counts is not None else None,
+            model_priors=np.asarray([priors[n] for n in self.labels.names]) if priors else None,
         )  # fmt: skip
         mapping = fitted.mapping or ProbabilityMap(self.task, fitted.temperature)
         self.probability_map, self.temperature = mapping, float(fitted.temperature)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import re
 
+import numpy as np
 import pytest
 from cli_helpers import make_rows, write_csv
 from safetensors import safe_open
@@ -224,8 +226,27 @@ def test_target_priors_at_training_are_saved_and_predicted_with(shared, tiny_mod
     report = (tmp_path / "balanced" / "report.md").read_text()
     assert "corrected from the training priors to ham 0.5000, spam 0.5000" in report
     texts = [line.rsplit(",", 1)[0] for line in files["test"].read_text().splitlines()[1:30]]
-    plain, shifted = Classifier.load(tmp_path / "run"), Classifier.load(tmp_path / "balanced")
-    assert (shifted.predict_proba(texts)[:, 1] > plain.predict_proba(texts)[:, 1]).all()
+    # the shift starts from what the default loss's effective-number weights left of the priors
+    priors = meta["training"]["model_priors"]
+    # calibrated on validation first, then shifted: P(spam)'s odds grow by ham's prior odds
+    shifted = Classifier.load(tmp_path / "balanced")
+    z = shifted.predict_logits(texts) / meta["temperature"]
+    calibrated_odds = np.exp(z[:, 1] - z[:, 0])
+    q = shifted.predict_proba(texts)[:, 1]
+    np.testing.assert_allclose(
+        q / (1 - q), calibrated_odds * priors["ham"] / priors["spam"], rtol=1e-4
+    )  # float32 logits
+    counts = meta["training"]["train_class_counts"]
+    assert counts["spam"] / sum(counts.values()) < priors["spam"] < 0.5
+    offsets = meta["logit_adjust"]["offsets"]
+    assert offsets == pytest.approx([math.log(priors["ham"] / 0.5), math.log(priors["spam"] / 0.5)])
+    # balanced softmax already learns balanced priors: nothing left to shift
+    argv = _train(tiny_model_dir, tmp_path, files, "bsm", "--loss", "balanced_softmax",
+                  "--target-priors", "balanced")  # fmt: skip
+    assert main(argv) == 0
+    meta = json.loads((tmp_path / "bsm" / "longtail.json").read_text())
+    assert meta["training"]["model_priors"] == pytest.approx({"ham": 0.5, "spam": 0.5})
+    assert meta["logit_adjust"]["offsets"] == pytest.approx([0.0, 0.0], abs=1e-9)
     tags = write_csv(
         tmp_path / "tags2.csv",
         [(text, "a|b" if i % 2 else "c") for i, (text, _) in enumerate(make_rows(60, 0.3, 9))],

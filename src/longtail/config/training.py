@@ -269,6 +269,11 @@ class DecisionConfig(_Section):
                 "target_priors and logit_adjust both move the decision off the training priors: "
                 "set one of them (target_priors: balanced is logit_adjust 1 with untuned thresholds)"
             )
+        if self.calibrate == "isotonic":
+            raise ValueError(
+                "target_priors needs calibrate temperature or none: isotonic maps are fitted to "
+                "the validation's class frequencies (the training priors) and would undo the shift"
+            )
         if self.tune_thresholds:  # validated assignment: runs this validator once more
             self.tune_thresholds = False
         return self

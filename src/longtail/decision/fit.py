@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,13 +87,19 @@ def fit_decision(
     config: DecisionConfig,
     train_counts: np.ndarray | None = None,
     train_rows: int | None = None,
+    *,
+    model_priors: np.ndarray | None = None,
 ) -> FittedDecision:
     """Fit the logit adjustment (Menon et al. 2021, arXiv 2007.07314), the calibration (a
     temperature, Guo et al. 2017, arXiv 1706.04599, or isotonic maps, Zadrozny & Elkan 2002)
     on the adjusted logits, then tune the thresholds on the calibrated probabilities, as
     ``config`` (``decision.*``) says. ``train_counts`` (per-class training documents) and
-    ``train_rows`` give the priors the logit adjustment needs."""
-    adjust = _fit_logit_adjustment(task, logits, y, names, config, train_counts, train_rows)
+    ``train_rows`` give the priors the logit adjustment needs; ``model_priors`` (the priors the
+    model's probabilities reflect after its remedies, :mod:`longtail.decision.model_priors`) are
+    where ``decision.target_priors`` shifts from (default: the training counts' shares)."""
+    if config.target_priors is not None:
+        return _shifted_decision(task, logits, y, names, config, train_counts, model_priors)
+    adjust = _fit_logit_adjustment(task, logits, y, config, train_counts, train_rows)
     z = adjust.apply(logits) if adjust is not None else logits
     calibration = config.calibrate
     temperature = fit_temperature(z, y, task) if calibration == "temperature" else 1.0
@@ -132,28 +138,52 @@ def fit_decision(
     )
 
 
-def _fit_logit_adjustment(
+def _shifted_decision(
     task: str,
     logits: np.ndarray,
     y: np.ndarray,
     names: Sequence[str],
     config: DecisionConfig,
     train_counts: np.ndarray | None,
+    model_priors: np.ndarray | None,
+) -> FittedDecision:
+    """``decision.target_priors``: calibrate on validation (drawn with the training priors), then
+    shift the calibrated probabilities to the target priors; argmax / 0.5 decides.
+
+    The map applies the shift before the temperature, so the offsets are stored times the
+    temperature: ``softmax((z - T o) / T) = softmax(z / T - o)``, the shift of the calibrated
+    probabilities. Isotonic maps are refused with target priors by the config: fitted to the
+    validation's frequencies, they would map the shift back.
+    """
+    if train_counts is None:
+        raise LongtailError(
+            "decision.target_priors needs the training class counts; this decision has none "
+            "(unset decision.target_priors, or retrain)"
+        )
+    shift = prior_shift(task, names, train_counts, config.target_priors, model_priors)
+    temperature = fit_temperature(logits, y, task) if config.calibrate == "temperature" else 1.0
+    adjust = replace(shift, offsets=shift.offsets * float(temperature))
+    mapping = ProbabilityMap(task, float(temperature), config.calibrate, None, adjust)
+    return FittedDecision(float(temperature), default_thresholds(task, len(names)), [], [], mapping)
+
+
+def _fit_logit_adjustment(
+    task: str,
+    logits: np.ndarray,
+    y: np.ndarray,
+    config: DecisionConfig,
+    train_counts: np.ndarray | None,
     train_rows: int | None,
 ) -> LogitAdjustment | None:
-    """``decision.logit_adjust``: ``None`` when off, a fixed or a validation-tuned ``tau``; or
-    ``decision.target_priors``' shift from the training priors to the target ones."""
+    """``decision.logit_adjust``: ``None`` when off, a fixed or a validation-tuned ``tau``."""
     setting = config.logit_adjust
-    if setting == "none" and config.target_priors is None:
+    if setting == "none":
         return None
-    key = "target_priors" if config.target_priors is not None else "logit_adjust"
     if train_counts is None or train_rows is None:
         raise LongtailError(
-            f"decision.{key} needs the training class counts; this decision has none "
-            f"(unset decision.{key}, or retrain)"
+            "decision.logit_adjust needs the training class counts; this decision has none "
+            "(set decision.logit_adjust=none, or retrain)"
         )
-    if config.target_priors is not None:
-        return prior_shift(task, names, train_counts, config.target_priors)
     offsets = prior_offsets(task, train_counts, train_rows)
     if setting == "tuned":
         tau = tune_tau(task, logits, y, offsets, config.objective, config.beta, config.floor)

@@ -75,7 +75,11 @@ class LogitAdjustment:
 
 
 def prior_shift(
-    task: str, names: Sequence[str], train_counts: np.ndarray, target: str | Mapping[str, float]
+    task: str,
+    names: Sequence[str],
+    train_counts: np.ndarray,
+    target: str | Mapping[str, float],
+    model_priors: np.ndarray | None = None,
 ) -> LogitAdjustment:
     """The correction of a single-label model's probabilities from the training priors to
     ``target`` (``balanced``, or a share per label): ``p'(c | x) ~ p(c | x) * pi'_c / pi_c``.
@@ -84,14 +88,20 @@ def prior_shift(
     the classes occur with ``pi'`` instead (and ``p(x | c)`` is unchanged: label shift), Bayes'
     rule gives the reweighted posterior above (Saerens, Latinne & Decaestecker 2002, Neural
     Computation 14(1)). On logits it is the offsets ``log pi_c - log pi'_c`` at ``tau = 1``;
-    for ``balanced`` targets, Menon et al. (2021)'s adjustment for the balanced error.
+    for ``balanced`` targets, Menon et al. (2021)'s adjustment for the balanced error. ``pi`` is
+    ``model_priors`` when given: a model trained with class weights, a sampler or a logit-offset
+    loss reflects other priors than the training counts (:mod:`longtail.decision.model_priors`).
 
     Example:
         >>> shift = prior_shift("binary", ["ham", "spam"], np.array([900, 100]), "balanced")
         >>> shift.apply(np.array([[2.0, 0.0]]))  # log 9 moved towards "spam"
     """
     wanted = target_shares(task, names, target)
-    offsets = single_label_prior_offsets(train_counts, int(np.sum(train_counts))) - np.log(wanted)
+    if model_priors is not None:
+        source = np.log(np.maximum(np.asarray(model_priors, dtype=np.float64), 1e-12))
+    else:
+        source = single_label_prior_offsets(train_counts, int(np.sum(train_counts)))
+    offsets = source - np.log(wanted)
     return LogitAdjustment(1.0, offsets, tuned=False, target_priors=tuple(wanted.tolist()))
 
 

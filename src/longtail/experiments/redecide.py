@@ -169,17 +169,21 @@ def decided_scores(
 ) -> DecidedScores:
     """Fit ``decision_config`` on the saved validation logits, as training would have, and score it.
 
-    The priors of a logit adjustment are the training counts the cell's report recorded.
+    The priors of a logit adjustment are the training counts the cell's report recorded, and a
+    prior shift starts from the model's priors it recorded (cells before them: the counts).
     """
+    import numpy as np
+
     from longtail.decision import apply_thresholds  # torch: only when deciding
     from longtail.decision.fit import fit_decision
 
     task, names = report["task"], report["labels"]
     data = report.get("data") or {}
-    counts = data.get("train_class_counts")
+    counts, priors = data.get("train_class_counts"), data.get("model_priors")
     decision = fit_decision(
         task, inputs.val_logits, inputs.val_y, names, decision_config,
         [counts[n] for n in names] if counts else None, data.get("train_rows"),
+        model_priors=np.asarray([priors[n] for n in names]) if priors else None,
     )  # fmt: skip
 
     def scored(logits: Any, y: Any) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from torch import nn
 from longtail.config import TrainConfig, is_off
 from longtail.data import LabelSpace
 from longtail.data.tokenized import TokenizedSplit
+from longtail.decision.model_priors import implied_priors
 from longtail.errors import LongtailError
 from longtail.losses import LOSSES, build_loss
 from longtail.sampling import build_sampler, epoch_length_note
@@ -98,6 +99,9 @@ class PhasesResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     phases: list[dict[str, Any]] = field(default_factory=list)
     augmented: list[tuple[str, AugmentedRows]] = field(default_factory=list)
+    #: the class priors the trained model's probabilities reflect (single-label; the last
+    #: training phase's loss and sampler: :mod:`longtail.decision.model_priors`)
+    model_priors: np.ndarray | None = None
 
 
 def loss_parameters(spec: Any) -> set[str]:
@@ -304,6 +308,7 @@ def run_phases(
             )
             if note := epoch_length_note(sampler, len(sampler_labels)):
                 log(note)
+            out.model_priors = implied_priors(space.task, loss_fn, counts, sampler, sampler_labels)
             train_config = _phase_train_config(train, phase)
             if len(phases) > 1 and phase.solver == "lbfgs":
                 log(

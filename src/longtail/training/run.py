@@ -259,8 +259,9 @@ def _run(
         device=device,
     )  # fmt: skip
     decision = fit_decision(
-        space.task, val_logits, y_val, space.names, config.decision, counts, len(y_train)
-    )
+        space.task, val_logits, y_val, space.names, config.decision, counts, len(y_train),
+        model_priors=trained.model_priors,
+    )  # fmt: skip
     meta = model_meta(
         config, space, counts, decision, trained, model_name=model_name, max_length=max_length,
         long_documents=document_settings(

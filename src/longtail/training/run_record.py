@@ -78,6 +78,12 @@ def model_meta(
             "phases": trained.phases,
             "seconds": round(sum(phase["seconds"] for phase in trained.phases), 1),
             "train_class_counts": dict(zip(space.names, counts.tolist(), strict=True)),
+            # what the probabilities reflect after the remedies (longtail.decision.model_priors)
+            "model_priors": (
+                dict(zip(space.names, trained.model_priors.tolist(), strict=True))
+                if trained.model_priors is not None
+                else None
+            ),
         },
     }
 
@@ -120,6 +126,7 @@ def report_header(
             "train_rows": train_rows,
             "validation_rows": validation_rows,
             "train_class_counts": meta["training"]["train_class_counts"],
+            "model_priors": meta["training"].get("model_priors"),
         },
         "training": meta["training"] | {"config": None},
         "validation_metrics": validation_metrics,
