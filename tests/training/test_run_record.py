@@ -21,6 +21,7 @@ def _record(task: str = "multiclass", scores: tuple = (0.4, 0.5)) -> tuple[dict,
     config = build_config({"data": {"train": "train.csv"}, "loss": {"name": "focal", "gamma": 2.0}})
     trained = PhasesResult(
         final=TrainingResult(best_epoch=2, best_score=0.5),
+        model_priors=None if task != "multiclass" else np.array([0.5, 0.25, 0.25]),
         history=[
             {"epoch": i, "step": 20 * i, "val_score": s, "phase": "fine_tune"}
             for i, s in enumerate(scores, start=1)
@@ -83,6 +84,7 @@ def test_report_header_leaves_the_config_to_the_model_directory_without_touching
         "train_rows": 40,
         "validation_rows": 9,
         "train_class_counts": {"a": 10, "b": 11, "c": 12},
+        "model_priors": {"a": 0.5, "b": 0.25, "c": 0.25},
     }
     assert header["validation_metrics"] == {"f1_macro": 0.5}
 
