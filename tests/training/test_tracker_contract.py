@@ -86,8 +86,17 @@ def _wandb_records(directory: Path) -> list:
 
 def _read_wandb(directory: Path, run_name: str) -> dict[str, list[tuple[int, float]]]:
     import json
+    import time
 
-    records = _wandb_records(directory)
+    # W&B's service process writes the file; under a loaded machine its last records may land
+    # after finish() returns (seen once in CI on 2 busy cores): read until the exit record is there
+    deadline = time.monotonic() + 60
+    while True:
+        records = _wandb_records(directory)
+        kinds = {r.WhichOneof("record_type") for r in records}
+        if "exit" in kinds or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
     assert run.display_name == run_name and run.project == "longtail"
     config = {
