@@ -52,7 +52,8 @@ def implied_priors(
         seen = np.maximum(
             np.bincount(drawn.astype(np.int64), minlength=seen.size)[: seen.size], 0.5
         )
-    weights = _buffer(loss_fn, "drw_weights") if _reweighting(loss_fn) else None
+    # an LDAM loss with deferred re-weighting ends training re-weighted (its last epochs)
+    weights = _buffer(loss_fn, "drw_weights")
     if weights is None:
         weights = _buffer(loss_fn, "class_weights")
     offsets = _buffer(loss_fn, "offsets")
@@ -70,8 +71,3 @@ def _buffer(module: Any, name: str) -> np.ndarray | None:
     if value is None:
         return None
     return np.asarray(value.detach().cpu().double().numpy() if hasattr(value, "detach") else value)
-
-
-def _reweighting(loss_fn: Any) -> bool:
-    """An LDAM loss with deferred re-weighting ends training re-weighted (its last epochs)."""
-    return getattr(loss_fn, "drw_weights", None) is not None
