@@ -132,7 +132,9 @@ POSTHOC = {
 #: target priors are knowledge a user has and longtail does not, so it is a decision of its own
 #: (``decision.target_priors``), never folded into another.
 SHIFTED_TEST: dict[str, dict[str, dict[str, Any]]] = {
-    "imdb": {"target_balanced": {"target_priors": "balanced"}},
+    setup: {"target_balanced": {"target_priors": "balanced"}}
+    # 20 Newsgroups: imbalance applied to training only, the test set near balanced
+    for setup in ("imdb", "20ng_step", "20ng_long_tailed")
 }
 
 
@@ -708,7 +710,8 @@ def open_setup(setup: str, args: argparse.Namespace, work: Path, model: str) -> 
     that encodes every text into the cache."""
     directory = work / setup
     info_path = directory / "info.json"
-    if not info_path.exists():
+    # the tables are not kept with the records (too large): written again where they are missing
+    if not info_path.exists() or not (directory / "test.jsonl").exists():
         info = write_setup_data(setup, directory, args.rows) | {"max_length": args.max_length}
         info_path.write_text(json.dumps(info), encoding="utf-8")
     info = json.loads(info_path.read_text(encoding="utf-8"))
