@@ -12,7 +12,10 @@ each cell's *validation* logits, four decisions through longtail's own
   only where the cross-fitted check finds any gain (the default until 2026-12-07);
 - ``tuned_unchecked``: the same with the check off (``decision.tuning_check: none``);
 - ``tuned_confident``: the check asks the gain to hold in 90 % of bootstrap resamples of the
-  validation rows too (``decision.tuning_confidence: 0.9``, longtail's default since then).
+  validation rows too (``decision.tuning_confidence: 0.9``, longtail's default since then);
+- with ``--target-priors P`` also ``target_P``: temperature scaling, then the probabilities
+  corrected to the class priors P (``decision.target_priors``; Saerens et al. 2002) and argmax,
+  for a test set drawn with other priors than training (a near-balanced benchmark test set).
 
 The model is the same in the four rows of a cell, so the difference between a variant's
 ``argmax`` row and vanilla's is the loss's (and its early stopping's) share of a gap, and the
@@ -40,14 +43,16 @@ DECISIONS: dict[str, dict[str, Any]] = {
 METRICS = ("f1_macro", "mcc")
 
 
-def cell_rows(cell_dir: Path) -> dict[str, dict[str, float]]:
+def cell_rows(
+    cell_dir: Path, decisions: dict[str, dict[str, Any]] = DECISIONS
+) -> dict[str, dict[str, float]]:
     """Decision name -> validation and test scores of one cell; ``shipped`` from its report."""
     from longtail.config import DecisionConfig
     from longtail.experiments.redecide import decided_scores, load_decided_cell
 
     inputs, report = load_decided_cell(cell_dir)
     rows = {"shipped": {f"test_{m}": report["metrics"][m] for m in METRICS}}
-    for name, overrides in DECISIONS.items():
+    for name, overrides in decisions.items():
         scores = decided_scores(inputs, report, DecisionConfig(**overrides))
         if scores.test is None:
             raise SystemExit(f"{cell_dir}: the cell has no test rows to score the decisions on")
@@ -78,13 +83,22 @@ def _mean_sem(values: list[float]) -> str:
     return f"{mean:.3f} ± {statistics.stdev(values) / len(values) ** 0.5:.3f}"
 
 
-def split(grid: Path) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+def with_target(target_priors: str | None) -> dict[str, dict[str, Any]]:
+    """The decisions refitted: :data:`DECISIONS`, and ``target_<P>`` where priors P are given."""
+    if target_priors is None:
+        return DECISIONS
+    return DECISIONS | {f"target_{target_priors}": {"target_priors": target_priors}}
+
+
+def split(
+    grid: Path, decisions: dict[str, dict[str, Any]] = DECISIONS
+) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
     """Variant -> cell -> decision -> scores, for every finished cell that kept its logits."""
     cells = grid_cells(grid)
     if not cells:
         raise SystemExit(f"{grid}: no finished cell kept its logits ({grid}/cells/*/*/)")
     return {
-        variant: {name: cell_rows(path) for name, path in sorted(runs.items())}
+        variant: {name: cell_rows(path, decisions) for name, path in sorted(runs.items())}
         for variant, runs in sorted(cells.items())
     }
 
@@ -103,16 +117,18 @@ def matching_shipped(per_cell: dict[str, dict[str, dict[str, Any]]]) -> list[str
 
 
 def table(results: dict[str, dict[str, dict[str, dict[str, Any]]]], grid: Path) -> str:
+    decisions = [d for d in next(iter(next(iter(results.values())).values())) if d != "shipped"]
     lines = [
-        f"`python benchmarks/decision_split.py {grid}`: each cell's own model, decided four ways "
-        "on its validation logits and scored on its test logits; mean ± SEM over the cells.",
+        f"`python benchmarks/decision_split.py {grid}`: each cell's own model, decided "
+        f"{len(decisions)} ways on its validation logits and scored on its test logits; "
+        "mean ± SEM over the cells.",
         "",
         "| variant | decision | cells | test macro-F1 | test MCC | validation macro-F1 | "
         "per cell: test macro-F1 | tuning kept |",
         "|---|---|---:|---:|---:|---:|---|---|",
     ]
     for variant, per_cell in results.items():
-        for decision in ("shipped", *DECISIONS):
+        for decision in ("shipped", *decisions):
             rows = [per_cell[name][decision] for name in per_cell]
             val = _mean_sem([r["val_f1_macro"] for r in rows]) if decision != "shipped" else ""
             kept = "/".join(
@@ -139,8 +155,13 @@ def table(results: dict[str, dict[str, dict[str, dict[str, Any]]]], grid: Path) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("grid", type=Path, help="a `longtail compare` output directory")
+    parser.add_argument(
+        "--target-priors",
+        metavar="P",
+        help="also refit decision.target_priors=P (e.g. balanced) on each cell: the row target_P",
+    )
     args = parser.parse_args(argv)
-    print(table(split(args.grid), args.grid))
+    print(table(split(args.grid, with_target(args.target_priors)), args.grid))
     return 0
 
 

@@ -67,3 +67,18 @@ def test_refitted_decisions_reproduce_each_cells_shipped_decision(tmp_path, tiny
             assert all(0.0 <= row["test_f1_macro"] <= 1.0 for row in rows.values())
     text = script.table(results, grid)
     assert text.count("| default |") == 5 and "parity: vanilla's shipped decision equals" in text
+
+
+def test_target_priors_adds_a_prior_shifted_decision_to_every_cell(tmp_path, tiny_model_dir):
+    script = load_script("decision_split")
+    assert script.with_target(None) is script.DECISIONS
+    grid = _grid(tmp_path, tiny_model_dir)
+    results = script.split(grid, script.with_target("balanced"))
+    for cells in results.values():
+        for rows in cells.values():
+            assert set(rows) == {"shipped", *script.DECISIONS, "target_balanced"}
+            shifted = rows["target_balanced"]
+            assert 0.0 <= shifted["test_f1_macro"] <= 1.0
+            assert shifted["kept_tuning"] is None  # the shift tunes nothing on validation
+    text = script.table(results, grid)
+    assert text.count("| default |") == 6 and "decided 5 ways" in text
