@@ -89,3 +89,12 @@ def test_the_verdict_says_first_when_the_anchor_is_ahead():
     ahead = verdict("multiclass", {**behind, "f1_macro": 0.85}, anchor, "test")
     assert ahead.startswith("this model is ahead of the anchor")
     assert verdict("multiclass", behind, anchor, "validation") is None  # no anchor scores there
+
+
+def test_texts_without_a_word_skip_the_anchor_and_say_why():
+    texts, y = ["🙂 !", "? 🙃", "x y", "! ?"], np.asarray([0, 1, 0, 1])
+    found = tfidf_anchor("binary", ["a", "b"], texts, y, {"test": (texts, y)})
+    assert found == {
+        "name": ANCHOR_NAME,
+        "skipped": "the training texts hold no word of 2+ characters",
+    }

@@ -77,7 +77,8 @@ def tfidf_anchor(
     Returns:
         ``{"name", "train_rows", "sampled", "seconds", "metrics": {split: {metric: value,
         "per_class_f1": {label: F1}}}}``, the metrics those of
-        :func:`longtail.evaluation.metrics.evaluate_predictions` named in :data:`KEPT`.
+        :func:`longtail.evaluation.metrics.evaluate_predictions` named in :data:`KEPT`; or
+        ``{"name", "skipped": why}`` where the texts hold no word to count.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -89,12 +90,15 @@ def tfidf_anchor(
         rows = np.sort(np.random.default_rng(seed).choice(rows, size=max_rows, replace=False))
     texts = [train_texts[i] for i in rows]
     # min_df=2 drops the n-grams seen once; a tiny training split may have none left, then 1
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
-    try:
-        x_train = vectorizer.fit_transform(texts)
-    except ValueError:
-        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
-        x_train = vectorizer.fit_transform(texts)
+    for min_df in (2, 1):
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df)
+        try:
+            x_train = vectorizer.fit_transform(texts)
+            break
+        except ValueError:  # no word at all (emoji, one-letter tokens): nothing to fit
+            continue
+    else:
+        return {"name": ANCHOR_NAME, "skipped": "the training texts hold no word of 2+ characters"}
     predict = _fit(task, x_train, y_train[rows], len(names))
     metrics = {}
     for split, (split_texts, y) in splits.items():

@@ -370,6 +370,9 @@ def _anchor(
         return {"name": ANCHOR_NAME, "skipped": "--arrow keeps the texts on disk"}
     splits = {"validation": validation} | ({"test": test} if test is not None else {})
     found = tfidf_anchor(space.task, space.names, texts, np.asarray(y_train), splits, seed=seed)
+    if found.get("skipped"):
+        log(f"anchor: not fitted ({found['skipped']})")
+        return found
     log(f"anchor: {ANCHOR_NAME} on {found['train_rows']} training rows in {found['seconds']} s: "
         + ", ".join(f"{split} macro-F1 {m['f1_macro']:.4f}"
                     for split, m in found["metrics"].items()))  # fmt: skip
