@@ -13,7 +13,8 @@ resume and every finished grid cell would train again. So each option added to t
 registered in :data:`ADDED_OPTIONS` with the value that does what longtail did before it existed;
 a checkpoint's fingerprint leaves the option out while it holds that value
 (:func:`without_added_defaults`), and ``compare`` reads a saved cell that lacks it as that value.
-A test fails for a config key that is neither registered nor among the keys of 2026-12-07.
+A test fails for a config key that is neither registered, nor among the keys of 2026-12-07, nor
+one of :data:`NOT_AFFECTING_RESULTS` (which never enter the settings).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ NOT_AFFECTING_RESULTS = frozenset(
         "train.logging_steps",
         # the same arithmetic in fused kernels: like eval_batch_size, only rounding moves
         "train.compile",
+        # a baseline reported beside the model: the model, its decision and metrics are the same
+        "anchor",
     }
 )
 #: Options added to the config since 2026-12-07 (and ``decision.tuning_confidence``, added that

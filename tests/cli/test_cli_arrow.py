@@ -25,6 +25,11 @@ def test_arrow_binary_matches_in_memory_labels_and_learns(spam_files, tiny_model
     report = json.loads((arrow / "report.json").read_text())
     assert report["metrics"]["positive_f1"] > 0.8
     assert any((tmp_path / "arrow-cache").rglob("*.arrow")), "the tokenised table lives on disk"
+    # the anchor needs the texts in memory: not fitted under --arrow, and the report says why
+    assert "--arrow" in report["anchor"]["skipped"]
+    assert "not fitted (--arrow" in (arrow / "report.md").read_text()
+    in_memory = json.loads((memory / "report.json").read_text())["anchor"]
+    assert in_memory["metrics"]["test"]["num_examples"] == report["metrics"]["num_examples"]
 
 
 def test_arrow_multilabel_jsonl(tmp_path, tiny_model_dir):

@@ -409,3 +409,53 @@ def test_an_interrupted_cell_with_other_settings_starts_over(tmp_path, tiny_mode
             runner.run_cell(spec, cell, folds, log=lambda _m: None)
     assert seen == [True, False]  # same settings resume; changed settings start over
     assert json.loads(settings_path.read_text()) == settings
+
+
+def test_the_anchor_is_one_row_per_training_split_beside_the_variants(tmp_path, tiny_model_dir):
+    from longtail.evaluation.html_compare import render_comparison_html
+    from longtail.experiments.summary import render_comparison_markdown, summarize
+
+    spec = load_experiment(_experiment(tmp_path, tiny_model_dir, seeds=[0, 1]))
+    records = []
+    for key, anchor_f1 in [("fold0-seed0", 0.9), ("fold1-seed0", 0.7), ("fold0-seed1", 0.8),
+                           ("fold1-seed1", 0.6)]:  # fmt: skip
+        for variant, f1 in [("vanilla", 0.5), ("focal", 0.6)]:
+            anchor = {"metrics": {"f1_macro": anchor_f1}, "per_class_f1": {"spam": anchor_f1}}
+            records.append({"variant": variant, "key": key, "metrics": {"f1_macro": f1},
+                            "per_class_f1": {"spam": f1}, "seconds": 1.0,
+                            # cells saved before the anchor existed carry none
+                            "anchor": anchor if variant == "focal" or key != "fold0-seed0"
+                            else None})  # fmt: skip
+    summary = summarize(spec, records, ["spam"], {"spam": 24})
+    anchor = summary["anchor"]
+    assert anchor["n"] == 4  # one per (fold, seed), not one per cell
+    assert anchor["metrics"]["f1_macro"]["mean"] == pytest.approx(0.75)
+    assert anchor["per_class_f1"]["spam"]["mean"] == pytest.approx(0.75)
+    assert summary["warnings"] == [
+        "the anchor (TF-IDF + logistic regression (balanced), fitted on each cell's training "
+        "rows) scores mean macro-F1 0.7500, above every variant (best: focal, 0.6000)"
+    ]
+    md = render_comparison_markdown(summary)
+    assert re.search(
+        r"^\| anchor: TF-IDF \+ logistic regression \(balanced\) \| 4 \| 0\.750", md, re.M
+    )
+    assert re.search(r"^\| class .*\| focal +\| anchor +\|", md, re.M)
+    assert "anchor: TF-IDF + logistic regression (balanced)" in render_comparison_html(summary)
+    for record in records:
+        record["anchor"] = None
+    assert summarize(spec, records, ["spam"], {"spam": 24})["anchor"] is None
+
+
+def test_a_compare_cell_records_its_anchor(tmp_path, tiny_model_dir):
+    base = yaml.safe_load(_experiment(tmp_path, tiny_model_dir).read_text())["base"]
+    base["data"]["test"] = str(_data(tmp_path / "test.csv", n=40, seed=1))
+    path = _experiment(tmp_path, tiny_model_dir, base=base, variants={"vanilla": {}}, folds=None)
+    assert main(["compare", str(path)]) == 0
+    [record] = [json.loads(p.read_text()) for p in (tmp_path / "grid").rglob("seed0.json")]
+    report = json.loads(next((tmp_path / "grid").rglob("report.json")).read_text())
+    assert (
+        record["anchor"]["metrics"]["f1_macro"] == (report["anchor"]["metrics"]["test"]["f1_macro"])
+    )
+    assert record["anchor"]["metrics"]["num_examples"] == 40
+    summary = json.loads((tmp_path / "grid" / "comparison.json").read_text())
+    assert summary["anchor"]["n"] == 1

@@ -57,6 +57,12 @@ class ExperimentConfig(_Section):
     )
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    anchor: Literal["tfidf", "none"] = Field(
+        "tfidf",
+        description="a baseline fitted on the same training rows and reported beside the model on "
+        "the same validation / test rows: tfidf (TF-IDF + logistic regression, balanced; "
+        "default) or none",
+    )
     output: str | None = Field(None, description="run directory (model + report)")
     track: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
         default_factory=list,

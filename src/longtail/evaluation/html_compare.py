@@ -141,10 +141,14 @@ def _metric_table(summary: Mapping[str, Any], metrics: list[str]) -> str:
         lower = any(word in m.lower() for word in _LOWER_IS_BETTER)
         for i in _best_rows(means, lower):
             rows[i][j] = Markup(f"<strong>{escape(rows[i][j])}</strong>")
-    note = note_paragraph(
-        "Best mean per column in bold (lowest for ECE / loss, highest otherwise)."
-    )
-    return html_table(["variant", *metrics], rows) + note
+    note = "Best mean per column in bold (lowest for ECE / loss, highest otherwise)."
+    anchor = summary.get("anchor")
+    if isinstance(anchor, Mapping):  # a reference, not a contender: never in bold
+        rows.append([f"anchor: {anchor.get('name')}",
+                     *(_mean_sem((anchor.get("metrics") or {}).get(m)) for m in metrics)])  # fmt: skip
+        note += (" The anchor row is TF-IDF + logistic regression fitted on each cell's training"
+                 " rows and scored on the same rows (longtail.evaluation.anchor).")  # fmt: skip
+    return html_table(["variant", *metrics], rows) + note_paragraph(note)
 
 
 def _delta_section(summary: Mapping[str, Any], metrics: list[str]) -> list[str]:

@@ -24,6 +24,7 @@ import numpy as np
 
 from longtail.errors import LongtailError
 from longtail.evaluation import figure_data, plots
+from longtail.evaluation.anchor import anchor_f1, anchor_table
 from longtail.evaluation.html_compare import COMPARISON_FIGURES, render_comparison_html
 from longtail.evaluation.html_page import (
     contents_nav,
@@ -92,9 +93,15 @@ def render_run_html(report: Mapping[str, Any], arrays: RunArrays) -> str:
     parts.append(warnings_section(report_warnings(report)))
     headline = _headline_rows(metrics, arrays, page)
     parts += ["<h2>Headline</h2>", html_table(["metric", "value"], headline)]
+    if (anchor := anchor_table(report)) is not None:
+        rows, caption = anchor
+        parts.append("<h2>Anchor on the same rows</h2>")
+        if rows:
+            parts.append(html_table(["metric", "this model", "anchor"], rows))
+        parts.append(note_paragraph(caption))
     figures = _run_figures(metrics, arrays, page)
     parts += ["<h2>Figures</h2>", contents_nav(figures), *(f for _, _, f in figures)]
-    parts += ["<h2>Per class</h2>", _per_class_table(metrics, arrays, page)]
+    parts += ["<h2>Per class</h2>", _per_class_table(metrics, arrays, page, anchor_f1(report))]
     parts += _details(report)
     return html_document(title, parts)
 
@@ -342,7 +349,12 @@ def _headline_rows(metrics: Mapping[str, Any], a: RunArrays, page: _RunPage) -> 
     return rows + page.headline_decision
 
 
-def _per_class_table(metrics: Mapping[str, Any], a: RunArrays, page: _RunPage) -> str:
+def _per_class_table(
+    metrics: Mapping[str, Any],
+    a: RunArrays,
+    page: _RunPage,
+    anchor_scores: Mapping[str, float] | None = None,
+) -> str:
     rows = sorted(metrics.get("per_class") or [], key=lambda r: -r["support"])
     if not rows:
         return note_paragraph("No per-class rows in the report.")
@@ -350,6 +362,7 @@ def _per_class_table(metrics: Mapping[str, Any], a: RunArrays, page: _RunPage) -
     header = ["label", *(["train count"] if a.train_class_counts else []), "support"]
     header += ["precision", "recall", "F1", "PR-AUC", "ROC-AUC"]
     header.append(page.decision_column)
+    header += ["anchor F1"] if anchor_scores else []
     body = []
     few = few_examples({str(r["label"]): r["support"] for r in rows})
     for r in rows:
@@ -359,7 +372,8 @@ def _per_class_table(metrics: Mapping[str, Any], a: RunArrays, page: _RunPage) -
             format_value(r.get(k)) for k in ("precision", "recall", "f1", "pr_auc", "roc_auc")
         ]
         decision = "n/a" if c is None else page.decision_cell(c)
-        body.append([mark_few(label, few), *counts, r["support"], *scores, decision])
+        theirs = [format_value(anchor_scores.get(label))] if anchor_scores else []
+        body.append([mark_few(label, few), *counts, r["support"], *scores, decision, *theirs])
     table = html_table(header, body)
     if few:
         table += note_paragraph(few_examples_note(len(few), "examples in this split"))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from longtail.errors import LongtailError
+from longtail.evaluation.anchor import anchor_f1, anchor_table, anchor_warning
 from longtail.evaluation.convergence import still_improving_note
 from longtail.evaluation.markdown import format_inline, format_value, markdown_table
 from longtail.evaluation.metric_warnings import balance_shift_warning, separation_warning
@@ -90,7 +91,8 @@ def report_warnings(report: Mapping[str, Any]) -> list[str]:
     (:func:`longtail.evaluation.metric_warnings.separation_warning`), a test file whose class balance
     differs from validation's (:func:`~longtail.evaluation.metric_warnings.balance_shift_warning`), then
     the training's
-    (:func:`longtail.evaluation.convergence.still_improving`)."""
+    (:func:`longtail.evaluation.convergence.still_improving`), then the anchor's when it beats the
+    model (:func:`longtail.evaluation.anchor.anchor_warning`)."""
     warnings = [str(w) for w in (report.get("metrics") or {}).get("warnings") or []]
     if line := separation_warning(report.get("validation_metrics")):  # binary metrics only
         warnings.append(line)
@@ -101,6 +103,8 @@ def report_warnings(report: Mapping[str, Any]) -> list[str]:
     info = (report.get("training") or {}).get("still_improving")
     if info:
         warnings.append(still_improving_note(info))
+    if line := anchor_warning(report):
+        warnings.append(line)
     return warnings
 
 
@@ -176,17 +180,21 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     ]
     rows = headline_rows(task, metrics, str(metrics.get("positive_label", labels[-1])))
     rows += headline_decision_rows(task, report)
-    lines += markdown_table(["metric", "value"], rows) + ["", "## Per class (by support)", ""]
+    lines += markdown_table(["metric", "value"], rows)
+    lines += _anchor_lines(report) + ["", "## Per class (by support)", ""]
     per_class = sorted(metrics["per_class"], key=lambda r: -r["support"])  # stable: ties by index
     keys = ("precision", "recall", "f1", "pr_auc", "roc_auc")
     few = few_examples({r["label"]: r["support"] for r in per_class})
+    theirs = anchor_f1(report)
     lines += markdown_table(
-        ["label", "support", "precision", "recall", "F1", "PR-AUC", "ROC-AUC"],
+        ["label", "support", "precision", "recall", "F1", "PR-AUC", "ROC-AUC"]
+        + (["anchor F1"] if theirs else []),
         [
             [
                 mark_few(r["label"], few),
                 str(r["support"]),
                 *(format_value(r[k]) for k in keys),
+                *([format_value(theirs.get(str(r["label"])))] if theirs else []),
             ]
             for r in per_class
         ],
@@ -207,6 +215,18 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             ]
     lines += _phase_lines(report) + _augmentation_lines(report)
     return "\n".join(lines) + "\n"
+
+
+def _anchor_lines(report: Mapping[str, Any]) -> list[str]:
+    """The anchor beside the model on the report's split (:mod:`longtail.evaluation.anchor`)."""
+    table = anchor_table(report)
+    if table is None:
+        return []
+    rows, caption = table
+    lines = ["", "## Anchor on the same rows", ""]
+    if rows:
+        lines += markdown_table(["metric", "this model", "anchor"], rows) + [""]
+    return lines + [_md(caption)]
 
 
 def _phase_lines(report: Mapping[str, Any]) -> list[str]:

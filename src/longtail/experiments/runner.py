@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from longtail.data import stratified_kfold
 from longtail.errors import LongtailError
+from longtail.evaluation.anchor import anchor_scores
 from longtail.evaluation.convergence import still_improving
 from longtail.experiments.redecide import (
     DECISION_INPUTS,
@@ -242,6 +243,7 @@ def _record(
         "still_improving": _still_improving(report),
         "seconds": round(seconds, 1),
         "settings": settings,
+        "anchor": anchor_scores(report),  # the cell's training rows, another model
     }  # fmt: skip
     missing = [m for m, v in record["metrics"].items() if not isinstance(v, (int, float))]
     if missing:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from longtail.evaluation.anchor import ANCHOR_NAME
 from longtail.evaluation.convergence import MIN_GAIN
 from longtail.evaluation.metrics import to_jsonable
 from longtail.evaluation.report import (
@@ -111,6 +112,7 @@ def summarize(
                 adjusted
             )
     complete = all(v["n"] == len(spec.seeds) * (spec.folds or 1) for v in variants)
+    anchor = _anchor(records, spec.metrics, labels)
     return to_jsonable(
         {
             "title": f"compare: {spec.source}",
@@ -122,10 +124,54 @@ def summarize(
             "cells": {"folds": spec.folds, "seeds": list(spec.seeds), "complete": complete},
             "test": spec.test,
             "variants": variants,
-            "warnings": _still_learning_warnings(variants),
+            "anchor": anchor,
+            "warnings": _still_learning_warnings(variants) + _anchor_warnings(variants, anchor),
             "environment": _environment(spec),
         }
     )
+
+
+def _anchor(
+    records: Sequence[Mapping[str, Any]], metrics: Sequence[str], labels: Sequence[str]
+) -> dict[str, Any] | None:
+    """The anchor (:mod:`longtail.evaluation.anchor`) over the grid's cells: fitted on each
+    cell's training rows, so one value per (fold, seed), whichever variant's cell recorded it;
+    ``None`` when no cell did (``anchor: none``, ``--arrow``, cells saved before it existed)."""
+    by_key: dict[str, Mapping[str, Any]] = {}
+    for record in records:
+        if isinstance(record.get("anchor"), Mapping):
+            by_key.setdefault(record["key"], record["anchor"])
+    if not by_key:
+        return None
+    cells = list(by_key.values())
+    return {
+        "name": ANCHOR_NAME,
+        "n": len(cells),
+        "metrics": {
+            m: mean_sem([_number(c["metrics"].get(m)) for c in cells]).to_json() for m in metrics
+        },
+        "per_class_f1": {
+            label: mean_sem([_number(c["per_class_f1"].get(label)) for c in cells]).to_json()
+            for label in labels
+        },
+    }
+
+
+def _anchor_warnings(
+    variants: Sequence[Mapping[str, Any]], anchor: Mapping[str, Any] | None
+) -> list[str]:
+    """One line when the anchor's mean macro-F1 is above every variant's."""
+    if anchor is None or "f1_macro" not in anchor["metrics"]:
+        return []
+    theirs = anchor["metrics"]["f1_macro"].get("mean")
+    ours = {v["name"]: (v["metrics"].get("f1_macro") or {}).get("mean") for v in variants}
+    if theirs is None or not ours or any(m is None or m >= theirs for m in ours.values()):
+        return []
+    best = max(ours, key=lambda name: ours[name])
+    return [
+        f"the anchor ({ANCHOR_NAME}, fitted on each cell's training rows) scores mean macro-F1 "
+        f"{theirs:.4f}, above every variant (best: {best}, {ours[best]:.4f})"
+    ]
 
 
 def _still_learning_warnings(variants: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -236,6 +282,10 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
         [v["name"], str(v["n"]), *(_cell(v["metrics"].get(m)) for m in metrics)]
         for v in summary["variants"]
     ]
+    anchor = summary.get("anchor")
+    if anchor:
+        rows.append([f"anchor: {anchor['name']}", str(anchor["n"]),
+                     *(_cell(anchor["metrics"].get(m)) for m in metrics)])  # fmt: skip
     lines += markdown_table(header, rows)
     lines += ["", f"## Against the baseline ({md(summary['baseline'])})", ""]
     rows = []
@@ -267,7 +317,7 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
     lines += ["", "## Per-class F1 (classes by training frequency)", ""]
     header = [
         "class", "n, folded" if folds else "train n", *(["test n"] if support else []),
-        *(v["name"] for v in summary["variants"]),
+        *(v["name"] for v in summary["variants"]), *(["anchor"] if anchor else []),
     ]  # fmt: skip
     rows = [
         [
@@ -275,6 +325,7 @@ def render_comparison_markdown(summary: Mapping[str, Any]) -> str:
             str(counts.get(label, "")),
             *([format_mean_count(support.get(label))] if support else []),
             *(_cell(v["per_class_f1"].get(label)) for v in summary["variants"]),
+            *([_cell(anchor["per_class_f1"].get(label))] if anchor else []),
         ]
         for label in labels
     ]

@@ -35,6 +35,7 @@ from longtail.decision.logit_adjust import target_shares
 from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
+from longtail.evaluation.anchor import ANCHOR_NAME, anchor_warning, tfidf_anchor
 from longtail.evaluation.convergence import still_improving_note
 from longtail.evaluation.model_card import MODEL_CARD, model_card
 from longtail.fingerprint import result_settings, training_settings, without_added_defaults
@@ -199,6 +200,8 @@ def _run(
     if config.model.gradient_checkpointing:
         encoder.gradient_checkpointing_enable()
     augmentation = Augmentation(config.augment, config.train.seed, work)
+    # the anchor fits on the training rows as read, before augmentation adds any
+    anchor_rows = (data.train_texts, data.train.y)
     augmented = _augment(data, augmentation, dist, log)
     counts, y_train, y_val = data.counts, data.train.y, data.validation.y
     num_logits = 2 if space.task == "binary" else len(space.names)
@@ -305,6 +308,12 @@ def _run(
             split="validation (thresholds were tuned on it: optimistic; pass --test-data for an honest estimate)",
             metrics=report["validation_metrics"],
         )
+    if config.anchor == "tfidf":
+        test_rows_anchor = (test_table.texts, y_test) if config.data.test else None
+        report["anchor"] = _anchor(space, anchor_rows, (data.validation_texts, y_val),
+                                   test_rows_anchor, config.train.seed, log)  # fmt: skip
+        if line := anchor_warning(report):
+            log(f"note: {line}")
     figures = {}
     if trained.augmented:
         report["augmentation"], figures = augmentation_section(
@@ -344,6 +353,30 @@ def _augment(
     data.counts = space.counts(augmented.y)
     data.sampler_labels = augmented.y
     return augmented
+
+
+def _anchor(
+    space: Any,
+    train: tuple[list[str] | None, Any],
+    validation: tuple[list[str] | None, Any],
+    test: tuple[list[str], Any] | None,
+    seed: int,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """The TF-IDF + logistic regression anchor (:mod:`longtail.evaluation.anchor`) on the run's
+    own rows, or why it was not fitted."""
+    texts, y_train = train
+    if texts is None or validation[0] is None:
+        return {"name": ANCHOR_NAME, "skipped": "--arrow keeps the texts on disk"}
+    splits = {"validation": validation} | ({"test": test} if test is not None else {})
+    found = tfidf_anchor(space.task, space.names, texts, np.asarray(y_train), splits, seed=seed)
+    if found.get("skipped"):
+        log(f"anchor: not fitted ({found['skipped']})")
+        return found
+    log(f"anchor: {ANCHOR_NAME} on {found['train_rows']} training rows in {found['seconds']} s: "
+        + ", ".join(f"{split} macro-F1 {m['f1_macro']:.4f}"
+                    for split, m in found["metrics"].items()))  # fmt: skip
+    return found
 
 
 def _read_test(
