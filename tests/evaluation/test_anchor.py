@@ -98,3 +98,12 @@ def test_texts_without_a_word_skip_the_anchor_and_say_why():
         "name": ANCHOR_NAME,
         "skipped": "the training texts hold no word of 2+ characters",
     }
+
+
+def test_many_labels_fit_on_fewer_rows(monkeypatch):
+    import longtail.evaluation.anchor as anchor
+
+    monkeypatch.setattr(anchor, "MAX_ROWS_X_LABELS", 3 * 2_000)  # 3 labels: 2,000 rows at most
+    texts, y = _rows({"sport": 800, "money": 800, "rare": 800}, seed=7)
+    found = tfidf_anchor("multiclass", NAMES, texts, y, {"test": (texts[:50], y[:50])})
+    assert found["train_rows"] == 2_000 and found["sampled"]
