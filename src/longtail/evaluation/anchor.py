@@ -250,7 +250,7 @@ def anchor_table(report: Mapping[str, Any]) -> tuple[list[list[str]], str] | Non
     rule = "0.5 per label" if report["task"] == "multilabel" else "argmax"
     sample = " (a seeded sample of the training split)" if anchor.get("sampled") else ""
     caption = (
-        f"{ANCHOR_NAME}: word 1-2 grams, fitted in {format_value(anchor.get('seconds'))} s on "
+        f"{ANCHOR_NAME}: word 1-2 grams, fitted in {float(anchor.get('seconds') or 0):.1f} s on "
         f"{anchor.get('train_rows')} of the model's training rows{sample}, decided by {rule} "
         f"(nothing tuned), scored on the same {split} rows as the model."
     )
