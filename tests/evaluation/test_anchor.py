@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from longtail.evaluation.anchor import ANCHOR_NAME, compared, tfidf_anchor, verdict
+from longtail.evaluation.anchor import ANCHOR_NAME, anchor_warning, compared, tfidf_anchor
 
 WORDS = {
     "sport": "goal match team score league coach".split(),
@@ -78,17 +78,18 @@ def test_a_training_split_too_small_for_min_df_two_still_fits():
     assert found["metrics"]["test"]["f1_macro"] == pytest.approx(1.0)
 
 
-def test_the_verdict_says_first_when_the_anchor_is_ahead():
+def test_the_warning_names_the_anchor_only_when_it_is_ahead_on_macro_f1():
     anchor = {"metrics": {"test": {"f1_macro": 0.8, "mcc": 0.7, "pr_auc_macro": 0.9}}}
     behind = {"f1_macro": 0.7, "mcc": 0.75, "pr_auc_macro": 0.85}
     assert [m for m, _, _ in compared("multiclass", behind, anchor, "test")] == [
         "f1_macro", "mcc", "pr_auc_macro"
     ]  # fmt: skip
-    line = verdict("multiclass", behind, anchor, "test")
+    report = {"task": "multiclass", "split": "test", "metrics": behind, "anchor": anchor}
+    line = anchor_warning(report)
     assert line.startswith("the anchor beats this model on test macro-F1") and "0.8000" in line
-    ahead = verdict("multiclass", {**behind, "f1_macro": 0.85}, anchor, "test")
-    assert ahead.startswith("this model is ahead of the anchor")
-    assert verdict("multiclass", behind, anchor, "validation") is None  # no anchor scores there
+    assert "mcc 0.7500 against 0.7000" in line
+    assert anchor_warning({**report, "metrics": {**behind, "f1_macro": 0.85}}) is None
+    assert anchor_warning({**report, "split": "validation"}) is None  # no anchor scores there
 
 
 def test_texts_without_a_word_skip_the_anchor_and_say_why():

@@ -192,22 +192,6 @@ def compared(task: str, model_metrics: Mapping[str, Any], anchor: Mapping[str, A
     ]
 
 
-def verdict(task: str, model_metrics: Mapping[str, Any], anchor: Mapping[str, Any], split: str):
-    """One line: how the model compares with the anchor on ``split``'s macro-F1, said plainly
-    when the anchor is ahead."""
-    pairs = compared(task, model_metrics, anchor, split)
-    if not pairs:
-        return None
-    _, ours, theirs = pairs[0]
-    detail = ", ".join(f"{m} {a:.4f} against {b:.4f}" for m, a, b in pairs)
-    if ours < theirs:
-        return (
-            f"the anchor beats this model on {split} macro-F1: {ANCHOR_NAME}, fitted on the same "
-            f"training rows, scores {theirs:.4f} against the model's {ours:.4f} ({detail})"
-        )
-    return f"this model is ahead of the anchor ({ANCHOR_NAME}) on {split}: {detail}"
-
-
 # ----------------------------------------------------------------------------- in a report
 #: The metrics' names in a report's anchor table.
 METRIC_NAMES = {
@@ -228,8 +212,16 @@ def anchor_warning(report: Mapping[str, Any]) -> str | None:
     anchor = report.get("anchor")
     if not isinstance(anchor, Mapping) or not anchor.get("metrics"):
         return None
-    line = verdict(str(report["task"]), report["metrics"], anchor, report_split(report))
-    return line if line and line.startswith("the anchor beats") else None
+    split = report_split(report)
+    pairs = compared(str(report["task"]), report["metrics"], anchor, split)
+    if not pairs or pairs[0][1] >= pairs[0][2]:  # macro-F1 comes first
+        return None
+    detail = ", ".join(f"{m} {ours:.4f} against {theirs:.4f}" for m, ours, theirs in pairs)
+    return (
+        f"the anchor beats this model on {split} macro-F1: {ANCHOR_NAME}, fitted on the same "
+        f"training rows, scores {pairs[0][2]:.4f} against the model's {pairs[0][1]:.4f} "
+        f"(model against anchor: {detail})"
+    )
 
 
 def anchor_table(report: Mapping[str, Any]) -> tuple[list[list[str]], str] | None:
@@ -257,14 +249,6 @@ def anchor_table(report: Mapping[str, Any]) -> tuple[list[list[str]], str] | Non
     return rows, caption
 
 
-def anchor_f1(report: Mapping[str, Any]) -> Mapping[str, float] | None:
-    """The anchor's F1 per label on the report's split (for the per-class table), or ``None``."""
-    anchor = report.get("anchor")
-    if not isinstance(anchor, Mapping):
-        return None
-    return (anchor.get("metrics") or {}).get(report_split(report), {}).get("per_class_f1")
-
-
 def anchor_scores(report: Mapping[str, Any]) -> dict[str, Any] | None:
     """The anchor's metrics and per-class F1 on the report's split (what a ``compare`` cell
     records), or ``None`` where the report has none."""
@@ -278,3 +262,9 @@ def anchor_scores(report: Mapping[str, Any]) -> dict[str, Any] | None:
         "metrics": {k: v for k, v in scores.items() if k != "per_class_f1"},
         "per_class_f1": dict(scores.get("per_class_f1") or {}),
     }
+
+
+def anchor_f1(report: Mapping[str, Any]) -> Mapping[str, float] | None:
+    """The anchor's F1 per label on the report's split (for the per-class table), or ``None``."""
+    scores = anchor_scores(report)
+    return scores["per_class_f1"] if scores else None
