@@ -66,16 +66,7 @@ def summarize(
         entry: dict[str, Any] = {
             "name": name,
             "n": len(cells),
-            "metrics": {
-                m: mean_sem([_number(c["metrics"].get(m)) for c in cells.values()]).to_json()
-                for m in spec.metrics
-            },
-            "per_class_f1": {
-                label: mean_sem(
-                    [_number(c["per_class_f1"].get(label)) for c in cells.values()]
-                ).to_json()
-                for label in labels
-            },
+            **_means(list(cells.values()), spec.metrics, labels),
             "seconds": round(sum(c.get("seconds", 0.0) for c in cells.values()), 1),
             "still_improving": sum(1 for c in cells.values() if c.get("still_improving")),
         }
@@ -143,10 +134,19 @@ def _anchor(
             by_key.setdefault(record["key"], record["anchor"])
     if not by_key:
         return None
-    cells = list(by_key.values())
     return {
         "name": ANCHOR_NAME,
-        "n": len(cells),
+        "n": len(by_key),
+        **_means(list(by_key.values()), metrics, labels),
+    }
+
+
+def _means(
+    cells: Sequence[Mapping[str, Any]], metrics: Sequence[str], labels: Sequence[str]
+) -> dict[str, Any]:
+    """``metrics`` and ``per_class_f1`` as mean ± SEM over ``cells`` (a variant's, or the
+    anchor's one per (fold, seed))."""
+    return {
         "metrics": {
             m: mean_sem([_number(c["metrics"].get(m)) for c in cells]).to_json() for m in metrics
         },
