@@ -39,6 +39,9 @@ def test_the_report_puts_the_anchor_beside_the_model_on_the_same_rows(
     assert "## Anchor on the same rows" in markdown and "| anchor F1 |" in markdown
     assert "scored on the same test rows as the model" in markdown
     assert "Anchor on the same rows" in (out / "report.html").read_text()
+    card = (out / "README.md").read_text()  # the model card carries it too
+    assert "### Against TF-IDF + logistic regression on the same rows" in card
+    assert card.index("| macro-F1 | ") < card.index("| class | support |")
     assert "anchor: TF-IDF + logistic regression (balanced) on 160 training rows" in (
         capsys.readouterr().out
     )
@@ -58,6 +61,7 @@ def test_a_model_that_learned_nothing_opens_its_report_with_the_anchor(
     assert "WARNING: the anchor beats this model on test macro-F1" in markdown
     assert markdown.index("the anchor beats") < markdown.index("## Headline")
     assert "note: the anchor beats this model" in capsys.readouterr().out
+    assert "**Note: the anchor beats this model on test macro-F1" in (out / "README.md").read_text()
 
 
 def test_anchor_none_leaves_it_out(spam_files, tiny_model_dir, tmp_path):
@@ -66,3 +70,4 @@ def test_anchor_none_leaves_it_out(spam_files, tiny_model_dir, tmp_path):
                  *fast_train_args(tiny_model_dir, out)]) == 0  # fmt: skip
     assert "anchor" not in json.loads((out / "report.json").read_text())
     assert "Anchor" not in (out / "report.md").read_text()
+    assert "TF-IDF" not in (out / "README.md").read_text()

@@ -11,7 +11,9 @@ from longtail.cli import main
 
 
 def test_arrow_binary_matches_in_memory_labels_and_learns(spam_files, tiny_model_dir, tmp_path):
-    common = ["train", "--data", str(spam_files["train"]), "--test-data", str(spam_files["test"])]
+    validation = write_csv(tmp_path / "validation.csv", make_rows(50, 0.15, seed=3))
+    common = ["train", "--data", str(spam_files["train"]), "--test-data", str(spam_files["test"]),
+              "--validation-data", str(validation)]  # fmt: skip
     arrow = tmp_path / "arrow"
     cache = ["--arrow", "--arrow-cache-dir", str(tmp_path / "arrow-cache")]
     assert main([*common, *cache, *fast_train_args(tiny_model_dir, arrow)]) == 0
@@ -25,11 +27,12 @@ def test_arrow_binary_matches_in_memory_labels_and_learns(spam_files, tiny_model
     report = json.loads((arrow / "report.json").read_text())
     assert report["metrics"]["positive_f1"] > 0.8
     assert any((tmp_path / "arrow-cache").rglob("*.arrow")), "the tokenised table lives on disk"
-    # the anchor needs the texts in memory: not fitted under --arrow, and the report says why
-    assert "--arrow" in report["anchor"]["skipped"]
-    assert "not fitted (--arrow" in (arrow / "report.md").read_text()
+    # the anchor reads its rows from the Arrow table: the same rows, the same scores as in memory
     in_memory = json.loads((memory / "report.json").read_text())["anchor"]
+    assert report["anchor"]["metrics"] == in_memory["metrics"]
+    assert report["anchor"]["train_rows"] == in_memory["train_rows"] == 160
     assert in_memory["metrics"]["test"]["num_examples"] == report["metrics"]["num_examples"]
+    assert "## Anchor on the same rows" in (arrow / "report.md").read_text()
 
 
 def test_arrow_multilabel_jsonl(tmp_path, tiny_model_dir):
@@ -46,6 +49,10 @@ def test_arrow_multilabel_jsonl(tmp_path, tiny_model_dir):
     meta = json.loads((out / "longtail.json").read_text())
     assert meta["task"] == "multilabel" and meta["labels"]["names"] == ["flagged", "ham", "spam"]
     assert len(meta["thresholds"]) == 3
+    # the anchor, on the stratified split's rows read back from the table (labels kept as CSR)
+    report = json.loads((out / "report.json").read_text())
+    assert report["anchor"]["train_rows"] == report["data"]["train_rows"] == 135
+    assert report["anchor"]["metrics"]["validation"]["num_examples"] == 15
 
 
 def _jsonl(path, rows, label):

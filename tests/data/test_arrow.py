@@ -10,6 +10,7 @@ import pytest
 
 from longtail.data import LabelSpace, read_table
 from longtail.data.arrow import (
+    ArrowTexts,
     ArrowTokens,
     SparseMultiHot,
     drop_empty_arrow,
@@ -151,6 +152,19 @@ def test_tokens_are_memory_mapped_with_lengths(tmp_path, tiny_model_dir):
     assert tokens[0] == tokenizer("see you at lunch tomorrow")["input_ids"]
     assert tokens.lengths.tolist() == [len(tokens[0]), len(tokens[1])]
     assert tokens.table.cache_files, "token ids must live in an on-disk Arrow file"
+
+
+def test_texts_are_read_from_disk_only_for_the_rows_asked(tmp_path):
+    rows = [(f"text number {i}", "a" if i % 2 else "b") for i in range(7)]
+    table = load_arrow_table(
+        _csv(tmp_path / "t.csv", rows), text_column="text", label_column="label",
+        cache_dir=str(tmp_path / "c"),
+    )  # fmt: skip
+    texts = ArrowTexts(table, "text", np.array([5, 1, 3]))
+    assert len(texts) == 3 and texts[0] == "text number 5" and list(texts)[2] == "text number 3"
+    assert texts.take() == ["text number 5", "text number 1", "text number 3"]
+    assert texts.take(np.array([2, 0])) == ["text number 3", "text number 5"]
+    assert ArrowTexts(table, "text").take([6]) == ["text number 6"]
 
 
 def test_tokenising_in_two_processes_gives_the_same_table(tmp_path, tiny_model_dir, monkeypatch):

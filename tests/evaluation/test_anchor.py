@@ -108,3 +108,32 @@ def test_many_labels_fit_on_fewer_rows(monkeypatch):
     texts, y = _rows({"sport": 800, "money": 800, "rare": 800}, seed=7)
     found = tfidf_anchor("multiclass", NAMES, texts, y, {"test": (texts[:50], y[:50])})
     assert found["train_rows"] == 2_000 and found["sampled"]
+
+
+class _OnDisk(list):
+    """Texts that count how many of them were read, as ``ArrowTexts`` reads them (``take``)."""
+
+    read = 0
+
+    def take(self, rows=None):
+        chosen = list(self) if rows is None else [self[i] for i in rows]
+        type(self).read += len(chosen)
+        return chosen
+
+
+def test_texts_on_disk_and_csr_labels_give_the_in_memory_anchor_reading_only_the_sample():
+    from longtail.data.arrow import SparseMultiHot
+
+    texts, y = _rows({"sport": 40, "money": 40, "rare": 40}, seed=8)
+    multi = np.zeros((len(y), 3), dtype=np.float32)
+    multi[np.arange(len(y)), y] = 1
+    multi[::4, 2] = 1  # a second label on some rows
+    indptr = np.concatenate([[0], np.cumsum(multi.sum(axis=1))]).astype(np.int64)
+    csr = SparseMultiHot(indptr, np.flatnonzero(multi.ravel()) % 3, 3)
+    test = {"test": (texts[:40], multi[:40])}
+    in_memory = tfidf_anchor("multilabel", NAMES, texts, multi, test, seed=1, max_rows=60)
+    _OnDisk.read = 0
+    on_disk = tfidf_anchor("multilabel", NAMES, _OnDisk(texts), csr,
+                           {"test": (_OnDisk(texts[:40]), multi[:40])}, seed=1, max_rows=60)  # fmt: skip
+    assert on_disk["metrics"] == in_memory["metrics"] and on_disk["train_rows"] == 60
+    assert _OnDisk.read == 60 + 40  # the sample and the scored rows, not the 120 training rows

@@ -38,6 +38,7 @@ from longtail.errors import LongtailError
 
 __all__ = [
     "MAX_AUTO_VALIDATION_ROWS",
+    "ArrowTexts",
     "ArrowTokens",
     "SparseMultiHot",
     "drop_empty_arrow",
@@ -157,6 +158,28 @@ class ArrowTokens(Sequence):
         them chunk by chunk; a plain Arrow ``take`` on the chunked column would first copy the
         whole column into memory (600 MB at 1M rows)."""
         return self.table.select(self.rows)[:]["input_ids"]
+
+
+class ArrowTexts(Sequence):
+    """The texts of some rows of a memory-mapped Arrow table, read only when asked for: what
+    needs raw text under ``--arrow`` (the TF-IDF anchor's sample) reads those rows, not the file."""
+
+    def __init__(self, table, column: str, rows: np.ndarray | None = None) -> None:
+        self.table = table
+        self.column = column
+        self.rows = np.arange(len(table)) if rows is None else np.asarray(rows, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        return self.table[int(self.rows[index])][self.column]
+
+    def take(self, positions: Sequence[int] | np.ndarray | None = None) -> list[str]:
+        """The texts at ``positions`` (indices into these rows; all of them when ``None``), in
+        that order, gathered chunk by chunk as :meth:`ArrowTokens.materialise` does."""
+        rows = self.rows if positions is None else self.rows[np.asarray(positions, np.int64)]
+        return list(self.table.select(rows)[:][self.column])
 
 
 def tokenize_arrow(table, tokenizer, *, text_column: str, max_length: int):

@@ -12,6 +12,7 @@ from longtail.config import DataConfig, LongDocumentConfig, ModelConfig
 from longtail.data import LabelSpace, drop_empty_texts, read_table, stratified_split
 from longtail.data.arrow import (
     MAX_AUTO_VALIDATION_ROWS,
+    ArrowTexts,
     ArrowTokens,
     SparseMultiHot,
     drop_empty_arrow,
@@ -48,6 +49,9 @@ class PreparedData:
     validation_texts: list[str] | None = None
     notice: str | None = None
     encode: Any = None  # texts -> model rows (token ids or chunks), exactly as the splits were made
+    #: ``--arrow``: the (training, validation) splits' texts, left on disk and read on demand
+    #: (the anchor reads a sample); ``train_texts`` / ``validation_texts`` stay ``None`` there
+    arrow_texts: tuple[ArrowTexts, ArrowTexts] | None = None
 
 
 #: Features computed for a table rather than read from its columns (a cascade's first-stage
@@ -300,11 +304,16 @@ def prepare_arrow(
             )
         )
         train_ids, y_train, source = ArrowTokens(train_tokens), y_all, "validation file"
+        texts = (ArrowTexts(train_table, data.text_column), ArrowTexts(val_table, data.text_column))
     else:
         train_rows, val_rows = _arrow_split(y_all, space, data.train, data.val_fraction, seed)
         train_ids, y_train = ArrowTokens(train_tokens, train_rows), _take(y_all, train_rows)
         val_ids, y_val = ArrowTokens(train_tokens, val_rows), _dense(_take(y_all, val_rows))
         source = f"stratified split of the training file, at most {MAX_AUTO_VALIDATION_ROWS} rows"
+        texts = (
+            ArrowTexts(train_table, data.text_column, train_rows),
+            ArrowTexts(train_table, data.text_column, val_rows),
+        )
     sparse = isinstance(y_train, SparseMultiHot)
     return PreparedData(
         space=space,
@@ -314,6 +323,7 @@ def prepare_arrow(
         sampler_labels=y_train.rarest_label_groups() if sparse else y_train,
         sampler_task="multiclass" if sparse else space.task,
         validation_source=source + " (Arrow, memory-mapped)",
+        arrow_texts=texts,
     )
 
 

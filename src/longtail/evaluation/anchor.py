@@ -75,8 +75,11 @@ def tfidf_anchor(
     Args:
         task: ``"binary"``, ``"multiclass"`` or ``"multilabel"``.
         names: the label names, in the model's order.
-        train_texts: the training rows' texts (the model's training split).
-        y_train: their labels: ``(n,)`` class indices, or ``(n, C)`` multi-hot for multilabel.
+        train_texts: the training rows' texts (the model's training split): a list, or texts
+            left on disk (:class:`longtail.data.arrow.ArrowTexts`), of which only the sample
+            is read.
+        y_train: their labels: ``(n,)`` class indices, or ``(n, C)`` multi-hot for multilabel
+            (or its CSR form, :class:`longtail.data.arrow.SparseMultiHot`).
         splits: split name (``"validation"``, ``"test"``) -> (texts, labels in ``y_train``'s form).
         seed: draws the sample when there are more than ``max_rows`` training rows.
         max_rows: the most training rows fitted on (fewer with many labels: at most
@@ -91,13 +94,12 @@ def tfidf_anchor(
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     started = time.perf_counter()
-    y_train = np.asarray(y_train)
     rows = np.arange(len(train_texts))
     max_rows = min(max_rows, max(1_000, MAX_ROWS_X_LABELS // max(len(names), 2)))
     sampled = len(rows) > max_rows
     if sampled:
         rows = np.sort(np.random.default_rng(seed).choice(rows, size=max_rows, replace=False))
-    texts = [train_texts[i] for i in rows]
+    texts = _gather(train_texts, rows if sampled else None)
     # min_df=2 drops the n-grams seen once; a tiny training split may have none left, then 1
     for min_df in (2, 1):
         vectorizer = TfidfVectorizer(
@@ -110,10 +112,11 @@ def tfidf_anchor(
             continue
     else:
         return {"name": ANCHOR_NAME, "skipped": "the training texts hold no word of 2+ characters"}
-    predict = _fit(task, x_train, y_train[rows], len(names))
+    labels = np.asarray(y_train[rows] if hasattr(y_train, "shape") else np.asarray(y_train)[rows])
+    predict = _fit(task, x_train, labels, len(names))
     metrics = {}
     for split, (split_texts, y) in splits.items():
-        probs = predict(vectorizer.transform(list(split_texts)))
+        probs = predict(vectorizer.transform(_gather(split_texts)))
         found = evaluate_predictions(task, np.asarray(y), probs, _decide(task, probs), list(names))
         metrics[split] = {key: found.get(key) for key in KEPT} | {
             "per_class_f1": {str(r["label"]): r["f1"] for r in found["per_class"]}
@@ -125,6 +128,14 @@ def tfidf_anchor(
         "seconds": round(time.perf_counter() - started, 2),
         "metrics": metrics,
     }
+
+
+def _gather(texts: Sequence[str], rows: np.ndarray | None = None) -> list[str]:
+    """``texts`` (its ``rows``, when given) as a list; texts left on disk under ``--arrow``
+    (:class:`longtail.data.arrow.ArrowTexts`) are read in one pass, not row by row."""
+    if hasattr(texts, "take"):
+        return texts.take(rows)
+    return list(texts) if rows is None else [texts[i] for i in rows]
 
 
 def _logistic_regression():

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from longtail.evaluation.report import format_value
+from longtail.evaluation.anchor import anchor_warning
+from longtail.evaluation.report import anchor_lines, format_value
 from longtail.registry import spec_name
 
 MODEL_CARD = "README.md"
@@ -72,6 +73,11 @@ def model_card(meta: Mapping[str, Any], report: Mapping[str, Any], title: str | 
     lines += [
         f"| {label} | {format_value(metrics.get(key))} |" for label, key in keys if key in metrics
     ]
+    # the baseline a practitioner fits first, on the same rows: a reader of the card sees whether
+    # the transformer was worth its cost, and the warning when it was not
+    lines += anchor_lines(report, "### Against TF-IDF + logistic regression on the same rows")
+    if warning := anchor_warning(report):
+        lines += ["", f"**Note: {warning}.**"]
     per_class = sorted(metrics.get("per_class") or [], key=lambda r: -r["support"])
     if per_class:
         lines += ["", "| class | support | precision | recall | F1 |", "|---|---:|---:|---:|---:|"]

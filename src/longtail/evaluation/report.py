@@ -181,7 +181,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     rows = headline_rows(task, metrics, str(metrics.get("positive_label", labels[-1])))
     rows += headline_decision_rows(task, report)
     lines += markdown_table(["metric", "value"], rows)
-    lines += _anchor_lines(report) + ["", "## Per class (by support)", ""]
+    lines += anchor_lines(report) + ["", "## Per class (by support)", ""]
     per_class = sorted(metrics["per_class"], key=lambda r: -r["support"])  # stable: ties by index
     keys = ("precision", "recall", "f1", "pr_auc", "roc_auc")
     few = few_examples({r["label"]: r["support"] for r in per_class})
@@ -217,13 +217,16 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _anchor_lines(report: Mapping[str, Any]) -> list[str]:
-    """The anchor beside the model on the report's split (:mod:`longtail.evaluation.anchor`)."""
+def anchor_lines(
+    report: Mapping[str, Any], heading: str = "## Anchor on the same rows"
+) -> list[str]:
+    """The anchor beside the model on the report's split (:mod:`longtail.evaluation.anchor`),
+    as markdown under ``heading`` (the report's, or the model card's)."""
     table = anchor_table(report)
     if table is None:
         return []
     rows, caption = table
-    lines = ["", "## Anchor on the same rows", ""]
+    lines = ["", heading, ""]
     if rows:
         lines += markdown_table(["metric", "this model", "anchor"], rows) + [""]
     return lines + [_md(caption)]

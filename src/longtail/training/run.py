@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -202,6 +202,8 @@ def _run(
     augmentation = Augmentation(config.augment, config.train.seed, work)
     # the anchor fits on the training rows as read, before augmentation adds any
     anchor_rows = (data.train_texts, data.train.y)
+    if data.arrow_texts is not None:  # --arrow: read from disk, only the rows the anchor samples
+        anchor_rows = (data.arrow_texts[0], data.train.y)
     augmented = _augment(data, augmentation, dist, log)
     counts, y_train, y_val = data.counts, data.train.y, data.validation.y
     num_logits = 2 if space.task == "binary" else len(space.names)
@@ -310,8 +312,9 @@ def _run(
         )
     if config.anchor == "tfidf":
         test_rows_anchor = (test_table.texts, y_test) if config.data.test else None
-        report["anchor"] = _anchor(space, anchor_rows, (data.validation_texts, y_val),
-                                   test_rows_anchor, config.train.seed, log)  # fmt: skip
+        val_texts = data.validation_texts if data.arrow_texts is None else data.arrow_texts[1]
+        report["anchor"] = _anchor(space, anchor_rows, (val_texts, y_val), test_rows_anchor,
+                                   config.train.seed, log)  # fmt: skip
         if line := anchor_warning(report):
             log(f"note: {line}")
     figures = {}
@@ -357,19 +360,17 @@ def _augment(
 
 def _anchor(
     space: Any,
-    train: tuple[list[str] | None, Any],
-    validation: tuple[list[str] | None, Any],
-    test: tuple[list[str], Any] | None,
+    train: tuple[Sequence[str], Any],
+    validation: tuple[Sequence[str], Any],
+    test: tuple[Sequence[str], Any] | None,
     seed: int,
     log: Callable[[str], None],
 ) -> dict[str, Any]:
     """The TF-IDF + logistic regression anchor (:mod:`longtail.evaluation.anchor`) on the run's
     own rows, or why it was not fitted."""
     texts, y_train = train
-    if texts is None or validation[0] is None:
-        return {"name": ANCHOR_NAME, "skipped": "--arrow keeps the texts on disk"}
     splits = {"validation": validation} | ({"test": test} if test is not None else {})
-    found = tfidf_anchor(space.task, space.names, texts, np.asarray(y_train), splits, seed=seed)
+    found = tfidf_anchor(space.task, space.names, texts, y_train, splits, seed=seed)
     if found.get("skipped"):
         log(f"anchor: not fitted ({found['skipped']})")
         return found
