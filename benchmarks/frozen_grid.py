@@ -45,6 +45,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -591,9 +592,17 @@ def _complexity(remedy: str) -> int:
     return 1 if remedy.endswith(("_sampler", "sample")) else 0
 
 
-def decide(work: Path, setups: list[str], kind: str, max_seed: int | None = None) -> list[str]:
+def decide(
+    work: Path,
+    setups: list[str],
+    kind: str,
+    max_seed: int | None = None,
+    decisions: Collection[str] | None = None,
+) -> list[str]:
     """docs/benchmarks.md's rule (fixed before the grid ran), applied to the finished setups of
-    ``kind`` (``single`` or ``multilabel``): the lines that say what it picks and why."""
+    ``kind`` (``single`` or ``multilabel``): the lines that say what it picks and why.
+    ``decisions``: only cells scored by these (today's decisions, leaving out the ones a default
+    has since replaced); every decision recorded when ``None``."""
     second = "f1_micro" if kind == "multilabel" else "mcc"
     per_setup: dict[str, dict[tuple[str, str], dict]] = {}
     for setup in setups:
@@ -601,7 +610,11 @@ def decide(work: Path, setups: list[str], kind: str, max_seed: int | None = None
             continue
         cells = read_cells(work / setup / "cells.jsonl", max_seed)
         if cells:
-            per_setup[setup] = {(r["remedy"], r["decision"]): r for r in summarise(cells)}
+            per_setup[setup] = {
+                (r["remedy"], r["decision"]): r
+                for r in summarise(cells)
+                if decisions is None or r["decision"] in decisions
+            }
     if not per_setup:
         return [f"{kind}: no finished setup"]
     # the 2-SEM guards need a spread: cells with one seed take no part (and are named)
@@ -819,6 +832,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="with --report: only seeds 0..N (a rule fixed for fewer seeds than have run)",
     )
+    parser.add_argument(
+        "--rule-decisions",
+        nargs="+",
+        metavar="DECISION",
+        help="with --report: the rule weighs only cells scored by these decisions "
+        "(e.g. argmax tuned_confident posthoc_la; default: every decision recorded)",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     work = Path(args.workdir)
@@ -828,7 +848,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         print(report(work, args.setups, args.max_seed))
         for kind in ("single", "multilabel"):
-            print("\n".join(decide(work, args.setups, kind, args.max_seed)))
+            print("\n".join(decide(work, args.setups, kind, args.max_seed, args.rule_decisions)))
         return 0
     if args.model:
         model = args.model

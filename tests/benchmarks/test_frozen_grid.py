@@ -151,6 +151,12 @@ def test_rule_prefers_the_simpler_remedy_within_the_tie_margin(tmp_path):
     # crt (a strategy) is within 0.005 of focal (a loss), so the simpler focal is picked
     assert lines[0].startswith("single (r8; ") and "the rule picks focal / " in lines[0]
     assert any("excluded ce_inverse" in line for line in lines)
+    # only the decisions asked for take part: no tuned cell is weighed, picked or excluded
+    only_argmax = grid.decide(tmp_path, ["r8"], "single", decisions={"argmax"})
+    assert "the rule picks focal / argmax" in only_argmax[0]
+    assert "4 remedy x decision cells" in only_argmax[0] and "8 remedy" in lines[0]
+    weighed = only_argmax[0].split("; the default before the grid")[0]  # that names the old one
+    assert "tuned" not in weighed + "".join(only_argmax[1:])
 
 
 def test_probe_refit_fits_every_variant_on_the_grids_setup(
