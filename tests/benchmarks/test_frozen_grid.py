@@ -119,6 +119,14 @@ def test_frozen_grid_runs_every_cell_and_reports_the_rule(
     out = capsys.readouterr().out
     assert "| setup | TF-IDF + LR |" in out and "| 20ng_long_tailed |" in out
     assert "| **anchor:** TF-IDF + LR (balanced) |" in out
+    # the first table's "longtail default" column: today's default cell, where the grid ran it
+    rows = {line.split("|")[1].strip(): line.split("|")[1:-1] for line in out.splitlines()
+            if line.startswith("| 20ng_long_tailed |") or line.startswith("| reuters_multilabel |")}  # fmt: skip
+    assert rows["20ng_long_tailed"][4].strip() == "–"  # no probe_ce_effective_number cell here
+    tuned = multilabel[0]["scores"]["tuned"]
+    assert rows["reuters_multilabel"][4].strip().startswith(f"{tuned['f1_macro']:.3f}")
+    assert f"micro-F1 {tuned['f1_micro']:.3f}" in rows["reuters_multilabel"][4]
+    assert rows["reuters_multilabel"][5].strip() == f"1, {multilabel[0]['steps']}"
     assert (
         "single (20ng_long_tailed; " in out
         and "the rule picks" in out
