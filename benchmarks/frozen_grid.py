@@ -532,7 +532,12 @@ def one_page(work: Path, setups: list[str], max_seed: int | None = None) -> str:
         plain = rows.get(("bce" if kind == "multilabel" else "ce", "argmax"))
         before = rows.get(CURRENT_DEFAULT[kind])
         default = rows.get(LONGTAIL_DEFAULT[kind])
-        best = max(rows.values(), key=lambda r: r["f1_macro"][0])
+        # the best cell longtail reaches without knowing the test set's balance
+        shifted = {name for decisions in SHIFTED_TEST.values() for name in decisions}
+        best = max(
+            (r for r in rows.values() if r["decision"] not in shifted),
+            key=lambda r: r["f1_macro"][0],
+        )
         second = "f1_micro" if kind == "multilabel" else "mcc"
         label = "micro-F1" if kind == "multilabel" else "MCC"
 
@@ -588,11 +593,13 @@ CURRENT_DEFAULT = {
     "single": ("ce_effective_number", "tuned_unchecked"),
     "multilabel": ("bce", "tuned_unchecked"),
 }
-#: longtail's frozen-feature default today, as the grid names its cells: the solved head with
-#: effective-number CE and the confidence-checked decision (single-label, since 2026-12-07); the
-#: SGD head with BCE and per-label thresholds (multilabel: the confidence check is multiclass-only)
+#: longtail's frozen-feature default today, as the grid names its cells: multiclass, the SGD head
+#: with plain CE on class-balanced batches and the confidence-checked decision (since 2026-12-07,
+#: by the rule over every remedy at five seeds; the solved head with effective-number CE before);
+#: multilabel, the SGD head with BCE and per-label thresholds (the confidence check is
+#: multiclass-only)
 LONGTAIL_DEFAULT = {
-    "single": ("probe_ce_effective_number", "tuned_confident"),
+    "single": ("class_balanced_sampler", "tuned_confident"),
     "multilabel": ("bce", "tuned"),
 }
 #: "Simpler" for the rule's tie-break: a loss or a decision alone, then a sampler, then a strategy.
