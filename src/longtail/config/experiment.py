@@ -46,7 +46,8 @@ class ExperimentConfig(_Section):
     )
     strategy: str | dict[str, Any] = Field(
         "vanilla",
-        description="training strategy: vanilla (default; linear_probe with --encoder frozen) "
+        description="training strategy: vanilla (default; with --encoder frozen, linear_probe "
+        "for binary tasks and named losses, vanilla on class-balanced batches for multiclass) "
         "or another; parameters e.g. strategy.top_layers=2",
     )
     sam: str | dict[str, Any] = Field(
@@ -115,8 +116,9 @@ class ExperimentConfig(_Section):
 def solves_frozen_head(config: ExperimentConfig) -> bool:
     """Whether ``--encoder frozen`` gets the linear probe by default: a linear head, with no
     strategy, ``train.epochs``, sampler, SAM or auxiliary loss given (each of those asks for
-    minibatch training). The data may still say no: for a multilabel task and for long
-    documents other than multiclass ones the run trains the head by SGD
+    minibatch training). The data may still say no: for a multilabel task, for long documents
+    other than multiclass ones, and for multiclass short texts with no loss named (plain CE on
+    class-balanced batches, the five-seed grid's pick) the run trains the head by SGD
     (``longtail.training.run_checks.strategy_for_data``). The rules that made it the default were fixed in
     docs/benchmarks.md ("The frozen head's solver", "... on binary tasks") before their runs: on
     R8, R52 and 20 Newsgroups long-tailed (3 seeds) the probe's test macro-F1 with the default
