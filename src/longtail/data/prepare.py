@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,10 @@ class PreparedData:
     #: ``--arrow``: the (training, validation) splits' texts, left on disk and read on demand
     #: (the anchor reads a sample); ``train_texts`` / ``validation_texts`` stay ``None`` there
     arrow_texts: tuple[ArrowTexts, ArrowTexts] | None = None
+
+    def texts(self) -> tuple[Sequence[str] | None, Sequence[str] | None]:
+        """The (training, validation) texts as read: in memory, or left on disk under ``--arrow``."""
+        return self.arrow_texts or (self.train_texts, self.validation_texts)
 
 
 #: Features computed for a table rather than read from its columns (a cascade's first-stage

@@ -112,7 +112,7 @@ def tfidf_anchor(
             continue
     else:
         return {"name": ANCHOR_NAME, "skipped": "the training texts hold no word of 2+ characters"}
-    labels = np.asarray(y_train[rows] if hasattr(y_train, "shape") else np.asarray(y_train)[rows])
+    labels = np.asarray(y_train[rows]) if hasattr(y_train, "shape") else np.asarray(y_train)[rows]
     predict = _fit(task, x_train, labels, len(names))
     metrics = {}
     for split, (split_texts, y) in splits.items():

@@ -201,9 +201,7 @@ def _run(
         encoder.gradient_checkpointing_enable()
     augmentation = Augmentation(config.augment, config.train.seed, work)
     # the anchor fits on the training rows as read, before augmentation adds any
-    anchor_rows = (data.train_texts, data.train.y)
-    if data.arrow_texts is not None:  # --arrow: read from disk, only the rows the anchor samples
-        anchor_rows = (data.arrow_texts[0], data.train.y)
+    anchor_rows = (data.texts()[0], data.train.y)
     augmented = _augment(data, augmentation, dist, log)
     counts, y_train, y_val = data.counts, data.train.y, data.validation.y
     num_logits = 2 if space.task == "binary" else len(space.names)
@@ -312,8 +310,7 @@ def _run(
         )
     if config.anchor == "tfidf":
         test_rows_anchor = (test_table.texts, y_test) if config.data.test else None
-        val_texts = data.validation_texts if data.arrow_texts is None else data.arrow_texts[1]
-        report["anchor"] = _anchor(space, anchor_rows, (val_texts, y_val), test_rows_anchor,
+        report["anchor"] = _anchor(space, anchor_rows, (data.texts()[1], y_val), test_rows_anchor,
                                    config.train.seed, log)  # fmt: skip
         if line := anchor_warning(report):
             log(f"note: {line}")
