@@ -11,8 +11,8 @@ documents, sublinear term frequency, L2-normalised rows, and logistic regression
 label): no calibration, no tuned thresholds, so a model that beats it owes nothing to a decision
 fitted on the rows it is scored on.
 
-It reads the text column only (no extra feature columns), keeps the :data:`MAX_FEATURES` most
-frequent n-grams, and fits on at most :data:`MAX_ANCHOR_ROWS` training rows, fewer where there
+It reads the text column only (no extra feature columns), keeps the most frequent n-grams
+(:data:`longtail.models.lexical.MAX_FEATURES`, fewer with many labels), and fits on at most :data:`MAX_ANCHOR_ROWS` training rows, fewer where there
 are many labels (:data:`MAX_ROWS_X_LABELS`; a seeded sample, stated in the report), so it costs
 seconds to a few minutes where training costs hours. A sample can miss a rare label's few
 documents; the anchor then never predicts that label.
@@ -34,6 +34,7 @@ import numpy as np
 
 from longtail.evaluation.markdown import format_value
 from longtail.evaluation.metrics import evaluate_predictions
+from longtail.models.lexical import LexicalModel, gather_texts
 
 #: The anchor's name in logs and reports.
 ANCHOR_NAME = "TF-IDF + logistic regression (balanced)"
@@ -43,8 +44,6 @@ MAX_ANCHOR_ROWS = 100_000
 #: regression per label for multilabel, a softmax over every class otherwise), so 485 labels
 #: get about 8,000 rows and 20 classes the full 100,000.
 MAX_ROWS_X_LABELS = 4_000_000
-#: The most n-grams it keeps (the most frequent): bounds the weights' memory, classes × n-grams.
-MAX_FEATURES = 200_000
 #: The anchor's metrics a report keeps, per split (beside its per-class F1).
 KEPT = (
     "f1_macro", "f1_micro", "f1_weighted", "mcc", "pr_auc_macro", "roc_auc_macro",
@@ -60,6 +59,44 @@ COMPARED = {
 }
 
 
+def fit_anchor(
+    task: str,
+    names: Sequence[str],
+    train_texts: Sequence[str],
+    y_train: np.ndarray,
+    *,
+    seed: int = 0,
+    max_rows: int = MAX_ANCHOR_ROWS,
+) -> tuple[LexicalModel | None, dict[str, Any]]:
+    """Fit the anchor's model on ``train_texts`` (a seeded sample of at most ``max_rows``, fewer
+    with many labels: :data:`MAX_ROWS_X_LABELS` / the number of labels).
+
+    Returns ``(model, about)``: the fitted :class:`~longtail.models.lexical.LexicalModel` (also
+    the lexical branch a model may fuse, :mod:`longtail.training.lexical`) and ``{"name",
+    "train_rows", "sampled", "seconds"}``; or ``(None, {"name", "skipped": why})`` where the
+    texts hold no word to count.
+    """
+    started = time.perf_counter()
+    rows = np.arange(len(train_texts))
+    max_rows = min(max_rows, max(1_000, MAX_ROWS_X_LABELS // max(len(names), 2)))
+    sampled = len(rows) > max_rows
+    if sampled:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, size=max_rows, replace=False))
+    texts = gather_texts(train_texts, rows if sampled else None)
+    labels = np.asarray(y_train[rows]) if hasattr(y_train, "shape") else np.asarray(y_train)[rows]
+    if hasattr(labels, "toarray"):  # a CSR multi-hot sample (``--arrow``)
+        labels = labels.toarray()
+    model = LexicalModel.fit(task, len(names), texts, labels)
+    if model is None:
+        return None, {
+            "name": ANCHOR_NAME,
+            "skipped": "the training texts hold no word of 2+ characters",
+        }
+    about = {"name": ANCHOR_NAME, "train_rows": len(rows), "sampled": sampled,
+             "seconds": round(time.perf_counter() - started, 2)}  # fmt: skip
+    return model, about
+
+
 def tfidf_anchor(
     task: str,
     names: Sequence[str],
@@ -69,6 +106,7 @@ def tfidf_anchor(
     *,
     seed: int = 0,
     max_rows: int = MAX_ANCHOR_ROWS,
+    fitted: tuple[LexicalModel | None, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Fit the anchor on ``train_texts`` and score it on each of ``splits``.
 
@@ -82,8 +120,8 @@ def tfidf_anchor(
             (or its CSR form, :class:`longtail.data.arrow.SparseMultiHot`).
         splits: split name (``"validation"``, ``"test"``) -> (texts, labels in ``y_train``'s form).
         seed: draws the sample when there are more than ``max_rows`` training rows.
-        max_rows: the most training rows fitted on (fewer with many labels: at most
-            :data:`MAX_ROWS_X_LABELS` / the number of labels).
+        max_rows: the most training rows fitted on (see :func:`fit_anchor`).
+        fitted: what :func:`fit_anchor` returned, where the run fitted it already.
 
     Returns:
         ``{"name", "train_rows", "sampled", "seconds", "metrics": {split: {metric: value,
@@ -91,98 +129,22 @@ def tfidf_anchor(
         :func:`longtail.evaluation.metrics.evaluate_predictions` named in :data:`KEPT`; or
         ``{"name", "skipped": why}`` where the texts hold no word to count.
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     started = time.perf_counter()
-    rows = np.arange(len(train_texts))
-    max_rows = min(max_rows, max(1_000, MAX_ROWS_X_LABELS // max(len(names), 2)))
-    sampled = len(rows) > max_rows
-    if sampled:
-        rows = np.sort(np.random.default_rng(seed).choice(rows, size=max_rows, replace=False))
-    texts = _gather(train_texts, rows if sampled else None)
-    # min_df=2 drops the n-grams seen once; a tiny training split may have none left, then 1
-    for min_df in (2, 1):
-        vectorizer = TfidfVectorizer(
-            ngram_range=(1, 2), sublinear_tf=True, min_df=min_df, max_features=MAX_FEATURES
-        )
-        try:
-            x_train = vectorizer.fit_transform(texts)
-            break
-        except ValueError:  # no word at all (emoji, one-letter tokens): nothing to fit
-            continue
-    else:
-        return {"name": ANCHOR_NAME, "skipped": "the training texts hold no word of 2+ characters"}
-    labels = np.asarray(y_train[rows]) if hasattr(y_train, "shape") else np.asarray(y_train)[rows]
-    predict = _fit(task, x_train, labels, len(names))
+    model, about = fitted or fit_anchor(
+        task, names, train_texts, y_train, seed=seed, max_rows=max_rows
+    )
+    if model is None:
+        return about
     metrics = {}
     for split, (split_texts, y) in splits.items():
-        probs = predict(vectorizer.transform(_gather(split_texts)))
+        probs = model.probabilities(gather_texts(split_texts))
         found = evaluate_predictions(task, np.asarray(y), probs, _decide(task, probs), list(names))
         metrics[split] = {key: found.get(key) for key in KEPT} | {
             "per_class_f1": {str(r["label"]): r["f1"] for r in found["per_class"]}
         }
-    return {
-        "name": ANCHOR_NAME,
-        "train_rows": len(rows),
-        "sampled": sampled,
-        "seconds": round(time.perf_counter() - started, 2),
-        "metrics": metrics,
-    }
-
-
-def _gather(texts: Sequence[str], rows: np.ndarray | None = None) -> list[str]:
-    """``texts`` (its ``rows``, when given) as a list; texts left on disk under ``--arrow``
-    (:class:`longtail.data.arrow.ArrowTexts`) are read in one pass, not row by row."""
-    if hasattr(texts, "take"):
-        return texts.take(rows)
-    return list(texts) if rows is None else [texts[i] for i in rows]
-
-
-def _logistic_regression():
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(max_iter=2000, class_weight="balanced")
-
-
-def _fit(task: str, x: Any, y: np.ndarray, num_labels: int):
-    """The fitted anchor as ``features -> (n, C) probabilities`` in the model's label order; a
-    class or label the training rows never show gets probability 0 (it is never predicted)."""
-    if task == "multilabel":
-        models = {}
-        for label in range(num_labels):
-            column = y[:, label]
-            if 0 < column.sum() < len(column):  # both outcomes seen: a classifier can learn it
-                models[label] = _logistic_regression().fit(x, column)
-            elif column.sum() == len(column):  # every training row has it
-                models[label] = None
-
-        def predict_multilabel(features) -> np.ndarray:
-            probs = np.zeros((features.shape[0], num_labels))
-            for label, model in models.items():
-                probs[:, label] = 1.0 if model is None else model.predict_proba(features)[:, 1]
-            return probs
-
-        return predict_multilabel
-
-    model = _logistic_regression()
-    seen = np.unique(y)
-    if len(seen) < 2:  # one class in training: it is every prediction
-        only = int(seen[0])
-
-        def predict_constant(features) -> np.ndarray:
-            probs = np.zeros((features.shape[0], num_labels))
-            probs[:, only] = 1.0
-            return probs
-
-        return predict_constant
-    model.fit(x, y)
-
-    def predict_single(features) -> np.ndarray:
-        probs = np.zeros((features.shape[0], num_labels))
-        probs[:, model.classes_] = model.predict_proba(features)
-        return probs
-
-    return predict_single
+    # fitted here: the fit and the scoring; fitted by the run: its fit, as the run timed it
+    seconds = round(time.perf_counter() - started, 2) if fitted is None else about["seconds"]
+    return dict(about, seconds=seconds, metrics=metrics)
 
 
 def _decide(task: str, probs: np.ndarray) -> np.ndarray:
