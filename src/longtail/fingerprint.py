@@ -64,6 +64,8 @@ NOT_AFFECTING_RESULTS = frozenset(
 ADDED_OPTIONS: dict[str, Any] = {
     "decision.tuning_confidence": None,
     "decision.target_priors": None,
+    # the fused TF-IDF branch (2026-12-07): it changes the scores, so a compare cell retrains
+    "lexical": "off",
 }
 
 #: Keys whose ``null`` means "the default for the task": they enter as what they resolve to.

@@ -78,6 +78,7 @@ METAVARS: dict[str, str] = {
     "long_documents.activation_memory_mb": "MB",
     "data.extra_features_from": "MODEL",
     "data.extra_features_folds": "K",
+    "lexical": "{auto,off,W}",
 }
 
 

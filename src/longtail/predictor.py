@@ -28,6 +28,8 @@ from longtail.logs import info
 from longtail.models import load_model_dir
 from longtail.models.classifier import TextClassifier
 from longtail.models.inference import predict_logits
+from longtail.models.io import load_lexical
+from longtail.models.lexical import LexicalModel, fuse_logits
 from longtail.models.onnx_runtime import check_runtime
 from longtail.text.batching import cpu_batch_tokens, tokenize
 from longtail.text.chunking import ChunkSettings
@@ -63,8 +65,17 @@ class Classifier:
         device: torch.device | None = None,
         runtime: str | None = None,
         log: Callable[[str], None] = info,
+        lexical: LexicalModel | None = None,
     ):
         self.model = model
+        #: the fused TF-IDF branch and its weight (:mod:`longtail.models.lexical`), if any
+        self.lexical = lexical
+        self.lexical_weight = float((meta.get("lexical") or {}).get("weight") or 0.0)
+        if self.lexical_weight and lexical is None:
+            raise LongtailError(
+                "this model fuses a lexical branch (longtail.json: lexical); load it with "
+                "Classifier.load, which reads the branch from the model directory"
+            )
         self.tokenizer = tokenizer
         self.meta = meta
         self.labels = LabelSpace.from_dict(meta["labels"])
@@ -110,7 +121,8 @@ class Classifier:
         verified); ``runtime`` as in the class docstring."""
         model, tokenizer, meta = load_model_dir(path)
         device = torch.device(device) if device else None
-        return cls(model, tokenizer, meta, device, runtime=runtime, log=log)
+        lexical = load_lexical(path, meta)
+        return cls(model, tokenizer, meta, device, runtime=runtime, log=log, lexical=lexical)
 
     @classmethod
     def from_pretrained(
@@ -268,15 +280,22 @@ class Classifier:
         features such a model was trained with (``(n, k)``, in ``extra_features`` order).
         """
         if self.chunks is not None:
-            return self._document_logits(texts, extra, progress)
+            return self.fuse(texts, self._document_logits(texts, extra, progress))
         ids = tokenize(self.tokenizer, list(texts), self.max_length)
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         if not ids:  # no texts: (0, C), so probabilities and decisions work on it too
             return np.zeros((0, self.model.head.out_features), dtype=np.float32)
-        return predict_logits(
+        return self.fuse(texts, predict_logits(
             self.model, ids, batch_size=batch_size, pad_id=pad_id, device=self.device,
             progress=progress, max_batch_tokens=self.max_batch_tokens,
-        )  # fmt: skip
+        ))  # fmt: skip
+
+    def fuse(self, texts: Sequence[str], logits: np.ndarray) -> np.ndarray:
+        """The transformer's ``logits`` of ``texts`` fused with the model's TF-IDF branch
+        (:func:`longtail.models.lexical.fuse_logits`); unchanged for a model without one."""
+        if not self.lexical_weight or self.lexical is None:
+            return logits
+        return fuse_logits(self.task, logits, self.lexical.logits(texts), self.lexical_weight)
 
     def predict_proba(
         self, texts: Sequence[str], batch_size: int = 128, progress: Any = None, extra: Any = None

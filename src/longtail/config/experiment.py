@@ -64,6 +64,12 @@ class ExperimentConfig(_Section):
         "the same validation / test rows: tfidf (TF-IDF + logistic regression, balanced; "
         "default) or none",
     )
+    lexical: Literal["off", "auto"] | float = Field(
+        "off",
+        description="fuse a TF-IDF + logistic regression branch (the anchor's model, fitted on "
+        "the training split) into the model's log-probabilities: auto (its weight chosen on "
+        "validation from 0, 0.1, ..., 1), a fixed weight in [0, 1], or off (default)",
+    )
     output: str | None = Field(None, description="run directory (model + report)")
     track: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
         default_factory=list,
@@ -91,6 +97,20 @@ class ExperimentConfig(_Section):
     def _one_spelling_of_off(cls, value: Any) -> Any:
         """``None`` and ``{"name": "none"}`` are stored as ``"none"``: one spelling of off."""
         return OFF if is_off(value) else value
+
+    @field_validator("lexical", mode="before")
+    @classmethod
+    def _a_weight_between_0_and_1(cls, value: Any) -> Any:
+        """``auto``, ``off``, or a number in [0, 1] (given as text on the command line)."""
+        if isinstance(value, str) and value.strip().lower() in ("auto", "off"):
+            return value.strip().lower()
+        try:
+            weight = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r} is not auto, off or a weight in [0, 1]") from None
+        if not 0.0 <= weight <= 1.0:
+            raise ValueError(f"weight {weight} is outside [0, 1]; try auto or 0.5")
+        return weight
 
     @model_validator(mode="after")
     def _frozen_encoder_trains_to_convergence(self) -> ExperimentConfig:

@@ -4,6 +4,7 @@ Layout::
 
     <dir>/encoder/          plain Hugging Face directory (config, model.safetensors, tokenizer)
     <dir>/head.safetensors  the classification head
+    <dir>/lexical.*         the fused TF-IDF branch, where the model has one (arrays + JSON)
     <dir>/longtail.json     task, labels, thresholds, temperature, config, file hashes
 
 ``longtail.json`` is written last and records a SHA-256 of every weight file, so a directory whose
@@ -33,6 +34,7 @@ from longtail.io_utils import (
 from longtail.models.classifier import TextClassifier
 from longtail.models.encoder import load_encoder, load_tokenizer, quiet_transformers
 from longtail.models.hierarchical import HierarchicalClassifier
+from longtail.models.lexical import LEXICAL_META, LEXICAL_WEIGHTS, LexicalModel
 from longtail.models.meta import format_version_for, validate_meta
 
 META_FILE = "longtail.json"
@@ -50,16 +52,26 @@ def _weight_files(directory: Path) -> list[Path]:
     """The files ``longtail.json`` hashes: the head and everything in ``encoder/`` (weights, config
     and tokenizer). Directories written before the tokenizer was hashed list only weights."""
     encoder = [p for p in (directory / ENCODER_DIR).rglob("*") if p.is_file()]
-    return sorted([directory / HEAD_FILE, *encoder])
+    lexical = [directory / n for n in (LEXICAL_WEIGHTS, LEXICAL_META) if (directory / n).is_file()]
+    return sorted([directory / HEAD_FILE, *encoder, *lexical])
 
 
 def save_model_dir(
-    directory: str | Path, model: TextClassifier, tokenizer: Any, meta: dict[str, Any]
+    directory: str | Path,
+    model: TextClassifier,
+    tokenizer: Any,
+    meta: dict[str, Any],
+    lexical: LexicalModel | None = None,
 ) -> Path:
-    """Write a complete, loadable model directory; ``meta`` must hold task, labels, etc."""
+    """Write a complete, loadable model directory; ``meta`` must hold task, labels, etc.;
+    ``lexical``: the fused TF-IDF branch (:mod:`longtail.models.lexical`), if the model has one."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / META_FILE).unlink(missing_ok=True)  # incomplete until the new one is written
+    for name in (LEXICAL_WEIGHTS, LEXICAL_META):  # a branch of the model this one replaces
+        (directory / name).unlink(missing_ok=True)
+    if lexical is not None:
+        lexical.save(directory)
     staging = make_staging_directory(directory / ENCODER_DIR)  # umask modes, stale ones removed
     with quiet_transformers():
         model.encoder.save_pretrained(staging, safe_serialization=True)
@@ -163,6 +175,13 @@ def verify_files(directory: Path, meta: dict[str, Any]) -> None:
             raise LongtailError(
                 f"{path} does not match the hash in {META_FILE} (modified or half-written); retrain or copy it again"
             )
+
+
+def load_lexical(directory: str | Path, meta: dict[str, Any]) -> LexicalModel | None:
+    """The fused TF-IDF branch of a model directory, ``None`` where the model has none."""
+    if not float((meta.get("lexical") or {}).get("weight") or 0.0):
+        return None
+    return LexicalModel.load(directory)
 
 
 def load_model_dir(

@@ -272,6 +272,11 @@ def export_onnx(
             f"{model_dir} is a long-document (hierarchical) model; ONNX export covers short-text "
             "models for now: serve it with `longtail predict` or longtail.Classifier"
         )
+    if float((meta.get("lexical") or {}).get("weight") or 0.0):
+        raise LongtailError(
+            f"{model_dir} fuses a TF-IDF branch (lexical) that an ONNX graph of token ids cannot "
+            "carry; serve it with `longtail predict --runtime onnx`, or retrain with lexical=off"
+        )
     graph = _LogitsGraph(model.float().eval()).eval()
     probe = _probe_batch(tokenizer, int(meta["max_length"]))
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ from longtail.decision.logit_adjust import target_shares
 from longtail.defaults import default_early_stopping_metric, default_loss
 from longtail.errors import LongtailError
 from longtail.evaluation import evaluate_predictions, write_report
-from longtail.evaluation.anchor import ANCHOR_NAME, anchor_warning, tfidf_anchor
+from longtail.evaluation.anchor import ANCHOR_NAME, anchor_warning, fit_anchor, tfidf_anchor
 from longtail.evaluation.convergence import still_improving_note
 from longtail.evaluation.model_card import MODEL_CARD, model_card
 from longtail.fingerprint import result_settings, training_settings, without_added_defaults
@@ -45,11 +45,13 @@ from longtail.losses import resolved_loss_spec
 from longtail.losses.base import with_named_weights
 from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
 from longtail.models.inference import predict_logits
+from longtail.models.lexical import fuse_logits, gather_texts
 from longtail.registry import spec_name
 from longtail.training.accelerator import distributed_state, gathered_logits, silent
 from longtail.training.augmentation import Augmentation, AugmentedRows, describe_augmentation
 from longtail.training.cascade import CascadeFeatures, first_stage_meta
 from longtail.training.frozen import check_frozen
+from longtail.training.lexical import choose_fusion, fusion_line
 from longtail.training.loop import TrainingResult
 from longtail.training.model_setup import (
     ModelSetup,
@@ -261,6 +263,22 @@ def _run(
         trainable, setup.validation, batch_size=config.train.eval_batch_size, batcher=batcher,
         device=device,
     )  # fmt: skip
+    anchor_fit, branch, fusion = None, None, None
+    if config.lexical != "off":  # the anchor's model, fitted once: fused, then reported
+        anchor_fit = fit_anchor(space.task, space.names, *anchor_rows, seed=config.train.seed)
+        branch = anchor_fit[0]
+        if branch is None:
+            log(f"lexical branch: not fitted ({anchor_fit[1]['skipped']})")
+        else:
+            score = validation_scorer(space.task, space, y_val, metric, config.decision, counts,
+                                      len(y_train))  # fmt: skip
+            branch_val = branch.logits(gather_texts(data.texts()[1]))
+            fusion = choose_fusion(
+                config.lexical, space.task, val_logits, branch_val, score, metric
+            )
+            log(fusion_line(fusion, metric))
+            if fusion.weight:
+                val_logits = fuse_logits(space.task, val_logits, branch_val, fusion.weight)
     decision = fit_decision(
         space.task, val_logits, y_val, space.names, config.decision, counts, len(y_train),
         model_priors=trained.model_priors,
@@ -273,13 +291,16 @@ def _run(
         ) if data.documents else None,
         early_stopping_metric=metric,
     )  # fmt: skip
+    if fusion is not None:
+        meta["lexical"] = fusion.meta(branch)
+    shipped_branch = branch if fusion is not None and fusion.weight else None
     log(f"training: {meta['training']['stopped']}")
     if meta["training"]["still_improving"]:
         log(f"note: {still_improving_note(meta['training']['still_improving'])}")
     if not dist.is_main_process:
         dist.wait_for_everyone()  # the main process writes the model directory and the report
         return RunResult(output=work, report={}, training=trained.final)
-    save_model_dir(work, model, tokenizer, meta)
+    save_model_dir(work, model, tokenizer, meta, lexical=shipped_branch)
 
     val_probs = decision.probabilities(space.task, val_logits)
     val_pred = apply_thresholds(space.task, val_probs, decision.thresholds)
@@ -291,7 +312,7 @@ def _run(
     if config.data.test:
         from longtail.predictor import Classifier
 
-        classifier = Classifier(model, tokenizer, meta)
+        classifier = Classifier(model, tokenizer, meta, lexical=shipped_branch)
         y_test, test_logits, test_rows = _test_logits(
             config.train.eval_batch_size, test_table, data, setup, device, classifier
         )
@@ -311,7 +332,7 @@ def _run(
     if config.anchor == "tfidf":
         test_rows_anchor = (test_table.texts, y_test) if config.data.test else None
         report["anchor"] = _anchor(space, anchor_rows, (data.texts()[1], y_val), test_rows_anchor,
-                                   config.train.seed, log)  # fmt: skip
+                                   config.train.seed, log, anchor_fit)  # fmt: skip
         if line := anchor_warning(report):
             log(f"note: {line}")
     figures = {}
@@ -362,12 +383,13 @@ def _anchor(
     test: tuple[Sequence[str], Any] | None,
     seed: int,
     log: Callable[[str], None],
+    fitted: tuple[Any, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The TF-IDF + logistic regression anchor (:mod:`longtail.evaluation.anchor`) on the run's
-    own rows, or why it was not fitted."""
+    own rows (``fitted``: its model, where the lexical branch fitted it), or why it was not."""
     texts, y_train = train
     splits = {"validation": validation} | ({"test": test} if test is not None else {})
-    found = tfidf_anchor(space.task, space.names, texts, y_train, splits, seed=seed)
+    found = tfidf_anchor(space.task, space.names, texts, y_train, splits, seed=seed, fitted=fitted)
     if found.get("skipped"):
         log(f"anchor: not fitted ({found['skipped']})")
         return found
@@ -416,4 +438,4 @@ def _test_logits(
     logits = predict_logits(  # main process only: no gathering
         setup.trainable, split, batch_size=eval_batch_size, batcher=setup.batcher, device=device,
     )  # fmt: skip
-    return y_test, logits, len(table.texts)
+    return y_test, classifier.fuse(table.texts, logits), len(table.texts)

@@ -120,6 +120,7 @@ def report_header(
             "aux_loss": config.aux_loss,
             **_frozen_encoder(meta, config.model),
             **_cascade(meta),
+            **_lexical(meta),
         },
         "data": {
             "train": config.data.train,
@@ -183,6 +184,27 @@ def _cascade(meta: dict[str, Any]) -> dict[str, str]:
         f"out of fold ({cascade['folds']} first-stage models) for the training file, the saved "
         "model for validation and test files"
     }
+
+
+def _lexical(meta: dict[str, Any]) -> dict[str, str]:
+    """The fused TF-IDF branch (``lexical``): its size, weight and how the weight was chosen."""
+    lexical = meta.get("lexical")
+    if not lexical:
+        return {}
+    scores = lexical.get("validation_scores") or {}
+    weight = lexical["weight"]
+    line = (
+        f"TF-IDF + logistic regression ({lexical['ngrams']:,} n-grams, {lexical['train_rows']:,} "
+        f"training rows) fused at weight {weight}, {lexical['chosen_by']}"
+    )
+    if scores:
+        line += (
+            f" (model alone {scores['0.0']:.4f}, branch alone {scores['1.0']:.4f}, "
+            f"chosen {scores[str(weight)]:.4f})"
+        )
+    if not weight:
+        line += "; not fused: the model ships alone"
+    return {"lexical": line}
 
 
 def describe_task(
