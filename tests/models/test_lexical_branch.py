@@ -60,7 +60,9 @@ def test_multiclass_probabilities_are_the_regressions_and_an_unseen_class_is_nev
     test, _ = _rows({"sport": 5, "money": 5, "rare": 5}, seed=1)
     branch = LexicalModel.fit("multiclass", 3, train, y)
     x = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2).fit(train)
-    reference = LogisticRegression(max_iter=2000, class_weight="balanced").fit(x.transform(train), y)
+    reference = LogisticRegression(max_iter=2000, class_weight="balanced").fit(
+        x.transform(train), y
+    )
     probs = branch.probabilities(test)
     np.testing.assert_allclose(probs[:, :2], reference.predict_proba(x.transform(test)), atol=1e-6)
     assert np.all(probs[:, 2] < 1e-30) and np.all(probs.argmax(axis=1) != 2)
@@ -80,7 +82,9 @@ def test_binary_logits_are_zero_and_the_decision_function():
     logits = branch.logits(train[:5])
     assert np.all(logits[:, 0] == 0)
     x = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2).fit(train)
-    reference = LogisticRegression(max_iter=2000, class_weight="balanced").fit(x.transform(train), y)
+    reference = LogisticRegression(max_iter=2000, class_weight="balanced").fit(
+        x.transform(train), y
+    )
     np.testing.assert_allclose(
         logits[:, 1], reference.decision_function(x.transform(train[:5])), atol=1e-5
     )
