@@ -60,6 +60,10 @@ CONFIGS: dict[str, list[str]] = {
     "probe_mean": ["--aggregator", "mean", "--strategy", "linear_probe"],
     "probe_mean_max": ["--aggregator", "mean_max", "--strategy", "linear_probe"],
     "default_int8": ["--runtime", "onnx-int8"],  # the default on int8-quantised chunk embeddings
+    # the TF-IDF branch on the full text fused into the same head (--lexical auto): each is
+    # paired with the configuration named without "_lexical", seed by seed
+    "default_lexical": ["--lexical", "auto"],
+    "attention_sgd_lexical": ["--aggregator", "attention", "--lexical", "auto"],
 }
 #: Setups with one table and no test split: split once, 80/20, iteratively stratified, seed 0.
 MULTILABEL = ("friends_multilabel",)
@@ -211,6 +215,7 @@ def summary(rows: list[dict[str, Any]], anchor: dict[str, dict[str, float]]) -> 
         lines.append(
             f"| **anchor:** {name} | {scores['f1_macro']:.3f} | {scores['mcc']:.3f} | {pr_auc} | – | – | – |"
         )
+    lines += paired_lexical(rows)
     encoded = [r for r in rows if r["chunks_per_second"]]
     if encoded:
         first = encoded[0]
@@ -219,6 +224,31 @@ def summary(rows: list[dict[str, Any]], anchor: dict[str, dict[str, float]]) -> 
             f"chunks/s in the first run ({first['config']} seed {first['seed']}); later runs "
             "read the cache"
         )
+    return lines
+
+
+def paired_lexical(rows: list[dict[str, Any]]) -> list[str]:
+    """Per ``*_lexical`` configuration: its paired difference from the same head without the
+    branch, seed by seed (mean ± SEM), and the weights ``--lexical auto`` chose."""
+    lines = []
+    by_key = {(r["config"], r["seed"]): r for r in rows}
+    for name in CONFIGS:
+        base = name.removesuffix("_lexical")
+        pairs = [(by_key[(base, r["seed"])], r) for r in rows
+                 if r["config"] == name and (base, r["seed"]) in by_key]  # fmt: skip
+        if base == name or not pairs:
+            continue
+        weights = [
+            json.loads((Path(r["output"]) / "longtail.json").read_text(encoding="utf-8"))
+            .get("lexical", {}).get("weight") for _, r in pairs
+        ]  # fmt: skip
+        parts = [
+            f"{metric} {mean_sem([f[metric] - b[metric] for b, f in pairs])}"
+            for metric in ("f1_macro", "mcc", "pr_auc_macro")
+            if all(b.get(metric) is not None and f.get(metric) is not None for b, f in pairs)
+        ]
+        lines.append(f"{name} minus {base}, paired over {len(pairs)} seeds: {', '.join(parts)}; "
+                     f"weights {weights}")  # fmt: skip
     return lines
 
 
