@@ -88,6 +88,7 @@ def child(args: argparse.Namespace) -> None:
             # the data path alone: the TF-IDF anchor (a sample of at most 100k rows, fitted after
             # training, on both paths) would add the same bounded cost to both peaks
             "anchor": "none",
+            "lexical": "off",
         }
     )
     started = time.perf_counter()

@@ -142,7 +142,8 @@ def _train(files: dict[str, Path], output: Path, seed: int, *extra: str) -> dict
 
     argv = ["train", "--data", str(files["train"]), "--validation-data", str(files["validation"]),
             "--test-data", str(files["test"]), "--max-length", str(MAX_LENGTH), "--seed",
-            str(seed), "--output", str(output), "--overwrite", *extra]  # fmt: skip
+            str(seed), "--output", str(output), "--overwrite", "--lexical", "off",
+            *extra]  # fmt: skip
     log = io.StringIO()
     started = time.perf_counter()
     with contextlib.redirect_stdout(log):

@@ -174,6 +174,8 @@ def base_config(setup: str, directory: Path, cache: Path, model: str, max_length
         "long_documents": {"enabled": False, "cache_dir": str(cache)},
         # the SGD head unless a remedy says otherwise (a frozen linear head is solved by default)
         "strategy": "vanilla",
+        # the heads alone: benchmarks/lexical_grid.py fuses the TF-IDF branch into the default's
+        "lexical": "off",
     }
 
 

@@ -100,7 +100,7 @@ def _train(files: dict[str, Path], output: Path, cache: Path, seed: int, *extra:
     argv = ["train", "--data", str(files["train"]), "--validation-data", str(files["validation"]),
             "--test-data", str(files["test"]), "--encoder", "frozen", "--max-length",
             str(MAX_LENGTH), "--cache-dir", str(cache), "--seed", str(seed), "--output",
-            str(output), *extra]  # fmt: skip
+            str(output), "--lexical", "off", *extra]  # fmt: skip
     log = io.StringIO()
     started = time.perf_counter()
     with contextlib.redirect_stdout(log):

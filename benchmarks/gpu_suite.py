@@ -80,7 +80,16 @@ from typing import Any
 
 #: ``longtail train`` arguments per variant. The vanilla rows decide as the papers do (argmax, 0.5).
 SINGLE_LABEL_VARIANTS: dict[str, tuple[str, ...]] = {
-    "vanilla": ("--loss", "ce", "decision.tune_thresholds=false", "decision.calibrate=none"),
+    # what a user builds by hand: no fused TF-IDF branch either (every other row has longtail's
+    # default, --lexical auto)
+    "vanilla": (
+        "--loss",
+        "ce",
+        "decision.tune_thresholds=false",
+        "decision.calibrate=none",
+        "--lexical",
+        "off",
+    ),
     "default": (),
     "logit_adjusted": ("--loss", "logit_adjusted"),
     "class_balanced_tuned": ("--loss", "ce", "--sampler", "class_balanced"),
@@ -88,7 +97,14 @@ SINGLE_LABEL_VARIANTS: dict[str, tuple[str, ...]] = {
     "auto": ("--strategy", "auto"),
 }
 MULTILABEL_VARIANTS: dict[str, tuple[str, ...]] = {
-    "bce_at_0.5": ("--loss", "bce", "decision.tune_thresholds=false", "decision.calibrate=none"),
+    "bce_at_0.5": (
+        "--loss",
+        "bce",
+        "decision.tune_thresholds=false",
+        "decision.calibrate=none",
+        "--lexical",
+        "off",
+    ),
     "default": (),
     "asl": ("--loss", "asymmetric"),
     "auto": ("--strategy", "auto"),

@@ -282,7 +282,7 @@ class LongtailClassifier(ClassifierMixin, BaseEstimator):
         if all(isinstance(v, str | int | float | bool) for v in values):
             meta["label_values"] = [v.item() if hasattr(v, "item") else v for v in values]
         try:
-            save_model_dir(staging, clf.model, clf.tokenizer, meta)
+            save_model_dir(staging, clf.model, clf.tokenizer, meta, lexical=clf.lexical)
             atomic_write_text(staging / MODEL_CARD, model_card(meta, self._card_report()))
             shutil.rmtree(target, ignore_errors=True)
             staging.replace(target)

@@ -14,9 +14,11 @@ from longtail.models.lexical import LEXICAL_META, LEXICAL_WEIGHTS
 from longtail.predictor import Classifier
 
 
-def _train(spam_files, tiny_model_dir, out, lexical: str) -> dict:
+def _train(spam_files, tiny_model_dir, out, lexical: str | None) -> dict:
+    """Train on the spam files; ``lexical=None`` leaves the option at its default."""
+    chosen = ["--lexical", lexical] if lexical is not None else []
     assert main(["train", "--data", str(spam_files["train"]), "--test-data",
-                 str(spam_files["test"]), "--lexical", lexical,
+                 str(spam_files["test"]), *chosen,
                  *fast_train_args(tiny_model_dir, out)]) == 0  # fmt: skip
     return json.loads((out / "longtail.json").read_text())
 
@@ -61,11 +63,11 @@ def test_a_swapped_branch_file_fails_to_load(spam_files, tiny_model_dir, tmp_pat
         Classifier.load(out)
 
 
-def test_auto_chooses_the_weight_on_validation_and_says_so(
+def test_the_default_chooses_the_weight_on_validation_and_says_so(
     spam_files, tiny_model_dir, tmp_path, capsys
 ):
     out = tmp_path / "run"
-    meta = _train(spam_files, tiny_model_dir, out, "auto")
+    meta = _train(spam_files, tiny_model_dir, out, None)  # the default: auto
     lexical = meta["lexical"]
     assert len(lexical["validation_scores"]) == 11
     best = max(lexical["validation_scores"].values())

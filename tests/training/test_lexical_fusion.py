@@ -44,3 +44,17 @@ def test_a_branch_that_adds_nothing_is_not_fused():
     np.testing.assert_allclose(
         fuse_logits("binary", model, np.zeros((4, 2)), fixed.weight).argmax(axis=1), y
     )
+
+
+def test_the_default_fuses_short_texts_and_leaves_long_documents_alone_unless_asked():
+    from longtail.config import build_config
+    from longtail.training.run_checks import lexical_for_data
+
+    default = build_config({"data": {"train": "x.csv"}})
+    assert default.lexical == "auto"
+    assert lexical_for_data(default, documents=False) == "auto"
+    assert lexical_for_data(default, documents=True) == "off"  # unmeasured there: not by default
+    asked = build_config({"data": {"train": "x.csv"}, "lexical": "auto"})
+    assert lexical_for_data(asked, documents=True) == "auto"
+    fixed = build_config({"data": {"train": "x.csv"}, "lexical": 0.4})
+    assert lexical_for_data(fixed, documents=True) == 0.4

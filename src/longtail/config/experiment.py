@@ -64,11 +64,12 @@ class ExperimentConfig(_Section):
         "the same validation / test rows: tfidf (TF-IDF + logistic regression, balanced; "
         "default) or none",
     )
-    lexical: Literal["off", "auto"] | float = Field(
-        "off",
+    lexical: Literal["auto", "off"] | float = Field(
+        "auto",
         description="fuse a TF-IDF + logistic regression branch (the anchor's model, fitted on "
-        "the training split) into the model's log-probabilities: auto (its weight chosen on "
-        "validation from 0, 0.1, ..., 1), a fixed weight in [0, 1], or off (default)",
+        "the training split) into the model's log-probabilities: auto (default for short texts; "
+        "its weight chosen on validation from 0, 0.1, ..., 1, 0 being the model alone), a "
+        "fixed weight in [0, 1], or off",
     )
     output: str | None = Field(None, description="run directory (model + report)")
     track: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
@@ -101,7 +102,10 @@ class ExperimentConfig(_Section):
     @field_validator("lexical", mode="before")
     @classmethod
     def _a_weight_between_0_and_1(cls, value: Any) -> Any:
-        """``auto``, ``off``, or a number in [0, 1] (given as text on the command line)."""
+        """``auto``, ``off``, or a number in [0, 1] (given as text on the command line). YAML
+        reads a bare ``off`` / ``on`` as a boolean: false is ``off``, true ``auto``."""
+        if isinstance(value, bool):
+            return "auto" if value else "off"
         if isinstance(value, str) and value.strip().lower() in ("auto", "off"):
             return value.strip().lower()
         try:

@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from longtail.evaluation.markdown import format_value
 from longtail.evaluation.metrics import evaluate_predictions
-from longtail.models.lexical import LexicalModel, gather_texts
+
+if TYPE_CHECKING:  # longtail.models imports torch; `compare --dry-run` reads this module without
+    from longtail.models.lexical import LexicalModel
 
 #: The anchor's name in logs and reports.
 ANCHOR_NAME = "TF-IDF + logistic regression (balanced)"
@@ -76,6 +78,8 @@ def fit_anchor(
     "train_rows", "sampled", "seconds"}``; or ``(None, {"name", "skipped": why})`` where the
     texts hold no word to count.
     """
+    from longtail.models.lexical import LexicalModel, gather_texts
+
     started = time.perf_counter()
     rows = np.arange(len(train_texts))
     max_rows = min(max_rows, max(1_000, MAX_ROWS_X_LABELS // max(len(names), 2)))
@@ -129,6 +133,8 @@ def tfidf_anchor(
         :func:`longtail.evaluation.metrics.evaluate_predictions` named in :data:`KEPT`; or
         ``{"name", "skipped": why}`` where the texts hold no word to count.
     """
+    from longtail.models.lexical import gather_texts
+
     started = time.perf_counter()
     model, about = fitted or fit_anchor(
         task, names, train_texts, y_train, seed=seed, max_rows=max_rows

@@ -63,7 +63,12 @@ from longtail.training.output import CHECKPOINT_DIR, check_paths_outside, open_r
 from longtail.training.phases import PhaseInputs, run_phases
 from longtail.training.remedies import build_remedies
 from longtail.training.reporting import augmentation_section, write_html
-from longtail.training.run_checks import check_input_files, check_remedies, strategy_for_data
+from longtail.training.run_checks import (
+    check_input_files,
+    check_remedies,
+    lexical_for_data,
+    strategy_for_data,
+)
 from longtail.training.run_record import describe_task, model_meta, report_header
 from longtail.training.scoring import validation_scorer
 from longtail.training.strategies import build_strategy
@@ -264,7 +269,8 @@ def _run(
         device=device,
     )  # fmt: skip
     anchor_fit, branch, fusion = None, None, None
-    if config.lexical != "off":  # the anchor's model, fitted once: fused, then reported
+    lexical = lexical_for_data(config, data.documents)
+    if lexical != "off":  # the anchor's model, fitted once: fused, then reported
         anchor_fit = fit_anchor(space.task, space.names, *anchor_rows, seed=config.train.seed)
         branch = anchor_fit[0]
         if branch is None:
@@ -273,9 +279,7 @@ def _run(
             score = validation_scorer(space.task, space, y_val, metric, config.decision, counts,
                                       len(y_train))  # fmt: skip
             branch_val = branch.logits(gather_texts(data.texts()[1]))
-            fusion = choose_fusion(
-                config.lexical, space.task, val_logits, branch_val, score, metric
-            )
+            fusion = choose_fusion(lexical, space.task, val_logits, branch_val, score, metric)
             log(fusion_line(fusion, metric))
             if fusion.weight:
                 val_logits = fuse_logits(space.task, val_logits, branch_val, fusion.weight)
