@@ -34,6 +34,11 @@ def test_a_fixed_weight_ships_the_branch_and_every_command_fuses_it(
     report = json.loads((out / "report.json").read_text())
     assert "fused at weight 0.5, fixed by the lexical setting" in report["model"]["lexical"]
     assert "- lexical: TF-IDF + logistic regression (" in (out / "report.md").read_text()
+    card = (out / "README.md").read_text()
+    assert (
+        "fuse a TF-IDF + logistic regression branch, fitted on the same training rows, at weight 0.5"
+        in card
+    )
     # the loaded model fuses as training did: `evaluate` gives the report's test scores
     assert main(["evaluate", "--model", str(out), "--data", str(spam_files["test"]),
                  "--output", str(tmp_path / "eval")]) == 0  # fmt: skip

@@ -48,6 +48,7 @@ def model_card(meta: Mapping[str, Any], report: Mapping[str, Any], title: str | 
         f"`{_spec(config.get('sampler'))}`. It outputs calibrated probabilities "
         f"({meta.get('calibration') or 'temperature'}) and decides with thresholds tuned on "
         f"validation ({meta.get('threshold_objective') or 'not tuned: argmax / 0.5'}).",
+        *_lexical_sentence(meta),
         "", "## Intended use", "",
         "Scoring texts like the ones it was trained on. Read the per-class table before trusting "
         "a class: a class with few training or test examples is measured loosely. The decision "
@@ -98,3 +99,15 @@ def model_card(meta: Mapping[str, Any], report: Mapping[str, Any], title: str | 
 
 def _spec(spec: Any) -> str:
     return "default" if spec is None else spec_name(spec)
+
+
+def _lexical_sentence(meta: dict[str, Any]) -> list[str]:
+    """Where a TF-IDF branch is fused into the output (``lexical``), one sentence saying so."""
+    weight = float((meta.get("lexical") or {}).get("weight") or 0.0)
+    if not weight:
+        return []
+    return [
+        f"Its probabilities fuse a TF-IDF + logistic regression branch, fitted on the same "
+        f"training rows, at weight {weight} ({meta['lexical'].get('chosen_by', 'chosen')}); the "
+        "branch ships in `lexical.json` and `lexical.safetensors`."
+    ]
