@@ -147,8 +147,8 @@ class LexicalModel:
         texts = gather_texts(texts)
         if not texts:
             return np.zeros((0, len(self.bias)), dtype=np.float32)
-        x = self.features.transform(texts)
-        return np.asarray(x @ self.weight.T.astype(np.float64) + self.bias, dtype=np.float32)
+        x = self.features.transform(texts).astype(np.float32)  # float32 like the weights: no copy
+        return np.asarray(x @ self.weight.T + self.bias, dtype=np.float32)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """``(n, C)`` probabilities: softmax over classes, or a sigmoid per label."""
