@@ -521,3 +521,23 @@ def test_frozen_multiclass_documents_get_the_solved_head_over_mean_max_by_defaul
     meta = json.loads((tmp_path / "default" / "longtail.json").read_text())
     assert meta["long_documents"]["aggregator"] == "attention"
     assert meta["training"]["stop"] != "solved"
+
+
+def test_a_fused_branch_on_long_documents_scores_the_test_file_as_evaluate_does(
+    tmp_path, tiny_model_dir
+):
+    """The cached long-document path fuses the TF-IDF branch of the full texts into the test
+    logits exactly as the loaded model does through the encoder."""
+    (tmp_path / "t").mkdir()
+    data, test = _documents(tmp_path), _documents(tmp_path / "t", n=20, seed=9)
+    args = ["--long-mode", "frozen", "--cache-dir", str(tmp_path / "cache"), "--test-data",
+            str(test), "--lexical", "0.5"]  # fmt: skip
+    assert main(_args(tiny_model_dir, data, tmp_path / "fused", *args)) == 0
+    meta = json.loads((tmp_path / "fused" / "longtail.json").read_text())
+    assert meta["lexical"]["weight"] == 0.5 and meta["architecture"]["kind"] == "hierarchical"
+    report = json.loads((tmp_path / "fused" / "report.json").read_text())
+    assert main(["evaluate", "--model", str(tmp_path / "fused"), "--data", str(test),
+                 "--output", str(tmp_path / "eval")]) == 0  # fmt: skip
+    evaluated = json.loads((tmp_path / "eval" / "report.json").read_text())
+    for key in ("f1_macro", "pr_auc_macro", "ece"):
+        assert report["metrics"][key] == pytest.approx(evaluated["metrics"][key], abs=1e-5), key

@@ -46,15 +46,12 @@ def test_a_branch_that_adds_nothing_is_not_fused():
     )
 
 
-def test_the_default_fuses_short_texts_and_leaves_long_documents_alone_unless_asked():
-    from longtail.config import build_config
-    from longtail.training.run_checks import lexical_for_data
+def test_the_default_is_auto_and_yaml_spellings_of_off_are_read():
+    import yaml
 
-    default = build_config({"data": {"train": "x.csv"}})
-    assert default.lexical == "auto"
-    assert lexical_for_data(default, documents=False) == "auto"
-    assert lexical_for_data(default, documents=True) == "off"  # unmeasured there: not by default
-    asked = build_config({"data": {"train": "x.csv"}, "lexical": "auto"})
-    assert lexical_for_data(asked, documents=True) == "auto"
-    fixed = build_config({"data": {"train": "x.csv"}, "lexical": 0.4})
-    assert lexical_for_data(fixed, documents=True) == 0.4
+    from longtail.config import build_config
+
+    assert build_config({"data": {"train": "x.csv"}}).lexical == "auto"
+    off = build_config({"data": {"train": "x.csv"}, **yaml.safe_load("lexical: off")})
+    assert off.lexical == "off"  # YAML reads a bare off as false
+    assert build_config({"data": {"train": "x.csv"}, "lexical": "0.4"}).lexical == 0.4

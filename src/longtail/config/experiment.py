@@ -67,9 +67,9 @@ class ExperimentConfig(_Section):
     lexical: Literal["auto", "off"] | float = Field(
         "auto",
         description="fuse a TF-IDF + logistic regression branch (the anchor's model, fitted on "
-        "the training split) into the model's log-probabilities: auto (default for short texts; "
-        "its weight chosen on validation from 0, 0.1, ..., 1, 0 being the model alone), a "
-        "fixed weight in [0, 1], or off",
+        "the training split) into the model's log-probabilities: auto (default; its weight "
+        "chosen on validation from 0, 0.1, ..., 1, 0 being the model alone), a fixed weight in "
+        "[0, 1], or off",
     )
     output: str | None = Field(None, description="run directory (model + report)")
     track: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(

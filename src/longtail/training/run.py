@@ -66,7 +66,6 @@ from longtail.training.reporting import augmentation_section, write_html
 from longtail.training.run_checks import (
     check_input_files,
     check_remedies,
-    lexical_for_data,
     strategy_for_data,
 )
 from longtail.training.run_record import describe_task, model_meta, report_header
@@ -269,7 +268,7 @@ def _run(
         device=device,
     )  # fmt: skip
     anchor_fit, branch, fusion = None, None, None
-    lexical = lexical_for_data(config, data.documents)
+    lexical = config.lexical
     if lexical != "off":  # the anchor's model, fitted once: fused, then reported
         anchor_fit = fit_anchor(space.task, space.names, *anchor_rows, seed=config.train.seed)
         branch = anchor_fit[0]

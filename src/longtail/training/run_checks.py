@@ -105,16 +105,6 @@ def strategy_for_data(
     return config
 
 
-def lexical_for_data(config: ExperimentConfig, documents: bool) -> str | float:
-    """The ``lexical`` setting the run applies. The default, ``auto``, covers short texts, where
-    the rule fixed before its cells measured it (docs/benchmarks.md, "A TF-IDF branch fused into
-    the model": R8, R52, both 20 Newsgroups sets, IMDB, Reuters multilabel and the fine-tuned R8
-    cells); long documents keep it off unless it is asked for, until their own cells decide."""
-    if documents and "lexical" not in config.model_fields_set:
-        return "off"
-    return config.lexical
-
-
 def check_remedies(config: ExperimentConfig) -> None:
     """Fail on a bad strategy / wrapper / auxiliary loss / augmenter before reading any data."""
     from longtail.augment import AUGMENTERS
