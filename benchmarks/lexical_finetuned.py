@@ -61,6 +61,10 @@ def cell_rows(compare_dir: Path, runner: grid.SetupRunner) -> list[dict[str, Any
             continue
         variant, seed = cell_dir.parent.name, int(match.group(1))
         inputs, report = load_decided_cell(cell_dir)
+        if (report.get("model") or {}).get("lexical"):  # its kept logits are fused already
+            raise SystemExit(
+                f"{cell_dir}: trained with the branch fused; run its grid with lexical: off"
+            )
         data = runner.prepared(seed)
         space = data.space
         if not np.array_equal(np.asarray(inputs.val_y), np.asarray(data.validation.y)):
