@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 import yaml
 from benchmark_scripts import load_script
 
@@ -55,6 +56,7 @@ def test_the_default_head_is_scored_with_and_without_the_branch_on_the_same_logi
                      "test": str(work / "20ng_long_tailed" / "test.jsonl")},
             "model": {"name": str(tiny_model_dir), "max_length": 16},
             "long_documents": {"enabled": False},
+            "lexical": "off",  # the model alone: the script fuses the branch afterwards
             "train": {"epochs": 1, "batch_size": 16, "lr": 1e-3, "head_lr": 1e-2},
         },
         "variants": {"vanilla": {"loss": "ce", "decision": {"tune_thresholds": False,
@@ -73,3 +75,12 @@ def test_the_default_head_is_scored_with_and_without_the_branch_on_the_same_logi
     out = capsys.readouterr().out
     assert "| vanilla seed 0 |" in out and "| vanilla seed 1 |" in out
     assert "paired difference over 2 cells" in out and "(b) on the fine-tuned cells:" in out
+
+    # a grid trained with the branch fused already is refused: its logits would be fused twice
+    spec["base"]["lexical"] = "auto"
+    spec["output"] = str(tmp_path / "fused")
+    (tmp_path / "fused.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    assert main(["compare", str(tmp_path / "fused.yaml")]) == 0
+    with pytest.raises(SystemExit, match="trained with the branch fused"):
+        finetuned.main([str(tmp_path / "fused"), "20ng_long_tailed", "--workdir", str(work),
+                        "--cache", str(tmp_path / "cache"), "--model", str(tiny_model_dir)])  # fmt: skip
