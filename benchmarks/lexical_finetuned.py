@@ -27,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import frozen_grid as grid  # noqa: E402
+import lexical_grid  # noqa: E402
 
 #: The decision each variant of the fine-tuned grids ships (their YAML files).
 VARIANT_DECISIONS = {
@@ -41,10 +42,9 @@ VARIANT_DECISIONS = {
 def cell_rows(compare_dir: Path, runner: grid.SetupRunner) -> list[dict[str, Any]]:
     from longtail.config import DecisionConfig
     from longtail.data.prepare import read_labelled
-    from longtail.decision.fit import fit_decision
     from longtail.evaluation.anchor import fit_anchor
     from longtail.experiments.redecide import load_decided_cell
-    from longtail.models.lexical import fuse_logits, gather_texts
+    from longtail.models.lexical import gather_texts
     from longtail.training.lexical import choose_fusion
     from longtail.training.scoring import validation_scorer
 
@@ -82,14 +82,10 @@ def cell_rows(compare_dir: Path, runner: grid.SetupRunner) -> list[dict[str, Any
         score = validation_scorer(space.task, space, data.validation.y, "f1_macro", settings,
                                   data.counts, len(data.train.y))  # fmt: skip
         fusion = choose_fusion("auto", space.task, inputs.val_logits, branch_val, score, "f1_macro")
-        scores = {}
-        for name, weight in (("alone", 0.0), ("lexical", fusion.weight)):
-            val = fuse_logits(space.task, inputs.val_logits, branch_val, weight)
-            test = fuse_logits(space.task, inputs.test_logits, branch_test, weight)
-            decision = fit_decision(space.task, val, data.validation.y, space.names, settings,
-                                    data.counts, len(data.train.y))  # fmt: skip
-            scores[name] = grid.scored(space, decision, (test, inputs.test_y),
-                                       (val, data.validation.y))  # fmt: skip
+        scores = lexical_grid.with_and_without(
+            data, settings, (inputs.val_logits, inputs.test_logits), (branch_val, branch_test),
+            inputs.test_y, fusion.weight,
+        )  # fmt: skip
         shipped = report["metrics"]["f1_macro"]
         rows.append({"variant": variant, "seed": seed, "weight": fusion.weight, "scores": scores,
                      "shipped_f1_macro": shipped})  # fmt: skip
@@ -119,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---:|---:|---:|---:|")
     differences: dict[str, list[float]] = {"f1_macro": [], "mcc": []}
     for row in rows:
-        a, f = row["scores"]["alone"], row["scores"]["lexical"]
+        a, f = row["scores"]["default"], row["scores"]["lexical"]
         print(f"| {row['variant']} seed {row['seed']} | {row['weight']} | {a['f1_macro']:.4f} | "
               f"{f['f1_macro']:.4f} | {a['mcc']:.4f} | {f['mcc']:.4f} | "
               f"{row['shipped_f1_macro']:.4f} |")  # fmt: skip

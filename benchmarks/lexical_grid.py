@@ -48,9 +48,8 @@ def lexical_cell(runner: grid.SetupRunner, seed: int, branch_cache: dict) -> dic
     """One seed of one set: the default head, scored with and without the fused branch."""
     from longtail.config import DecisionConfig
     from longtail.data.prepare import read_labelled
-    from longtail.decision.fit import fit_decision
     from longtail.evaluation.anchor import fit_anchor
-    from longtail.models.lexical import fuse_logits, gather_texts
+    from longtail.models.lexical import gather_texts
     from longtail.training.lexical import choose_fusion
     from longtail.training.scoring import validation_scorer
 
@@ -76,13 +75,10 @@ def lexical_cell(runner: grid.SetupRunner, seed: int, branch_cache: dict) -> dic
                               len(data.train.y))  # fmt: skip
     fusion = choose_fusion("auto", space.task, head["val_logits"], branch_val, score,
                            head["metric"])  # fmt: skip
-    scores = {}
-    for name, weight in (("default", 0.0), ("lexical", fusion.weight)):
-        val = fuse_logits(space.task, head["val_logits"], branch_val, weight)
-        test = fuse_logits(space.task, head["test_logits"], branch_test, weight)
-        decision = fit_decision(space.task, val, y_val, space.names, settings, data.counts,
-                                len(data.train.y), model_priors=trained.model_priors)  # fmt: skip
-        scores[name] = grid.scored(space, decision, (test, head["test"].y), (val, y_val))
+    scores = with_and_without(
+        data, settings, (head["val_logits"], head["test_logits"]), (branch_val, branch_test),
+        head["test"].y, fusion.weight, model_priors=trained.model_priors,
+    )  # fmt: skip
     final = trained.history[-1] if trained.history else {}
     return {
         "remedy": remedy, "decision": decision_name, "seed": seed, "scores": scores,
@@ -92,6 +88,31 @@ def lexical_cell(runner: grid.SetupRunner, seed: int, branch_cache: dict) -> dic
         "stopped_early": trained.final.stopped_early,
         "seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
+
+
+def with_and_without(
+    data: Any,
+    settings: Any,
+    logits: tuple,
+    branch: tuple,
+    y_test: Any,
+    weight: float,
+    model_priors: Any = None,
+) -> dict[str, dict[str, Any]]:
+    """The decision ``settings``, fitted on the validation logits and scored on test and
+    validation, for the model alone (``default``) and fused with the branch at ``weight``
+    (``lexical``). ``logits`` and ``branch``: ``(validation, test)`` each."""
+    from longtail.decision.fit import fit_decision
+    from longtail.models.lexical import fuse_logits
+
+    space, y_val = data.space, data.validation.y
+    scores = {}
+    for name, at in (("default", 0.0), ("lexical", weight)):
+        val, test = (fuse_logits(space.task, m, b, at) for m, b in zip(logits, branch, strict=True))
+        decision = fit_decision(space.task, val, y_val, space.names, settings, data.counts,
+                                len(data.train.y), model_priors=model_priors)  # fmt: skip
+        scores[name] = grid.scored(space, decision, (test, y_test), (val, y_val))
+    return scores
 
 
 # ----------------------------------------------------------------------------- report
