@@ -29,7 +29,7 @@ from longtail.models import load_model_dir
 from longtail.models.classifier import TextClassifier
 from longtail.models.inference import predict_logits
 from longtail.models.io import load_lexical
-from longtail.models.lexical import LexicalModel, fuse_logits
+from longtail.models.lexical import LexicalModel, fuse_logits, fused_weight
 from longtail.models.onnx_runtime import check_runtime
 from longtail.text.batching import cpu_batch_tokens, tokenize
 from longtail.text.chunking import ChunkSettings
@@ -70,7 +70,7 @@ class Classifier:
         self.model = model
         #: the fused TF-IDF branch and its weight (:mod:`longtail.models.lexical`), if any
         self.lexical = lexical
-        self.lexical_weight = float((meta.get("lexical") or {}).get("weight") or 0.0)
+        self.lexical_weight = fused_weight(meta)
         if self.lexical_weight and lexical is None:
             raise LongtailError(
                 "this model fuses a lexical branch (longtail.json: lexical); load it with "

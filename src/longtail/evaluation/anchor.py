@@ -12,9 +12,10 @@ label): no calibration, no tuned thresholds, so a model that beats it owes nothi
 fitted on the rows it is scored on.
 
 It reads the text column only (no extra feature columns), keeps the most frequent n-grams
-(:data:`longtail.models.lexical.MAX_FEATURES`, fewer with many labels), and fits on at most :data:`MAX_ANCHOR_ROWS` training rows, fewer where there
-are many labels (:data:`MAX_ROWS_X_LABELS`; a seeded sample, stated in the report), so it costs
-seconds to a few minutes where training costs hours. A sample can miss a rare label's few
+(:data:`longtail.models.lexical.MAX_FEATURES`, fewer with many labels), and fits on at most
+:data:`MAX_ANCHOR_ROWS` training rows, fewer where there are many labels
+(:data:`MAX_ROWS_X_LABELS`; a seeded sample, stated in the report), so it costs seconds to a few
+minutes where training costs hours. A sample can miss a rare label's few
 documents; the anchor then never predicts that label.
 
 References:

@@ -103,7 +103,9 @@ def _spec(spec: Any) -> str:
 
 def _lexical_sentence(meta: dict[str, Any]) -> list[str]:
     """Where a TF-IDF branch is fused into the output (``lexical``), one sentence saying so."""
-    weight = float((meta.get("lexical") or {}).get("weight") or 0.0)
+    from longtail.models.lexical import fused_weight  # longtail.models imports torch: only here
+
+    weight = fused_weight(meta)
     if not weight:
         return []
     return [

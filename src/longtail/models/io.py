@@ -34,7 +34,7 @@ from longtail.io_utils import (
 from longtail.models.classifier import TextClassifier
 from longtail.models.encoder import load_encoder, load_tokenizer, quiet_transformers
 from longtail.models.hierarchical import HierarchicalClassifier
-from longtail.models.lexical import LEXICAL_META, LEXICAL_WEIGHTS, LexicalModel
+from longtail.models.lexical import LEXICAL_META, LEXICAL_WEIGHTS, LexicalModel, fused_weight
 from longtail.models.meta import format_version_for, validate_meta
 
 META_FILE = "longtail.json"
@@ -179,7 +179,7 @@ def verify_files(directory: Path, meta: dict[str, Any]) -> None:
 
 def load_lexical(directory: str | Path, meta: dict[str, Any]) -> LexicalModel | None:
     """The fused TF-IDF branch of a model directory, ``None`` where the model has none."""
-    if not float((meta.get("lexical") or {}).get("weight") or 0.0):
+    if not fused_weight(meta):
         return None
     return LexicalModel.load(directory)
 

@@ -198,6 +198,11 @@ class LexicalModel:
                    train_rows=int(meta.get("train_rows", 0)))  # fmt: skip
 
 
+def fused_weight(meta: dict[str, Any]) -> float:
+    """The weight a model directory's ``longtail.json`` fuses its branch at; 0 without one."""
+    return float((meta.get("lexical") or {}).get("weight") or 0.0)
+
+
 def fuse_logits(
     task: str, model_logits: np.ndarray, lexical_logits: np.ndarray, weight: float
 ) -> np.ndarray:

@@ -31,6 +31,7 @@ from longtail.errors import LongtailError
 from longtail.io_utils import atomic_write_json
 from longtail.models.classifier import TextClassifier
 from longtail.models.io import load_model_dir
+from longtail.models.lexical import fused_weight
 
 MIN_OPSET = 17
 INPUT_NAMES = ("input_ids", "attention_mask")
@@ -272,7 +273,7 @@ def export_onnx(
             f"{model_dir} is a long-document (hierarchical) model; ONNX export covers short-text "
             "models for now: serve it with `longtail predict` or longtail.Classifier"
         )
-    if float((meta.get("lexical") or {}).get("weight") or 0.0):
+    if fused_weight(meta):
         raise LongtailError(
             f"{model_dir} fuses a TF-IDF branch (lexical) that an ONNX graph of token ids cannot "
             "carry; serve it with `longtail predict --runtime onnx`, or retrain with lexical=off"
