@@ -44,8 +44,11 @@ DEFAULT_HEADS = {
 SEEDS = {"imdb": 3}
 
 
-def lexical_cell(runner: grid.SetupRunner, seed: int, branch_cache: dict) -> dict[str, Any]:
-    """One seed of one set: the default head, scored with and without the fused branch."""
+def lexical_cell(
+    runner: grid.SetupRunner, seed: int, branch_cache: dict, remedy: str | None = None
+) -> dict[str, Any]:
+    """One seed of one set: the default head (or the grid's ``remedy`` head, with the default
+    decision), scored with and without the fused branch."""
     from longtail.config import DecisionConfig
     from longtail.data.prepare import read_labelled
     from longtail.evaluation.anchor import fit_anchor
@@ -54,7 +57,8 @@ def lexical_cell(runner: grid.SetupRunner, seed: int, branch_cache: dict) -> dic
     from longtail.training.scoring import validation_scorer
 
     started = time.perf_counter()
-    remedy, decision_name = DEFAULT_HEADS[runner.setup]
+    default_remedy, decision_name = DEFAULT_HEADS[runner.setup]
+    remedy = remedy or default_remedy
     remedies = grid.remedies_for(runner.setup)
     head = runner.train_head(remedy, remedies[remedy], seed, lambda line: None)
     config, data, trained = head["config"], head["data"], head["trained"]
