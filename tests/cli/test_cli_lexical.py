@@ -60,7 +60,10 @@ def test_a_fixed_weight_ships_the_branch_and_every_command_fuses_it(
 
 def test_a_swapped_branch_file_fails_to_load(spam_files, tiny_model_dir, tmp_path):
     out = tmp_path / "run"
-    _train(spam_files, tiny_model_dir, out, "1")
+    meta = _train(spam_files, tiny_model_dir, out, "1")
+    # the branch alone (balanced class weights) reflects equal priors: a target-prior shift
+    # starts from them, not from the weighted loss's priors the model alone would have
+    assert meta["training"]["model_priors"] == pytest.approx({"ham": 0.5, "spam": 0.5})
     vocabulary = json.loads((out / LEXICAL_META).read_text())
     vocabulary["vocabulary"][0] = "tampered"
     (out / LEXICAL_META).write_text(json.dumps(vocabulary))
@@ -90,6 +93,9 @@ def test_off_is_the_model_alone_and_a_bad_weight_is_one_line(
     out = tmp_path / "run"
     meta = _train(spam_files, tiny_model_dir, out, "off")
     assert "lexical" not in meta and not (out / LEXICAL_WEIGHTS).exists()
+    # the effective-number loss's own priors are not equal (0.51 for ham on these few rows),
+    # so the branch-alone test above can fail
+    assert abs(meta["training"]["model_priors"]["ham"] - 0.5) > 0.01
     assert main(["train", "--data", str(spam_files["train"]), "--lexical", "1.5",
                  *fast_train_args(tiny_model_dir, tmp_path / "bad")]) == 2  # fmt: skip
     assert "weight 1.5 is outside [0, 1]" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from longtail.models.lexical import (
     LexicalModel,
     TfidfFeatures,
     fuse_logits,
+    fused_priors,
 )
 
 WORDS = {
@@ -142,3 +143,11 @@ def test_fusion_at_weight_0_is_the_model_and_at_1_the_branch():
     )
     with pytest.raises(ValueError, match="differ"):
         fuse_logits("multiclass", model, branch[:, :2], 0.5)
+
+
+def test_the_fused_priors_average_the_log_priors_with_the_branchs_equal_ones():
+    priors = np.array([0.8, 0.15, 0.05])
+    assert fused_priors(priors, 0.0) == pytest.approx(priors)
+    assert fused_priors(priors, 1.0) == pytest.approx(np.full(3, 1 / 3))
+    half = np.sqrt(priors) / np.sqrt(priors).sum()
+    assert fused_priors(priors, 0.5) == pytest.approx(half)

@@ -217,6 +217,22 @@ def fuse_logits(
     return ((1.0 - weight) * model + weight * branch).astype(np.float32)
 
 
+def fused_priors(model_priors: np.ndarray, weight: float) -> np.ndarray:
+    """The class priors a fused single-label model's probabilities reflect, for a prior shift
+    (``decision.target_priors``): ``pi_c^(1 - weight)``, normalised.
+
+    The branch is a logistic regression with balanced class weights, so its probabilities
+    reflect equal priors (Elkan 2001, the argument of :mod:`longtail.decision.model_priors`);
+    averaging log-probabilities at ``weight`` averages the log-priors the same way:
+    ``(1 - w) · log pi_c + w · log(1 / k)``. Without this a shift would start from the model's
+    priors alone and over-correct by the branch's share."""
+    log_prior = (1.0 - weight) * np.log(
+        np.maximum(np.asarray(model_priors, dtype=np.float64), 1e-12)
+    )
+    prior = np.exp(log_prior - log_prior.max())
+    return prior / prior.sum()
+
+
 def gather_texts(texts: Sequence[str], rows: np.ndarray | None = None) -> list[str]:
     """``texts`` (its ``rows``, when given) as a list; texts left on disk under ``--arrow``
     (:class:`longtail.data.arrow.ArrowTexts`) are read in one pass, not row by row."""

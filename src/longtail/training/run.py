@@ -45,7 +45,7 @@ from longtail.losses import resolved_loss_spec
 from longtail.losses.base import with_named_weights
 from longtail.models import load_encoder, load_tokenizer, resolve_model_name, save_model_dir
 from longtail.models.inference import predict_logits
-from longtail.models.lexical import fuse_logits, gather_texts
+from longtail.models.lexical import fuse_logits, fused_priors, gather_texts
 from longtail.registry import spec_name
 from longtail.training.accelerator import distributed_state, gathered_logits, silent
 from longtail.training.augmentation import Augmentation, AugmentedRows, describe_augmentation
@@ -282,6 +282,11 @@ def _run(
             log(fusion_line(fusion, metric))
             if fusion.weight:
                 val_logits = fuse_logits(space.task, val_logits, branch_val, fusion.weight)
+                if space.task != "multilabel":  # what a target-prior shift starts from
+                    own = trained.model_priors
+                    trained.model_priors = fused_priors(
+                        own if own is not None else counts / counts.sum(), fusion.weight
+                    )
     decision = fit_decision(
         space.task, val_logits, y_val, space.names, config.decision, counts, len(y_train),
         model_priors=trained.model_priors,
