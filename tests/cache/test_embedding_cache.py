@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 import warnings
@@ -125,6 +126,45 @@ def test_corrupt_file_is_deleted_with_one_warning(tmp_path: Path, damage) -> Non
     assert not cache.path("a").exists() and not cache.path("b").exists()
     cache.put("a", torch.ones(2, 8))  # the caller rebuilds it
     torch.testing.assert_close(cache.get("a"), torch.ones(2, 8))
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="counts Linux memory maps")
+def test_entries_read_hold_no_memory_map(tmp_path: Path) -> None:
+    """A run holds every text's entry until it stacks them; mapped entries would each keep a map,
+    and past vm.max_map_count (65,530) every read failed and valid entries were deleted."""
+    cache = _cache(tmp_path)
+    texts = [f"text {i}" for i in range(400)]
+    cache.put_many(texts, [torch.randn(1, 8) for _ in texts])
+
+    def maps() -> int:
+        return len(Path("/proc/self/maps").read_text().splitlines())
+
+    before = maps()
+    held = cache.get_many(texts)
+    assert all(value is not None for value in held)
+    assert maps() - before < 50  # a mapped read adds one map per entry held: 400
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [OSError(errno.EMFILE, "Too many open files"), MemoryError()],
+    ids=["emfile", "memory"],
+)
+def test_a_read_the_machine_refuses_is_a_miss_and_keeps_the_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException
+) -> None:
+    cache = _cache(tmp_path)
+    cache.put("a", torch.randn(2, 8))
+
+    def refuse(self: Path) -> bytes:
+        raise failure
+
+    with monkeypatch.context() as patched, warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "corrupt" warning either
+        patched.setattr(Path, "read_bytes", refuse)
+        assert cache.get("a") is None
+    assert cache.path("a").exists()
+    assert cache.get("a") is not None
 
 
 def test_wrong_shape_or_misplaced_file_is_corrupt(tmp_path: Path) -> None:
