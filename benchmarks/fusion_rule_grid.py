@@ -135,7 +135,10 @@ def set_summary(cells: list[dict[str, Any]], multilabel: bool) -> dict[str, Any]
     return out
 
 
-def report(work: Path, setups: list[str]) -> list[str]:
+def report(work: Path, setups: list[str], seeds: int = 5) -> list[str]:
+    """The table and the verdict; a set with fewer than its ``seeds`` cells (IMDB: 3) is not
+    yet judged."""
+
     def fmt(pair: tuple[float, float], sign: str = "") -> str:
         mean, sem = pair
         return f"{mean:{sign}.3f}" + ("" if math.isnan(sem) else f" ± {sem:.3f}")
@@ -164,7 +167,11 @@ def report(work: Path, setups: list[str]) -> list[str]:
             f"| {setup} | {summary['seeds']} | {', '.join(map(str, weights['present']))} / "
             f"{', '.join(map(str, weights['log_loss']))} | " + " | ".join(cols) + " |"
         )
-    lines += ["", *verdict(summaries, setups)]
+    complete = {
+        setup: summary for setup, summary in summaries.items()
+        if summary["seeds"] >= min(seeds, lexical_grid.SEEDS.get(setup, seeds))
+    }  # fmt: skip
+    lines += ["", *verdict(complete, setups)]
     return lines
 
 
@@ -174,7 +181,7 @@ def verdict(summaries: dict[str, dict[str, Any]], setups: list[str]) -> list[str
     (micro-F1) beyond 2 SEM. Of the candidates that pass, the higher (a) wins."""
     missing = [s for s in setups if s not in summaries]
     if missing:
-        return [f"verdict: not yet — no cells for {', '.join(missing)}"]
+        return [f"verdict: not yet — too few cells for {', '.join(missing)}"]
     present = statistics.mean(s["f1_macro"]["present"][0] for s in summaries.values())
     lines = [f"present: mean over {len(summaries)} sets of test macro-F1 {present:.4f}"]
     passing = {}
@@ -213,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = Path(args.workdir)
     if args.report:
-        print("\n".join(report(work, args.setups)))
+        print("\n".join(report(work, args.setups, args.seeds)))
         return 0
     if args.model:
         model = args.model
@@ -239,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                 grid._append(path, cell)
                 print(f"  {setup} seed {seed}: weights {cell['weights']}; {cell['seconds']} s",
                       flush=True)  # fmt: skip
-    print("\n".join(report(work, args.setups)))
+    print("\n".join(report(work, args.setups, args.seeds)))
     return 0
 
 

@@ -90,7 +90,10 @@ def set_summary(sgd_cells: list[dict], solved_cells: list[dict]) -> dict[str, An
     return out
 
 
-def report(work: Path, setups: list[str]) -> list[str]:
+def report(work: Path, setups: list[str], seeds: int = 5) -> list[str]:
+    """The table, the diagnostics and the verdict; a set with fewer than ``seeds`` paired cells
+    is not yet judged."""
+
     def fmt(pair: tuple[float, float], sign: str = "") -> str:
         mean, sem = pair
         return f"{mean:{sign}.3f}" + ("" if math.isnan(sem) else f" ± {sem:.3f}")
@@ -133,7 +136,8 @@ def report(work: Path, setups: list[str]) -> list[str]:
         )
     right = sum(s["right_picks"][0] for s in summaries.values())
     differ = sum(s["right_picks"][1] for s in summaries.values())
-    lines += [f"all sets: {right} of {differ}", *verdict(summaries, setups)]
+    complete = {setup: s for setup, s in summaries.items() if s["seeds"] >= seeds}
+    lines += [f"all sets: {right} of {differ}", *verdict(complete, setups)]
     return lines
 
 
@@ -142,7 +146,7 @@ def verdict(summaries: dict[str, dict[str, Any]], setups: list[str]) -> list[str
     macro-F1 than the SGD head's; (b) on no set a paired loss of macro-F1 or MCC beyond 2 SEM."""
     missing = [s for s in setups if s not in summaries]
     if missing:
-        return [f"verdict: not yet — no paired cells for {', '.join(missing)}"]
+        return [f"verdict: not yet — too few paired cells for {', '.join(missing)}"]
     chosen = statistics.mean(s["f1_macro"]["chosen"][0] for s in summaries.values())
     sgd = statistics.mean(s["f1_macro"]["sgd"][0] for s in summaries.values())
     losses = []
@@ -181,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"the rule covers the multiclass sets {', '.join(SETUPS)}, not {unknown}")
     work = Path(args.workdir)
     if args.report:
-        print("\n".join(report(work, args.setups)))
+        print("\n".join(report(work, args.setups, args.seeds)))
         return 0
     if args.model:
         model = args.model
@@ -203,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {setup} seed {seed}: solved head, weight {cell['weight']}; fused "
                       f"validation {fused_validation(cell):.4f}; {cell['seconds']} s",
                       flush=True)  # fmt: skip
-    print("\n".join(report(work, args.setups)))
+    print("\n".join(report(work, args.setups, args.seeds)))
     return 0
 
 
