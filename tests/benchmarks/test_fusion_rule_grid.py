@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,3 +87,15 @@ def test_each_rule_is_recorded_and_the_present_rule_reproduces_the_lexical_grid(
     assert script.main(["--report", "--workdir", str(work), *setups]) == 0
     out = capsys.readouterr().out
     assert "verdict: not yet — too few cells for 20ng_long_tailed, reuters_multilabel" in out
+
+
+def test_the_published_outcome_is_what_the_records_print(capsys):
+    root = Path(__file__).resolve().parents[2]
+    script = load_script("fusion_rule_grid")
+    assert script.main(["--report", "--workdir", str(root / "benchmarks/results/frozen_grid")]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    docs = (root / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    section = docs.split("### How the fusion weight is chosen", 1)[1].split("\n### ", 1)[0]
+    for line in printed:
+        if line.strip():
+            assert line in section, f"docs/benchmarks.md does not print: {line}"
