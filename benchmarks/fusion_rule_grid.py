@@ -34,8 +34,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import frozen_grid as grid  # noqa: E402
 import lexical_grid  # noqa: E402
 
-RULES = ("present", "log_loss", "fixed_half")
-CANDIDATES = ("log_loss", "fixed_half")
+#: Each study: its records file and its rules, the present one first (the others are its
+#: candidates). ``rules``: how the weight is chosen (section "How the fusion weight is chosen");
+#: ``calibrated``: each side divided by its validation temperature before the present choice
+#: (section "Calibrating each side before fusing").
+STUDIES = {
+    "rules": ("fusion_rule.jsonl", ("present", "log_loss", "fixed_half")),
+    "calibrated": ("fusion_calibrated.jsonl", ("present", "calibrated")),
+}
+RULES = STUDIES["rules"][1]
+CANDIDATES = RULES[1:]
 
 
 def log_loss(task: str, fused: np.ndarray, y: np.ndarray) -> float:
@@ -58,8 +66,12 @@ def lowest_log_loss(losses: dict[float, float]) -> float:
     return min(w for w, value in losses.items() if value == best)
 
 
-def rule_cell(runner: grid.SetupRunner, seed: int, branch_cache: dict) -> dict[str, Any]:
-    """One seed of one set: each rule's weight and the default decision's scores there."""
+def rule_cell(
+    runner: grid.SetupRunner, seed: int, branch_cache: dict, study: str = "rules"
+) -> dict[str, Any]:
+    """One seed of one set: each rule's weight (and, ``calibrated``, the two sides'
+    temperatures) and the default decision's scores there."""
+    from longtail.decision.calibration import fit_temperature
     from longtail.decision.fit import fit_decision
     from longtail.models.lexical import fuse_logits
     from longtail.training.lexical import WEIGHTS, choose_fusion
@@ -72,24 +84,37 @@ def rule_cell(runner: grid.SetupRunner, seed: int, branch_cache: dict) -> dict[s
     branch_val, branch_test = inputs["branch"]
     present = choose_fusion("auto", task, head["val_logits"], branch_val, inputs["score"],
                             head["metric"])  # fmt: skip
-    losses = {
-        w: log_loss(task, fuse_logits(task, head["val_logits"], branch_val, w), y_val)
-        for w in WEIGHTS
-    }
-    weights = {"present": present.weight, "log_loss": lowest_log_loss(losses), "fixed_half": 0.5}
-    at_weight: dict[float, dict[str, Any]] = {}
-    for weight in sorted(set(weights.values())):
-        val = fuse_logits(task, head["val_logits"], branch_val, weight)
-        test = fuse_logits(task, head["test_logits"], branch_test, weight)
+    # rule -> (weight, the model's temperature, the branch's temperature)
+    choices = {"present": (present.weight, 1.0, 1.0)}
+    extra: dict[str, Any] = {"validation_scores": {str(w): s for w, s in present.scores.items()}}
+    if study == "rules":
+        losses = {
+            w: log_loss(task, fuse_logits(task, head["val_logits"], branch_val, w), y_val)
+            for w in WEIGHTS
+        }
+        choices |= {"log_loss": (lowest_log_loss(losses), 1.0, 1.0), "fixed_half": (0.5, 1.0, 1.0)}
+        extra["validation_log_loss"] = {str(w): round(v, 6) for w, v in losses.items()}
+    else:
+        t_model = fit_temperature(head["val_logits"], y_val, task)
+        t_branch = fit_temperature(branch_val, y_val, task)
+        calibrated = choose_fusion("auto", task, head["val_logits"] / t_model,
+                                   branch_val / t_branch, inputs["score"], head["metric"])  # fmt: skip
+        choices["calibrated"] = (calibrated.weight, t_model, t_branch)
+        extra["temperatures"] = {"model": t_model, "branch": t_branch}
+        extra["calibrated_validation_scores"] = {str(w): s for w, s in calibrated.scores.items()}
+    scored: dict[tuple, dict[str, Any]] = {}
+    for choice in sorted(set(choices.values())):
+        weight, t_model, t_branch = choice
+        val = fuse_logits(task, head["val_logits"] / t_model, branch_val / t_branch, weight)
+        test = fuse_logits(task, head["test_logits"] / t_model, branch_test / t_branch, weight)
         decision = fit_decision(task, val, y_val, space.names, settings, data.counts,
                                 len(data.train.y), model_priors=head["trained"].model_priors)  # fmt: skip
-        at_weight[weight] = grid.scored(space, decision, (test, head["test"].y), (val, y_val))
+        scored[choice] = grid.scored(space, decision, (test, head["test"].y), (val, y_val))
     return {
         "remedy": inputs["remedy"], "decision": inputs["decision"], "seed": seed,
-        "weights": weights, "scores": {rule: at_weight[w] for rule, w in weights.items()},
-        "validation_log_loss": {str(w): round(v, 6) for w, v in losses.items()},
-        "validation_scores": {str(w): s for w, s in present.scores.items()},
-        "seconds": round(time.perf_counter() - started, 1),
+        "weights": {rule: choice[0] for rule, choice in choices.items()},
+        "scores": {rule: scored[choice] for rule, choice in choices.items()},
+        **extra, "seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
 
 
@@ -116,66 +141,73 @@ def _mean_sem(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), sem
 
 
-def set_summary(cells: list[dict[str, Any]], multilabel: bool) -> dict[str, Any]:
+def set_summary(
+    cells: list[dict[str, Any]], multilabel: bool, rules: tuple[str, ...] = RULES
+) -> dict[str, Any]:
     """Per rule and metric: mean ± SEM, and the paired difference to ``present``."""
     second = "f1_micro" if multilabel else "mcc"
     out: dict[str, Any] = {
         "seeds": len(cells), "second": second,
-        "weights": {rule: [c["weights"][rule] for c in cells] for rule in RULES},
+        "weights": {rule: [c["weights"][rule] for c in cells] for rule in rules},
     }  # fmt: skip
     for metric in ("f1_macro", second):
         present = [c["scores"]["present"][metric] for c in cells]
         out[metric] = {
-            rule: _mean_sem([c["scores"][rule][metric] for c in cells]) for rule in RULES
+            rule: _mean_sem([c["scores"][rule][metric] for c in cells]) for rule in rules
         }
         out[metric]["difference"] = {
             rule: _mean_sem([c["scores"][rule][metric] - p for c, p in zip(cells, present, strict=True)])
-            for rule in CANDIDATES
+            for rule in rules[1:]
         }  # fmt: skip
     return out
 
 
-def report(work: Path, setups: list[str], seeds: int = 5) -> list[str]:
-    """The table and the verdict; a set with fewer than its ``seeds`` cells (IMDB: 3) is not
-    yet judged."""
+def report(work: Path, setups: list[str], seeds: int = 5, study: str = "rules") -> list[str]:
+    """The study's table and verdict; a set with fewer than its ``seeds`` cells (IMDB: 3) is
+    not yet judged."""
 
     def fmt(pair: tuple[float, float], sign: str = "") -> str:
         mean, sem = pair
         return f"{mean:{sign}.3f}" + ("" if math.isnan(sem) else f" ± {sem:.3f}")
 
+    records, rules = STUDIES[study]
+    candidates = rules[1:]
+    per_metric = " | ".join(f"{rule} | Δ" for rule in candidates)
     lines = [
-        "| set | seeds | weights: present / log_loss | present | log_loss | Δ | fixed_half | Δ | "
-        "MCC or micro-F1: present | log_loss | Δ | fixed_half | Δ |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| set | seeds | weights: present / {candidates[0]} | present | {per_metric} | "
+        f"MCC or micro-F1: present | {per_metric} |",
+        "|---|---:|---|" + "---:|" * (2 + 4 * len(candidates)),
     ]
     summaries = {}
     for setup in setups:
-        cells = grid._read_jsonl(work / setup / "fusion_rule.jsonl")
+        cells = grid._read_jsonl(work / setup / records)
         if not cells:
             continue
-        summary = summaries[setup] = set_summary(cells, setup in grid.MULTILABEL_SETUPS)
+        summary = summaries[setup] = set_summary(cells, setup in grid.MULTILABEL_SETUPS, rules)
         weights = summary["weights"]
         cols = []
         for metric in ("f1_macro", summary["second"]):
             scores, diff = summary[metric], summary[metric]["difference"]
-            cols += [
-                fmt(scores["present"]),
-                fmt(scores["log_loss"]), fmt(diff["log_loss"], "+"),
-                fmt(scores["fixed_half"]), fmt(diff["fixed_half"], "+"),
-            ]  # fmt: skip
+            cols.append(fmt(scores["present"]))
+            for rule in candidates:
+                cols += [fmt(scores[rule]), fmt(diff[rule], "+")]
         lines.append(
             f"| {setup} | {summary['seeds']} | {', '.join(map(str, weights['present']))} / "
-            f"{', '.join(map(str, weights['log_loss']))} | " + " | ".join(cols) + " |"
+            f"{', '.join(map(str, weights[candidates[0]]))} | " + " | ".join(cols) + " |"
         )
     complete = {
         setup: summary for setup, summary in summaries.items()
         if summary["seeds"] >= min(seeds, lexical_grid.SEEDS.get(setup, seeds))
     }  # fmt: skip
-    lines += ["", *verdict(complete, setups)]
+    lines += ["", *verdict(complete, setups, candidates)]
     return lines
 
 
-def verdict(summaries: dict[str, dict[str, Any]], setups: list[str]) -> list[str]:
+def verdict(
+    summaries: dict[str, dict[str, Any]],
+    setups: list[str],
+    candidates: tuple[str, ...] = CANDIDATES,
+) -> list[str]:
     """The rule of docs/benchmarks.md, per candidate: (a) a higher mean over the sets of the
     per-set mean test macro-F1 than ``present``; (b) on no set a paired loss of macro-F1 or MCC
     (micro-F1) beyond 2 SEM. Of the candidates that pass, the higher (a) wins."""
@@ -185,7 +217,7 @@ def verdict(summaries: dict[str, dict[str, Any]], setups: list[str]) -> list[str
     present = statistics.mean(s["f1_macro"]["present"][0] for s in summaries.values())
     lines = [f"present: mean over {len(summaries)} sets of test macro-F1 {present:.4f}"]
     passing = {}
-    for rule in CANDIDATES:
+    for rule in candidates:
         mean = statistics.mean(s["f1_macro"][rule][0] for s in summaries.values())
         losses = []
         for setup, summary in summaries.items():
@@ -201,9 +233,9 @@ def verdict(summaries: dict[str, dict[str, Any]], setups: list[str]) -> list[str
             passing[rule] = mean
     if passing:
         winner = max(passing, key=passing.get)
-        lines.append(f"verdict: {winner} replaces the present choice of the fusion weight")
+        lines.append(f"verdict: {winner} replaces the present fusion")
     else:
-        lines.append("verdict: the fusion weight stays chosen by the shipped decision's score")
+        lines.append("verdict: the present fusion stays")
     return lines
 
 
@@ -217,10 +249,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=grid.MAX_LENGTH)
     parser.add_argument("--rows", type=int, default=0, help="stratified sample (smoke runs)")
     parser.add_argument("--report", action="store_true", help="only print what has run")
+    parser.add_argument(
+        "--calibrated", action="store_true",
+        help="the calibrated-sides study (fusion_calibrated.jsonl) instead of the weight rules",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     work = Path(args.workdir)
+    study = "calibrated" if args.calibrated else "rules"
     if args.report:
-        print("\n".join(report(work, args.setups, args.seeds)))
+        print("\n".join(report(work, args.setups, args.seeds, study)))
         return 0
     if args.model:
         model = args.model
@@ -231,14 +268,14 @@ def main(argv: list[str] | None = None) -> int:
     with grid.head_training_settings():
         for setup in args.setups:
             runner = grid.open_setup(setup, args, work, model)
-            path = work / setup / "fusion_rule.jsonl"
+            path = work / setup / STUDIES[study][0]
             done = {c["seed"] for c in grid._read_jsonl(path)}
             lexical = grid._read_jsonl(work / setup / "lexical.jsonl")
             branches: dict = {}
             for seed in range(min(args.seeds, lexical_grid.SEEDS.get(setup, args.seeds))):
                 if seed in done:
                     continue
-                cell = rule_cell(runner, seed, branches)
+                cell = rule_cell(runner, seed, branches, study)
                 if why := check_against_lexical(cell, lexical):
                     raise SystemExit(
                         f"{setup} seed {seed}: the head is not the lexical grid's ({why})"
@@ -246,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                 grid._append(path, cell)
                 print(f"  {setup} seed {seed}: weights {cell['weights']}; {cell['seconds']} s",
                       flush=True)  # fmt: skip
-    print("\n".join(report(work, args.setups, args.seeds)))
+    print("\n".join(report(work, args.setups, args.seeds, study)))
     return 0
 
 

@@ -51,7 +51,7 @@ def test_the_verdict_takes_the_passing_candidate_with_the_higher_mean():
     lines = script.verdict(summaries, ["a", "b"])
     assert lines[1].startswith("log_loss: (a) 0.6655; (b) paired losses beyond 2 SEM: none")
     assert "b f1_macro -0.0490" in lines[2]  # fixed_half's higher mean on a does not save it
-    assert lines[-1] == "verdict: log_loss replaces the present choice of the fusion weight"
+    assert lines[-1] == "verdict: log_loss replaces the present fusion"
     assert script.verdict(summaries, ["a", "c"])[0].startswith("verdict: not yet")
 
 
@@ -83,6 +83,18 @@ def test_each_rule_is_recorded_and_the_present_rule_reproduces_the_lexical_grid(
     out = capsys.readouterr().out
     assert "| 20ng_long_tailed | 2 |" in out and "| reuters_multilabel | 2 |" in out
     assert "present: mean over 2 sets of test macro-F1" in out
+    # the calibrated-sides study on the same heads: its own records, each side's temperature
+    assert script.main([*setups, *common, "--calibrated"]) == 0
+    for setup in setups:
+        cells = [json.loads(line) for line in (work / setup / "fusion_calibrated.jsonl").open()]
+        assert [c["seed"] for c in cells] == [0, 1]
+        for cell in cells:
+            assert set(cell["weights"]) == {"present", "calibrated"}
+            assert cell["temperatures"]["model"] > 0 and cell["temperatures"]["branch"] > 0
+            scores = cell["calibrated_validation_scores"]
+            assert scores[str(cell["weights"]["calibrated"])] == max(scores.values())
+    out = capsys.readouterr().out
+    assert "| set | seeds | weights: present / calibrated |" in out and "calibrated: (a)" in out
     # two seeds of the five the rule asks for: the table, but no verdict yet
     assert script.main(["--report", "--workdir", str(work), *setups]) == 0
     out = capsys.readouterr().out
